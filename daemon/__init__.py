@@ -1,0 +1,16 @@
+"""marketd: a headless back office for marketplace sellers.
+
+Public API for plugins and embedding; everything else is internal and may change.
+"""
+__version__ = "0.1.0"
+
+from .hookspecs import hookimpl, hookspec  # noqa: E402
+from .errors import ConfigError, FileRejected, MarketdError, OutputExists, TransientError  # noqa: E402
+from .models import Capabilities, Channel, JobSpec, Money  # noqa: E402
+from .money import parse_amount  # noqa: E402
+from .clock import Clock, FakeClock  # noqa: E402
+
+__all__ = [
+    "__version__", "hookimpl", "hookspec", "ConfigError", "FileRejected", "MarketdError", "OutputExists",
+    "TransientError", "Capabilities", "Channel", "JobSpec", "Money", "parse_amount", "Clock", "FakeClock",
+]

@@ -1,0 +1,277 @@
+"""The ``marketd`` command line: init, run, status, process, requeue, plugins, jobs.
+
+Plugins add their own commands through the ``register_commands`` hook (``marketd orders``,
+``marketd shipments``, ``marketd sandbox`` …).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from . import config as config_mod
+from .errors import AlreadyRunning, ConfigError, MarketdError
+
+DEFAULT_CONFIG = "config/marketd.toml"
+
+
+def find_config(explicit: str | None) -> Path:
+    """``--config``, else ``$MARKETD_CONFIG``, else ./marketd.toml, else ./config/marketd.toml."""
+    for candidate in (explicit, os.environ.get("MARKETD_CONFIG"), "marketd.toml", DEFAULT_CONFIG):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    if explicit:
+        raise click.ClickException(f"config file not found: {explicit}")
+    raise click.ClickException(
+        "no config found (looked for --config, $MARKETD_CONFIG, ./marketd.toml, ./config/marketd.toml); "
+        "create an instance with `marketd init DIR`")
+
+
+def build_app(ctx: click.Context):
+    from .app import App
+    from . import logs
+
+    obj = ctx.find_root().obj
+    if obj.get("app") is None:
+        cfg = config_mod.load(find_config(obj.get("config")))
+        logs.setup(obj.get("log_level") or cfg["daemon"]["log_level"])
+        obj["app"] = App(cfg)
+    return obj["app"]
+
+
+class Group(click.Group):
+    """Turns marketd's own errors into one clear line instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, AlreadyRunning, MarketdError) as exc:
+            raise click.ClickException(str(exc))
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="marketd")
+@click.option("--config", "-c", "config_path", envvar="MARKETD_CONFIG", help="Path to marketd.toml.")
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR.")
+@click.pass_context
+def cli(ctx, config_path, log_level):
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_path
+    ctx.obj["log_level"] = log_level
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+def init(directory, force):
+    """Create an instance: a commented config and the inbox/outbox folder tree."""
+    from .app import App
+
+    root = Path(directory).resolve()
+    cfg_path = root / "marketd.toml"
+    if cfg_path.exists() and not force:
+        raise click.ClickException(f"{cfg_path} exists; use --force to overwrite it")
+    root.mkdir(parents=True, exist_ok=True)
+    cfg_path.write_text(config_mod.render_starter(), encoding="utf-8")
+    app = App(config_mod.load(cfg_path))
+    from .inbox import InboxEngine
+
+    engine = InboxEngine(app)
+    engine.ensure_dirs()
+    for sub in ("reports", "labels"):
+        (app.outbox_dir / sub).mkdir(parents=True, exist_ok=True)
+    app.close()
+    click.echo(f"wrote {cfg_path}")
+    click.echo(f"inboxes: {', '.join(sorted(engine.inboxes))} under {app.inbox_dir}")
+    click.echo(f"start it with: cd {root} && marketd run")
+
+
+@cli.command()
+@click.pass_context
+def run(ctx):
+    """Run the daemon in the foreground (systemd: Type=notify)."""
+    from .service import Daemon
+
+    app = build_app(ctx)
+    try:
+        code = Daemon(app).run()
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc))
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx, as_json):
+    """Files waiting, in progress, failed; last processed; next scheduled jobs."""
+    from .inbox import InboxEngine
+    from .scheduler import JobRunner
+    from .service import InstanceLock
+
+    app = build_app(ctx)
+    engine = InboxEngine(app)
+    st = engine.status()
+    pid = InstanceLock(app.state_dir).holder()
+    in_progress = app.store.journal_in_states(["claimed", "processed", "published"])
+    retrying = app.store.journal_in_states(["retry_wait"])
+    data = {
+        "daemon": f"running (pid {pid})" if pid else "not running",
+        "waiting": st["waiting"],
+        "in_progress": [f"{r['kind']}/{r['name']} ({r['id']})" for r in in_progress],
+        "retrying": [f"{r['kind']}/{r['name']} next {r['next_attempt_at']}" for r in retrying],
+        "totals": st["states"],
+        "last_processed": app.store.last_processed(5),
+        "jobs": JobRunner(app).listing(),
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    click.echo(f"daemon:      {data['daemon']}")
+    click.echo("waiting:     " + (", ".join(f"{k}={v}" for k, v in data["waiting"].items()) or "none"))
+    click.echo(f"in progress: {len(in_progress)}" + "".join(f"\n  {x}" for x in data["in_progress"]))
+    click.echo(f"retrying:    {len(retrying)}" + "".join(f"\n  {x}" for x in data["retrying"]))
+    click.echo("totals:      " + (", ".join(f"{k}={v}" for k, v in sorted(data["totals"].items())) or "none"))
+    failed = data["totals"].get("error", 0)
+    if failed:
+        click.echo(f"failed:      {failed} (see inbox/<kind>/.error/*.error.txt)")
+    click.echo("last processed:")
+    for r in data["last_processed"]:
+        click.echo(f"  {r['finished_at']}  {r['state']:<9} {r['kind']}/{r['name']} ({r['id']})")
+    click.echo("next jobs:")
+    for j in data["jobs"]:
+        click.echo(f"  {j['job']:<26} next {j['next_run'] or '-'}  last ok {j['last_success'] or '-'}"
+                   + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", help="Inbox kind (catalog, settlements, …); default: the file's folder name.")
+@click.pass_context
+def process(ctx, file, kind):
+    """Process one file now, through the same code path as a dropped file."""
+    from .inbox import InboxEngine
+    from .service import InstanceLock
+
+    app = build_app(ctx)
+    path = Path(file).resolve()
+    engine = InboxEngine(app)
+    kind = kind or path.parent.name
+    if kind not in engine.inboxes:
+        raise click.ClickException(f"unknown inbox kind {kind!r}; use --kind with one of: {', '.join(engine.inboxes)}")
+    lock = InstanceLock(app.state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; drop the file into {app.inbox_dir / kind} instead")
+    try:
+        engine.ensure_dirs()
+        engine.recover()
+        row = engine.adopt(kind, path)
+    finally:
+        lock.release()
+    click.echo(f"{row['state']}: {row['kind']}/{row['name']} ({row['id']})")
+    for out in json.loads(row["outputs"] or "[]"):
+        click.echo(f"  output: {out.get('published') or out['final']}")
+    if row["state"] == "error":
+        err = json.loads(row["error"])
+        click.echo(f"  [{err['reason']}] {err['message']}" + (f" at {err['where']}" if err.get("where") else ""))
+        click.echo(f"  report: {Path(row['final_path']).with_name(Path(row['final_path']).name + '.error.txt')}")
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("file_id")
+@click.pass_context
+def requeue(ctx, file_id):
+    """Process a failed or duplicate file again (bypasses the same-content check)."""
+    from .inbox import InboxEngine
+    from .service import InstanceLock
+
+    app = build_app(ctx)
+    lock = InstanceLock(app.state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; stop it first, or move the file back into its inbox")
+    try:
+        engine = InboxEngine(app)
+        row = engine.requeue(file_id)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc))
+    finally:
+        lock.release()
+    click.echo(f"{row['state']}: {row['kind']}/{row['name']} ({row['id']})")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plugins(ctx, as_json):
+    """Built-in and third-party plugins with versions, and any that failed to load."""
+    from .pluginhost import PluginHost
+
+    host = PluginHost()
+    host.load_entry_points()
+    rows = [vars(i) for i in host.info]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        origin = "built-in" if r["builtin"] else r["distribution"]
+        line = f"{r['name']:<16} {r['status']:<9} {origin} {r['version']}"
+        if r["error"]:
+            line += f"  ({r['error']})"
+        click.echo(line)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def jobs(ctx):
+    """Scheduled jobs: schedule, next run, last success/error. `marketd jobs run NAME` runs one now."""
+    if ctx.invoked_subcommand is None:
+        from .scheduler import JobRunner
+
+        for j in JobRunner(build_app(ctx)).listing():
+            click.echo(f"{j['job']:<26} {j['schedule']:<28} next {j['next_run'] or '-'}  "
+                       f"last ok {j['last_success'] or '-'}" + (f"  error: {j['last_error']}" if j['last_error'] else ""))
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.pass_context
+def jobs_run(ctx, name):
+    """Run one job now, in this process."""
+    from .scheduler import JobRunner
+
+    runner = JobRunner(build_app(ctx))
+    if name not in runner.specs:
+        raise click.ClickException(f"no job {name!r}; known: {', '.join(runner.specs)}")
+    error = runner.run_job(name)
+    if error:
+        raise click.ClickException(f"job {name} failed: {error}")
+    click.echo(f"job {name}: ok")
+
+
+def _plugin_commands() -> None:
+    from .pluginhost import PluginHost
+
+    host = PluginHost()
+    try:
+        host.load_entry_points()
+    except Exception:
+        return
+    for impl in host.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # one plugin's broken command must not break the CLI
+            click.echo(f"warning: plugin {impl.plugin_name} failed to add commands: {exc}", err=True)
+
+
+def main() -> None:
+    _plugin_commands()
+    cli(prog_name="marketd")

@@ -1,0 +1,71 @@
+"""Plain data shared between the core and plugins.
+
+Ids are strings, money is Decimal with its currency beside it, times are timezone-aware.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self):
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be Decimal")
+
+
+@dataclass
+class JobSpec:
+    """A scheduled job, declared by a plugin.
+
+    ``trigger`` is ``"interval"`` (``seconds``) or ``"cron"`` (``cron`` dict of APScheduler
+    cron fields, e.g. ``{"hour": 6}``). ``catch_up`` means a run missed while the daemon was
+    down is made up once at start-up, judged from the store's last-success table.
+    """
+
+    name: str
+    func: Callable
+    trigger: str = "interval"
+    seconds: int = 300
+    cron: dict = field(default_factory=dict)
+    catch_up: bool = True
+    enabled: bool = True
+    description: str = ""
+
+
+@dataclass
+class Capabilities:
+    """What a channel can do; a missing capability is declared, not discovered at run time."""
+
+    fetch_orders: bool = False
+    confirm_shipment: bool = False
+    upload_invoice: bool = False
+    fetch_listings: bool = False
+    update_listings: bool = False
+    parse_settlements: bool = False
+    fetch_settlements: bool = False
+    fetch_customizations: bool = False
+
+
+class Channel:
+    """Base for channel plugins: ``type`` names the channel kind, ``name`` the account."""
+
+    type: str = ""
+    capabilities = Capabilities()
+
+    def __init__(self, app, name: str, settings: dict):
+        self.app = app
+        self.name = name
+        self.settings = settings
+
+    def sync_orders(self, since: datetime | None) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def confirm_shipment(self, order_id: str, package: dict) -> dict:  # pragma: no cover
+        raise NotImplementedError

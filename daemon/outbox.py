@@ -1,0 +1,110 @@
+"""Atomic output: temp name, fsync, link into place, fsync the folder.
+
+A reader of the outbox (an ERP polling over SFTP, a person) must never see a half-written file
+or a temp name it might pick up: temp files are dot-named, the final name appears in one step,
+and an existing output is never overwritten silently (policy ``fail`` by default).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from .errors import OutputExists
+
+PRIVATE_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(final: Path, token: str) -> Path:
+    return final.parent / f".{final.name}.{token}.tmp"
+
+
+def open_new(path: Path, private: bool, binary: bool = True, encoding: str = "utf-8"):
+    """Create ``path`` exclusively with the right permission bits regardless of umask."""
+    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)
+    if binary:
+        return os.fdopen(fd, "wb")
+    return os.fdopen(fd, "w", encoding=encoding, newline="")
+
+
+def finish(fh) -> None:
+    """Flush and fsync an open output before it is published."""
+    fh.flush()
+    os.fsync(fh.fileno())
+    fh.close()
+
+
+class Outbox:
+    def __init__(self, root: str | Path, conflict: str = "fail"):
+        self.root = Path(root)
+        self.conflict = conflict
+
+    def final_path(self, relpath: str) -> Path:
+        final = (self.root / relpath).resolve()
+        if self.root.resolve() not in final.parents:
+            raise ValueError(f"output path escapes the outbox: {relpath!r}")
+        return final
+
+    def publish(self, tmp: Path, final: Path, policy: str | None = None) -> Path:
+        """Move a finished temp file to its final name; idempotent after a crash.
+
+        If the final name already is the same inode (we crashed between link and unlink), only
+        the temp name is removed. Returns the path actually published.
+        """
+        policy = policy or self.conflict
+        tmp, final = Path(tmp), Path(final)
+        if not tmp.exists():
+            if final.exists():
+                return final  # published before a crash, temp already gone
+            raise FileNotFoundError(f"staged output vanished: {tmp}")
+        target = final
+        n = 0
+        while True:
+            try:
+                if target.exists() and os.path.samefile(tmp, target):
+                    os.unlink(tmp)
+                    fsync_dir(target.parent)
+                    return target
+                os.link(tmp, target)
+                break
+            except FileExistsError:
+                if policy == "replace":
+                    os.replace(tmp, target)
+                    fsync_dir(target.parent)
+                    return target
+                if policy == "rename":
+                    n += 1
+                    target = final.with_name(f"{final.stem}-{n}{final.suffix}")
+                    continue
+                raise OutputExists(
+                    f"output {final} already exists; nothing was overwritten. Move the old file away "
+                    f"and requeue the input, or set [daemon] output_conflict = \"rename\""
+                )
+        os.unlink(tmp)
+        fsync_dir(target.parent)
+        return target
+
+    def write(self, relpath: str, data: bytes | str, *, private: bool = False, policy: str | None = None) -> Path:
+        """Write one output atomically (for scheduled jobs; inbox handlers use their context)."""
+        final = self.final_path(relpath)
+        tmp = temp_name(final, secrets.token_hex(6))
+        with open_new(tmp, private) as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return self.publish(tmp, final, policy)
+
+    def orphan_temps(self) -> list[Path]:
+        return [p for p in self.root.rglob(".*.tmp") if p.is_file()]

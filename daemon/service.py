@@ -1,0 +1,176 @@
+"""The long-running daemon: lock, recovery, watchers, worker, scheduler, systemd protocol.
+
+The main thread only supervises (signals, observer health, ``WATCHDOG=1``); one worker thread
+processes files so a long file never delays the watchdog ping, and the scheduler has its own
+threads. ``READY=1`` is sent only after recovery and the start-up scan, so systemd (and the
+end-to-end tests) know that every file already waiting has been seen.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from . import config as config_mod
+from .errors import AlreadyRunning
+from .inbox import InboxEngine
+from .scheduler import JobRunner
+from .sdnotify import notify, watchdog_interval
+from .watch import Watcher
+
+log = logging.getLogger("marketd")
+
+
+class InstanceLock:
+    """One daemon per state directory: an ``flock`` on ``<state>/marketd.lock``."""
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / "marketd.lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise AlreadyRunning(f"another marketd (pid {pid or '?'}) is running on {self.path.parent}")
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def holder(self) -> str | None:
+        """The pid holding the lock, or None when no daemon runs (used by `marketd status`)."""
+        if not self.path.exists():
+            return None
+        fd = os.open(str(self.path), os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        except BlockingIOError:
+            return os.read(fd, 32).decode(errors="replace").strip() or "?"
+        finally:
+            os.close(fd)
+
+
+class Daemon:
+    def __init__(self, app):
+        self.app = app
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.lock = InstanceLock(app.state_dir)
+        self.engine: InboxEngine | None = None
+        self.worker: threading.Thread | None = None
+        self.worker_error: BaseException | None = None
+
+    def _signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self._request_stop("SIGTERM"))
+        signal.signal(signal.SIGINT, lambda *_: self._request_stop("SIGINT"))
+        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+
+    def _request_stop(self, why: str) -> None:
+        log.info("%s received: finishing the file in hand, then stopping", why)
+        self.stop.set()
+        if self.engine:
+            self.engine.stopping.set()
+            self.engine.wake.set()
+
+    def _work(self) -> None:
+        engine = self.engine
+        d = self.app.config["daemon"]
+        rescan_every = float(d["rescan_seconds"])
+        batch = int(d["batch_size"])
+        last_scan = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                engine.wake.wait(timeout=0.25)
+                engine.wake.clear()
+                if engine.rescan_requested or time.monotonic() - last_scan >= rescan_every:
+                    engine.rescan_requested = False
+                    engine.scan()
+                    last_scan = time.monotonic()
+                while engine.run_once(limit=batch) and not self.stop.is_set():
+                    pass
+        except BaseException as exc:  # the supervisor sees a dead worker and stops the watchdog ping
+            self.worker_error = exc
+            log.exception("inbox worker died")
+
+    def _reload_config(self) -> None:
+        notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
+        path = self.app.config.get("_path")
+        try:
+            fresh = config_mod.load(path) if path else self.app.config
+            for kind, inbox in self.engine.inboxes.items():
+                inbox.settings = config_mod.inbox_settings(fresh, kind)
+            self.app.config["inbox"] = fresh["inbox"]
+            log.info("configuration reloaded from %s (inbox settings)", path)
+        except Exception as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+        self.engine.request_rescan()
+        notify("READY=1")
+
+    def run(self) -> int:
+        self.lock.acquire()
+        try:
+            return self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> int:
+        app = self.app
+        self._signals()
+        engine = self.engine = InboxEngine(app)
+        engine.ensure_dirs()
+        engine.recover()
+        engine.scan()
+        watcher = Watcher(engine)
+        watcher.start()
+        jobs = JobRunner(app)
+        jobs.start()
+        self.worker = threading.Thread(target=self._work, name="inbox-worker", daemon=True)
+        self.worker.start()
+        notify("READY=1", f"STATUS=watching {len(engine.inboxes)} inboxes", f"MAINPID={os.getpid()}")
+        log.info("marketd ready: inboxes %s under %s, outbox %s, %d jobs", ", ".join(engine.inboxes) or "none",
+                 app.inbox_dir, app.outbox_dir, len(jobs.specs))
+        ping_every = watchdog_interval()
+        supervise_every = float(app.config["daemon"]["supervise_seconds"])
+        last_ping = 0.0
+        try:
+            while not self.stop.wait(timeout=min(supervise_every, ping_every or supervise_every)):
+                if self.reload.is_set():
+                    self.reload.clear()
+                    self._reload_config()
+                watchers_ok = watcher.supervise()
+                worker_ok = self.worker.is_alive()
+                if ping_every and watchers_ok and worker_ok and time.monotonic() - last_ping >= ping_every * 0.9:
+                    st = engine.status()
+                    waiting = sum(st["waiting"].values())
+                    notify("WATCHDOG=1", f"STATUS={waiting} waiting, {engine.processed_count} processed, "
+                                         f"{engine.error_count} errors")
+                    last_ping = time.monotonic()
+                if not worker_ok:
+                    log.error("inbox worker is dead: not pinging the watchdog so systemd restarts marketd")
+                    if not ping_every:
+                        return 1
+        finally:
+            notify("STOPPING=1")
+            engine.stopping.set()
+            engine.wake.set()
+            self.worker.join(timeout=300)
+            watcher.stop()
+            jobs.shutdown()
+            app.close()
+            log.info("marketd stopped")
+        return 0

@@ -1,0 +1,222 @@
+"""The SQLite store: schema, versioned migrations and every core query.
+
+One database file in WAL mode, one connection per thread (the inbox worker, scheduler jobs and
+the CLI each get their own), ``synchronous=FULL`` so a journal row that says "published"
+survives a power cut as well as a kill -9. Plugins own their tables through
+``register_migrations``; the core owns the journal, business keys, job runs and orders.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import sqlite_utils
+
+
+def utcnow_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _core_v1(db: sqlite_utils.Database) -> None:
+    db["files"].create(
+        {
+            "id": str, "kind": str, "name": str, "sha256": str, "size": int, "state": str,
+            "attempts": int, "claimed_at": str, "updated_at": str, "finished_at": str,
+            "work_path": str, "final_path": str, "outputs": str, "summary": str,
+            "error": str, "next_attempt_at": str, "duplicate_of": str, "requeue": int,
+        },
+        pk="id",
+    )
+    db["files"].create_index(["kind", "sha256"])
+    db["files"].create_index(["state"])
+    db["business_keys"].create({"key": str, "file_id": str, "recorded_at": str}, pk="key")
+    db["job_runs"].create(
+        {"job": str, "last_success_at": str, "last_started_at": str, "last_finished_at": str,
+         "last_error": str, "runs": int, "failures": int},
+        pk="job",
+    )
+    db["orders"].create(
+        {
+            "key": str, "channel": str, "channel_type": str, "order_id": str,
+            "merchant_order_id": str, "status": str, "purchased_at": str, "updated_at": str,
+            "currency": str, "total": str, "buyer_name": str, "ship_to": str, "items": str,
+            "raw": str, "imported_at": str,
+        },
+        pk="key",
+    )
+    db["orders"].create_index(["order_id"])
+    db["orders"].create_index(["merchant_order_id"])
+
+
+CORE_MIGRATIONS: list[tuple[int, Callable]] = [(1, _core_v1)]
+
+
+class Store:
+    """Narrow door to the database: ``db`` for plugin tables, named methods for core ones."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        db = self.db  # create file, set WAL once
+        db.conn.execute("PRAGMA journal_mode=WAL")
+
+    # -- connections ---------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+            with self._lock:
+                self._all.append(conn)
+        return db
+
+    @contextmanager
+    def transaction(self):
+        """One atomic unit; nested use becomes a savepoint."""
+        with self.db.atomic() as db:
+            yield db
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- migrations ----------------------------------------------------------------------------
+    def migrate(self, components: dict[str, list[tuple[int, Callable]]]) -> list[str]:
+        """Apply each component's migrations once, in version order; returns what ran."""
+        db = self.db
+        if "_migrations" not in db.table_names():
+            db["_migrations"].create({"component": str, "version": int, "applied_at": str}, pk=("component", "version"))
+        done = {(r["component"], r["version"]) for r in db["_migrations"].rows}
+        applied = []
+        ordered = [("core", CORE_MIGRATIONS)] + sorted((k, v) for k, v in components.items() if k != "core")
+        for component, steps in ordered:
+            for version, fn in sorted(steps, key=lambda s: s[0]):
+                if (component, version) in done:
+                    continue
+                with self.transaction():
+                    fn(db)
+                    db["_migrations"].insert({"component": component, "version": version, "applied_at": utcnow_iso()})
+                applied.append(f"{component}:{version}")
+        return applied
+
+    def schema_versions(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.db["_migrations"].rows:
+            out[r["component"]] = max(out.get(r["component"], 0), r["version"])
+        return out
+
+    # -- inbox journal -------------------------------------------------------------------------
+    def journal_insert(self, record: dict) -> None:
+        rec = {"attempts": 0, "requeue": 0, "updated_at": utcnow_iso(), **record}
+        self.db["files"].insert(rec)
+
+    def journal_update(self, file_id: str, **fields) -> None:
+        for key in ("outputs", "summary", "error"):
+            if key in fields and not isinstance(fields[key], (str, type(None))):
+                fields[key] = json.dumps(fields[key], default=str)
+        fields["updated_at"] = utcnow_iso()
+        self.db["files"].update(file_id, fields)
+
+    def journal_get(self, file_id: str) -> dict | None:
+        rows = list(self.db.query("select * from files where id = ?", [file_id]))
+        return rows[0] if rows else None
+
+    def journal_in_states(self, states: Iterable[str], kind: str | None = None) -> list[dict]:
+        states = list(states)
+        sql = f"select * from files where state in ({','.join('?' * len(states))})"
+        params: list = list(states)
+        if kind:
+            sql += " and kind = ?"
+            params.append(kind)
+        return list(self.db.query(sql + " order by claimed_at, id", params))
+
+    def first_applied(self, kind: str, sha256: str) -> dict | None:
+        """The first file with this content in this inbox that was applied (done)."""
+        rows = list(self.db.query(
+            "select * from files where kind = ? and sha256 = ? and state = 'done' order by claimed_at limit 1",
+            [kind, sha256],
+        ))
+        return rows[0] if rows else None
+
+    def counts_by_state(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self.db.query("select state, count(*) n from files group by state")}
+
+    def last_processed(self, limit: int = 5) -> list[dict]:
+        return list(self.db.query(
+            "select id, kind, name, state, finished_at, error from files where finished_at is not null "
+            "order by finished_at desc limit ?", [limit]))
+
+    # -- business keys -------------------------------------------------------------------------
+    def business_key(self, key: str) -> dict | None:
+        rows = list(self.db.query("select * from business_keys where key = ?", [key]))
+        return rows[0] if rows else None
+
+    def record_business_key(self, key: str, file_id: str) -> None:
+        self.db["business_keys"].insert({"key": key, "file_id": file_id, "recorded_at": utcnow_iso()}, replace=True)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def job_run(self, job: str) -> dict | None:
+        rows = list(self.db.query("select * from job_runs where job = ?", [job]))
+        return rows[0] if rows else None
+
+    def job_started(self, job: str, at: datetime) -> None:
+        row = self.job_run(job) or {"job": job, "runs": 0, "failures": 0}
+        row.update(last_started_at=at.isoformat(), runs=(row.get("runs") or 0) + 1)
+        self.db["job_runs"].upsert(row, pk="job")
+
+    def job_finished(self, job: str, started: datetime, finished: datetime, error: str | None) -> None:
+        row = self.job_run(job) or {"job": job, "runs": 1, "failures": 0}
+        row["last_finished_at"] = finished.isoformat()
+        if error:
+            row["last_error"] = error
+            row["failures"] = (row.get("failures") or 0) + 1
+        else:
+            # The watermark is the start of the run: anything changed during it is seen next time.
+            row["last_success_at"] = started.isoformat()
+            row["last_error"] = None
+        self.db["job_runs"].upsert(row, pk="job")
+
+    # -- orders --------------------------------------------------------------------------------
+    def upsert_order(self, order: dict) -> None:
+        row = dict(order)
+        row.setdefault("key", f"{row['channel']}:{row['order_id']}")
+        for key in ("ship_to", "items", "raw"):
+            if key in row and not isinstance(row[key], (str, type(None))):
+                row[key] = json.dumps(row[key], default=str)
+        row.setdefault("imported_at", utcnow_iso())
+        self.db["orders"].upsert(row, pk="key", alter=True)
+
+    def get_order(self, key: str) -> dict | None:
+        rows = list(self.db.query("select * from orders where key = ?", [key]))
+        return rows[0] if rows else None
+
+    def find_orders(self, *, order_id: str | None = None, merchant_order_id: str | None = None,
+                    channel: str | None = None) -> list[dict]:
+        clauses, params = [], []
+        if order_id is not None:
+            clauses.append("order_id = ?"); params.append(order_id)
+        if merchant_order_id is not None:
+            clauses.append("merchant_order_id = ?"); params.append(merchant_order_id)
+        if channel is not None:
+            clauses.append("channel = ?"); params.append(channel)
+        where = " and ".join(clauses) or "1"
+        return list(self.db.query(f"select * from orders where {where}", params))

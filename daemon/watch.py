@@ -1,0 +1,111 @@
+"""watchdog observers, treated as hints and supervised.
+
+Every event type (created, modified, closed, moved — both ends, attrib) just tells the engine
+"look at this path again"; the engine's periodic rescan is what guarantees nothing is missed.
+A plain ``FileSystemEventHandler`` is used on purpose: watchdog 7's pattern handler drops a
+temp→final rename when the temp name matches an ignore pattern.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+log = logging.getLogger("marketd.watch")
+
+
+class HintHandler(FileSystemEventHandler):
+    def __init__(self, engine):
+        self.engine = engine
+
+    def on_any_event(self, event):
+        try:
+            if event.is_directory:
+                return
+            moved = event.event_type == "moved"
+            if moved:
+                self.engine.hint(os.fsdecode(event.dest_path), moved=True)
+            self.engine.hint(os.fsdecode(event.src_path))
+        except Exception:  # pragma: no cover - an exception here would kill the dispatch thread
+            pass
+
+
+class Watcher:
+    """One observer per inbox (native or polling), rebuilt when it dies or its folder goes."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.observers: dict[str, object] = {}
+        self.inodes: dict[str, int] = {}
+        self.failures = 0
+        self.forced_poll: set[str] = set()
+
+    def start(self) -> None:
+        for kind in self.engine.inboxes:
+            self._start_one(kind)
+
+    def _start_one(self, kind: str) -> None:
+        inbox = self.engine.inboxes[kind]
+        inbox.ensure()
+        poll = inbox.settings["watch"] == "poll" or kind in self.forced_poll
+        obs = PollingObserver(timeout=max(1.0, float(inbox.settings.get("poll_seconds", 2)))) if poll else Observer()
+        try:
+            obs.schedule(HintHandler(self.engine), str(inbox.dir), recursive=False)
+            obs.start()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EMFILE) and not poll:
+                log.error("inotify limit reached watching %s (%s): falling back to polling; raise "
+                          "fs.inotify.max_user_watches / max_user_instances", inbox.dir, exc)
+                self.forced_poll.add(kind)
+                return self._start_one(kind)
+            raise
+        self.observers[kind] = obs
+        self.inodes[kind] = os.stat(inbox.dir).st_ino
+
+    def _stop_one(self, kind: str) -> None:
+        obs = self.observers.pop(kind, None)
+        if obs is not None:
+            try:
+                obs.stop()
+                obs.join(timeout=2)
+            except Exception:
+                pass
+
+    def healthy(self, kind: str) -> bool:
+        obs = self.observers.get(kind)
+        if obs is None or not obs.is_alive():
+            return False
+        if any(not e.is_alive() for e in getattr(obs, "emitters", ())):
+            return False
+        try:
+            return os.stat(self.engine.inboxes[kind].dir).st_ino == self.inodes.get(kind)
+        except FileNotFoundError:
+            return False
+
+    def supervise(self) -> bool:
+        """Check every observer; rebuild broken ones. False when recovery keeps failing."""
+        ok = True
+        for kind in list(self.engine.inboxes):
+            if self.healthy(kind):
+                continue
+            log.warning("watcher for inbox %s is not healthy (thread dead or folder replaced): rebuilding", kind)
+            self._stop_one(kind)
+            try:
+                self._start_one(kind)
+                self.engine.wake.set()
+                self.engine.request_rescan()
+            except Exception as exc:
+                log.error("could not rebuild the watcher for %s: %s", kind, exc)
+                self.failures += 1
+                ok = False
+        if ok:
+            self.failures = 0
+        return self.failures < 2
+
+    def stop(self) -> None:
+        for kind in list(self.observers):
+            self._stop_one(kind)

@@ -1,0 +1,1 @@
+"""Built-in marketd plugins, each registered through the `marketd` entry-point group."""
