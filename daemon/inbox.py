@@ -23,7 +23,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -40,6 +42,15 @@ log = logging.getLogger("marketd.inbox")
 PROCESSING, DONE, ERROR, DUPLICATE = ".processing", ".done", ".error", ".duplicate"
 SPECIAL_DIRS = {PROCESSING, DONE, ERROR, DUPLICATE}
 _ID_PREFIX = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}__")
+
+
+def crashpoint(name: str) -> None:
+    """Test hook: ``MARKETD_CRASHPOINT=<name>`` makes the daemon SIGKILL itself at that step.
+
+    The crash-safety tests use it to kill the real process between any two commit steps.
+    """
+    if os.environ.get("MARKETD_CRASHPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def new_file_id(now: datetime) -> str:
@@ -219,7 +230,7 @@ class InboxEngine:
     def ready(self) -> list[tuple[Inbox, Path]]:
         """Candidates that passed their inbox's completeness gate, oldest first."""
         now = self.clock.monotonic()
-        wall = self.clock.now().timestamp()
+        wall = time.time()  # mtimes are set by the kernel's clock, not the injectable one
         out = []
         for path, obs in list(self.candidates.items()):
             inbox = self.inboxes.get(path.parent.name)
@@ -311,6 +322,7 @@ class InboxEngine:
         except FileNotFoundError:
             return None  # gone (renamed away, or another claimer)
         fsync_dir(work.parent)
+        crashpoint("after_claim_rename")
         return self._journal_claim(inbox, work, file_id, name, requeue=requeue)
 
     def _journal_claim(self, inbox: Inbox, work: Path, file_id: str, name: str, requeue: bool = False) -> dict:
@@ -357,11 +369,15 @@ class InboxEngine:
                     "too_large", f"the file is {row['size'] / 1048576:.0f} MiB, over this inbox's limit of "
                     f"{settings['max_file_mb']} MiB", fix=f"split the file, or raise [inbox.{inbox.kind}] max_file_mb")
             store.journal_update(file_id, attempts=(row["attempts"] or 0) + 1)
+            crashpoint("before_process")
             with store.transaction():
                 summary = inbox.handler.process(ctx)
                 store.journal_update(file_id, state="processed", summary=summary or {},
                                      outputs=[o.as_json() for o in ctx.outputs])
+                crashpoint("before_commit")
+            crashpoint("after_commit")
             self._publish(store.journal_get(file_id))
+            crashpoint("after_publish")
             self._archive(inbox, store.journal_get(file_id))
             self.processed_count += 1
             log.info("done %s/%s (%s): %s", inbox.kind, row["name"], file_id, _short(summary))
@@ -404,6 +420,7 @@ class InboxEngine:
         outputs = json.loads(row["outputs"] or "[]")
         for out in outputs:
             out["published"] = str(self.app.outbox.publish(Path(out["tmp"]), Path(out["final"])))
+            crashpoint("mid_publish")
         self.app.store.journal_update(row["id"], state="published", outputs=outputs)
 
     def _archive(self, inbox: Inbox, row: dict) -> None:
@@ -420,6 +437,7 @@ class InboxEngine:
         if work.exists():
             os.rename(work, dest)
             fsync_dir(dest_dir)
+            crashpoint("after_archive_move")
         if inbox.settings["mode"] == "done_file":
             marker = inbox.dir / (name + inbox.settings["done_suffix"])
             if marker.exists():

@@ -104,7 +104,11 @@ class Outbox:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
-        return self.publish(tmp, final, policy)
+        try:
+            return self.publish(tmp, final, policy)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def orphan_temps(self) -> list[Path]:
         return [p for p in self.root.rglob(".*.tmp") if p.is_file()]
