@@ -5,6 +5,7 @@ Plugins add their own commands through the ``register_commands`` hook (``marketd
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -41,6 +42,22 @@ def build_app(ctx: click.Context):
         logs.setup(obj.get("log_level") or cfg["daemon"]["log_level"])
         obj["app"] = App(cfg)
     return obj["app"]
+
+
+@contextlib.contextmanager
+def exclusive(app, advice: str):
+    """Hold the instance lock for a one-shot command; a running daemon owns the inboxes."""
+    from .service import InstanceLock
+
+    lock = InstanceLock(app.state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; {advice}")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class Group(click.Group):
@@ -155,7 +172,6 @@ def status(ctx, as_json):
 def process(ctx, file, kind):
     """Process one file now, through the same code path as a dropped file."""
     from .inbox import InboxEngine
-    from .service import InstanceLock
 
     app = build_app(ctx)
     path = Path(file).resolve()
@@ -163,17 +179,10 @@ def process(ctx, file, kind):
     kind = kind or path.parent.name
     if kind not in engine.inboxes:
         raise click.ClickException(f"unknown inbox kind {kind!r}; use --kind with one of: {', '.join(engine.inboxes)}")
-    lock = InstanceLock(app.state_dir)
-    try:
-        lock.acquire()
-    except AlreadyRunning as exc:
-        raise click.ClickException(f"{exc}; drop the file into {app.inbox_dir / kind} instead")
-    try:
+    with exclusive(app, f"drop the file into {app.inbox_dir / kind} instead"):
         engine.ensure_dirs()
         engine.recover()
         row = engine.adopt(kind, path)
-    finally:
-        lock.release()
     click.echo(f"{row['state']}: {row['kind']}/{row['name']} ({row['id']})")
     for out in json.loads(row["outputs"] or "[]"):
         click.echo(f"  output: {out.get('published') or out['final']}")
@@ -190,21 +199,13 @@ def process(ctx, file, kind):
 def requeue(ctx, file_id):
     """Process a failed or duplicate file again (bypasses the same-content check)."""
     from .inbox import InboxEngine
-    from .service import InstanceLock
 
     app = build_app(ctx)
-    lock = InstanceLock(app.state_dir)
-    try:
-        lock.acquire()
-    except AlreadyRunning as exc:
-        raise click.ClickException(f"{exc}; stop it first, or move the file back into its inbox")
-    try:
-        engine = InboxEngine(app)
-        row = engine.requeue(file_id)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc))
-    finally:
-        lock.release()
+    with exclusive(app, "stop it first, or move the file back into its inbox"):
+        try:
+            row = InboxEngine(app).requeue(file_id)
+        except (KeyError, ValueError, FileNotFoundError) as exc:
+            raise click.ClickException(str(exc))
     click.echo(f"{row['state']}: {row['kind']}/{row['name']} ({row['id']})")
 
 

@@ -564,7 +564,7 @@ def error_text(inbox: Inbox, row: dict, error: dict) -> str:
         f"Size:     {row['size']} bytes, sha256 {row['sha256']}",
         f"Handler:  {error['plugin']} {error.get('plugin_version') or ''} (marketd {error['marketd_version']})",
         "",
-        f"The file itself is next to this report. Nothing from it was applied.",
+        "The file itself is next to this report. Nothing from it was applied.",
         f"To retry: fix the file and drop it into inbox/{inbox.kind}/ again, or run `marketd requeue {row['id']}`.",
     ]
     return "\n".join(lines) + "\n"

@@ -1,14 +1,11 @@
-import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import openpyxl
-import pytest
 
 from marketd.logs import JournalFormatter, RedactingFilter, redact
 from marketd.credentials import REDACTOR

@@ -2,9 +2,7 @@
 import json
 import os
 import time
-from pathlib import Path
 
-import pytest
 
 from marketd.clock import FakeClock
 from marketd.errors import TransientError

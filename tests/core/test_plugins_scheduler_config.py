@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from marketd import config as config_mod
-from marketd.clock import FakeClock
 from marketd.errors import ConfigError
 from marketd.models import JobSpec
 from marketd.pluginhost import PluginHost
