@@ -188,6 +188,8 @@ class InboxEngine:
     def scan(self) -> int:
         """The truth: list every inbox folder and consider every file there."""
         n = 0
+        horizon = self.clock.monotonic() - 3600
+        self.temp_inodes = {ino: t for ino, t in self.temp_inodes.items() if t >= horizon}
         for inbox in self.inboxes.values():
             try:
                 entries = list(os.scandir(inbox.dir))

@@ -233,3 +233,28 @@ def test_recovery_adopts_unjournaled_claim_and_cleans_orphans(app_factory):
     assert stats["adopted"] == 1 and stats["orphans"] == 1 and not orphan.exists()
     eng.run_once()
     assert states(app) == {"lost.csv": "done"} and products(app) == 2
+
+
+def test_retention_prunes_old_archives_only(app_factory):
+    from marketd.plugins.housekeeping import prune
+
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": {"retention_done_days": 10,
+                                                                  "retention_error_days": 30}})
+    base = app.inbox_dir / "catalog"
+    old_day = base / ".done" / "2020-01-01"
+    old_day.mkdir(parents=True)
+    (old_day / "x__a.csv").write_text("x")
+    new_day = base / ".done" / "2099-01-01"
+    new_day.mkdir()
+    old_err = base / ".error" / "x__b.csv.error.txt"
+    old_err.write_text("x")
+    fresh_err = base / ".error" / "y__c.csv.error.txt"
+    fresh_err.write_text("y")
+    stuck = base / ".processing" / "z__d.csv"
+    stuck.write_text("z")
+    past = time.time() - 40 * 86400
+    for p in (old_day, old_err, stuck):
+        os.utime(p, (past, past))
+    assert prune(app) == 2
+    assert not old_day.exists() and not old_err.exists()
+    assert new_day.exists() and fresh_err.exists() and stuck.exists()
