@@ -1,0 +1,56 @@
+"""Built-in plugin: Amazon (``[channels.<name>] type = "amazon"``).
+
+Two halves live in this package and each hook below is defined once and delegates to both:
+
+- SP-API (``spapi_plugin.py``): the channel (orders sync, shipment confirmation), the
+  ``amazon-orders`` and ``amazon-settlements-fetch`` jobs, their tables, ``marketd sandbox``.
+- Settlement files (``settlement_plugin.py``): the ``inbox/settlements/`` handler, its tables
+  and commands.
+
+A half whose module is not there (yet) is skipped; an import error *inside* a module is not
+hidden. See docs/plugins/amazon.md.
+"""
+from __future__ import annotations
+
+import importlib
+
+from marketd.hookspecs import hookimpl
+
+
+def _delegate(module: str, func: str, *args) -> None:
+    try:
+        mod = importlib.import_module(f"{__name__}.{module}")
+    except ImportError as exc:
+        if exc.name == f"{__name__}.{module}":
+            return
+        raise
+    fn = getattr(mod, func, None)
+    if fn is not None:
+        fn(*args)
+
+
+@hookimpl
+def register_channels(register):
+    _delegate("spapi_plugin", "spapi_channels", register)
+
+
+@hookimpl
+def register_jobs(register):
+    _delegate("spapi_plugin", "spapi_jobs", register)
+
+
+@hookimpl
+def register_migrations(register):
+    _delegate("spapi_plugin", "spapi_migrations", register)
+    _delegate("settlement_plugin", "settlement_migrations", register)
+
+
+@hookimpl
+def register_inbox_handlers(register):
+    _delegate("settlement_plugin", "settlement_inbox_handlers", register)
+
+
+@hookimpl
+def register_commands(cli):
+    _delegate("spapi_plugin", "spapi_commands", cli)
+    _delegate("settlement_plugin", "settlement_commands", cli)

@@ -1,0 +1,431 @@
+"""The Amazon channel: one seller account in one marketplace (``[channels.<name>] type = "amazon"``).
+
+What it does through SP-API (see ``spapi.py``):
+
+- ``sync_orders(since)``: Orders v2026-01-01 ``searchOrders`` by ``lastUpdatedAfter`` (the
+  account's own watermark, else the job's ``since``), every page, upserted into the core
+  ``orders`` table and announced with the ``order_imported`` event. Only orders that are new or
+  whose ``lastUpdatedTime`` moved are written and announced.
+- ``confirm_shipment(order_id, package)``: Orders v0 ``confirmShipment`` for one package, once
+  (a package already confirmed with the same content is not sent again); the answer is returned
+  as data for the tracking-sync job, which records it.
+- ``shipment_confirmed(order_id, package)``: asks ``getOrder`` (``PACKAGES``) whether a
+  package with that tracking number is on the order; tracking-sync uses it after a crash.
+
+Credentials are never read from the TOML file: ``client_id``, ``client_secret`` and
+``refresh_token`` come from environment variables or systemd credentials named by
+``client_id_secret`` / ``client_secret_secret`` / ``refresh_token_secret``, by default
+``MARKETD_AMAZON_<ACCOUNT>_CLIENT_ID`` / ``…_CLIENT_SECRET`` / ``…_REFRESH_TOKEN``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+from marketd.errors import ConfigError, TransientError
+from marketd.http import RateLimited, utc_iso
+from marketd.models import Capabilities, Channel
+
+from .lwa import LWA_ENDPOINT, LwaClient
+from .spapi import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError
+
+log = logging.getLogger("marketd.amazon")
+
+# Keys that would hold a secret in clear. The config loader already refuses most of them; the
+# channel checks again because an App can be built from a dict that never went through it.
+FORBIDDEN_KEYS = ("client_secret", "refresh_token", "access_token", "token", "secret", "password")
+
+ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
+
+# Our carrier code (what a carrier plugin calls `channel_carrier_code`, normalised: upper case,
+# no spaces/dashes/underscores) -> Amazon `carrierCode`. Amazon's accepted list is a docs page
+# linked from the ordersV0 model ("CarrierCode announcement"); whether every value below is
+# accepted in every marketplace is unverified (research §9.4). Anything not listed is sent as
+# carrierCode "Other" with carrierName. Override per account with the `carrier_codes` table.
+AMAZON_CARRIER_CODES = {
+    "BRT": "BRT", "BARTOLINI": "BRT",
+    "GLS": "GLS", "DHL": "DHL", "UPS": "UPS", "FEDEX": "FedEx", "TNT": "TNT", "DPD": "DPD",
+    "SDA": "SDA", "POSTEITALIANE": "Poste Italiane", "POSTE": "Poste Italiane", "NEXIVE": "Nexive",
+    "HERMES": "Hermes", "ROYALMAIL": "Royal Mail", "DEUTSCHEPOST": "Deutsche Post",
+    "COLISSIMO": "Colissimo", "CHRONOPOST": "Chronopost", "CORREOS": "Correos", "SEUR": "SEUR",
+    "POSTNL": "PostNL", "INPOST": "InPost", "USPS": "USPS",
+}
+
+
+def env_name(account: str, what: str) -> str:
+    """``MARKETD_AMAZON_<ACCOUNT>_<WHAT>``, the account name upper-cased, other chars as ``_``."""
+    return f"MARKETD_AMAZON_{re.sub(r'[^A-Z0-9]+', '_', account.upper()).strip('_')}_{what}"
+
+
+def _iso(value: str | None) -> str | None:
+    """Amazon's ``2024-12-25T10:30:00Z`` as ``2024-12-25T10:30:00+00:00`` (our store's form)."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+def _money(m: dict | None) -> tuple[str | None, str | None]:
+    if not isinstance(m, dict) or m.get("amount") in (None, ""):
+        return None, None
+    try:
+        return format(Decimal(str(m["amount"])), "f"), m.get("currencyCode")
+    except InvalidOperation:
+        return None, m.get("currencyCode")
+
+
+def order_row(channel: str, order: dict) -> dict:
+    """An SP-API v2026 ``Order`` as a row of the core ``orders`` table.
+
+    Buyer PII goes only to ``buyer_name`` and ``ship_to`` (stored for shipping labels);
+    ``raw`` keeps the order without the ``buyer`` and ``recipient`` blocks.
+    """
+    buyer = order.get("buyer") or {}
+    recipient = order.get("recipient") or {}
+    address = dict(recipient.get("deliveryAddress") or {})
+    if address and buyer.get("buyerEmail"):
+        address["email"] = buyer["buyerEmail"]
+    if address and buyer.get("buyerCompanyName") and not address.get("companyName"):
+        address["companyName"] = buyer["buyerCompanyName"]
+    items = []
+    currency = None
+    computed = Decimal(0)
+    computable = True
+    for it in order.get("orderItems") or []:
+        product = it.get("product") or {}
+        unit, cur = _money((product.get("price") or {}).get("unitPrice"))
+        proceeds, pcur = _money((it.get("proceeds") or {}).get("proceedsTotal"))
+        currency = currency or pcur or cur
+        fulfil = it.get("fulfillment") or {}
+        item = {
+            "order_item_id": it.get("orderItemId"),
+            "sku": product.get("sellerSku"),
+            "asin": product.get("asin"),
+            "title": product.get("title"),
+            "quantity": it.get("quantityOrdered"),
+            "quantity_shipped": fulfil.get("quantityFulfilled"),
+            "unit_price": unit,
+            "proceeds": proceeds,
+            "currency": pcur or cur,
+        }
+        url = (product.get("customization") or {}).get("customizedUrl")
+        if url:
+            item["customized_url"] = url
+        items.append(item)
+        if proceeds is not None:
+            computed += Decimal(proceeds)
+        else:
+            computable = False
+    total, tcur = _money((order.get("proceeds") or {}).get("grandTotal"))
+    if total is None and computable and items:
+        total = format(computed, "f")
+    merchant_id = next((a.get("aliasId") for a in order.get("orderAliases") or []
+                        if a.get("aliasType") == "SELLER_ORDER_ID"), None)
+    raw = {k: v for k, v in order.items() if k not in ("buyer", "recipient")}
+    return {
+        "key": f"{channel}:{order['orderId']}",
+        "channel": channel,
+        "channel_type": "amazon",
+        "order_id": order["orderId"],
+        "merchant_order_id": merchant_id,
+        "status": (order.get("fulfillment") or {}).get("fulfillmentStatus"),
+        "purchased_at": _iso(order.get("createdTime")),
+        "updated_at": _iso(order.get("lastUpdatedTime")),
+        "currency": tcur or currency,
+        "total": total,
+        "buyer_name": buyer.get("buyerName") or address.get("name"),
+        "ship_to": address or None,
+        "items": items,
+        "raw": raw,
+    }
+
+
+class AmazonChannel(Channel):
+    type = "amazon"
+    capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
+                                parse_settlements=True)
+
+    def __init__(self, app, name: str, settings: dict, transport=None):
+        super().__init__(app, name, settings or {})
+        s = self.settings
+        leaked = sorted(k for k in FORBIDDEN_KEYS if s.get(k))
+        if leaked:
+            raise ConfigError(
+                f"[channels.{name}] holds {', '.join(leaked)} in clear: Amazon secrets must come from environment "
+                f"variables or systemd credentials. Remove the key and set {env_name(name, 'CLIENT_SECRET')} and "
+                f"{env_name(name, 'REFRESH_TOKEN')} (or LoadCredential= with those names; or name your own with "
+                "client_secret_secret / refresh_token_secret)")
+        country = str(s.get("marketplace", "")).upper()
+        if s.get("marketplace_id"):
+            self.marketplace_id = str(s["marketplace_id"])
+            self.region = str(s.get("region") or MARKETPLACES.get(country, ("", "eu"))[1]).lower()
+        elif country in MARKETPLACES:
+            self.marketplace_id, self.region = MARKETPLACES[country]
+        else:
+            raise ConfigError(
+                f"[channels.{name}] marketplace = {s.get('marketplace')!r}: use a country code "
+                f"({', '.join(sorted(MARKETPLACES))}) or set marketplace_id and region (na, eu, fe)")
+        if self.region not in ENDPOINTS:
+            raise ConfigError(f"[channels.{name}] region = {self.region!r}: use na, eu or fe")
+        self.country = country
+        self.orders_sync = bool(s.get("orders_sync", False))
+        self.settlements_fetch = bool(s.get("settlements_fetch", False))
+        self.endpoint = s.get("endpoint") or (SANDBOX_ENDPOINTS if s.get("sandbox") else ENDPOINTS)[self.region]
+        self.lwa_endpoint = s.get("lwa_endpoint") or LWA_ENDPOINT
+        self.initial_days = float(s.get("initial_days", 30))
+        self.overlap = float(s.get("overlap_seconds", 120))
+        mw = s.get("max_wait_seconds", 30)
+        self.max_wait = None if mw is None or float(mw) < 0 else float(mw)
+        self.fulfilled_by = s.get("fulfilled_by") or None
+        self.included_data = list(s.get("included_data") or ORDER_DATA)
+        self.carrier_codes = {self._norm(k): str(v) for k, v in (s.get("carrier_codes") or {}).items()}
+        self.limits = {op: (float(v[0]), float(v[1])) for op, v in (s.get("limits") or {}).items()}
+        self._transport = transport if transport is not None else s.get("transport")
+        self._api: SpApiClient | None = None
+        self.last_sync: dict = {}
+
+    # -- credentials and client ----------------------------------------------------------------
+    def credentials(self) -> tuple[str, str, str]:
+        """(client_id, client_secret, refresh_token), read at first use."""
+        s = self.settings
+        client_id = s.get("client_id") or self.app.secret(s.get("client_id_secret") or env_name(self.name, "CLIENT_ID"))
+        secret = self.app.secret(s.get("client_secret_secret") or env_name(self.name, "CLIENT_SECRET"))
+        refresh = self.app.secret(s.get("refresh_token_secret") or env_name(self.name, "REFRESH_TOKEN"))
+        return client_id, secret, refresh
+
+    @property
+    def api(self) -> SpApiClient:
+        if self._api is None:
+            clock = self.app.clock
+            lwa = LwaClient(self.credentials, endpoint=self.lwa_endpoint, transport=self._transport, clock=clock,
+                            account=self.name, timeout=float(self.settings.get("timeout", 30)))
+            self._api = SpApiClient(self.endpoint, lwa, transport=self._transport, clock=clock, limits=self.limits,
+                                    timeout=float(self.settings.get("timeout", 60)), account=self.name)
+        return self._api
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    # -- orders --------------------------------------------------------------------------------
+    def _state(self) -> dict | None:
+        rows = list(self.app.store.db.query("select * from amazon_order_sync where channel = ?", [self.name]))
+        return rows[0] if rows else None
+
+    def sync_orders(self, since: datetime | None, *, resync: bool = False, max_wait: float | None = -1) -> int:
+        """Pull orders updated since the watermark; returns how many were new or changed.
+
+        The window starts at the account's own watermark (``amazon_order_sync``), else at
+        ``since`` (the job's last success), else ``initial_days`` ago, minus ``overlap_seconds``
+        for Amazon's eventual consistency. ``resync=True`` starts at ``since`` regardless.
+
+        When the next page would need a rate-limit wait longer than ``max_wait`` seconds
+        (default: the ``max_wait_seconds`` setting, 30), the pass stops after the pages it has,
+        remembers the ``paginationToken`` and the next run continues from there; the watermark
+        moves only when a pass reached its last page. ``max_wait=None`` waits as long as needed.
+        """
+        store = self.app.store
+        clock = self.app.clock
+        if max_wait == -1:
+            max_wait = self.max_wait
+        api = self.api
+        started = clock.now()
+        state = None if resync else self._state()
+        token = None
+        watermark = None
+        first_at = started
+        if state and state.get("resume_token") and state.get("resume_started_at") and \
+                started - datetime.fromisoformat(state["resume_started_at"]) < timedelta(hours=23):
+            token = state["resume_token"]
+            after = datetime.fromisoformat(state["resume_after"])
+            watermark = state.get("resume_watermark")
+            first_at = datetime.fromisoformat(state["resume_started_at"])
+        else:
+            start = datetime.fromisoformat(state["synced_until"]) if state and state.get("synced_until") else since
+            if start is None:
+                start = started - timedelta(days=self.initial_days)
+            after = start - timedelta(seconds=self.overlap)
+        stats = {"pages": 0, "seen": 0, "new": 0, "changed": 0, "unchanged": 0, "complete": False}
+        resume = None
+        pages = api.search_orders(marketplace_ids=[self.marketplace_id], last_updated_after=after,
+                                  fulfilled_by=self.fulfilled_by, included_data=self.included_data,
+                                  pagination_token=token, max_wait=max_wait)
+        try:
+            for page in pages:
+                stats["pages"] += 1
+                if watermark is None and page.get("lastUpdatedBefore"):
+                    watermark = _iso(page["lastUpdatedBefore"])
+                self._store_page(page, stats)
+                token = (page.get("pagination") or {}).get("nextToken")
+                if token and max_wait is not None and api.http.wait_time("searchOrders") > max_wait:
+                    resume = token
+                    break
+            else:
+                stats["complete"] = True
+        except RateLimited as exc:  # a 429 that needs a long wait: continue next run
+            resume = token
+            log.info("amazon %s: %s", self.name, exc)
+        finally:
+            pages.close()
+        row = {"channel": self.name, "last_run_at": started.isoformat(), "orders_seen": stats["seen"],
+               "last_error": None}
+        if stats["complete"]:
+            row.update(synced_until=watermark or (started - timedelta(minutes=2)).isoformat(),
+                       resume_token=None, resume_after=None, resume_watermark=None, resume_started_at=None)
+        elif resume:
+            row.update(resume_token=resume, resume_after=after.isoformat(), resume_watermark=watermark,
+                       resume_started_at=first_at.isoformat())
+        with store.transaction() as db:
+            db["amazon_order_sync"].upsert(row, pk="channel")
+        self.last_sync = stats
+        log.info("amazon %s: %d order(s) new, %d changed, %d unchanged in %d page(s) (updated after %s)%s",
+                 self.name, stats["new"], stats["changed"], stats["unchanged"], stats["pages"], utc_iso(after),
+                 "" if stats["complete"] else "; the rate limit stops this pass here, the next run continues")
+        return stats["new"] + stats["changed"]
+
+    def _store_page(self, page: dict, stats: dict) -> None:
+        store = self.app.store
+        imported = []
+        with store.transaction():
+            for order in page.get("orders") or []:
+                stats["seen"] += 1
+                row = order_row(self.name, order)
+                old = store.get_order(row["key"])
+                if old is not None and old.get("updated_at") == row["updated_at"] and old.get("status") == row["status"]:
+                    stats["unchanged"] += 1
+                    continue
+                row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()
+                store.upsert_order(row)
+                stats["changed" if old else "new"] += 1
+                imported.append(row)
+        for row in imported:  # after the commit: listeners see what is in the store
+            self.app.emit("order_imported", order=store.get_order(row["key"]) or row)
+
+    # -- shipment confirmation -----------------------------------------------------------------
+    @staticmethod
+    def _norm(code: str) -> str:
+        return re.sub(r"[\s_\-.]+", "", str(code or "")).upper()
+
+    def amazon_carrier(self, code: str, name: str = "") -> tuple[str, str]:
+        """(carrierCode, carrierName) for our carrier code/name."""
+        if str(code) == "Other":
+            return "Other", name or "Other"
+        key = self._norm(code)
+        mapped = self.carrier_codes.get(key) or AMAZON_CARRIER_CODES.get(key)
+        if mapped and mapped != "Other":
+            return mapped, name or mapped
+        return "Other", name or code
+
+    def _items_for(self, order_id: str) -> list[dict]:
+        row = self.app.store.get_order(f"{self.name}:{order_id}")
+        items = json.loads(row["items"]) if row and row.get("items") else []
+        out = [{"orderItemId": str(i["order_item_id"]), "quantity": int(i.get("quantity") or 1)}
+               for i in items if isinstance(i, dict) and i.get("order_item_id")]
+        if out:
+            return out
+        order = self.api.get_order(order_id)
+        return [{"orderItemId": i["orderItemId"], "quantity": int(i["quantityOrdered"])}
+                for i in (order or {}).get("orderItems") or []]
+
+    def confirmation_body(self, order_id: str, package: dict) -> dict:
+        code, name = self.amazon_carrier(package.get("carrierCode", ""), package.get("carrierName", ""))
+        ship_date = package.get("shipDate")
+        if isinstance(ship_date, datetime):
+            ship_date = utc_iso(ship_date)
+        elif ship_date:
+            try:
+                ship_date = utc_iso(datetime.fromisoformat(str(ship_date).replace("Z", "+00:00")))
+            except ValueError:
+                pass
+        else:
+            ship_date = utc_iso(self.app.clock.now())
+        ref = str(package.get("packageReferenceId") or "1")
+        detail = {
+            "packageReferenceId": ref,
+            "carrierCode": code,
+            "trackingNumber": str(package["trackingNumber"]),
+            "shipDate": ship_date,
+            "orderItems": [{"orderItemId": str(i["orderItemId"]), "quantity": int(i["quantity"])}
+                           for i in (package.get("orderItems") or self._items_for(order_id))],
+        }
+        if code == "Other" or name != code:
+            detail["carrierName"] = name
+        if package.get("shippingMethod"):
+            detail["shippingMethod"] = str(package["shippingMethod"])
+        return {"marketplaceId": self.marketplace_id, "packageDetail": detail}
+
+    def confirm_shipment(self, order_id: str, package: dict) -> dict:
+        """Confirm one package on Amazon; returns the outcome as data.
+
+        ``{"ok": True, "status": 204, ...}`` on success (or ``already_confirmed`` when this very
+        package was confirmed before: nothing is sent), ``{"ok": False, "status": 400,
+        "errors": [...]}`` when Amazon refuses it. Throttling/5xx that outlast the retries raise
+        :class:`TransientError`. Amazon treats a repeated ``packageReferenceId`` as an update of
+        that package, so a retry after a lost answer does not create a second package.
+        """
+        body = self.confirmation_body(order_id, package)
+        detail = body["packageDetail"]
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        key = (self.name, order_id, detail["packageReferenceId"])
+        db = self.app.store.db
+        prev = list(db.query("select * from amazon_confirmations where channel = ? and order_id = ? and package_ref = ?",
+                             list(key)))
+        summary = {"order_id": order_id, "packageReferenceId": detail["packageReferenceId"],
+                   "carrierCode": detail["carrierCode"], "carrierName": detail.get("carrierName", detail["carrierCode"]),
+                   "trackingNumber": detail["trackingNumber"]}
+        if prev and prev[0]["state"] == "confirmed" and prev[0]["body_sha256"] == digest:
+            return {"ok": True, "status": prev[0]["status"], "already_confirmed": True, **summary}
+        resp = self.api.confirm_shipment(order_id, body)
+        now = self.app.clock.now().isoformat()
+        ok = resp.status_code in (200, 204)
+        errors = [] if ok else _errors_of(resp)
+        with self.app.store.transaction() as tx:
+            tx["amazon_confirmations"].upsert({
+                "channel": self.name, "order_id": order_id, "package_ref": detail["packageReferenceId"],
+                "tracking_number": detail["trackingNumber"], "carrier_code": detail["carrierCode"],
+                "body_sha256": digest, "state": "confirmed" if ok else "refused", "status": resp.status_code,
+                "errors": json.dumps(errors) if errors else None, "updated_at": now,
+                "request_id": resp.headers.get("x-amzn-RequestId", "")}, pk=("channel", "order_id", "package_ref"))
+        result = {"ok": ok, "status": resp.status_code, "request_id": resp.headers.get("x-amzn-RequestId", ""), **summary}
+        if not ok:
+            result["errors"] = errors
+            result["error"] = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or f"HTTP {resp.status_code}"
+            log.warning("amazon %s: confirmShipment for %s refused: %s", self.name, order_id, result["error"])
+        return result
+
+    def shipment_confirmed(self, order_id: str, package: dict) -> bool | None:
+        """Is this package (by tracking number) already on the order at Amazon? None = cannot tell."""
+        tracking = str(package.get("trackingNumber") or "")
+        rows = list(self.app.store.db.query(
+            "select state from amazon_confirmations where channel = ? and order_id = ? and tracking_number = ?",
+            [self.name, order_id, tracking]))
+        if any(r["state"] == "confirmed" for r in rows):
+            return True
+        try:
+            order = self.api.get_order(order_id, included_data=["PACKAGES"])
+        except (SpApiError, TransientError, ConfigError) as exc:
+            log.warning("amazon %s: cannot check packages of %s: %s", self.name, order_id, exc)
+            return None
+        if order is None:
+            return None
+        return any(str(p.get("trackingNumber") or "") == tracking for p in order.get("packages") or [])
+
+
+def _errors_of(resp) -> list:
+    from .spapi import _errors
+
+    return _errors(resp)
+
+
+def factory(app, name: str, settings: dict) -> AmazonChannel:
+    return AmazonChannel(app, name, settings)

@@ -1,0 +1,28 @@
+"""The SP-API side of the Amazon plugin as plain functions; ``__init__`` hooks delegate here."""
+from __future__ import annotations
+
+
+def spapi_channels(register) -> None:
+    from .channel import factory
+
+    register("amazon", factory)
+
+
+def spapi_jobs(register) -> None:
+    from .orders import order_jobs
+    from .reports_fetch import report_jobs
+
+    order_jobs(register)
+    report_jobs(register)
+
+
+def spapi_migrations(register) -> None:
+    from .spapi_schema import COMPONENT, MIGRATIONS
+
+    register(COMPONENT, MIGRATIONS)
+
+
+def spapi_commands(cli) -> None:
+    from .sandbox import sandbox_commands
+
+    sandbox_commands(cli)
