@@ -302,6 +302,8 @@ class Carrier:
     channel_managed: bool = False
     # Tracking is polled at the carrier; False for ERP-supplied (manual) tracking numbers.
     trackable: bool = True
+    # What ``track()`` takes: the parcel's ``tracking_number`` or the carrier's ``shipment_id``.
+    track_by: str = "tracking_number"
 
     def __init__(self, app, name: str, settings: dict):
         self.app = app
@@ -317,6 +319,12 @@ class Carrier:
     @property
     def channel_carrier_name(self) -> str:
         return self.settings.get("channel_carrier_name") or self.channel_carrier_code
+
+    def channel_codes(self, declared: str = "") -> tuple[str, str]:
+        """(carrier code, carrier name) for the channel; ``declared`` is a per-line carrier code."""
+        if declared:
+            return declared, declared
+        return self.channel_carrier_code, self.channel_carrier_name
 
     def tracking_url(self, tracking_number: str) -> str:
         template = self.settings.get("tracking_url", "")

@@ -1,0 +1,12 @@
+"""Built-in plugin: the BRT (Bartolini) carrier: shipments with PDF/ZPL labels, confirm, delete,
+tracking by parcel ID. Configure ``[carriers.<name>] type = "brt"``; see docs/plugins/carriers.md."""
+from marketd.hookspecs import hookimpl
+
+from .carrier import BrtCarrier, factory
+
+__all__ = ["BrtCarrier"]
+
+
+@hookimpl
+def register_carriers(register):
+    register("brt", factory)

@@ -1,0 +1,31 @@
+"""Built-in plugin: shipment request files in (``inbox/shipments/``), labels and manifests out
+(``outbox/labels/``), and the ``tracking-sync`` job that follows every open shipment at its
+carrier and confirms it once on the order's channel. See docs/plugins/carriers.md."""
+from marketd.hookspecs import hookimpl
+from marketd.models import JobSpec
+
+from .cli import shipments_commands
+from .handler import ShipmentsHandler
+from .schema import MIGRATIONS
+from .tracking import tracking_sync
+
+
+@hookimpl
+def register_migrations(register):
+    register("shipments", MIGRATIONS)
+
+
+@hookimpl
+def register_inbox_handlers(register):
+    register(ShipmentsHandler())
+
+
+@hookimpl
+def register_jobs(register):
+    register(JobSpec("tracking-sync", tracking_sync, trigger="interval", seconds=300,
+                     description="poll carriers for open shipments; confirm tracking on channels once"))
+
+
+@hookimpl
+def register_commands(cli):
+    shipments_commands(cli)

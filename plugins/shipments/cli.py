@@ -1,0 +1,135 @@
+"""``marketd shipments``: open shipments with their state and the carrier's last answer."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _app(ctx):
+    from marketd.cli import build_app
+
+    return build_app(ctx)
+
+
+def list_shipments(app, open_only: bool = True, limit: int = 200) -> list[dict]:
+    db = app.store.db
+    if "shipments" not in db.table_names():
+        return []
+    where = "where s.open = 1 or p.state in ('waiting', 'retry', 'pushing', 'uncertain', 'failed')" if open_only else ""
+    sql = (
+        "select s.key, s.refs, s.carrier, s.tracking_number, s.status, s.status_at, s.checks, s.next_check_at, "
+        "s.last_answer, s.created_at, group_concat(p.channel || ':' || p.state, ' ') as pushes "
+        "from shipments s left join shipment_pushes p on p.shipment_key = s.key "
+        f"{where} group by s.key order by s.created_at desc limit ?")
+    return list(db.query(sql, [limit]))
+
+
+def shipments_commands(cli) -> None:
+    @cli.group("shipments", invoke_without_command=True)
+    @click.option("--all", "show_all", is_flag=True, help="Also list closed (delivered, returned …) shipments.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @click.option("--limit", default=200, show_default=True)
+    @click.pass_context
+    def shipments(ctx, show_all, as_json, limit):
+        """Open shipments: carrier, tracking number, state, channel push and the carrier's last answer."""
+        if ctx.invoked_subcommand:
+            return
+        rows = list_shipments(_app(ctx), open_only=not show_all, limit=limit)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2, default=str))
+            return
+        if not rows:
+            click.echo("no open shipments" if not show_all else "no shipments")
+            return
+        click.echo(f"{'shipment':16} {'orders':22} {'carrier':10} {'tracking':20} {'status':17} {'checks':>6}  "
+                   f"{'next check':20} {'push':18} last carrier answer")
+        for r in rows:
+            refs = "|".join(json.loads(r["refs"] or "[]"))
+            click.echo(f"{r['key']:16} {refs[:22]:22} {r['carrier'][:10]:10} {(r['tracking_number'] or '')[:20]:20} "
+                       f"{r['status']:17} {r['checks'] or 0:>6}  {(r['next_check_at'] or '-')[:19]:20} "
+                       f"{(r['pushes'] or '-')[:18]:18} {(r['last_answer'] or '')[:80]}")
+
+    @shipments.command("show")
+    @click.argument("key")
+    @click.pass_context
+    def show(ctx, key):
+        """One shipment: parcels, status changes and channel pushes."""
+        db = _app(ctx).store.db
+        rows = list(db.query("select * from shipments where key = ? or tracking_number = ? or shipment_id = ?",
+                             [key, key, key]))
+        if not rows:
+            raise click.ClickException(f"no shipment {key}")
+        s = rows[0]
+        for k, v in s.items():
+            if k != "meta":
+                click.echo(f"{k:16} {v if v is not None else ''}")
+        click.echo("parcels:")
+        for p in db.query("select * from shipment_parcels where shipment_key = ? order by n", [s["key"]]):
+            click.echo(f"  {p['n']}: {p['parcel_number']} tracking {p['tracking_number']} label {p['label_file'] or '-'}")
+        click.echo("status changes:")
+        for e in db.query("select * from shipment_events where shipment_key = ? order by id", [s["key"]]):
+            click.echo(f"  {e['recorded_at'][:19]} {e['old_status'] or '-'} -> {e['new_status']}  "
+                       f"{e['code']} {e['description']}")
+        click.echo("channel pushes:")
+        for p in db.query("select * from shipment_pushes where shipment_key = ?", [s["key"]]):
+            click.echo(f"  {p['order_key']}: {p['state']} (attempts {p['attempts']}, pushed {p['pushed_at'] or '-'}) "
+                       f"{p['error'] or ''}")
+
+    @shipments.command("sync")
+    @click.pass_context
+    def sync(ctx):
+        """Run one tracking-sync round now."""
+        from .tracking import tracking_sync
+
+        stats = tracking_sync(_app(ctx))
+        click.echo(json.dumps(stats, sort_keys=True))
+
+    @shipments.command("push")
+    @click.argument("key")
+    @click.option("--order", "order_key", default=None, help="Only this order key (<channel>:<order_id>).")
+    @click.option("--force", is_flag=True, help="Release an 'uncertain' or 'failed' push after checking the channel.")
+    @click.pass_context
+    def push(ctx, key, order_key, force):
+        """Push a shipment's tracking to its channel(s) now."""
+        from collections import Counter
+
+        from .policy import tracking_policy
+        from .tracking import push_ready
+
+        app = _app(ctx)
+        states = ("uncertain", "failed", "skipped", "retry") if force else ("retry",)
+        sql = ("update shipment_pushes set state = 'waiting', owner = null, next_attempt_at = null "
+               f"where shipment_key = ? and state in ({','.join('?' * len(states))})")
+        params = [key, *states]
+        if order_key:
+            sql += " and order_key = ?"
+            params.append(order_key)
+        with app.store.transaction() as db:
+            db.execute(sql, params)
+        stats: Counter = Counter()
+        alerts: list = []
+        for p in list(app.store.db.query("select order_key from shipment_pushes where shipment_key = ? and "
+                                         "state = 'waiting'", [key])):
+            if order_key and p["order_key"] != order_key:
+                continue
+            push_ready(app, tracking_policy(app), stats, alerts, only=(key, p["order_key"]))
+        click.echo(json.dumps(dict(stats) or {"pushed": 0}, sort_keys=True))
+        for a in alerts:
+            click.echo("problem: " + a[6], err=True)
+
+    @shipments.command("unresolved")
+    @click.pass_context
+    def unresolved(ctx):
+        """Carrier calls that may have created a shipment without a recorded answer (after a crash)."""
+        from .ledger import Ledger
+
+        app = _app(ctx)
+        rows = Ledger.for_app(app).unresolved()
+        known = {r["key"] for r in app.store.db.query("select key from shipments")} \
+            if "shipments" in app.store.db.table_names() else set()
+        rows = [r for r in rows if r["key"] not in known]
+        if not rows:
+            click.echo("none")
+        for r in rows:
+            click.echo(f"{r['key']} {r['carrier']} {r['state']} attempts={r['attempts']} since {r['started_at']}")

@@ -1,0 +1,443 @@
+"""The ``shipments`` inbox: shipment request files in, labels and a manifest out.
+
+Per line: find the orders, build a :class:`ShipmentRequest`, let every configured carrier veto
+it (MALL Delivery's smallbox rule), create it with the carrier, write one label file per
+parcel. Per file: a merged print run (one 100x150 mm page per parcel, or one ZPL file), a
+manifest CSV and, when lines were refused, a rejects CSV. A refused line never stops the
+others.
+
+Exactly once with the carrier: each line's idempotency key is derived from the file's sha256
+and the line number, committed in the carrier-call ledger before the call (see ``ledger.py``)
+and sent to the carrier as its reference. Carrier calls happen before anything is written to
+the store, so the file's store transaction is only held for the short burst of inserts at the
+end (see ``orders.OrderFinder`` for why reads use their own connection).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from pypdf import PdfReader, PdfWriter
+
+from marketd.carriers import Address, InFlight, LabelFormat, ShipmentRequest, ShipmentResult, TrackingStatus
+from marketd.errors import ConfigError, FileRejected
+from marketd.tabular import csv_text
+
+from . import ledger as ledger_mod
+from .labels import LabelError, split_pdf_labels, zpl_blocks
+from .ledger import Ledger
+from .lines import Line, read_lines
+from .orders import OrderFinder, address_from_order, package_size
+from .policy import tracking_policy
+from .records import event_row, next_package_ref, push_row, shipment_row
+
+MANIFEST_HEADER = ["line", "order", "channel", "parcel", "carrier", "service", "tracking_number", "parcel_number",
+                   "label_file", "status", "reason"]
+REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix"]
+
+
+def idempotency_key(sha256: str, line: int) -> str:
+    """15 characters (fits BRT's alphanumeric sender reference), same for the same file line."""
+    return "M" + hashlib.sha256(f"{sha256}:{line}".encode()).hexdigest()[:14].upper()
+
+
+def safe_name(text: str, limit: int = 40) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:limit] or "x"
+
+
+def output_stem(ctx) -> str:
+    """``<stamp>-<name>`` for output names: stable across re-runs of the same claim; a non-CSV
+    extension is kept (``orders.json`` and ``orders.csv`` dropped in the same second differ)."""
+    name = ctx.name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    tail = "" if ext.lower() in ("", "csv") else f"-{ext.lower()}"
+    return f"{ctx.stamp}-{safe_name(stem)}{tail}"
+
+
+def finder_for(app) -> OrderFinder:
+    f = getattr(app, "_shipments_finder", None)
+    if f is None:
+        f = OrderFinder(app.store.path)
+        app._shipments_finder = f
+    return f
+
+
+@dataclass
+class Outcome:
+    line: Line
+    key: str = ""
+    carrier: object = None
+    request: ShipmentRequest | None = None
+    result: ShipmentResult | None = None
+    orders: list[dict] = field(default_factory=list)
+    status: str = "created"       # created | reused | rejected
+    reason: str = ""
+    fix: str = ""
+    note: str = ""
+    label_files: list[str] = field(default_factory=list)
+    existing: dict | None = None  # already in the store (a requeued file)
+    action: str | None = None     # reuse | call | recover | confirm
+
+
+class ShipmentsHandler:
+    kind = "shipments"
+    completeness = ("CSV: a last row cut mid-line or an unclosed quote rejects the whole file; JSON must parse "
+                    "as a whole. ERPs should upload with a temp name and rename (mode require_rename).")
+
+    def process(self, ctx) -> dict:
+        run = _Run(ctx)
+        return run.go()
+
+
+class _Run:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.app = ctx.app
+        self.settings = ctx.settings or {}
+        self.finder = finder_for(self.app)
+        self.ledger = Ledger.for_app(self.app)
+        self.stem = output_stem(ctx)
+        self.base = f"labels/{self.stem}"
+        self.print_pdf = PdfWriter()
+        self.print_pages = 0
+        self.print_zpl: list[str] = []
+        self.package_refs: dict[str, int] = {}
+
+    # -- the file -------------------------------------------------------------------------------
+    def go(self) -> dict:
+        fmt, lines = read_lines(self.ctx)
+        if not lines:
+            raise FileRejected("no_lines", "the file holds no shipment lines",
+                               fix="add at least one line under the header (see config/examples/shipments.csv)")
+        outcomes = [self.prepare(line) for line in lines]
+        self.execute_all([o for o in outcomes if o.action in ("call", "recover", "confirm")])
+        for o in outcomes:
+            self.complete(o)
+        self.write_outputs(outcomes)
+        self.record(outcomes)
+        shipped = [o for o in outcomes if o.status != "rejected"]
+        return {
+            "format": fmt, "lines": len(outcomes), "shipped": len(shipped),
+            "created": sum(1 for o in outcomes if o.status == "created"),
+            "reused": sum(1 for o in outcomes if o.status == "reused"),
+            "rejected": len(outcomes) - len(shipped),
+            "parcels": sum(len(o.result.parcels) for o in shipped if o.result),
+            "labels": sum(len(o.label_files) for o in outcomes),
+            "manifest": f"labels/manifest-{self.stem}.csv",
+        }
+
+    # -- one line -------------------------------------------------------------------------------
+    def reject(self, o: Outcome, reason: str, message: str, fix: str = "") -> Outcome:
+        o.status, o.reason, o.fix = "rejected", f"{reason}: {message}", fix
+        self.ctx.log.warning("%s line %s rejected: %s: %s", self.ctx.name, o.line.line, reason, message)
+        return o
+
+    def prepare(self, line: Line) -> Outcome:
+        """Everything up to the carrier call (store reads, vetoes, checks); decides ``o.action``."""
+        o = Outcome(line, key=idempotency_key(self.ctx.sha256, line.line))
+        if line.error:
+            return self.reject(o, *line.error)
+        configured = self.app.config.get("carriers", {})
+        if line.carrier not in configured:
+            return self.reject(o, "unknown_carrier", f"no carrier account {line.carrier!r} is configured",
+                               f"use one of: {', '.join(sorted(configured)) or '(none)'} "
+                               "or add [carriers.<name>] to the config")
+        try:
+            carrier = self.app.carrier(line.carrier)
+            others = [c for c in self.app.carriers.values() if c is not carrier]
+        except ConfigError as exc:
+            raise FileRejected("carrier_config", str(exc), where=f"line {line.line}",
+                               fix="fix the [carriers] configuration, then `marketd requeue` this file")
+        o.carrier = carrier
+        # orders
+        for ref in line.orders:
+            rows, _ = self.finder.find(ref, line.channel)
+            if len(rows) > 1:
+                return self.reject(o, "ambiguous_order", f"order {ref} exists on several channels: "
+                                   f"{', '.join(r['channel'] for r in rows)}",
+                                   "fill the `channel` column or write the order as <channel>:<order_id>")
+            if not rows:
+                if self.settings.get("require_known_order", True):
+                    return self.reject(o, "unknown_order", f"order {ref} is not in the store",
+                                       "wait for the order sync to import it and send the line again, or set "
+                                       "[inbox.shipments] require_known_order = false for orders from elsewhere")
+                o.note = f"order {ref} not in the store: tracking is not confirmed on any channel"
+                continue
+            o.orders.append(rows[0])
+        # recipient
+        recipient = line.recipient
+        if recipient is None:
+            if not o.orders:
+                return self.reject(o, "no_recipient", "recipient is 'order' but the order is not in the store",
+                                   "fill the recipient_* columns")
+            addrs = [address_from_order(r) for r in o.orders]
+            if any(a is None for a in addrs):
+                return self.reject(o, "no_recipient", "the stored order has no shipping address "
+                                   "(Amazon shares it only with the restricted-data role)",
+                                   "fill the recipient_* columns on this line")
+            if len({json.dumps(a.as_dict(), sort_keys=True) for a in addrs}) > 1:
+                return self.reject(o, "recipient_mismatch", "the orders on this line ship to different addresses",
+                                   "ship them on separate lines")
+            recipient = addrs[0]
+        missing = recipient.missing()
+        if missing:
+            return self.reject(o, "incomplete_address", f"recipient lacks {', '.join(missing)}",
+                               "complete the address in the recipient_* columns")
+        sender_cfg = {**(self.settings.get("sender") or {}), **(carrier.settings.get("sender") or {}), **line.sender}
+        try:
+            fmt = LabelFormat.parse(line.label_format, carrier.default_label_format())
+        except ValueError as exc:
+            return self.reject(o, "label_format", str(exc), "use PDF or ZPL")
+        size = line.package_size or next((package_size(r) for r in o.orders if package_size(r)), "")
+        req = ShipmentRequest(
+            carrier=carrier.name, parcels=line.parcels, recipient=recipient,
+            sender=Address.from_dict(sender_cfg), service=line.service or carrier.settings.get("service", ""),
+            label_format=fmt, references=list(line.orders), order_keys=[r["key"] for r in o.orders],
+            idempotency_key=o.key, package_size=size, cod_amount=line.cod_amount, cod_currency=line.cod_currency,
+            notes=line.notes,
+            options={k: v for k, v in {"reference": line.reference, "tracking_number": line.tracking_number,
+                                       "carrier_code": line.carrier_code,
+                                       "order_ids": [r["order_id"] for r in o.orders]}.items() if v},
+        )
+        o.request = req
+        # vetoes by other carriers (MALL Delivery owns smallbox shipping for its channel)
+        for other in others:
+            for order in (o.orders or [None]):
+                msg = other.refuse_other_carrier(order, req, carrier)
+                if msg is not None:
+                    return self.reject(o, "carrier_refused", msg.text, msg.details.get("fix", ""))
+        problems = [m for m in carrier.check_request(req, o.orders) if m.level == "error"]
+        if problems:
+            return self.reject(o, "carrier_check", "; ".join(m.text for m in problems),
+                               problems[0].details.get("fix", "correct the line and send it again in a new file"))
+        # idempotency: a requeued file, a re-run after a crash, or a first call
+        o.existing = self.finder.shipment(o.key)
+        row = self.ledger.get(o.key)
+        if o.existing is not None or (row and row["state"] in (ledger_mod.DONE, ledger_mod.FAILED)):
+            o.result = self.ledger.result(o.key)
+            o.status, o.action = "reused", "reuse"
+        elif row and row["state"] == ledger_mod.CREATED:
+            o.result = self.ledger.result(o.key)
+            o.status, o.action = "reused", "confirm"
+        elif row and row["state"] == ledger_mod.CALLING:
+            policy = carrier.in_flight
+            if policy == InFlight.review:
+                return self.reject(o, "in_flight_unknown",
+                                   f"the daemon stopped while {carrier.name} was creating this shipment; it may exist "
+                                   "at the carrier", f"check the carrier portal for reference {o.key}; if it is not "
+                                   "there, send the line again in a new file")
+            o.action = "recover" if policy == InFlight.recover else "call"
+        else:
+            o.action = "call"
+        return o
+
+    def execute_all(self, todo: list[Outcome]) -> None:
+        """Carrier calls, ``concurrency`` at a time (default 4): carriers answer in 0.2–2 s, so a
+        day's file of 1,000 shipments would otherwise wait on the network one call at a time.
+        Labels and outputs are still written afterwards in line order."""
+        workers = max(1, int(self.settings.get("concurrency", 4)))
+        if workers == 1 or len(todo) < 2:
+            for o in todo:
+                self.execute(o)
+            return
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipments")
+        try:
+            futures = [pool.submit(self.execute, o) for o in todo]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                pool.shutdown(wait=True, cancel_futures=True)  # lines not started yet wait for the retry
+                errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
+                # a whole-file verdict (FileRejected) wins over a retryable one
+                raise next((e for e in errors if isinstance(e, FileRejected)), errors[0])
+        finally:
+            pool.shutdown(wait=True)
+
+    def execute(self, o: Outcome) -> None:
+        if o.action == "confirm":
+            self.confirm(o)
+        else:
+            self.call(o, recover=o.action == "recover")
+
+    def complete(self, o: Outcome) -> Outcome:
+        """After the carrier answered: verdict and label files (main thread, line order)."""
+        if o.status == "rejected":
+            return o
+        if o.result is None and o.existing is not None:
+            o.result = self.result_from_store(o.existing)
+        if o.result is None:
+            return self.reject(o, "ledger_missing", "this line was sent to the carrier before but its answer is gone",
+                               f"check `marketd shipments unresolved` and the carrier portal for reference {o.key}")
+        if not o.result.ok:
+            return self.reject(o, "carrier_error", "; ".join(str(m) for m in o.result.errors) or "carrier said no",
+                               "correct the line (address, CAP/province, weight) and send it again in a new file")
+        self.labels(o)
+        return o
+
+    def result_from_store(self, row: dict) -> ShipmentResult:
+        from marketd.carriers import ParcelResult
+
+        parcels = [ParcelResult(p["parcel_number"], p["tracking_number"]) for p in
+                   self.finder.query("select * from shipment_parcels where shipment_key = ? order by n", [row["key"]])]
+        return ShipmentResult(row["carrier"], row["shipment_id"], parcels, tracking_url=row["tracking_url"] or "",
+                              meta=json.loads(row["meta"] or "{}"))
+
+    def call(self, o: Outcome, recover: bool = False) -> None:
+        from marketd.inbox import crashpoint
+
+        req_doc = json.loads(json.dumps(asdict(o.request), default=str))
+        row = self.ledger.begin(o.key, o.carrier.name, req_doc)
+        o.request.sequence = row["seq"]
+        try:
+            if recover:
+                prev = self.ledger.result(o.key)
+                o.result = o.carrier.recover(o.request, prev.meta if prev else {})
+            else:
+                o.result = o.carrier.create_shipment(o.request)
+        except ConfigError as exc:
+            # A missing secret or setting: raised before anything was sent to the carrier.
+            if not recover:
+                self.ledger.forget(o.key)
+            raise FileRejected("carrier_config", f"carrier {o.carrier.name}: {exc}", where=f"line {o.line.line}",
+                               fix="fix the configuration, then `marketd requeue` this file (lines already "
+                                   "shipped are not shipped again)")
+        crashpoint("shipments_after_carrier_call")  # answer not recorded yet: the in-flight case
+        self.ledger.finish(o.key, o.result)
+        crashpoint("shipments_after_ledger")
+        self.confirm(o)
+
+    def confirm(self, o: Outcome) -> None:
+        res = o.result
+        if res is None or not res.ok or res.confirmed:
+            return
+        msgs = o.carrier.confirm(res)
+        errors = [m for m in msgs if m.level == "error"]
+        if errors:
+            cancel = o.carrier.cancel(res)
+            res.messages.extend(errors + [m for m in cancel if m.level == "error"])
+            self.ledger.finish(o.key, res, ledger_mod.FAILED)
+            return
+        res.confirmed = True
+        self.ledger.finish(o.key, res, ledger_mod.DONE)
+
+    # -- labels ---------------------------------------------------------------------------------
+    def labels(self, o: Outcome) -> None:
+        n = len(o.result.parcels)
+        for i, p in enumerate(o.result.parcels):
+            if p.label is None:
+                o.label_files.append("")
+                if o.carrier.trackable and o.existing is not None:
+                    o.note = "label no longer stored (older than label_retention_days): reprint at the carrier"
+                continue
+            name = f"{self.base}/{o.line.line:04d}-{safe_name(o.line.order_label, 30)}-{i + 1}of{n}{p.label.suffix}"
+            try:
+                if p.label.format == LabelFormat.PDF:
+                    pages = split_pdf_labels(p.label.data, per_page=1)
+                    data = pages[0] if len(pages) == 1 else _merge(pages)
+                    for page_pdf in pages:
+                        self.print_pdf.add_page(PdfReader(io.BytesIO(page_pdf)).pages[0])
+                        self.print_pages += 1
+                else:
+                    blocks = zpl_blocks(p.label.data)
+                    data = ("\n".join(blocks) + "\n").encode()
+                    self.print_zpl.extend(blocks)
+            except LabelError as exc:
+                o.label_files.append("")
+                o.note = f"label of parcel {i + 1} unusable ({exc}): reprint it at the carrier"
+                continue
+            self.ctx.output(name, data, private=True)
+            o.label_files.append(name)
+
+    # -- outputs --------------------------------------------------------------------------------
+    def write_outputs(self, outcomes: list[Outcome]) -> None:
+        stem = self.stem
+        if self.print_pages:
+            with self.ctx.open_output(f"labels/print-{stem}.pdf", private=True, binary=True) as fh:
+                self.print_pdf.add_metadata({"/Producer": "marketd", "/Title": f"labels {self.ctx.name}"})
+                self.print_pdf.write(fh)
+        if self.print_zpl:
+            self.ctx.output(f"labels/print-{stem}.zpl", "\n".join(self.print_zpl) + "\n", private=True)
+        rows, rejects = [], []
+        for o in outcomes:
+            carrier = o.line.carrier
+            order_label = o.line.order_label
+            channel = ",".join(sorted({r["channel"] for r in o.orders})) or o.line.channel
+            if o.status == "rejected":
+                rows.append([o.line.line, order_label, channel, "", carrier, o.line.service, "", "", "", "rejected", o.reason])
+                rejects.append([o.line.line, order_label, carrier, o.reason.split(":", 1)[0],
+                                o.reason.split(":", 1)[-1].strip(), o.fix])
+                continue
+            n = len(o.result.parcels) if o.result else 0
+            for i, p in enumerate(o.result.parcels if o.result else []):
+                label = o.label_files[i] if i < len(o.label_files) else ""
+                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", carrier,
+                             o.request.service if o.request else o.line.service, p.tracking_number, p.parcel_number,
+                             label.split("labels/", 1)[-1] if label else "", o.status, o.note])
+        self.ctx.output(f"labels/manifest-{stem}.csv", csv_text(MANIFEST_HEADER, rows))
+        if rejects:
+            self.ctx.output(f"labels/rejects-{stem}.csv", csv_text(REJECT_HEADER, rejects))
+
+    # -- store ----------------------------------------------------------------------------------
+    def record(self, outcomes: list[Outcome]) -> None:
+        """All store writes of the file in one burst at the end (inside the file's transaction)."""
+        db = self.ctx.db
+        now = self.app.clock.now()
+        policy = tracking_policy(self.app)
+        ships, parcels, events, pushes = [], [], [], []
+        for o in outcomes:
+            if o.status == "rejected" or o.existing is not None or o.result is None:
+                continue
+            res, carrier = o.result, o.carrier
+            trackable = bool(carrier.trackable)
+            status = TrackingStatus.pending if trackable else TrackingStatus.in_transit
+            tn = res.tracking_number
+            code, label = carrier.channel_codes(o.line.carrier_code)
+            ships.append(shipment_row(
+                o.key, now, source="file", file_id=self.ctx.file_id, file_name=self.ctx.name, line=o.line.line,
+                carrier=carrier.name, carrier_type=carrier.type, carrier_code=code, carrier_label=label,
+                service=o.request.service, label_format=o.request.label_format.value, shipment_id=res.shipment_id,
+                tracking_number=tn, tracking_url=res.tracking_url or carrier.tracking_url(tn),
+                parcel_count=len(res.parcels), order_keys=[r["key"] for r in o.orders], refs=o.line.orders,
+                status=status.value, open=1 if trackable else 0, trackable=int(trackable),
+                channel_managed=int(bool(carrier.channel_managed)),
+                first_scan_at=None if trackable else now.isoformat(),
+                next_check_at=(now + timedelta(seconds=policy.first_check)).isoformat() if trackable else None,
+                last_answer="created" if trackable else "tracking number supplied by the ERP", meta=res.meta))
+            for i, p in enumerate(res.parcels):
+                parcels.append({"shipment_key": o.key, "n": i + 1, "parcel_number": p.parcel_number,
+                                "tracking_number": p.tracking_number,
+                                "label_file": o.label_files[i] if i < len(o.label_files) else ""})
+            events.append(event_row(o.key, now, None, status.value, "created",
+                                    f"shipment created with {carrier.name}"))
+            if not carrier.channel_managed:
+                for order in o.orders:
+                    pushes.append(push_row(o.key, order, next_package_ref(self.finder, order["key"], self.package_refs),
+                                           now))
+        if ships:
+            db["shipments"].insert_all(ships, pk="key", replace=True)
+        if parcels:
+            db["shipment_parcels"].insert_all(parcels, pk=("shipment_key", "n"), replace=True)
+        if events:
+            db["shipment_events"].insert_all(events)
+        if pushes:
+            db["shipment_pushes"].insert_all(pushes, pk=("shipment_key", "order_key"), replace=True)
+
+
+def _merge(pages: list[bytes]) -> bytes:
+    w = PdfWriter()
+    for p in pages:
+        w.add_page(PdfReader(io.BytesIO(p)).pages[0])
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+__all__ = ["ShipmentsHandler", "idempotency_key"]

@@ -1,0 +1,233 @@
+"""Reading shipment request files (CSV/TSV/XLSX through ``marketd.tabular``, or JSON) into lines.
+
+Each line asks for one carrier shipment. A line that cannot be understood is kept with the
+reason it was rejected, so the rest of the file still ships. Problems with the file as a whole
+(not JSON, no ``order`` column) reject the file.
+
+CSV columns (``[inbox.shipments.columns]`` maps an ERP's own names to these):
+
+==================  ========================================================================
+order               order number(s): channel order id, merchant order id or
+                    ``<channel>:<order_id>``; several orders in one parcel: ``A|B``
+channel             optional: the channel account, when an order number is ambiguous
+carrier             carrier account name from ``[carriers.<name>]`` (or inbox ``carrier``)
+service             optional carrier service code
+parcel_count        optional, default 1 (or the number of ``|``-separated weights)
+weight_kg           weight per parcel; ``2.5`` for all parcels or ``2.5|1.2`` per parcel
+length_cm …         ``length_cm``, ``width_cm``, ``height_cm``: optional, single or ``|`` lists
+label_format        optional PDF or ZPL (default: inbox ``label_format``, then the carrier's)
+package_size        optional smallbox | bigbox (MALL)
+recipient           ``order`` (default when recipient_name is empty): the stored order's address
+recipient_*         name, company, street, street2, zip, city, province, country, phone, email
+sender_*            optional override of the configured sender address
+cod_amount          optional cash on delivery amount (with cod_currency)
+notes, reference    optional free text for the carrier
+tracking_number     manual carriers only: the ERP's own tracking number
+carrier_code        manual carriers only: the ERP's carrier (e.g. DHL)
+==================  ========================================================================
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from marketd.carriers import Address, Parcel, to_decimal
+from marketd.errors import FileRejected
+from marketd.tabular import read_table
+
+ADDRESS_FIELDS = {
+    "name": "name", "company": "company", "street": "street", "street2": "street2", "zip": "postal_code",
+    "postal_code": "postal_code", "postcode": "postal_code", "city": "city", "province": "province",
+    "state": "province", "country": "country", "phone": "phone", "email": "email",
+}
+ORDER_COLUMNS = ("order", "orders", "order_id", "order_ref")
+
+
+@dataclass
+class Line:
+    line: int
+    orders: list[str] = field(default_factory=list)
+    channel: str = ""
+    carrier: str = ""
+    service: str = ""
+    parcels: list[Parcel] = field(default_factory=list)
+    label_format: str = ""
+    recipient: Address | None = None      # None: take it from the stored order
+    sender: dict = field(default_factory=dict)
+    package_size: str = ""
+    cod_amount: Decimal | None = None
+    cod_currency: str = ""
+    notes: str = ""
+    reference: str = ""
+    tracking_number: str = ""
+    carrier_code: str = ""
+    error: tuple[str, str, str] | None = None  # (reason, message, fix)
+
+    def reject(self, reason: str, message: str, fix: str = "") -> "Line":
+        if self.error is None:
+            self.error = (reason, message, fix)
+        return self
+
+    @property
+    def order_label(self) -> str:
+        return "|".join(self.orders)
+
+
+def _split(value) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [p.strip() for p in str(value or "").split("|") if p.strip()]
+
+
+def _parcels_from_columns(row: dict) -> list[Parcel]:
+    weights = _split(row.get("weight_kg") or row.get("weight"))
+    if not weights:
+        raise ValueError("weight_kg is empty: every parcel needs a weight in kilograms")
+    count_text = (row.get("parcel_count") or row.get("parcels") or "").strip()
+    count = int(count_text) if count_text else len(weights)
+    if count < 1 or count > 99:
+        raise ValueError(f"parcel_count {count} is out of range 1..99")
+    if len(weights) not in (1, count):
+        raise ValueError(f"{len(weights)} weights for {count} parcels: give one weight or one per parcel")
+    dims = {}
+    for name in ("length_cm", "width_cm", "height_cm"):
+        vals = _split(row.get(name))
+        if len(vals) not in (0, 1, count):
+            raise ValueError(f"{len(vals)} values in {name} for {count} parcels")
+        dims[name] = vals
+    parcels = []
+    for i in range(count):
+        kw = {n: (v[i] if len(v) == count else v[0]) if v else None for n, v in dims.items()}
+        parcels.append(Parcel(weight_kg=to_decimal(weights[i] if len(weights) == count else weights[0], "weight_kg"),
+                              **{k: to_decimal(v, k) for k, v in kw.items()}))
+    return parcels
+
+
+def _address(row: dict, prefix: str) -> dict:
+    out = {}
+    for col, value in row.items():
+        if col.startswith(prefix) and value not in (None, ""):
+            key = ADDRESS_FIELDS.get(col[len(prefix):])
+            if key:
+                out[key] = str(value).strip()
+    return out
+
+
+def line_from_mapping(n: int, row: dict, defaults: dict) -> Line:
+    """Build a :class:`Line` from one CSV row or JSON object (JSON uses nested objects)."""
+    line = Line(n)
+    try:
+        orders = row.get("orders") if isinstance(row.get("orders"), list) else None
+        if orders is None:
+            for col in ORDER_COLUMNS:
+                if row.get(col) not in (None, ""):
+                    orders = _split(row[col])
+                    break
+        line.orders = orders or []
+        line.channel = str(row.get("channel") or "").strip()
+        line.carrier = str(row.get("carrier") or defaults.get("carrier") or "").strip()
+        line.service = str(row.get("service") or defaults.get("service") or "").strip()
+        line.label_format = str(row.get("label_format") or defaults.get("label_format") or "").strip().upper()
+        line.package_size = str(row.get("package_size") or "").strip().lower()
+        line.notes = str(row.get("notes") or "").strip()
+        line.reference = str(row.get("reference") or "").strip()
+        line.tracking_number = str(row.get("tracking_number") or "").strip()
+        line.carrier_code = str(row.get("carrier_code") or "").strip()
+        cod = row.get("cod")
+        if isinstance(cod, dict):
+            line.cod_amount, line.cod_currency = to_decimal(cod.get("amount"), "cod amount"), str(cod.get("currency") or "")
+        else:
+            line.cod_amount = to_decimal(row.get("cod_amount"), "cod_amount")
+            line.cod_currency = str(row.get("cod_currency") or "").strip()
+        if line.cod_amount is not None and not line.cod_currency:
+            raise ValueError("cod_amount needs cod_currency")
+        # parcels
+        if isinstance(row.get("parcels"), list):
+            if not row["parcels"]:
+                raise ValueError("parcels is empty")
+            line.parcels = []
+            for i, p in enumerate(row["parcels"], 1):
+                if not isinstance(p, dict) or p.get("weight_kg") in (None, ""):
+                    raise ValueError(f"parcel {i} has no weight_kg")
+                line.parcels.append(Parcel(weight_kg=to_decimal(p.get("weight_kg"), f"parcel {i} weight_kg"),
+                                           length_cm=to_decimal(p.get("length_cm"), "length_cm"),
+                                           width_cm=to_decimal(p.get("width_cm"), "width_cm"),
+                                           height_cm=to_decimal(p.get("height_cm"), "height_cm"),
+                                           reference=str(p.get("reference") or "")))
+        else:
+            line.parcels = _parcels_from_columns({k: ("" if v is None else str(v)) for k, v in row.items()})
+        # addresses
+        rec = row.get("recipient")
+        if isinstance(rec, dict):
+            line.recipient = Address.from_dict({ADDRESS_FIELDS.get(k, k): v for k, v in rec.items()
+                                                if ADDRESS_FIELDS.get(k, k) in Address.__dataclass_fields__})
+        else:
+            cols = _address(row, "recipient_")
+            mode = str(rec or "").strip().lower()
+            if mode not in ("", "order"):
+                raise ValueError(f"recipient {rec!r}: use 'order' or fill the recipient_* columns")
+            line.recipient = Address.from_dict(cols) if cols and mode != "order" else None
+        snd = row.get("sender")
+        line.sender = ({ADDRESS_FIELDS.get(k, k): str(v) for k, v in snd.items()} if isinstance(snd, dict)
+                       else _address(row, "sender_"))
+    except (ValueError, TypeError) as exc:
+        return line.reject("invalid_line", str(exc), "correct the value on this line and send the line again "
+                                                     "in a new file (the other lines were shipped)")
+    if not line.orders:
+        return line.reject("missing_order", "no order number on this line",
+                           "fill the `order` column (channel order id, merchant order id or <channel>:<order_id>)")
+    if not line.carrier:
+        return line.reject("missing_carrier", "no carrier on this line",
+                           "fill the `carrier` column with a [carriers.<name>] account, or set "
+                           "[inbox.shipments] carrier = \"<name>\"")
+    return line
+
+
+def read_lines(ctx) -> tuple[str, list[Line]]:
+    """Parse the claimed file; returns ``(format, lines)``."""
+    settings = ctx.settings or {}
+    defaults = {k: settings.get(k) for k in ("carrier", "service", "label_format")}
+    head = ctx.path.read_bytes()[:64].lstrip(b"\xef\xbb\xbf").lstrip()
+    if ctx.name.lower().endswith(".json") or head[:1] in (b"{", b"["):
+        return "json", _read_json(ctx, defaults)
+    table = read_table(ctx.path, settings)
+    mapping = {k: v for k, v in (settings.get("columns") or {}).items()}
+    columns = [mapping.get(c, c).strip().lower() for c in table.columns]
+    if not any(c in columns for c in ORDER_COLUMNS):
+        raise FileRejected("missing_column", "the file has no `order` column",
+                           where=f"header: {', '.join(table.columns)}",
+                           fix="add an `order` column (see config/examples/shipments.csv), or map your column name "
+                               "with [inbox.shipments.columns]")
+    if not any(c in columns for c in ("weight_kg", "weight")):
+        raise FileRejected("missing_column", "the file has no `weight_kg` column",
+                           where=f"header: {', '.join(table.columns)}",
+                           fix="add `weight_kg` (kilograms per parcel; see config/examples/shipments.csv)")
+    lines = []
+    for n, row in table.rows():
+        norm = {mapping.get(k, k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+        lines.append(line_from_mapping(n, norm, defaults))
+    return "csv", lines
+
+
+def _read_json(ctx, defaults: dict) -> list[Line]:
+    try:
+        data = json.loads(ctx.path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise FileRejected("encoding", f"JSON must be UTF-8 ({exc.reason})", where=f"byte {exc.start}",
+                           fix="save the file as UTF-8")
+    except json.JSONDecodeError as exc:
+        raise FileRejected("json_syntax", f"not valid JSON: {exc.msg} (a file cut off in transfer?)",
+                           where=f"line {exc.lineno}, column {exc.colno}",
+                           fix="send the complete file again; see config/examples/shipments.json")
+    entries = data.get("shipments") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise FileRejected("json_shape", "expected a list of shipments or {\"shipments\": [...]}",
+                           fix="see config/examples/shipments.json")
+    lines = []
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            lines.append(Line(i).reject("invalid_line", f"shipment {i} is not a JSON object", "use an object per shipment"))
+            continue
+        lines.append(line_from_mapping(i, entry, defaults))
+    return lines
