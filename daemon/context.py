@@ -4,17 +4,26 @@ The context is the handler's whole door: read the claimed file, write to the sto
 file's transaction, stage outputs. Staged outputs are fsynced temp files that the engine
 publishes only after the store transaction commits, so a crash leaves either nothing or
 everything, and a re-run after a crash stages the same names again.
+
+Output names: use ``ctx.stamp`` in them. It is the claim time to the second plus the file id's
+random part (``20261122T101500Z-1a2b3c4d``), so it is the same on every re-run of one claim and
+different for every input, even two inputs with the same stem claimed in the same second.
+A name that already exists in the outbox (policy ``fail``) raises ``OutputExists`` while the
+handler still runs inside the file's transaction, so the file's store changes are rolled back.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from .outbox import open_new, temp_name
+
+_ID_SUFFIX = re.compile(r"-([0-9a-f]{8})$")
 
 
 @dataclass
@@ -42,10 +51,17 @@ class FileContext:
     log: logging.Logger
     outputs: list[StagedOutput] = field(default_factory=list)
     business_keys: list[str] = field(default_factory=list)
+    _finals: set = field(default_factory=set, init=False, repr=False)  # staged final paths: O(1) "staged twice" check
 
     @property
     def stamp(self) -> str:
-        return self.claimed_at.strftime("%Y%m%dT%H%M%SZ")
+        """``<claim time>Z-<file id's random part>``, e.g. ``20261122T101500Z-1a2b3c4d``.
+
+        Unique per input (the file id is the journal's key) and the same on a re-run of the
+        same claim. Ids not made by the engine (adopted by hand) fall back to a cleaned id."""
+        m = _ID_SUFFIX.search(self.file_id)
+        suffix = m.group(1) if m else (re.sub(r"[^A-Za-z0-9]+", "", self.file_id)[-8:] or "0")
+        return f"{self.claimed_at.strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
 
     @property
     def stem(self) -> str:
@@ -56,10 +72,13 @@ class FileContext:
         return self.app.store.db
 
     def _stage(self, relpath: str, private: bool) -> StagedOutput:
-        final = self.app.outbox.final_path(relpath)
-        if any(o.final == final for o in self.outputs):
+        outbox = self.app.outbox
+        final = outbox.final_path(relpath)
+        if final in self._finals:
             raise ValueError(f"output {relpath} staged twice by one handler")
+        outbox.check_free([final])  # fail fast, inside the transaction (the engine checks again before commit)
         staged = StagedOutput(relpath, temp_name(final, self.file_id), final, private)
+        self._finals.add(final)
         self.outputs.append(staged)
         return staged
 

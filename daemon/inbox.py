@@ -4,14 +4,19 @@ Commit order per file (each step journaled, so ``kill -9`` anywhere is recovered
 
 1. claim: rename ``inbox/<kind>/<name>`` to ``inbox/<kind>/.processing/<id>__<name>``, journal
    ``claimed``;
-2. process in one store transaction; outputs are staged as fsynced dot-named temp files and
-   the journal row becomes ``processed`` (with the staged list) in the same transaction;
+2. process in one store transaction; outputs are staged as fsynced dot-named temp files, their
+   final names are checked to be free (a taken name rolls the transaction back), and the journal
+   row becomes ``processed`` (with the staged list) in the same transaction;
 3. publish the staged outputs (link into place, fsync folder), journal ``published``;
 4. archive the input to ``.done/<YYYY-MM-DD>/``, journal ``done``.
 
 A restart re-processes ``claimed`` rows (their temp outputs are discarded first), publishes
 ``processed`` ones and archives ``published`` ones; nothing is applied twice because a
-``claimed`` row's store writes were rolled back with its transaction.
+``claimed`` row's store writes were rolled back with its transaction. A committed file is never
+processed again: if publishing or archiving fails, only those steps are retried.
+
+Problems with one file (unreadable, not a regular file, cannot be moved) are logged once and
+never stop the worker or the start-up.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import threading
 import time
 import traceback
@@ -72,7 +78,26 @@ class Observation:
     ctime_ns: int
     inode: int
     first_seen: float  # monotonic time the current (size, mtime, inode) was first seen
-    renamed: bool = False  # arrived by rename/link (seen as a move, or inode seen under a temp name)
+
+
+@dataclass
+class Arrival:
+    """How a final-named file arrived, as the watcher saw it (``require_rename`` evidence).
+
+    ``moved``: a rename onto the name; ``linked``: created with the inode of a file the watcher
+    saw under a temp name; ``created``: created without any write (native watcher only), i.e. a
+    hard link. Only valid while the name still has inode ``ino``; a write event under the name
+    removes it (a direct write)."""
+    kind: str
+    ino: int
+
+
+@dataclass
+class TempSeen:
+    """A temp-named file's inode, remembered until that temp name is gone."""
+    path: Path
+    seen_at: float
+    from_event: bool  # recorded by the watcher thread in event order (see InboxEngine.hint)
 
 
 class Inbox:
@@ -109,8 +134,14 @@ class InboxEngine:
             if kind != "defaults" and kind not in self.handlers:
                 log.warning("[inbox.%s] is configured but no loaded plugin handles it (see `marketd plugins`)", kind)
         self.candidates: dict[Path, Observation] = {}
-        self.temp_inodes: dict[int, float] = {}
-        self.moved_in: set[Path] = set()
+        self._dirs: dict[Path, Inbox] = {inbox.dir: inbox for inbox in self.inboxes.values()}
+        # require_rename evidence, written by the watcher threads (hint) and the worker, under _lock
+        self.temp_inodes: dict[int, TempSeen] = {}
+        self.arrivals: dict[Path, Arrival] = {}
+        self._reported: dict[tuple, object] = {}  # problems already logged once: key -> signature
+        self._blocked: dict[Path, float] = {}  # files that could not be claimed: path -> retry at (monotonic)
+        self._held: dict[str, float] = {}  # file ids whose processing hit an OS error: id -> retry at
+        self._next_finish = 0.0
         self._hints: set[Path] = set()
         self._lock = threading.Lock()
         self.wake = threading.Event()
@@ -127,43 +158,61 @@ class InboxEngine:
             inbox.ensure()
 
     def recover(self) -> dict:
-        """Bring every file left mid-flight by a crash to a consistent state (before READY)."""
+        """Bring every file left mid-flight by a crash to a consistent state (before READY).
+
+        A problem with one file (unreadable, a folder without permission) is logged and that file
+        skipped; it never stops the start-up (which would make systemd restart marketd forever).
+        """
         store = self.app.store
         stats = {"reprocess": 0, "published": 0, "archived": 0, "adopted": 0, "orphans": 0}
         for inbox in self.inboxes.values():
             proc = inbox.sub(PROCESSING)
-            if not proc.is_dir():
+            try:
+                paths = sorted(proc.iterdir()) if proc.is_dir() else []
+            except OSError as exc:
+                log.error("recovery: cannot list %s: %s; files there are not recovered until it is readable "
+                          "by marketd (%s)", proc, exc, _me())
                 continue
-            for path in sorted(proc.iterdir()):
-                if not path.is_file() or "__" not in path.name:
-                    continue
-                file_id, name = path.name.split("__", 1)
-                row = store.journal_get(file_id)
-                if row is None:  # crashed between the claim rename and the journal insert
-                    self._journal_claim(inbox, path, file_id, name)
-                    stats["adopted"] += 1
-                elif row["state"] in ("done", "error", "duplicate"):
-                    # crashed after the journal said final but before the move: finish the move
-                    self._move_final(inbox, path, row["state"], file_id, name)
-        for row in store.journal_in_states(["processed"]):
+            for path in paths:
+                try:
+                    st = os.lstat(path)
+                    if not stat.S_ISREG(st.st_mode) or "__" not in path.name:
+                        continue
+                    file_id, name = path.name.split("__", 1)
+                    row = store.journal_get(file_id)
+                    if row is None:  # crashed between the claim rename and the journal insert
+                        self._journal_claim(inbox, path, file_id, name)
+                        stats["adopted"] += 1
+                    elif row["state"] in ("done", "error", "duplicate"):
+                        # crashed after the journal said final but before the move: finish the move
+                        self._move_final(inbox, path, row["state"], file_id, name)
+                except OSError as exc:
+                    log.error("recovery: cannot recover %s: %s; left in place, tried again at the next start",
+                              path, exc)
+        for row in store.journal_in_states(["processed", "published"]):
             inbox = self.inboxes.get(row["kind"])
-            self._publish(row)
-            stats["published"] += 1
-            if inbox:
-                self._archive(inbox, store.journal_get(row["id"]))
-        for row in store.journal_in_states(["published"]):
-            inbox = self.inboxes.get(row["kind"])
-            if inbox:
-                self._archive(inbox, row)
-                stats["archived"] += 1
+            if inbox is None:  # its plugin is not loaded: publish what it committed, archive later
+                if row["state"] == "processed":
+                    try:
+                        self._publish(row)
+                        stats["published"] += 1
+                    except OSError as exc:
+                        log.error("recovery: cannot publish the outputs of %s (%s): %s", row["name"], row["id"], exc)
+                continue
+            was = row["state"]
+            if self._finish(inbox, row["id"]):
+                stats["published" if was == "processed" else "archived"] += 1
         for row in store.journal_in_states(["claimed"]):
             stats["reprocess"] += 1  # processed by the normal loop, temps discarded first
         live_ids = {r["id"] for r in store.journal_in_states(["processed"])}
         for tmp in self.app.outbox.orphan_temps():
             parts = tmp.name.rsplit(".", 2)
             if len(parts) != 3 or parts[1] not in live_ids:
-                tmp.unlink(missing_ok=True)
-                stats["orphans"] += 1
+                try:
+                    tmp.unlink(missing_ok=True)
+                    stats["orphans"] += 1
+                except OSError as exc:
+                    log.error("recovery: cannot delete the orphan temp output %s: %s", tmp, exc)
         if any(stats.values()):
             log.info("recovery: %s", stats)
         return stats
@@ -173,75 +222,202 @@ class InboxEngine:
         self.rescan_requested = True
         self.wake.set()
 
-    def hint(self, path: str | Path, moved: bool = False) -> None:
-        """Called from watchdog threads: remember the path and wake the worker. Never raises."""
+    def hint(self, path: str | Path, moved: bool = False, event: str | None = None, native: bool = True) -> None:
+        """Called from watchdog threads: remember the path and wake the worker. Never raises.
+
+        ``event`` is the watchdog event type (``moved`` for the destination of a move,
+        ``moved_from`` for its source). Events arrive in the order the kernel saw them, so the
+        require_rename evidence is kept here, on the watcher thread, even while the worker is busy
+        with a long file: a temp name's inode (stat now, dropped when the temp name is deleted or
+        moved away), a rename or link onto a final name, and a write under a final name (which
+        cancels that evidence). ``native`` is False for the polling observer, whose "created"
+        says nothing about how a file was written.
+        """
         try:
             p = Path(path)
+            inbox = self._dirs.get(p.parent)
+            if inbox is None:  # .processing/, .done/ … or outside any inbox
+                return
+            if moved and event is None:
+                event = "moved"
+            self._note_event(inbox, p, event, native)
             with self._lock:
                 self._hints.add(p)
-                if moved:
-                    self.moved_in.add(p)
             self.wake.set()
         except Exception:  # pragma: no cover - must never kill the observer thread
             pass
+
+    def _note_event(self, inbox: Inbox, p: Path, event: str | None, native: bool) -> None:
+        if event is None:
+            return
+        if inbox.is_temp_name(p.name):
+            if event in ("deleted", "moved_from"):
+                with self._lock:
+                    self._drop_temp(p)
+            elif event in ("created", "modified", "closed", "attrib"):
+                st = _lstat(p)
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    now = self.clock.monotonic()
+                    with self._lock:
+                        cur = self.temp_inodes.get(st.st_ino)
+                        if cur is not None and cur.path == p and cur.from_event:
+                            cur.seen_at = now
+                        else:
+                            self._drop_temp(p)
+                            self.temp_inodes[st.st_ino] = TempSeen(p, now, True)
+            return
+        if event in ("deleted", "moved_from", "modified", "closed"):
+            with self._lock:  # gone, or written under its final name: a direct write
+                self.arrivals.pop(p, None)
+        elif event in ("moved", "created"):
+            st = _lstat(p)
+            with self._lock:
+                if st is None or not stat.S_ISREG(st.st_mode):
+                    self.arrivals.pop(p, None)
+                    return
+                seen = self.temp_inodes.get(st.st_ino)
+                if event == "moved":
+                    self.arrivals[p] = Arrival("moved", st.st_ino)
+                elif seen is not None and seen.from_event:
+                    # the temp name still held this inode when the final name was created (its
+                    # deletion would have been seen first): a link, never a reused inode
+                    self.arrivals[p] = Arrival("linked", st.st_ino)
+                elif native:
+                    self.arrivals[p] = Arrival("created", st.st_ino)  # a write event cancels it
+                else:
+                    self.arrivals.pop(p, None)
+
+    def _drop_temp(self, p: Path) -> None:
+        """Forget the inode(s) remembered for temp name ``p`` (caller holds ``_lock``)."""
+        for ino in [i for i, t in self.temp_inodes.items() if t.path == p]:
+            del self.temp_inodes[ino]
 
     def scan(self) -> int:
         """The truth: list every inbox folder and consider every file there."""
         n = 0
         horizon = self.clock.monotonic() - 3600
-        self.temp_inodes = {ino: t for ino, t in self.temp_inodes.items() if t >= horizon}
+        with self._lock:
+            self.temp_inodes = {ino: t for ino, t in self.temp_inodes.items() if t.seen_at >= horizon}
         for inbox in self.inboxes.values():
             try:
                 entries = list(os.scandir(inbox.dir))
             except FileNotFoundError:
                 inbox.ensure()
                 continue
+            except OSError as exc:
+                self._report_once(("dir", inbox.dir), str(exc.errno), logging.ERROR,
+                                  "cannot list inbox folder %s: %s; marketd (%s) needs read and search "
+                                  "permission on it", inbox.dir, exc.strerror, _me())
+                continue
+            self._reported.pop(("dir", inbox.dir), None)
+            present = set()
             for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    self._consider(inbox, Path(entry.path))
-                    n += 1
+                path = Path(entry.path)
+                present.add(path)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        continue
+                    if entry.is_file(follow_symlinks=False):
+                        self._consider(inbox, path)
+                        n += 1
+                    elif not inbox.is_temp_name(entry.name):
+                        self._not_regular(inbox, path, entry.stat(follow_symlinks=False))
+                except OSError as exc:
+                    self._report_once(("stat", path), str(exc.errno), logging.ERROR,
+                                      "cannot examine %s/%s: %s", inbox.kind, entry.name, exc)
+            for key in [k for k in self._reported if k[0] != "dir" and isinstance(k[1], Path)
+                        and k[1].parent == inbox.dir and k[1] not in present]:
+                del self._reported[key]  # gone: report it again if it comes back
+            for path in [p for p in self._blocked if p.parent == inbox.dir and p not in present]:
+                del self._blocked[path]
         return n
 
     def _drain_hints(self) -> None:
         with self._lock:
             hints, self._hints = self._hints, set()
         for p in hints:
-            inbox = self.inboxes.get(p.parent.name) if p.parent.parent == self.app.inbox_dir else None
+            inbox = self._dirs.get(p.parent)
             if inbox is not None:
                 self._consider(inbox, p)
+
+    def _forget(self, path: Path) -> None:
+        """The file at ``path`` is gone (or claimed): drop everything remembered about it."""
+        self.candidates.pop(path, None)
+        self._blocked.pop(path, None)
+        with self._lock:
+            self.arrivals.pop(path, None)
+            self._drop_temp(path)
 
     def _consider(self, inbox: Inbox, path: Path) -> None:
         name = path.name
         try:
-            st = path.stat()
+            st = os.lstat(path)
         except FileNotFoundError:
+            self._forget(path)
+            return
+        except OSError as exc:
             self.candidates.pop(path, None)
+            self._report_once(("stat", path), str(exc.errno), logging.ERROR, "cannot examine %s/%s: %s",
+                              inbox.kind, name, exc)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            self._forget(path)
+            if not stat.S_ISDIR(st.st_mode) and not inbox.is_temp_name(name):
+                self._not_regular(inbox, path, st)
             return
         if inbox.is_temp_name(name):
-            self.temp_inodes[st.st_ino] = self.clock.monotonic()
+            with self._lock:
+                seen = self.temp_inodes.get(st.st_ino)
+                if seen is None or seen.path != path:
+                    self.temp_inodes[st.st_ino] = TempSeen(path, self.clock.monotonic(), False)
             return
         obs = self.candidates.get(path)
         key = (st.st_size, st.st_mtime_ns, st.st_ino)
         if obs is None or (obs.size, obs.mtime_ns, obs.inode) != key:
-            renamed = (st.st_ino in self.temp_inodes) or (path in self.moved_in) or (obs is not None and obs.renamed)
+            if obs is not None and obs.inode == st.st_ino:
+                with self._lock:  # written under its final name since we last looked: a direct write
+                    self.arrivals.pop(path, None)
             self.candidates[path] = Observation(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
-                                                self.clock.monotonic(), renamed)
+                                                self.clock.monotonic())
         else:
             obs.ctime_ns = st.st_ctime_ns
 
-    def ready(self) -> list[tuple[Inbox, Path]]:
+    def _arrived_by_rename(self, path: Path, obs: Observation) -> bool:
+        """require_rename: did this file arrive by a rename or link after its last write?"""
+        with self._lock:
+            arrival = self.arrivals.get(path)
+            if arrival is not None and arrival.ino != obs.inode:
+                del self.arrivals[path]  # the name now holds another file
+                arrival = None
+            seen = self.temp_inodes.get(obs.inode)
+        if arrival is not None and (arrival.kind != "created" or obs.size > 0):
+            return True
+        if seen is not None:
+            st = _lstat(seen.path)
+            if st is not None and st.st_ino == obs.inode:
+                return True  # a hard link of a temp name that is still there
+            with self._lock:  # the temp name is gone: its inode number may be reused, forget it
+                if self.temp_inodes.get(obs.inode) is seen:
+                    del self.temp_inodes[obs.inode]
+        # a rename or link after the last write bumps ctime past mtime; a direct (maybe killed)
+        # upload leaves them equal
+        return obs.ctime_ns > obs.mtime_ns
+
+    def ready(self) -> list[tuple[Inbox, Path, str | None]]:
         """Candidates that passed their inbox's completeness gate, oldest first."""
         now = self.clock.monotonic()
         wall = time.time()  # mtimes are set by the kernel's clock, not the injectable one
         out = []
         for path, obs in list(self.candidates.items()):
-            inbox = self.inboxes.get(path.parent.name)
+            inbox = self._dirs.get(path.parent)
             if inbox is None:
                 self.candidates.pop(path, None)
                 continue
             self._consider(inbox, path)
             obs = self.candidates.get(path)
             if obs is None:
+                continue
+            if path in self._blocked and now < self._blocked[path]:
                 continue
             s = inbox.settings
             window = float(s["stability_seconds"])
@@ -259,9 +435,7 @@ class InboxEngine:
                 if not marker.exists():
                     continue
             elif mode == "require_rename":
-                # A rename or link after the last write bumps ctime past mtime; a direct (maybe
-                # killed) upload leaves them equal. Such files wait, then go to .error.
-                if not (obs.renamed or obs.ctime_ns > obs.mtime_ns):
+                if not self._arrived_by_rename(path, obs):
                     grace = float(s.get("direct_write_grace_seconds", 600))
                     if held >= grace:
                         out.append((inbox, path, "not_renamed"))
@@ -270,37 +444,88 @@ class InboxEngine:
         out.sort(key=lambda t: (self.candidates[t[1]].mtime_ns, t[1].name))
         return out
 
+    # -- problems reported once ----------------------------------------------------------------
+    def _report_once(self, key: tuple, signature, level: int, msg: str, *args) -> None:
+        """Log a problem about one file or folder once, until it changes or goes away."""
+        if self._reported.get(key) == signature:
+            return
+        self._reported[key] = signature
+        log.log(level, msg, *args)
+
+    def _not_regular(self, inbox: Inbox, path: Path, st: os.stat_result) -> None:
+        what = _file_type(st.st_mode)
+        self._report_once(("type", path), (st.st_ino, stat.S_IFMT(st.st_mode)), logging.ERROR,
+                          "%s/%s is %s, not a regular file: marketd never reads it (only regular files "
+                          "are taken from an inbox); remove it, and drop the data as a regular file",
+                          inbox.kind, path.name, what)
+
     # -- the loop ------------------------------------------------------------------------------
     def run_once(self, limit: int | None = None) -> int:
-        """Drain hints, process every ready file (up to ``limit``) and due retries."""
+        """Drain hints, process every ready file (up to ``limit``) and due retries.
+
+        An operating-system error about one file (permissions, a vanished folder) is logged once
+        and that file is left for later; it never stops the worker.
+        """
         self._drain_hints()
         n = 0
         for inbox, path, problem in self.ready():
             if self.stopping.is_set() or (limit is not None and n >= limit):
                 break
-            self.candidates.pop(path, None)
-            self.moved_in.discard(path)
-            claimed = self.claim(inbox, path)
-            if claimed is None:
+            try:
+                claimed = self.claim(inbox, path)
+            except OSError as exc:
+                self._cannot_claim(inbox, path, exc)
                 continue
-            if problem == "not_renamed":
-                self._reject(inbox, claimed, FileRejected(
-                    "not_renamed", "this inbox takes only files uploaded under a temporary name and then "
-                    "renamed (mode require_rename); this file was written directly under its final name, so "
-                    "it may be an interrupted upload",
-                    fix="upload as NAME.tmp and rename to NAME when the upload is complete, or set "
-                        f"[inbox.{inbox.kind}] mode = \"stable\" if people drop files here"))
-            else:
-                self.process(claimed["id"])
+            self._forget(path)
+            if claimed is None or claimed["state"] != "claimed":
+                n += claimed is not None
+                continue
+            self._guarded(claimed, lambda: self._take(inbox, claimed, problem))
             n += 1
         n += self._retry_due()
+        now = self.clock.monotonic()
         for row in self.app.store.journal_in_states(["claimed"]):
             if self.stopping.is_set():
                 break
-            if row["kind"] in self.inboxes:
-                self.process(row["id"])
+            if row["kind"] in self.inboxes and self._held.get(row["id"], 0) <= now:
+                self._guarded(row, lambda row=row: self.process(row["id"]))
                 n += 1
+        if now >= self._next_finish:
+            self._next_finish = now + 30
+            self._finish_pending()
         return n
+
+    def _take(self, inbox: Inbox, claimed: dict, problem: str | None) -> None:
+        if problem == "not_renamed":
+            self._reject(inbox, claimed, FileRejected(
+                "not_renamed", "this inbox takes only files uploaded under a temporary name and then "
+                "renamed (mode require_rename); this file was written directly under its final name, so "
+                "it may be an interrupted upload",
+                fix="upload as NAME.tmp and rename to NAME when the upload is complete, or set "
+                    f"[inbox.{inbox.kind}] mode = \"stable\" if people drop files here"))
+        else:
+            self.process(claimed["id"])
+
+    def _guarded(self, row: dict, step) -> None:
+        """Run one file's step; an OS error the file's own flow could not handle (its report
+        cannot be written, its folder vanished) holds that file for a minute, logged once."""
+        try:
+            step()
+            self._held.pop(row["id"], None)
+        except OSError as exc:
+            self._held[row["id"]] = self.clock.monotonic() + 60
+            self._report_once(("held", row["id"]), str(exc), logging.ERROR,
+                              "cannot finish %s/%s (%s): %s; it stays in .processing/ and is tried again "
+                              "every minute and at the next start", row["kind"], row["name"], row["id"], exc)
+
+    def _cannot_claim(self, inbox: Inbox, path: Path, exc: OSError) -> None:
+        st = _lstat(path)
+        self._blocked[path] = self.clock.monotonic() + 60
+        self._report_once(("claim", path), (st.st_ino, st.st_size, st.st_mtime_ns) if st else None, logging.ERROR,
+                          "cannot take %s/%s: moving it to .processing/ failed: %s. marketd (%s) needs write "
+                          "permission on %s (and, if that folder has the sticky bit, must own the file). "
+                          "The file is left where it is and tried again every minute",
+                          inbox.kind, path.name, exc, _me(), inbox.dir)
 
     def _retry_due(self) -> int:
         n = 0
@@ -308,13 +533,31 @@ class InboxEngine:
         for row in self.app.store.journal_in_states(["retry_wait"]):
             if self.stopping.is_set():
                 break
-            if (row["next_attempt_at"] or "") <= now:
-                self.process(row["id"])
+            if (row["next_attempt_at"] or "") <= now and self._held.get(row["id"], 0) <= self.clock.monotonic():
+                self._guarded(row, lambda row=row: self.process(row["id"]))
                 n += 1
         return n
 
+    def _finish_pending(self) -> None:
+        """Publish/archive files whose changes are committed but whose outputs or archive move
+        failed earlier (a full disk, a permission problem); they are never processed again."""
+        for row in self.app.store.journal_in_states(["processed", "published"]):
+            if self.stopping.is_set():
+                return
+            inbox = self.inboxes.get(row["kind"])
+            if inbox is not None:
+                self._finish(inbox, row["id"])
+
     # -- claim ---------------------------------------------------------------------------------
     def claim(self, inbox: Inbox, path: Path, *, requeue: bool = False) -> dict | None:
+        """Move a regular file to ``.processing/`` and journal it. None if it is gone or not a
+        regular file. An unreadable file is journaled and rejected at once (``unreadable``)."""
+        st = _lstat(path)
+        if st is None:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            self._not_regular(inbox, path, st)
+            return None
         now = self.clock.now()
         file_id = new_file_id(now)
         name = _ID_PREFIX.sub("", path.name)
@@ -322,25 +565,42 @@ class InboxEngine:
         try:
             os.rename(path, work)
         except FileNotFoundError:
-            return None  # gone (renamed away, or another claimer)
-        fsync_dir(work.parent)
+            if work.parent.is_dir() or not path.exists():
+                return None  # gone (renamed away, or another claimer)
+            inbox.ensure()  # someone removed .processing/
+            os.rename(path, work)
+        try:
+            fsync_dir(work.parent)
+        except OSError as exc:  # the rename happened; journal it whatever the fsync says
+            log.warning("fsync of %s failed after claiming %s: %s", work.parent, name, exc)
         crashpoint("after_claim_rename")
         return self._journal_claim(inbox, work, file_id, name, requeue=requeue)
 
     def _journal_claim(self, inbox: Inbox, work: Path, file_id: str, name: str, requeue: bool = False) -> dict:
-        st = work.stat()
         claimed_at = self.clock.now()
         try:
             claimed_at = datetime.strptime(file_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
         except ValueError:
             pass
+        problem = None
+        try:
+            size, digest = fingerprint(work)
+        except NotRegularFile as exc:
+            problem, size, digest = exc, exc.size, None
+        except OSError as exc:
+            problem, digest = exc, None
+            st = _lstat(work)
+            size = st.st_size if st else 0
         row = {
-            "id": file_id, "kind": inbox.kind, "name": name, "sha256": sha256_of(work), "size": st.st_size,
+            "id": file_id, "kind": inbox.kind, "name": name, "sha256": digest, "size": size,
             "state": "claimed", "claimed_at": claimed_at.isoformat(), "work_path": str(work),
             "requeue": 1 if requeue else 0,
         }
         self.app.store.journal_insert(row)
-        log.info("claimed %s/%s as %s (%d bytes)", inbox.kind, name, file_id, st.st_size)
+        if problem is not None:
+            self._reject(inbox, row, _unusable(inbox, work, name, problem), level=logging.ERROR)
+            return self.app.store.journal_get(file_id)
+        log.info("claimed %s/%s as %s (%d bytes)", inbox.kind, name, file_id, size)
         return row
 
     # -- process -------------------------------------------------------------------------------
@@ -350,6 +610,7 @@ class InboxEngine:
         inbox = self.inboxes[row["kind"]]
         work = Path(row["work_path"])
         self.current = f"{row['kind']}/{row['name']}"
+        committed = False
         try:
             if not work.exists():
                 log.error("claimed file %s is missing from %s; marking error", file_id, work)
@@ -359,30 +620,28 @@ class InboxEngine:
             self._discard_temps(file_id)
             ctx = self._context(inbox, row)
             settings = inbox.settings
-            if not row["requeue"]:
-                first = store.first_applied(inbox.kind, row["sha256"])
-                if first is not None:
-                    return self._duplicate(inbox, row, ctx, first)
-            if row["size"] == 0:
-                raise FileRejected("empty_file", "the file is empty (0 bytes)",
-                                   fix="check the export on the sending side and drop the file again")
-            if row["size"] > float(settings["max_file_mb"]) * 1024 * 1024:
-                raise FileRejected(
-                    "too_large", f"the file is {row['size'] / 1048576:.0f} MiB, over this inbox's limit of "
-                    f"{settings['max_file_mb']} MiB", fix=f"split the file, or raise [inbox.{inbox.kind}] max_file_mb")
-            store.journal_update(file_id, attempts=(row["attempts"] or 0) + 1)
-            crashpoint("before_process")
-            with store.transaction():
-                summary = inbox.handler.process(ctx)
-                store.journal_update(file_id, state="processed", summary=summary or {},
-                                     outputs=[o.as_json() for o in ctx.outputs])
-                crashpoint("before_commit")
+            first = None if row["requeue"] else store.first_applied(inbox.kind, row["sha256"])
+            if first is not None:
+                self._duplicate(inbox, row, ctx, first)
+            else:
+                if row["size"] == 0:
+                    raise FileRejected("empty_file", "the file is empty (0 bytes)",
+                                       fix="check the export on the sending side and drop the file again")
+                if row["size"] > float(settings["max_file_mb"]) * 1024 * 1024:
+                    raise FileRejected(
+                        "too_large", f"the file is {row['size'] / 1048576:.0f} MiB, over this inbox's limit of "
+                        f"{settings['max_file_mb']} MiB", fix=f"split the file, or raise [inbox.{inbox.kind}] max_file_mb")
+                store.journal_update(file_id, attempts=(row["attempts"] or 0) + 1)
+                crashpoint("before_process")
+                with store.transaction():
+                    summary = inbox.handler.process(ctx)
+                    # the output names must be free before the commit: a conflict rolls the file back
+                    self.app.outbox.check_free(o.final for o in ctx.outputs)
+                    store.journal_update(file_id, state="processed", summary=summary or {},
+                                         outputs=[o.as_json() for o in ctx.outputs])
+                    crashpoint("before_commit")
+            committed = True
             crashpoint("after_commit")
-            self._publish(store.journal_get(file_id))
-            crashpoint("after_publish")
-            self._archive(inbox, store.journal_get(file_id))
-            self.processed_count += 1
-            log.info("done %s/%s (%s): %s", inbox.kind, row["name"], file_id, _short(summary))
         except FileRejected as exc:
             self._discard_temps(file_id)
             self._reject(inbox, row, exc)
@@ -391,7 +650,10 @@ class InboxEngine:
             self._retry_or_give_up(inbox, row, exc)
         except OutputExists as exc:
             self._discard_temps(file_id)
-            self._reject(inbox, row, FileRejected("output_exists", str(exc)))
+            self._reject(inbox, row, FileRejected(
+                "output_exists", str(exc),
+                fix=f"move the existing output away (it was not overwritten), then `marketd requeue {file_id}`; "
+                    "or set [daemon] output_conflict = \"rename\" to publish name-1.ext instead"))
         except Exception as exc:
             self._discard_temps(file_id)
             plugin = self.app.plugins.plugin_name_of(inbox.handler)
@@ -401,11 +663,46 @@ class InboxEngine:
                 fix="this is a bug or a case the plugin does not handle; the traceback is in the daemon log. "
                     f"Once fixed, requeue with `marketd requeue {file_id}`"))
         finally:
-            self.current = None
+            if not committed:
+                self.current = None
+        if committed:  # applied: from here on only publishing and archiving, never a re-run
+            try:
+                self._finish(inbox, file_id)
+            finally:
+                self.current = None
         final = store.journal_get(file_id)
         if final["state"] in ("done", "error", "duplicate"):
             self.app.emit("file_processed", record=final)
         return final
+
+    def _finish(self, inbox: Inbox, file_id: str) -> bool:
+        """Publish the committed file's outputs and archive it. An OS error here (the outbox not
+        writable, a full disk) keeps the journal state and the staged temps: the changes are
+        already applied, so the file is never processed again, only finished later."""
+        store = self.app.store
+        row = store.journal_get(file_id)
+        try:
+            if row["state"] == "processed":
+                self._publish(row)
+                crashpoint("after_publish")
+                row = store.journal_get(file_id)
+            if row["state"] == "published":
+                self._archive(inbox, row)
+        except OSError as exc:
+            self._report_once(("finish", file_id), str(exc), logging.ERROR,
+                              "%s/%s (%s) is applied, but publishing its outputs or archiving it failed: %s; "
+                              "retrying every 30 s and at the next start", row["kind"], row["name"], file_id, exc)
+            return False
+        self._reported.pop(("finish", file_id), None)
+        row = store.journal_get(file_id)
+        if row["duplicate_of"]:
+            log.info("duplicate %s/%s (%s) of %s: not applied again", inbox.kind, row["name"], file_id,
+                     row["duplicate_of"])
+        else:
+            self.processed_count += 1
+            log.info("done %s/%s (%s): %s", inbox.kind, row["name"], file_id,
+                     _short(json.loads(row["summary"]) if row["summary"] else None))
+        return True
 
     def _context(self, inbox: Inbox, row: dict) -> FileContext:
         return FileContext(
@@ -419,9 +716,20 @@ class InboxEngine:
             tmp.unlink(missing_ok=True)
 
     def _publish(self, row: dict) -> None:
+        outbox = self.app.outbox
         outputs = json.loads(row["outputs"] or "[]")
         for out in outputs:
-            out["published"] = str(self.app.outbox.publish(Path(out["tmp"]), Path(out["final"])))
+            tmp, final = Path(out["tmp"]), Path(out["final"])
+            try:
+                published = outbox.publish(tmp, final)
+            except OutputExists:
+                # The name was free when the transaction committed and was taken since (someone
+                # else wrote it). The file's changes are applied, so rejecting it now would be a
+                # lie: publish next to it and say so.
+                published = outbox.publish(tmp, final, policy="rename")
+                log.error("output %s appeared after %s (%s) was applied; nothing was overwritten, this "
+                          "output is published as %s", final, row["name"], row["id"], published.name)
+            out["published"] = str(published)
             crashpoint("mid_publish")
         self.app.store.journal_update(row["id"], state="published", outputs=outputs)
 
@@ -448,7 +756,7 @@ class InboxEngine:
                                       finished_at=self.clock.now().isoformat())
         return dest
 
-    def _duplicate(self, inbox: Inbox, row: dict, ctx: FileContext, first: dict) -> dict:
+    def _duplicate(self, inbox: Inbox, row: dict, ctx: FileContext, first: dict) -> None:
         store = self.app.store
         with store.transaction():
             if hasattr(inbox.handler, "on_duplicate"):
@@ -458,15 +766,12 @@ class InboxEngine:
                     f"{row['name']} was not applied: the same content (sha256 {row['sha256']}) was already "
                     f"processed as {first['name']} (id {first['id']}, {first['finished_at']}).\n"
                     f"To apply it again on purpose: marketd requeue {row['id']}\n"))
+            self.app.outbox.check_free(o.final for o in ctx.outputs)
             store.journal_update(row["id"], state="processed", duplicate_of=first["id"],
                                  summary={"duplicate_of": first["id"]}, outputs=[o.as_json() for o in ctx.outputs])
-        self._publish(store.journal_get(row["id"]))
-        self._move_final(inbox, Path(row["work_path"]), "duplicate", row["id"], row["name"])
-        log.info("duplicate %s/%s (%s) of %s: not applied again", inbox.kind, row["name"], row["id"], first["id"])
-        return store.journal_get(row["id"])
 
     # -- failures ------------------------------------------------------------------------------
-    def _reject(self, inbox: Inbox, row: dict, exc: FileRejected) -> None:
+    def _reject(self, inbox: Inbox, row: dict, exc: FileRejected, level: int = logging.WARNING) -> None:
         store = self.app.store
         work = Path(row["work_path"])
         plugin = self.app.plugins.plugin_name_of(inbox.handler)
@@ -483,8 +788,8 @@ class InboxEngine:
         store.journal_update(row["id"], error=error)
         self._move_final(inbox, work, "error", row["id"], row["name"])
         self.error_count += 1
-        log.warning("rejected %s/%s (%s): [%s] %s%s", inbox.kind, row["name"], row["id"], exc.reason, exc.message,
-                    f" at {exc.where}" if exc.where else "")
+        log.log(level, "rejected %s/%s (%s): [%s] %s%s", inbox.kind, row["name"], row["id"], exc.reason,
+                exc.message, f" at {exc.where}" if exc.where else "")
 
     def _retry_or_give_up(self, inbox: Inbox, row: dict, exc: Exception) -> None:
         row = self.app.store.journal_get(row["id"])
@@ -514,6 +819,8 @@ class InboxEngine:
         claimed = self.claim(inbox, src, requeue=True)
         if claimed is None:
             raise FileNotFoundError(f"{src} is no longer there")
+        if claimed["state"] != "claimed":  # unreadable: rejected again, with its report
+            return claimed
         return self.process(claimed["id"])
 
     def adopt(self, kind: str, source: Path) -> dict:
@@ -526,15 +833,18 @@ class InboxEngine:
         file_id = new_file_id(now)
         final = inbox.sub(PROCESSING) / f"{file_id}__{source.name}"
         os.rename(staging, final)
-        self._journal_claim(inbox, final, file_id, source.name)
+        claimed = self._journal_claim(inbox, final, file_id, source.name)
+        if claimed["state"] != "claimed":
+            return claimed
         return self.process(file_id)
 
     def status(self) -> dict:
         waiting = {}
         for kind, inbox in self.inboxes.items():
             try:
-                waiting[kind] = sum(1 for e in os.scandir(inbox.dir) if e.is_file() and not inbox.is_temp_name(e.name))
-            except FileNotFoundError:
+                waiting[kind] = sum(1 for e in os.scandir(inbox.dir)
+                                    if e.is_file(follow_symlinks=False) and not inbox.is_temp_name(e.name))
+            except OSError:
                 waiting[kind] = 0
         return {"waiting": waiting, "states": self.app.store.counts_by_state(), "current": self.current}
 
@@ -563,13 +873,90 @@ def error_text(inbox: Inbox, row: dict, error: dict) -> str:
         "",
         f"File id:  {row['id']}",
         f"Received: {row['claimed_at']}",
-        f"Size:     {row['size']} bytes, sha256 {row['sha256']}",
+        f"Size:     {row['size']} bytes, sha256 {row['sha256'] or 'unknown (the file could not be read)'}",
         f"Handler:  {error['plugin']} {error.get('plugin_version') or ''} (marketd {error['marketd_version']})",
         "",
         "The file itself is next to this report. Nothing from it was applied.",
         f"To retry: fix the file and drop it into inbox/{inbox.kind}/ again, or run `marketd requeue {row['id']}`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+class NotRegularFile(OSError):
+    """The claimed path is not a regular file (a FIFO, socket or device swapped in)."""
+
+    def __init__(self, path: Path, mode: int, size: int):
+        super().__init__(f"{path} is {_file_type(mode)}, not a regular file")
+        self.mode = mode
+        self.size = size
+
+
+def fingerprint(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a claimed file, read without ever blocking on a FIFO or following a
+    symlink; raises :class:`NotRegularFile` for anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, st.st_mode, st.st_size)
+        os.set_blocking(fd, True)
+        h = hashlib.sha256()
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+        return size, h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _unusable(inbox: Inbox, work: Path, name: str, exc: OSError) -> FileRejected:
+    """The report for a claimed file marketd cannot read at all."""
+    if isinstance(exc, NotRegularFile):
+        return FileRejected(
+            "not_a_regular_file", f"{name} is {_file_type(exc.mode)}, not a regular file; marketd reads only "
+            "regular files", fix=f"drop the data as a regular file into inbox/{inbox.kind}/")
+    st = _lstat(work)
+    owner = f"owned by {_user(st.st_uid)} with mode {stat.filemode(st.st_mode)}" if st else "of unknown owner"
+    if isinstance(exc, PermissionError):
+        return FileRejected(
+            "unreadable", f"marketd cannot read this file: {exc.strerror}. It is {owner}; marketd runs as {_me()}",
+            fix="make the files dropped here readable by the marketd user, usually through its group: an SFTP "
+                "upload keeps the sender's permission bits, so export the file group-readable or `chmod 660` the "
+                "temp file before the rename (docs/operations.md, \"Permissions the upload needs\"). Then make "
+                f"this file readable (`chmod g+r` or `chown`) and move it back into inbox/{inbox.kind}/")
+    return FileRejected(
+        "unreadable", f"marketd could not read this file: {exc.strerror or exc} (errno {exc.errno}). It is {owner}",
+        fix="check the disk or network mount the inbox is on (the daemon log has the error), then move the file "
+            f"back into inbox/{inbox.kind}/ to try again")
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _file_type(mode: int) -> str:
+    for test, what in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (KeyError, ImportError):
+        return f"uid {uid}"
+
+
+def _me() -> str:
+    return f"user {_user(os.geteuid())}"
 
 
 def _short(summary) -> str:

@@ -3,6 +3,10 @@
 A reader of the outbox (an ERP polling over SFTP, a person) must never see a half-written file
 or a temp name it might pick up: temp files are dot-named, the final name appears in one step,
 and an existing output is never overwritten silently (policy ``fail`` by default).
+
+Inbox outputs are checked with :meth:`Outbox.check_free` while the input's store transaction is
+still open, so a name conflict rolls the input's changes back instead of being found after the
+commit.
 """
 from __future__ import annotations
 
@@ -50,12 +54,33 @@ class Outbox:
     def __init__(self, root: str | Path, conflict: str = "fail"):
         self.root = Path(root)
         self.conflict = conflict
+        self._resolved: Path | None = None
 
     def final_path(self, relpath: str) -> Path:
-        final = (self.root / relpath).resolve()
-        if self.root.resolve() not in final.parents:
+        if self._resolved is None:
+            self._resolved = self.root.resolve()
+        final = (self._resolved / relpath).resolve()
+        if self._resolved not in final.parents:
             raise ValueError(f"output path escapes the outbox: {relpath!r}")
         return final
+
+    def check_free(self, finals, policy: str | None = None) -> None:
+        """Raise :class:`OutputExists` if any final name is taken and the policy is ``fail``.
+
+        Called inside the input's store transaction, so the conflict rolls the input back."""
+        if (policy or self.conflict) != "fail":
+            return
+        for final in finals:
+            if os.path.lexists(final):
+                raise OutputExists(
+                    f"output {self._rel(Path(final))} already exists in the outbox; nothing was overwritten"
+                )
+
+    def _rel(self, final: Path) -> str:
+        try:
+            return str(final.relative_to(self._resolved or self.root.resolve()))
+        except ValueError:
+            return str(final)
 
     def publish(self, tmp: Path, final: Path, policy: str | None = None) -> Path:
         """Move a finished temp file to its final name; idempotent after a crash.

@@ -1,9 +1,15 @@
 """watchdog observers, treated as hints and supervised.
 
-Every event type (created, modified, closed, moved — both ends, attrib) just tells the engine
+Every event type (created, modified, closed, moved — both ends, attrib) tells the engine
 "look at this path again"; the engine's periodic rescan is what guarantees nothing is missed.
 A plain ``FileSystemEventHandler`` is used on purpose: watchdog 7's pattern handler drops a
 temp→final rename when the temp name matches an ignore pattern.
+
+The event type is passed along too: ``require_rename`` needs to know, in the order the kernel saw
+it, whether a final name was renamed or linked in (moved, or created without any write) or
+written directly (modified/closed), and which inodes temp names held, even while the worker is
+busy with another file. Events from the polling observer are marked non-native: its "created"
+only means "appeared between two listings".
 """
 from __future__ import annotations
 
@@ -19,17 +25,19 @@ log = logging.getLogger("marketd.watch")
 
 
 class HintHandler(FileSystemEventHandler):
-    def __init__(self, engine):
+    def __init__(self, engine, native: bool = True):
         self.engine = engine
+        self.native = native
 
     def on_any_event(self, event):
         try:
             if event.is_directory:
                 return
-            moved = event.event_type == "moved"
-            if moved:
-                self.engine.hint(os.fsdecode(event.dest_path), moved=True)
-            self.engine.hint(os.fsdecode(event.src_path))
+            if event.event_type == "moved":
+                self.engine.hint(os.fsdecode(event.src_path), event="moved_from", native=self.native)
+                self.engine.hint(os.fsdecode(event.dest_path), event="moved", native=self.native)
+            else:
+                self.engine.hint(os.fsdecode(event.src_path), event=event.event_type, native=self.native)
         except Exception:  # pragma: no cover - an exception here would kill the dispatch thread
             pass
 
@@ -54,7 +62,7 @@ class Watcher:
         poll = inbox.settings["watch"] == "poll" or kind in self.forced_poll
         obs = PollingObserver(timeout=max(1.0, float(inbox.settings.get("poll_seconds", 2)))) if poll else Observer()
         try:
-            obs.schedule(HintHandler(self.engine), str(inbox.dir), recursive=False)
+            obs.schedule(HintHandler(self.engine, native=not poll), str(inbox.dir), recursive=False)
             obs.start()
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EMFILE) and not poll:

@@ -3,6 +3,7 @@ import json
 import os
 import time
 
+import pytest
 
 from marketd.clock import FakeClock
 from marketd.errors import TransientError
@@ -258,3 +259,291 @@ def test_retention_prunes_old_archives_only(app_factory):
     assert prune(app) == 2
     assert not old_day.exists() and not old_err.exists()
     assert new_day.exists() and fresh_err.exists() and stuck.exists()
+
+
+# -- output names and conflicts (the store is rolled back when an output name is taken) ----------
+
+def test_same_stem_inputs_claimed_in_the_same_second_get_their_own_outputs(app_factory):
+    """feed.csv and feed.tsv are claimed in the same (fake) second; their reports used to share the
+    name catalog-feed-<second>.csv, so the second file's rows were applied and then it was rejected."""
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": {"stability_seconds": 0.1, "watch": "poll"}})
+    drop(app, "feed.csv", catalog_csv(3))
+    drop(app, "feed.tsv", catalog_csv(4, start=100, delimiter="\t"))
+    eng.scan(); clock.advance(1)
+    assert eng.run_once() == 2
+    rows = list(app.store.db.query("select id, claimed_at, state from files"))
+    assert {r["state"] for r in rows} == {"done"} and rows[0]["claimed_at"] == rows[1]["claimed_at"]
+    reports = sorted((app.outbox_dir / "reports").glob("catalog-feed-*.csv"))
+    assert len(reports) == 2 and products(app) == 7
+    for r in rows:  # the stamp is the claim second plus the file id's random part
+        stamp = f"{r['id'][:15]}Z-{r['id'][16:]}"
+        assert (app.outbox_dir / "reports" / f"catalog-feed-{stamp}.csv").exists()
+
+
+class Ledger:
+    """Writes rows and one report whose name does not vary per input (a fixed-name handler)."""
+    kind = "ledger"
+    completeness = "none"
+    late_writer = False
+
+    def process(self, ctx):
+        ctx.db["ledger"].insert({"file": ctx.name, "text": ctx.path.read_text()}, alter=True)
+        final = ctx.output(f"reports/ledger-{ctx.stem}.txt", "ledger report\n")
+        if Ledger.late_writer:  # someone else takes the name while this file is still processed
+            final.write_text("written by someone else\n")
+        return {"rows": 1}
+
+
+class LedgerPlugin:
+    @hookimpl
+    def register_inbox_handlers(self, register):
+        register(Ledger())
+
+
+def ledger_rows(app):
+    db = app.store.db
+    return db.execute("select count(*) from ledger").fetchone()[0] if "ledger" in db.table_names() else 0
+
+
+def test_output_name_taken_before_processing_rolls_the_file_back(app_factory):
+    Ledger.late_writer = False
+    app, eng, clock = engine_for(app_factory, extra={"ledger": LedgerPlugin()},
+                                 inbox={"defaults": {"stability_seconds": 0.1, "watch": "poll"}})
+    existing = app.outbox_dir / "reports" / "ledger-day.txt"
+    existing.parent.mkdir(parents=True, exist_ok=True)
+    existing.write_text("an earlier report\n")
+    drop(app, "day.txt", "42\n", kind="ledger")
+    eng.scan(); clock.advance(1); eng.run_once()
+    assert states(app) == {"day.txt": "error"}
+    err = json.loads(app.store.db.execute("select error from files").fetchone()[0])
+    assert err["reason"] == "output_exists" and "reports/ledger-day.txt" in err["message"]
+    assert ledger_rows(app) == 0, "rejected as output_exists, yet its rows were applied"
+    assert existing.read_text() == "an earlier report\n" and not app.outbox.orphan_temps()
+    report = next((app.inbox_dir / "ledger" / ".error").glob("*__day.txt.error.txt")).read_text()
+    assert "Nothing from it was applied" in report and "marketd requeue" in report
+    existing.unlink()  # the operator moves the old report away and requeues: applied once
+    row = eng.requeue(app.store.db.execute("select id from files").fetchone()[0])
+    assert row["state"] == "done" and ledger_rows(app) == 1
+
+
+def test_output_name_taken_while_processing_rolls_the_file_back(app_factory):
+    """The name is free when the handler stages it and taken before the commit: the engine checks
+    every staged name again inside the transaction."""
+    Ledger.late_writer = True
+    try:
+        app, eng, clock = engine_for(app_factory, extra={"ledger": LedgerPlugin()},
+                                     inbox={"defaults": {"stability_seconds": 0.1, "watch": "poll"}})
+        drop(app, "late.txt", "7\n", kind="ledger")
+        eng.scan(); clock.advance(1); eng.run_once()
+    finally:
+        Ledger.late_writer = False
+    assert states(app) == {"late.txt": "error"} and ledger_rows(app) == 0
+    assert json.loads(app.store.db.execute("select error from files").fetchone()[0])["reason"] == "output_exists"
+    assert (app.outbox_dir / "reports" / "ledger-late.txt").read_text() == "written by someone else\n"
+    assert not app.outbox.orphan_temps()
+
+
+def test_staging_many_outputs_is_linear(app_factory):
+    """A shipments file stages a label per parcel (1,000+). Checking "staged twice" against a list
+    made staging quadratic: the last 1,000 of 8,000 outputs took ~15x the first 1,000."""
+    from datetime import datetime, timezone
+    import logging
+
+    from marketd.context import FileContext
+
+    app = app_factory()
+    ctx = FileContext(app=app, kind="catalog", settings={}, path=app.inbox_dir / "x.csv", name="x.csv",
+                      file_id="20261102T090000-0badcafe", sha256="0" * 64, size=1,
+                      claimed_at=datetime(2026, 11, 2, 9, tzinfo=timezone.utc), log=logging.getLogger("t"))
+
+    def stage(first, last):
+        t = time.perf_counter()
+        for i in range(first, last):
+            ctx._stage(f"labels/{ctx.stamp}-x/{i:05d}.pdf", True)
+        return time.perf_counter() - t
+
+    stage(0, 200)  # warm up
+    head = stage(200, 1200)
+    stage(1200, 7200)
+    tail = stage(7200, 8200)
+    assert len(ctx.outputs) == 8200
+    assert tail < 4 * head + 0.05, f"staging slows down with the number of outputs: {head:.3f}s -> {tail:.3f}s"
+    try:
+        ctx._stage(f"labels/{ctx.stamp}-x/00007.pdf", True)
+    except ValueError as exc:
+        assert "staged twice" in str(exc)
+    else:
+        raise AssertionError("an output staged twice was accepted")
+
+
+# -- files the worker must never choke on ---------------------------------------------------------
+
+def test_fifo_in_the_inbox_never_blocks_the_worker_and_is_reported_once(app_factory, caplog):
+    import threading
+
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": {"stability_seconds": 0.1, "watch": "poll"}})
+    fifo = app.inbox_dir / "catalog" / "pipe.csv"
+    os.mkfifo(fifo)
+    drop(app, "good.csv", catalog_csv(2))
+    caplog.set_level("ERROR", logger="marketd.inbox")
+
+    def rounds():
+        for _ in range(3):
+            eng.hint(fifo)  # the watcher reports it like any new name
+            eng.scan(); clock.advance(1); eng.run_once()
+
+    worker = threading.Thread(target=rounds, daemon=True)
+    worker.start()
+    worker.join(20)
+    if worker.is_alive():
+        with open(fifo, "w"):  # let the blocked reader go, so the test process can end
+            pass
+        raise AssertionError("the worker is blocked on a FIFO in the inbox")
+    assert states(app) == {"good.csv": "done"} and products(app) == 2
+    assert fifo.exists()  # left alone, never claimed
+    reports = [r for r in caplog.records if "pipe.csv" in r.getMessage()]
+    assert len(reports) == 1, [r.getMessage() for r in reports]
+    assert "named pipe" in reports[0].getMessage() and "not a regular file" in reports[0].getMessage()
+
+
+def test_file_that_cannot_be_claimed_is_left_logged_once_and_retried(app_factory, caplog):
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": {"stability_seconds": 0.1, "watch": "poll"}})
+    proc = app.inbox_dir / "catalog" / ".processing"
+    proc.rmdir()
+    proc.write_text("not a folder")  # every claim rename now fails with ENOTDIR
+    drop(app, "c.csv", catalog_csv(2))
+    caplog.set_level("ERROR", logger="marketd.inbox")
+    for _ in range(5):
+        eng.scan(); clock.advance(1); eng.run_once()  # must not raise: the worker would die
+    assert (app.inbox_dir / "catalog" / "c.csv").exists() and states(app) == {}
+    msgs = [r.getMessage() for r in caplog.records if "c.csv" in r.getMessage()]
+    assert len(msgs) == 1 and "cannot take catalog/c.csv" in msgs[0] and "write permission" in msgs[0]
+    proc.unlink()
+    proc.mkdir()
+    eng.scan(); eng.run_once()
+    assert states(app) == {}  # held for a minute, not retried in a busy loop
+    clock.advance(61)
+    eng.scan(); eng.run_once()
+    assert states(app) == {"c.csv": "done"} and products(app) == 2
+
+
+# -- require_rename: how the watcher's evidence is kept ------------------------------------------
+
+def rr_engine(app_factory, watch="native"):
+    return engine_for(app_factory, inbox={"defaults": {
+        "stability_seconds": 1, "watch": watch, "mode": "require_rename", "direct_write_grace_seconds": 30}})
+
+
+def test_link_rename_seen_only_by_the_watcher_is_accepted_even_with_ctime_equal_mtime(app_factory):
+    """link()+unlink() (SFTP's standard rename) while the worker is busy: only the watcher thread
+    sees the events. A same-tick link leaves ctime == mtime, emulated with utime."""
+    app, eng, clock = rr_engine(app_factory)
+    d = app.inbox_dir / "catalog"
+    tmp = d / "up.csv.tmp"
+    tmp.write_text(catalog_csv(2))
+    eng.hint(tmp, event="created"); eng.hint(tmp, event="modified"); eng.hint(tmp, event="closed")
+    os.link(tmp, d / "up.csv")
+    eng.hint(d / "up.csv", event="created")
+    os.unlink(tmp)
+    eng.hint(tmp, event="deleted")
+    soon = time.time_ns() + 50_000_000
+    os.utime(d / "up.csv", ns=(soon, soon))
+    eng.hint(d / "up.csv", event="attrib")
+    st = os.stat(d / "up.csv")
+    assert st.st_ctime_ns <= st.st_mtime_ns  # the timestamps alone say "direct write"
+    time.sleep(0.06)
+    eng.scan(); clock.advance(2)
+    assert eng.run_once() == 1 and states(app) == {"up.csv": "done"}
+
+
+def test_link_without_temp_events_counts_as_rename_only_for_the_native_watcher(app_factory):
+    """A final name created without any write is a link (or a move from another folder). The
+    polling observer's "created" only means "appeared between two listings": not evidence."""
+    for watch, expected in (("native", "done"), ("poll", "error")):
+        app, eng, clock = rr_engine(app_factory, watch)
+        d = app.inbox_dir / "catalog"
+        src = app.inbox_dir.parent / "export.csv"
+        src.write_text(catalog_csv(2))
+        os.link(src, d / "in.csv")
+        soon = time.time_ns() + 50_000_000
+        os.utime(d / "in.csv", ns=(soon, soon))
+        eng.hint(d / "in.csv", event="created", native=watch == "native")
+        time.sleep(0.06)
+        eng.scan(); clock.advance(2); eng.run_once()
+        clock.advance(31); eng.run_once()
+        assert states(app) == {"in.csv": expected}, watch
+
+
+def test_write_events_under_the_final_name_make_it_a_direct_write(app_factory):
+    app, eng, clock = rr_engine(app_factory)
+    p = drop(app, "direct.csv", catalog_csv(2))
+    for event in ("created", "modified", "closed"):  # what a direct upload looks like
+        eng.hint(p, event=event)
+    eng.scan(); clock.advance(2)
+    assert eng.run_once() == 0  # waits for the grace period
+    clock.advance(30); eng.run_once()
+    assert states(app) == {"direct.csv": "error"} and products(app) == 0
+
+
+def test_a_renamed_in_name_is_forgotten_when_the_file_goes(app_factory):
+    app, eng, clock = rr_engine(app_factory)
+    d = app.inbox_dir / "catalog"
+    (d / "x.csv.tmp").write_text(catalog_csv(2))
+    os.rename(d / "x.csv.tmp", d / "x.csv")
+    eng.hint(d / "x.csv.tmp"); eng.hint(d / "x.csv", moved=True)  # the watcher's move event
+    keep = app.inbox_dir.parent / "keep.csv"
+    os.link(d / "x.csv", keep)  # keeps the inode alive: no inode reuse involved
+    os.unlink(d / "x.csv")  # withdrawn before it was claimed; no event reaches us, a scan finds it gone
+    eng.scan(); clock.advance(2); eng.run_once()
+    drop(app, "x.csv", catalog_csv(2, start=50))  # later: a direct write under the same name
+    eng.scan(); clock.advance(2)
+    assert eng.run_once() == 0
+    clock.advance(30); eng.run_once()
+    assert states(app) == {"x.csv": "error"} and products(app) == 0
+
+
+def test_a_deleted_temp_names_inode_is_forgotten(app_factory):
+    """The worker saw a temp name's inode; the temp file was deleted. A later final-named file
+    with that inode number (reused by the file system) is not taken for a rename."""
+    app, eng, clock = rr_engine(app_factory, "poll")
+    d = app.inbox_dir / "catalog"
+    (d / "aborted.csv.tmp").write_text("sku\n")
+    eng.scan()
+    ino = os.stat(d / "aborted.csv.tmp").st_ino
+    assert ino in eng.temp_inodes
+    os.unlink(d / "aborted.csv.tmp")
+    for i in range(50):  # ext4/tmpfs hand a freed inode number out again at once; try a few
+        p = drop(app, "direct.csv", catalog_csv(2, start=i))
+        if os.stat(p).st_ino == ino:
+            break
+        p.unlink()
+    else:
+        pytest.skip("this file system did not reuse the inode number")
+    eng.scan(); clock.advance(2)
+    assert eng.run_once() == 0 and ino not in eng.temp_inodes
+    clock.advance(30); eng.run_once()
+    assert states(app) == {"direct.csv": "error"}
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+def test_retention_ages_error_entries_by_their_report_not_the_input(app_factory):
+    """An export written 40 days ago and rejected today must be kept for the error retention; the
+    input keeps its old mtime through the moves, its .error.txt says when it was rejected."""
+    from marketd.plugins.housekeeping import prune
+
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": {"retention_done_days": 10,
+                                                                  "retention_error_days": 30}})
+    err = app.inbox_dir / "catalog" / ".error"
+    past = time.time() - 40 * 86400
+    fresh = [err / "20261102T090000-aaaaaaaa__old-export.csv", err / "20261102T090000-aaaaaaaa__old-export.csv.error.txt",
+             err / "20261102T090000-aaaaaaaa__old-export.csv.error.json"]
+    stale = [err / "20260901T090000-bbbbbbbb__b.csv", err / "20260901T090000-bbbbbbbb__b.csv.error.txt",
+             err / "20260901T090000-bbbbbbbb__b.csv.error.json", err / "20260901T090000-bbbbbbbb__b.csv.done"]
+    for p in fresh + stale:
+        p.write_text("x")
+    os.utime(fresh[0], (past, past))  # the input's own (sender's) modification time
+    for p in stale:
+        os.utime(p, (past, past))
+    assert prune(app) == 4
+    assert all(p.exists() for p in fresh) and not any(p.exists() for p in stale)

@@ -204,3 +204,98 @@ def test_watcher_recovers_when_inbox_folder_is_replaced(tmp_path, daemon_factory
     wait_for(lambda: file_states(root).get("after.csv") == "done", 20, what="file in the replaced folder")
     assert "rebuilding" in d.output()
     d.stop()
+
+
+def python_without_dac_override(tmp_path: Path) -> str:
+    """An interpreter for the daemon that, like a dedicated service user, cannot read other
+    people's private files. Under root that means dropping CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH from its bounding set (setpriv); otherwise the plain interpreter."""
+    if os.geteuid() != 0:
+        return sys.executable
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot make a file unreadable for the daemon")
+    wrapper = tmp_path / "python-nodac"
+    wrapper.write_text(f'#!/bin/sh\nexec {setpriv} --bounding-set -dac_override,-dac_read_search '
+                       f'-- {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    res = subprocess.run([str(wrapper), "-c", f"open({str(probe)!r}).read()"], capture_output=True, text=True)
+    if "PermissionError" not in res.stderr:
+        pytest.skip(f"cannot drop the DAC capabilities here: {res.stderr.strip()[-200:]}")
+    return str(wrapper)
+
+
+def test_unreadable_file_is_rejected_with_a_fix_and_never_stops_the_daemon(tmp_path, daemon_factory, monkeypatch):
+    """An upload marketd cannot read (an SFTP upload keeps the sender's 0600) used to kill the
+    worker (PermissionError while hashing it), and, left in .processing/ unjournaled, to crash
+    every start-up."""
+    monkeypatch.setattr(sys, "executable", python_without_dac_override(tmp_path))
+    root = tmp_path / "i"
+    cfg = write_config(root)
+    d = daemon_factory(cfg)
+    inbox = root / "inbox" / "catalog"
+    staging = tmp_path / "secret.csv"
+    staging.write_text(catalog_csv(3))
+    staging.chmod(0o000)
+    os.rename(staging, inbox / "secret.csv")
+    wait_for(lambda: file_states(root).get("secret.csv") == "error", 20, what="unreadable file rejected")
+    err = json.loads(next((inbox / ".error").glob("*__secret.csv.error.json")).read_text())
+    assert err["reason"] == "unreadable" and "Permission denied" in err["message"] and err["sha256"] is None
+    text = next((inbox / ".error").glob("*__secret.csv.error.txt")).read_text()
+    assert "Fix:" in text and "readable" in text and "move it back into inbox/catalog/" in text
+    assert next((inbox / ".error").glob("*__secret.csv")).stat().st_size > 0  # the input is kept as it was
+    (inbox / "good.csv").write_text(catalog_csv(4))
+    wait_for(lambda: file_states(root).get("good.csv") == "done", 20, what="a good file after the unreadable one")
+    assert d.proc.poll() is None and n_products(root) == 4
+    assert d.stop() == 0
+    lines = [ln for ln in d.log_path.read_text().splitlines() if "secret.csv" in ln]
+    assert len(lines) == 1 and "ERROR" in lines[0] and "[unreadable]" in lines[0], lines  # once, no log loop
+    stuck = inbox / ".processing" / "20261122T080000-0badcafe__stuck.csv"  # claimed, then killed before the journal
+    stuck.write_text(catalog_csv(2))
+    stuck.chmod(0o000)
+    d2 = daemon_factory(cfg)  # must reach READY
+    wait_for(lambda: file_states(root).get("stuck.csv") == "error", 20, what="unreadable adopted file rejected")
+    assert d2.proc.poll() is None and d2.stop() == 0
+
+
+def test_fifo_in_the_inbox_is_reported_once_and_never_blocks_the_daemon(tmp_path, daemon_factory):
+    root = tmp_path / "i"
+    cfg = write_config(root)
+    d = daemon_factory(cfg)
+    inbox = root / "inbox" / "catalog"
+    os.mkfifo(inbox / "pipe.csv")  # the watcher reports it like any new name
+    time.sleep(2.5)  # a few rescans
+    (inbox / "good.csv").write_text(catalog_csv(3))
+    wait_for(lambda: file_states(root).get("good.csv") == "done", 20, what="a good file next to a FIFO")
+    assert (inbox / "pipe.csv").exists() and "pipe.csv" not in file_states(root)
+    assert d.stop() == 0
+    log = d.log_path.read_text()
+    assert log.count("pipe.csv is a named pipe (FIFO), not a regular file") == 1, log
+
+
+def test_output_name_taken_between_commit_and_publish_is_published_next_to_it(tmp_path, daemon_factory):
+    """Output names are checked inside the transaction; one that appears between the commit and the
+    publish (here: while the daemon is down after the commit) cannot roll back what is applied, so
+    the output goes next to it as name-1.ext, nothing is overwritten, and start-up is not blocked."""
+    root = tmp_path / "i"
+    cfg = write_config(root)
+    d = daemon_factory(cfg, env={"MARKETD_CRASHPOINT": "after_commit"})
+    (root / "inbox" / "catalog" / "c.csv").write_text(catalog_csv(5))
+    d.proc.wait(timeout=30)
+    assert d.proc.returncode == -signal.SIGKILL, d.output()
+    d._close()
+    final = Path(json.loads(db_rows(root, "select outputs from files where name = 'c.csv'")[0][0])[0]["final"])
+    final.parent.mkdir(parents=True, exist_ok=True)
+    final.write_text("someone else's file\n")
+    d2 = daemon_factory(cfg)
+    wait_for(lambda: file_states(root).get("c.csv") == "done", 30, what="recovery publishes next to the taken name")
+    assert d2.stop() == 0
+    assert final.read_text() == "someone else's file\n"
+    beside = final.with_name(f"{final.stem}-1{final.suffix}")
+    assert "5 rows: 5 new" in beside.read_text() and n_products(root) == 5
+    assert "appeared after c.csv" in d2.log_path.read_text()
