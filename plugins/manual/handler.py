@@ -8,13 +8,16 @@ date-time), ``status`` (``shipped``/``in_transit`` default, ``delivered``, ``ret
 The same (order, tracking number) is one shipment however often it arrives: the shipment key is
 derived from them, so a second file only updates the status and never pushes twice. Each file
 gets a receipt ``outbox/tracking/receipt-<stamp>-<name>.csv`` saying what happened per line.
+A line for an order another carrier account vetoes (a smallbox order of a MALL account with MALL
+Delivery active) is rejected there with that carrier's message, as in shipment files.
 """
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
-from marketd.carriers import TrackingStatus
+from marketd.carriers import Address, ShipmentRequest, TrackingStatus
 from marketd.errors import FileRejected
 from marketd.tabular import csv_text, read_table
 
@@ -47,6 +50,17 @@ def _when(text: str) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
+def _refusal(vetoers: list, order: dict, shipper):
+    """A configured carrier's veto (MALL Delivery: smallbox orders of its MALL account ship with it
+    only), as for shipment-file lines: an ERP that shipped such an order itself is told so."""
+    request = ShipmentRequest(carrier=shipper.name, parcels=[], recipient=Address())
+    for other in vetoers:
+        msg = other.refuse_other_carrier(order, request, shipper)
+        if msg is not None:
+            return msg
+    return None
+
+
 class TrackingHandler:
     kind = "tracking"
     completeness = "CSV: a last row cut mid-line or an unclosed quote rejects the whole file."
@@ -70,6 +84,11 @@ class TrackingHandler:
             carrier = app.carrier(account)
         except Exception:
             carrier = None
+        try:
+            vetoers = [c for c in app.carriers.values() if c is not carrier]
+        except Exception:
+            vetoers = []
+        shipper = carrier if carrier is not None else SimpleNamespace(name=account, type="manual")
         now = app.clock.now()
         receipt, ships, events, pushes, updates, changes = [], [], [], [], [], []
         refs: dict = {}
@@ -116,6 +135,10 @@ class TrackingHandler:
                     receipt.append([n, order_ref, code, number, "updated", f"status {existing['status']} -> {status.value}"])
                 else:
                     receipt.append([n, order_ref, code, number, "known", "already recorded; not pushed again"])
+                continue
+            refusal = _refusal(vetoers, order, shipper)
+            if refusal is not None:
+                receipt.append([n, order_ref, code, number, "rejected", refusal.text])
                 continue
             if carrier is not None:
                 ch_code, ch_name = carrier.channel_codes(code)

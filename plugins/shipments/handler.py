@@ -28,7 +28,7 @@ from marketd.errors import ConfigError, FileRejected
 from marketd.tabular import csv_text
 
 from . import ledger as ledger_mod
-from .labels import LabelError, split_pdf_labels, zpl_blocks
+from .labels import LabelError, split_pdf_label_pages, zpl_blocks
 from .ledger import Ledger
 from .lines import Line, read_lines
 from .orders import OrderFinder, address_from_order, package_size
@@ -340,10 +340,10 @@ class _Run:
             name = f"{self.base}/{o.line.line:04d}-{safe_name(o.line.order_label, 30)}-{i + 1}of{n}{p.label.suffix}"
             try:
                 if p.label.format == LabelFormat.PDF:
-                    pages = split_pdf_labels(p.label.data, per_page=1)
-                    data = pages[0] if len(pages) == 1 else _merge(pages)
-                    for page_pdf in pages:
-                        self.print_pdf.add_page(PdfReader(io.BytesIO(page_pdf)).pages[0])
+                    pages = split_pdf_label_pages(p.label.data, per_page=1)  # parsed once
+                    data = pages[0][0] if len(pages) == 1 else _merge([d for d, _ in pages])
+                    for _, page in pages:
+                        self.print_pdf.add_page(page)
                         self.print_pages += 1
                 else:
                     blocks = zpl_blocks(p.label.data)

@@ -103,6 +103,12 @@ def split_pdf_labels(data: bytes, per_page: int = 1, count: int | None = None) -
     filled left-to-right, top-to-bottom). ``count`` stops after that many labels (the last
     sheet of a 4-up run may be part-empty).
     """
+    return [d for d, _ in split_pdf_label_pages(data, per_page, count)]
+
+
+def split_pdf_label_pages(data: bytes, per_page: int = 1,
+                          count: int | None = None) -> list[tuple[bytes, PageObject]]:
+    """As :func:`split_pdf_labels`, with each label's parsed page for a print run (parsed once)."""
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = list(reader.pages)
@@ -113,8 +119,8 @@ def split_pdf_labels(data: bytes, per_page: int = 1, count: int | None = None) -
     if per_page == 1 and len(pages) == 1 and (count in (None, 1)) and "/Rotate" not in pages[0]:
         left, bottom, width, height = _page_box(pages[0])
         if _is_label_size(width, height):
-            return [data]  # already a printer-ready label: keep the carrier's bytes
-    out: list[bytes] = []
+            return [(data, pages[0])]  # already a printer-ready label: keep the carrier's bytes
+    out: list[tuple[bytes, PageObject]] = []
     for page in pages:
         left, bottom, width, height = _page_box(page)
         if per_page == 4:
@@ -132,11 +138,11 @@ def split_pdf_labels(data: bytes, per_page: int = 1, count: int | None = None) -
             if per_page == 1 and _is_label_size(width, height) and "/Rotate" not in src:
                 w = PdfWriter()
                 w.add_page(src)
-                out.append(_write(w))
+                out.append((_write(w), w.pages[0]))
                 continue
             w = PdfWriter()
             w.add_page(_fit(src, box))
-            out.append(_write(w))
+            out.append((_write(w), w.pages[0]))
     if count is not None and len(out) < count:
         raise LabelError(f"carrier PDF holds {len(out)} labels but {count} parcels were shipped")
     return out
@@ -167,5 +173,5 @@ def check_pdf_label(data: bytes) -> list[tuple[float, float]]:
         raise LabelError(f"not a readable PDF: {exc}")
 
 
-__all__ = ["zpl_blocks", "merge_zpl", "split_pdf_labels", "merge_pdfs", "check_pdf_label", "LabelError",
-           "LABEL_W_MM", "LABEL_H_MM"]
+__all__ = ["zpl_blocks", "merge_zpl", "split_pdf_labels", "split_pdf_label_pages", "merge_pdfs", "check_pdf_label",
+           "LabelError", "LABEL_W_MM", "LABEL_H_MM"]

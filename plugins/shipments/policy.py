@@ -9,6 +9,11 @@ to hours after creation, often only at the evening pickup) the interval grows:
 is polled every ``transit_interval`` (``out_for_delivery_interval`` on the last mile). After
 ``pending_alert_hours`` without a scan the shipment is reported once; after
 ``give_up_days`` without a final status it is closed as ``unknown``.
+
+A round is bounded: polling stops taking new chunks after ``round_seconds``, and so does pushing
+(so one round takes about twice that at most, plus one HTTP call). What is left is still due and
+comes first in the next round. This keeps ``systemctl stop`` (``TimeoutStopSec=120``, which
+waits for a running job) from killing the daemon in the middle of a long backlog.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ class TrackingPolicy:
     chunk: int = 50
     push_retry: float = 900
     label_retention_days: int = 30
+    round_seconds: float = 45
 
     def next_check(self, status: TrackingStatus, pending_checks: int, now: datetime) -> datetime:
         if status in (TrackingStatus.pending, TrackingStatus.unknown):

@@ -9,6 +9,8 @@ A round:
    written in one short transaction. Status changes go to ``shipment_events`` and fire the
    ``shipment_updated`` event. Backoff (``policy.py``) grows while the carrier does not know the
    parcel yet; a carrier that fails three times in a row is left alone for the rest of the round.
+   After ``round_seconds`` no new chunk is started (the rest is still due next round), so a
+   running round never holds ``systemctl stop`` for long; pushing is bounded the same way.
 3. **Push.** A shipment whose tracking number exists and that the carrier has scanned at least
    once is confirmed on each order's channel (``channel.confirm_shipment(order_id, package)``)
    when the channel declares ``capabilities.confirm_shipment``; MALL Delivery shipments are
@@ -59,14 +61,27 @@ def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _update(db, table: str, where: dict, fields: dict) -> None:
+    """One plain UPDATE (sqlite-utils' ``update`` costs several introspection queries per row,
+    which was most of a tracking round's time)."""
+    cols = ", ".join(f"[{k}] = ?" for k in fields)
+    cond = " and ".join(f"[{k}] = ?" for k in where)
+    db.execute(f"update [{table}] set {cols} where {cond}", [*fields.values(), *where.values()])
+
+
+def _insert(db, table: str, row: dict) -> None:
+    db.execute(f"insert into [{table}] ({', '.join(f'[{k}]' for k in row)}) values ({', '.join('?' * len(row))})",
+               list(row.values()))
+
+
 # -- the job ---------------------------------------------------------------------------------------
 def tracking_sync(app, since=None) -> dict:
     policy = tracking_policy(app)
     stats: Counter = Counter()
     alerts: list[list] = []
     resolve_stale_pushes(app, stats, alerts)
-    poll(app, policy, stats, alerts)
-    push_ready(app, policy, stats, alerts)
+    poll(app, policy, stats, alerts, deadline=app.clock.monotonic() + policy.round_seconds)
+    push_ready(app, policy, stats, alerts, deadline=app.clock.monotonic() + policy.round_seconds)
     if alerts:
         stamp = app.clock.now().strftime("%Y%m%dT%H%M%SZ")
         app.outbox.write(f"reports/shipment-exceptions-{stamp}.csv", csv_text(REPORT_HEADER, alerts), policy="rename")
@@ -77,7 +92,7 @@ def tracking_sync(app, since=None) -> dict:
     return dict(stats)
 
 
-def poll(app, policy: TrackingPolicy, stats: Counter, alerts: list) -> None:
+def poll(app, policy: TrackingPolicy, stats: Counter, alerts: list, deadline: float | None = None) -> None:
     store = app.store
     now = app.clock.now()
     due = list(store.db.query(
@@ -86,6 +101,11 @@ def poll(app, policy: TrackingPolicy, stats: Counter, alerts: list) -> None:
     failures: Counter = Counter()
     tripped: set[str] = set()
     for start in range(0, len(due), policy.chunk):
+        if start and deadline is not None and app.clock.monotonic() >= deadline:
+            stats["deferred"] += len(due) - start  # still due: first in line next round
+            log.info("tracking-sync: round time (%gs) used up; %d due shipment(s) wait for the next round",
+                     policy.round_seconds, len(due) - start)
+            break
         answers = []
         for row in due[start:start + policy.chunk]:
             name = row["carrier"]
@@ -136,7 +156,7 @@ def apply_answer(app, policy: TrackingPolicy, row: dict, result: TrackingResult 
         errors = (row["errors"] or 0) + 1
         upd.update(errors=errors, last_error=error, last_answer=f"error: {error}",
                    next_check_at=policy.after_error(errors, now).isoformat())
-        db["shipments"].update(row["key"], upd)
+        _update(db, "shipments", {"key": row["key"]}, upd)
         return None
     old = TrackingStatus(row["status"]) if row["status"] else TrackingStatus.pending
     new = result.status
@@ -159,7 +179,7 @@ def apply_answer(app, policy: TrackingPolicy, row: dict, result: TrackingResult 
     if changed:
         stats[f"to_{new.value}"] += 1
         ev = next((e for e in result.events if e.status == new), result.events[0] if result.events else None)
-        db["shipment_events"].insert({
+        _insert(db, "shipment_events", {
             "shipment_key": row["key"], "recorded_at": now.isoformat(), "old_status": old.value,
             "new_status": new.value, "event_at": _iso(ev.at) if ev else now.isoformat(),
             "code": ev.code if ev else "", "description": ev.description if ev else result.summary()[:200],
@@ -173,7 +193,7 @@ def apply_answer(app, policy: TrackingPolicy, row: dict, result: TrackingResult 
         stats["closed"] += 1
     elif now - created > timedelta(days=policy.give_up_days):
         upd.update(final=1, open=0, next_check_at=None, status=TrackingStatus.unknown.value)
-        db["shipment_events"].insert({
+        _insert(db, "shipment_events", {
             "shipment_key": row["key"], "recorded_at": now.isoformat(), "old_status": new.value,
             "new_status": TrackingStatus.unknown.value, "event_at": now.isoformat(), "code": "give_up",
             "description": f"no final status after {policy.give_up_days:g} days; no longer polled",
@@ -189,7 +209,7 @@ def apply_answer(app, policy: TrackingPolicy, row: dict, result: TrackingResult 
             upd["alerted"] = now.isoformat()
             alerts.append(_alert(row, "pending", now, f"no carrier scan {policy.pending_alert_hours:g} h after "
                                  "creation: was the parcel handed over?", result.summary()))
-    db["shipments"].update(row["key"], upd)
+    _update(db, "shipments", {"key": row["key"]}, upd)
     if changed:
         return {**row, **upd}, old.value, new.value
     return None
@@ -240,7 +260,7 @@ def _claim(db, push: dict, now: datetime) -> bool:
 
 def _set_push(app, push: dict, **fields) -> None:
     with app.store.transaction() as db:
-        db["shipment_pushes"].update((push["shipment_key"], push["order_key"]), fields)
+        _update(db, "shipment_pushes", {"shipment_key": push["shipment_key"], "order_key": push["order_key"]}, fields)
 
 
 def _failed_response(resp) -> str | None:
@@ -252,7 +272,8 @@ def _failed_response(resp) -> str | None:
     return None
 
 
-def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: tuple | None = None) -> None:
+def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: tuple | None = None,
+               deadline: float | None = None) -> None:
     from marketd.inbox import crashpoint
 
     store = app.store
@@ -266,7 +287,11 @@ def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: 
     if only:
         sql += " and p.shipment_key = ? and p.order_key = ?"
         params += list(only)
-    for push in list(store.db.query(sql + " order by p.next_attempt_at", params)):
+    ready = list(store.db.query(sql + " order by p.next_attempt_at", params))
+    for n, push in enumerate(ready):
+        if n and deadline is not None and app.clock.monotonic() >= deadline:
+            stats["push_deferred"] += len(ready) - n
+            break
         try:
             channel = app.channel(push["channel"])
         except ConfigError as exc:

@@ -121,3 +121,38 @@ def test_client_id_is_required(make_app, mall_fake, monkeypatch):
     mall_fake.add_order(5040)
     t = app.carrier("mall").track("5040")
     assert not t.found and "client" in t.messages[0].text.lower()
+
+
+def test_mall_returned_and_lost_orders_are_reported(make_app, mall_fake, clock, tmp_path):
+    """MALL moves the order to returned/lost from the carrier's tracking: closed, and in the report."""
+    app = make_app()
+    for oid, outcome in ((5050, "returned"), (5051, "lost"), (5052, "delivered")):
+        mall_order(app, mall_fake, oid)
+        mall_fake.set_outcome(oid, outcome)
+    drop(app, tmp_path, "m.csv", "order,carrier,weight_kg\n5050,mall,1\n5051,mall,1\n5052,mall,1\n")
+    for _ in range(40):
+        clock.advance(3600)
+        tracking_sync(app)
+    rows = {r["shipment_id"]: r for r in app.store.db.query("select * from shipments")}
+    assert {k: (r["status"], r["open"]) for k, r in rows.items()} == {
+        "5050": ("return_to_sender", 0), "5051": ("lost", 0), "5052": ("delivered", 0)}
+    reports = sorted(app.outbox_dir.glob("reports/shipment-exceptions-*.csv"))
+    lines = [r for p in reports for r in csv.DictReader(p.open(encoding="utf-8"))]
+    assert sorted((r["orders"], r["status"]) for r in lines) == [("5050", "return_to_sender"), ("5051", "lost")]
+    assert all(r["tracking_number"].startswith("MDP") and r["problem"] for r in lines)
+    assert "Jana" not in "".join(p.read_text() for p in reports)  # no addresses in reports
+
+
+def test_erp_tracking_for_a_smallbox_order_is_refused_too(make_app, mall_fake, tmp_path):
+    """The ERP's own tracking (tracking inbox) for a MALL Delivery smallbox order: the same rule."""
+    app = make_app(channels={"amazon-it": {"type": "recording"}, "mall-cz": {"type": "recording"}})
+    mall_order(app, mall_fake, 5060)
+    mall_order(app, mall_fake, 5061, size="bigbox", mdp=False)
+    rec = drop(app, tmp_path, "t.csv", "order,carrier,tracking_number\n5060,DHL,JJD1\n5061,DHL,JJD2\n", kind="tracking")
+    assert rec["state"] == "done", rec
+    receipt = list(csv.DictReader(outputs(app, "tracking/receipt-*.csv")[0].open(encoding="utf-8")))
+    assert [r["result"] for r in receipt] == ["rejected", "queued"]
+    assert "MALL Delivery is active for mall-cz" in receipt[0]["detail"] and "'erp'" in receipt[0]["detail"]
+    assert [r["order_keys"] for r in app.store.db.query("select order_keys from shipments")] == ['["mall-cz:5061"]']
+    tracking_sync(app)
+    assert [c[1] for c in RecordingChannel.calls] == ["5061"]

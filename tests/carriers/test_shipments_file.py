@@ -214,19 +214,44 @@ def test_file_without_order_column_is_rejected(make_app, tmp_path):
 
 
 def test_carrier_calls_run_concurrently_and_outputs_stay_in_line_order(make_app, brt_fake, tmp_path):
-    import time
-
-    brt_fake.latency = 0.05
+    brt_fake.latency = 0.2
     app = make_app(inbox={"concurrency": 8})
     for i in range(16):
         add_order(app, f"402-{i}")
-    t0 = time.perf_counter()
     rec = drop(app, tmp_path, "par.csv", "order,carrier,weight_kg\n" + "".join(f"402-{i},brt,1\n" for i in range(16)))
-    elapsed = time.perf_counter() - t0
     assert rec["state"] == "done"
-    assert elapsed < 16 * 0.05 * 0.6  # well under one call at a time
+    assert 4 <= brt_fake.max_in_flight <= 8  # several carrier calls at once, never more than `concurrency`
     m = read_csv(outputs(app, "labels/manifest-*.csv")[0])
     assert [r["order"] for r in m] == [f"402-{i}" for i in range(16)]
     assert brt_fake.creates == 16
     refs = sorted(s["key"][1] for s in brt_fake.live_shipments())
     assert len(set(refs)) == 16  # every numeric sender reference unique
+
+
+def test_explicit_confirm_refused_deletes_the_shipment_and_rejects_only_that_line(make_app, brt_fake, tmp_path):
+    """``confirm = "explicit"``: create, then PUT /shipments/shipment; a refusal deletes it again."""
+    brt_fake.auto_confirm = False
+    app = make_app(carriers={"brt": {**BRT_SETTINGS, "confirm": "explicit", "sender": SENDER,
+                                     "transport": httpx.WSGITransport(app=brt_fake)}},
+                   inbox={"concurrency": 1})
+    add_order(app, "402-1")
+    add_order(app, "402-2")
+    brt_fake.fail_next(r"/shipments/shipment$", 200, method="PUT", body={"confirmResponse": {"executionMessage": {
+        "code": -30, "severity": "ERROR", "codeDesc": "CONFIRM NOT ALLOWED", "message": "shipment data incomplete"}}})
+    rec = drop(app, tmp_path, "explicit.csv", "order,carrier,weight_kg\n402-1,brt,1\n402-2,brt,2\n")
+    assert rec["state"] == "done", rec
+    m = read_csv(outputs(app, "labels/manifest-*.csv")[0])
+    assert [(r["order"], r["status"]) for r in m] == [("402-1", "rejected"), ("402-2", "created")]
+    assert "carrier_error" in m[0]["reason"] and "CONFIRM NOT ALLOWED" in m[0]["reason"]
+    # at BRT: the refused one was deleted by its references, the other one confirmed
+    assert len(brt_fake.requests("PUT", r"/shipments/delete$")) == 1
+    live = brt_fake.live_shipments()
+    assert len(live) == 1 and live[0]["confirmed_at"] is not None and live[0]["data"]["weightKG"] == 2
+    assert len(brt_fake.requests("PUT", r"/shipments/shipment$")) == 2
+    # nothing recorded for the refused line: no shipment to track, no label printed for it
+    assert app.store.db["shipments"].count == 1 and app.store.db["shipment_pushes"].count == 1
+    assert len(outputs(app, "labels/*-explicit/*.pdf")) == 1
+    from marketd.plugins.shipments.ledger import Ledger
+
+    states = sorted(r["state"] for r in Ledger.for_app(app).conn.execute("select state from calls"))
+    assert states == ["done", "failed"]

@@ -188,3 +188,47 @@ def test_never_scanned_is_reported_once_and_closed_after_give_up(make_app, brt_f
     text = "".join(p.read_text() for p in app.outbox_dir.glob("reports/shipment-exceptions-*.csv"))
     assert text.count("no carrier scan") == 1 and "closed: no final status" in text
     assert RecordingChannel.calls == []
+
+
+@needs_http
+def test_a_round_stops_after_round_seconds_and_the_next_one_continues(make_app, brt_fake, clock, tmp_path):
+    """A long backlog never keeps one round (and so ``systemctl stop``) busy: the rest waits."""
+    app = make_app(jobs={"tracking-sync": {"round_seconds": 10, "chunk": 2}})
+    for i in range(5):
+        add_order(app, f"402-{i}")
+    drop(app, tmp_path, "s.csv", "order,carrier,weight_kg\n" + "".join(f"402-{i},brt,1\n" for i in range(5)))
+    clock.advance(4 * 3600)  # all due, all scanned by BRT
+    slow = {"calls": 0}
+    original = app.carrier("brt").track
+
+    def track(number):  # each BRT answer takes 4 s (of the app's clock)
+        slow["calls"] += 1
+        clock.advance(4)
+        return original(number)
+
+    app.carrier("brt").track = track
+    stats = tracking_sync(app)
+    # chunk 1 (8 s) and chunk 2 (16 s > 10 s) ran; chunk 3 was left for the next round
+    assert (stats["checks"], stats["deferred"]) == (4, 1) and slow["calls"] == 4
+    statuses = [r["status"] for r in app.store.db.query("select status from shipments order by line")]
+    assert statuses == ["in_transit"] * 4 + ["pending"]
+    stats = tracking_sync(app)  # the one left over comes first
+    assert stats["checks"] == 1 and "deferred" not in stats
+    assert [r["status"] for r in app.store.db.query("select status from shipments order by line")] == ["in_transit"] * 5
+    assert len(RecordingChannel.calls) == 5
+
+
+def test_pushing_is_bounded_by_round_seconds_too(make_app, tmp_path, clock, monkeypatch):
+    def confirm(self, order_id, package):
+        clock.advance(30)  # a slow marketplace
+        RecordingChannel.calls.append((self.name, order_id, package))
+        return {"ok": True}
+
+    monkeypatch.setattr(RecordingChannel, "confirm_shipment", confirm)
+    app = make_app(jobs={"tracking-sync": {"round_seconds": 45}})
+    ship_with_erp(app, tmp_path, ("402-1", "402-2", "402-3"))
+    stats = tracking_sync(app)
+    assert stats["pushed"] == 2 and stats["push_deferred"] == 1
+    stats = tracking_sync(app)
+    assert stats["pushed"] == 1 and "push_deferred" not in stats
+    assert sorted(c[1] for c in RecordingChannel.calls) == ["402-1", "402-2", "402-3"]

@@ -16,6 +16,13 @@
   (``data_consegna_merce`` set), newest first, padded with empty placeholder events.
   Other outcomes per shipment: ``fake.set_outcome(parcel_id, "failed" | "returned")``.
 - ``fail_next(pattern, status)`` injects 429/5xx; ``POST /__control/advance?seconds=`` moves time.
+- ``track_log``: every tracking answer as ``(parcel_id, at, found)``, so a test can show that a
+  parcel was asked about while BRT did not know it yet, and when it became visible
+  (``visible_at(parcel_id)``).
+
+End-to-end tests run the fake on the wall clock (``clock=SYSTEM_CLOCK``) against a real daemon,
+which cannot share a ``FakeClock``: there ``short_delays=True`` allows a tracking delay of a few
+seconds instead of BRT's 10 minutes to 24 hours.
 
 Event codes beyond 701..704 ("MIC" failed delivery, "RES" returned) are illustrative: the
 research has only 701..704 and MIC confirmed.
@@ -53,10 +60,11 @@ class BrtFake(FakeService):
     def __init__(self, clock: FakeClock | None = None, *, user_id: str = "1020304", password: str = "brt-secret",
                  tracking_delay: float = 3 * 3600, event_interval: float = 2 * 3600, auto_confirm: bool = True,
                  padding: int = 10, duplicate_policy: str = "return_existing", single_event_object: bool = False,
-                 bad_zips: set[str] | None = None):
+                 bad_zips: set[str] | None = None, short_delays: bool = False):
         super().__init__(clock)
-        if not 600 <= tracking_delay <= 24 * 3600:
-            raise ValueError("tracking_delay must be between 10 minutes and 24 hours")
+        if not (0 < tracking_delay <= 24 * 3600 if short_delays else 600 <= tracking_delay <= 24 * 3600):
+            raise ValueError("tracking_delay must be between 10 minutes and 24 hours "
+                             "(short_delays=True for a wall-clock end-to-end run)")
         self.user_id, self.password = user_id, password
         self.tracking_delay = tracking_delay
         self.event_interval = event_interval
@@ -71,6 +79,7 @@ class BrtFake(FakeService):
         self.creates = 0
         self.duplicate_creates = 0
         self.track_calls = 0
+        self.track_log: list[tuple[str, object, bool]] = []
         self.route("POST", r"/rest/v1/shipments/shipment", self.create)
         self.route("PUT", r"/rest/v1/shipments/shipment", self.confirm)
         self.route("PUT", r"/rest/v1/shipments/delete", self.delete)
@@ -85,6 +94,11 @@ class BrtFake(FakeService):
     def set_outcome(self, parcel_id: str, outcome: str) -> None:
         with self.lock:
             self.shipments[self.parcels[parcel_id]]["outcome"] = outcome
+
+    def visible_at(self, parcel_id: str):
+        """When BRT's tracking starts knowing this parcel (None: never, e.g. unconfirmed)."""
+        with self.lock:
+            return self._visible_from(self.shipments[self.parcels[parcel_id]])
 
     def live_shipments(self) -> list[dict]:
         return [s for s in self.shipments.values() if not s["deleted"]]
@@ -233,6 +247,7 @@ class BrtFake(FakeService):
         ship = self.shipments.get(key) if key else None
         now = self.clock.now()
         t0 = self._visible_from(ship) if ship and not ship["deleted"] else None
+        self.track_log.append((parcel_id, now, not (t0 is None or now < t0)))
         if t0 is None or now < t0:
             return Response(200, {"ttParcelIdResponse": {
                 "executionMessage": _msg(-1, "ERROR", "NOT FOUND", "spedizione non trovata"),

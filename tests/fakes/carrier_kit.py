@@ -57,6 +57,7 @@ class Fault:
     times: int
     body: bytes = b""
     headers: dict = field(default_factory=dict)
+    method: str | None = None
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -83,17 +84,23 @@ class FakeService:
         self.server = None
         self.thread = None
         self.latency = 0.0  # real seconds each request takes (outside the lock, so calls overlap)
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests being answered at the same time
 
     # -- set-up -----------------------------------------------------------------------------------
     def route(self, method: str, pattern: str, fn) -> None:
         self.routes.append((method, re.compile(pattern + r"$"), fn))
 
-    def fail_next(self, pattern: str, status: int = 503, times: int = 1, body: bytes | str = b"",
-                  headers: dict | None = None) -> None:
-        """The next ``times`` requests whose path matches ``pattern`` (regex) get ``status``."""
+    def fail_next(self, pattern: str, status: int = 503, times: int = 1, body: bytes | str | dict = b"",
+                  headers: dict | None = None, method: str | None = None) -> None:
+        """The next ``times`` requests whose path matches ``pattern`` (regex), and ``method`` when
+        given, get ``status`` with ``body`` (a dict is sent as JSON)."""
+        if isinstance(body, dict):
+            body = json.dumps(body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
         with self.lock:
             self.faults.append(Fault(pattern, status, times, body.encode() if isinstance(body, str) else body,
-                                     headers or {}))
+                                     headers or {}, method))
 
     def requests(self, method: str | None = None, path_re: str | None = None) -> list[Request]:
         return [r for r in self.journal if (method is None or r.method == method)
@@ -110,10 +117,17 @@ class FakeService:
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         req = Request(method, path, query, headers, body)
-        if self.latency and not path.startswith("/__control/"):
-            time.sleep(self.latency)
         with self.lock:
-            resp = self._dispatch(req)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency and not path.startswith("/__control/"):
+                time.sleep(self.latency)
+            with self.lock:
+                resp = self._dispatch(req)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         payload = resp.body
         hdrs = dict(resp.headers)
         if isinstance(payload, (dict, list)):
@@ -135,7 +149,7 @@ class FakeService:
                                     {k: ("***" if k in self.REDACT_HEADERS else v) for k, v in req.headers.items()},
                                     req.body, req.at))
         for fault in self.faults:
-            if fault.times > 0 and re.search(fault.pattern, req.path):
+            if fault.times > 0 and re.search(fault.pattern, req.path) and fault.method in (None, req.method):
                 fault.times -= 1
                 return Response(fault.status, fault.body, fault.headers)
         self.tick()
