@@ -1,7 +1,6 @@
 """Shared bits for benchmarks: an instance, a daemon subprocess, peak RSS, medians."""
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile

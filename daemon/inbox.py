@@ -611,13 +611,15 @@ class InboxEngine:
         work = Path(row["work_path"])
         self.current = f"{row['kind']}/{row['name']}"
         committed = False
+        ctx = None
         try:
             if not work.exists():
                 log.error("claimed file %s is missing from %s; marking error", file_id, work)
                 store.journal_update(file_id, state="error", error={"reason": "missing", "message": "claimed file vanished"},
                                      finished_at=self.clock.now().isoformat())
                 return store.journal_get(file_id)
-            self._discard_temps(file_id)
+            if row["attempts"]:  # an earlier attempt may have died with outputs half staged
+                self._discard_temps(file_id)
             ctx = self._context(inbox, row)
             settings = inbox.settings
             first = None if row["requeue"] else store.first_applied(inbox.kind, row["sha256"])
@@ -643,19 +645,19 @@ class InboxEngine:
             committed = True
             crashpoint("after_commit")
         except FileRejected as exc:
-            self._discard_temps(file_id)
+            self._discard_temps(file_id, ctx)
             self._reject(inbox, row, exc)
         except (TransientError, OSError) as exc:
-            self._discard_temps(file_id)
+            self._discard_temps(file_id, ctx)
             self._retry_or_give_up(inbox, row, exc)
         except OutputExists as exc:
-            self._discard_temps(file_id)
+            self._discard_temps(file_id, ctx)
             self._reject(inbox, row, FileRejected(
                 "output_exists", str(exc),
                 fix=f"move the existing output away (it was not overwritten), then `marketd requeue {file_id}`; "
                     "or set [daemon] output_conflict = \"rename\" to publish name-1.ext instead"))
         except Exception as exc:
-            self._discard_temps(file_id)
+            self._discard_temps(file_id, ctx)
             plugin = self.app.plugins.plugin_name_of(inbox.handler)
             log.error("plugin %s raised on %s: %s\n%s", plugin, row["name"], exc, traceback.format_exc())
             self._reject(inbox, row, FileRejected(
@@ -711,26 +713,36 @@ class InboxEngine:
             claimed_at=datetime.fromisoformat(row["claimed_at"]), log=logging.getLogger(f"marketd.{inbox.kind}"),
         )
 
-    def _discard_temps(self, file_id: str) -> None:
+    def _discard_temps(self, file_id: str, ctx: FileContext | None = None) -> None:
+        """Delete this file's staged outputs: those ``ctx`` staged (every temp is listed there
+        before it is opened), or, without a context, whatever a search of the outbox finds."""
+        if ctx is not None:
+            for staged in ctx.outputs:
+                staged.tmp.unlink(missing_ok=True)
+            return
         for tmp in self.app.outbox.root.rglob(f".*.{file_id}.tmp"):
             tmp.unlink(missing_ok=True)
 
     def _publish(self, row: dict) -> None:
         outbox = self.app.outbox
         outputs = json.loads(row["outputs"] or "[]")
+        folders: set[Path] = set()
         for out in outputs:
             tmp, final = Path(out["tmp"]), Path(out["final"])
             try:
-                published = outbox.publish(tmp, final)
+                published = outbox.publish(tmp, final, sync=False)
             except OutputExists:
                 # The name was free when the transaction committed and was taken since (someone
                 # else wrote it). The file's changes are applied, so rejecting it now would be a
                 # lie: publish next to it and say so.
-                published = outbox.publish(tmp, final, policy="rename")
+                published = outbox.publish(tmp, final, policy="rename", sync=False)
                 log.error("output %s appeared after %s (%s) was applied; nothing was overwritten, this "
                           "output is published as %s", final, row["name"], row["id"], published.name)
             out["published"] = str(published)
+            folders.add(published.parent)
             crashpoint("mid_publish")
+        for folder in sorted(folders):  # once per folder, before the journal says "published"
+            fsync_dir(folder)
         self.app.store.journal_update(row["id"], state="published", outputs=outputs)
 
     def _archive(self, inbox: Inbox, row: dict) -> None:

@@ -56,38 +56,45 @@ def _core_v1(db: sqlite_utils.Database) -> None:
 CORE_MIGRATIONS: list[tuple[int, Callable]] = [(1, _core_v1)]
 
 
-class Store:
-    """Narrow door to the database: ``db`` for plugin tables, named methods for core ones."""
+class ThreadConnections:
+    """One SQLite connection per thread to one database file, all closed together.
 
-    def __init__(self, path: str | Path):
+    Why per thread: the worker, the scheduler's jobs and the main thread each write; sqlite3
+    connections are not for sharing, and WAL lets readers run beside the one writer. Every
+    connection waits up to a minute for a lock instead of failing, and commits with
+    ``synchronous=FULL`` (a committed journal row must survive a power cut). ``wrap`` turns the
+    raw connection into what callers use (``sqlite_utils.Database`` for the store)."""
+
+    def __init__(self, path: str | Path, *, wrap: Callable | None = None, row_factory=None,
+                 foreign_keys: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wrap, self._row_factory, self._foreign_keys = wrap, row_factory, foreign_keys
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        db = self.db  # create file, set WAL once
-        db.conn.execute("PRAGMA journal_mode=WAL")
+        self.raw().execute("PRAGMA journal_mode=WAL")  # creates the file; WAL is kept in it
 
-    # -- connections ---------------------------------------------------------------------------
-    @property
-    def db(self) -> sqlite_utils.Database:
-        db = getattr(self._local, "db", None)
-        if db is None:
+    def raw(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
             conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=60000")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            db = sqlite_utils.Database(conn)
-            self._local.db = db
+            if self._foreign_keys:
+                conn.execute("PRAGMA foreign_keys=ON")
+            if self._row_factory is not None:
+                conn.row_factory = self._row_factory
+            self._local.conn = conn
+            self._local.wrapped = self._wrap(conn) if self._wrap else conn
             with self._lock:
                 self._all.append(conn)
-        return db
+        return conn
 
-    @contextmanager
-    def transaction(self):
-        """One atomic unit; nested use becomes a savepoint."""
-        with self.db.atomic() as db:
-            yield db
+    def get(self):
+        """This thread's connection, wrapped."""
+        self.raw()
+        return self._local.wrapped
 
     def close(self) -> None:
         with self._lock:
@@ -98,6 +105,29 @@ class Store:
                     pass
             self._all.clear()
         self._local = threading.local()
+
+
+class Store:
+    """Narrow door to the database: ``db`` for plugin tables, named methods for core ones."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._conns = ThreadConnections(self.path, wrap=sqlite_utils.Database, foreign_keys=True)
+
+    # -- connections ---------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (sqlite-utils), opened on first use."""
+        return self._conns.get()
+
+    @contextmanager
+    def transaction(self):
+        """One atomic unit; nested use becomes a savepoint."""
+        with self.db.atomic() as db:
+            yield db
+
+    def close(self) -> None:
+        self._conns.close()
 
     # -- migrations ----------------------------------------------------------------------------
     def migrate(self, components: dict[str, list[tuple[int, Callable]]]) -> list[str]:

@@ -54,3 +54,8 @@ def register_inbox_handlers(register):
 def register_commands(cli):
     _delegate("spapi_plugin", "spapi_commands", cli)
     _delegate("settlement_plugin", "settlement_commands", cli)
+
+
+@hookimpl
+def order_imported(app, order):
+    _delegate("settlement_plugin", "settlement_order_imported", app, order)

@@ -128,8 +128,13 @@ def stop(state: dict) -> None:
 
 
 def check(state: dict) -> dict:
-    """One order sync and one settlement fetch through the configured channel, in-process."""
+    """One order sync and one settlement fetch through the configured channel, in-process; the
+    fetched settlement files then go through the settlements inbox (claim, reconcile, reports)
+    exactly as the daemon would take them."""
+    import json
+
     from marketd.app import App
+    from marketd.inbox import InboxEngine
 
     from .orders import amazon_accounts
     from .reports_fetch import fetch_settlements
@@ -142,7 +147,17 @@ def check(state: dict) -> dict:
             channel = amazon_accounts(app)[ACCOUNT]
             n = channel.sync_orders(None)
             files = fetch_settlements(app, channel, None)
-            return {"orders": n, "settlement_files": [str(f) for f in files]}
+            settlements = []
+            engine = InboxEngine(app)
+            engine.ensure_dirs()
+            inbox = engine.inboxes.get("settlements")
+            for f in files if inbox is not None else []:
+                claimed = engine.claim(inbox, Path(f))
+                if claimed is not None:
+                    row = engine.process(claimed["id"])
+                    settlements.append({"file": row["name"], "state": row["state"],
+                                        **json.loads(row["summary"] or "{}")})
+            return {"orders": n, "settlement_files": [str(f) for f in files], "settlements": settlements}
         finally:
             app.close()
     finally:
@@ -169,6 +184,13 @@ def sandbox_commands(cli) -> None:
                 result = check(state)
                 click.echo(f"sandbox check: {result['orders']} order(s) imported, "
                            f"{len(result['settlement_files'])} settlement file(s) in inbox/settlements/")
+                for s in result.get("settlements", []):
+                    if s.get("settlement_id"):
+                        click.echo(f"settlement {s['settlement_id']}: {s.get('status')}, payout {s.get('total_amount')} "
+                                   f"{s.get('currency') or ''}, {s.get('matched', 0)} of {s.get('orders', 0)} order(s) "
+                                   f"matched; reports in {Path(state['config']).parent / 'outbox' / 'reports'}")
+                    else:
+                        click.echo(f"settlement file {s['file']}: {s['state']}")
                 return
             cfg, env_path = state["config"], state["env_path"]
             click.echo("Fakes running on loopback:")

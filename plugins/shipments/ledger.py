@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from marketd.carriers import Label, LabelFormat, Message, ParcelResult, ShipmentResult
+from marketd.store import ThreadConnections
 
 CALLING, CREATED, DONE, FAILED = "calling", "created", "done", "failed"
 
@@ -73,10 +73,7 @@ def result_from_json(text: str, labels: dict[int, Label]) -> ShipmentResult:
 class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._conns = ThreadConnections(self.path, row_factory=sqlite3.Row)
         self.conn.executescript(_SCHEMA)
 
     @classmethod
@@ -89,27 +86,10 @@ class Ledger:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._conns.get()
 
     def close(self) -> None:
-        with self._lock:
-            for c in self._all:
-                try:
-                    c.close()
-                except Exception:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close()
 
     @staticmethod
     def _now() -> str:

@@ -18,17 +18,6 @@ from marketd.models import Capabilities, Channel
 from tests.fakes.brt import BrtFake
 from tests.fakes.mall import MallFake
 
-def _has_http() -> bool:
-    try:
-        import marketd.http  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_http = pytest.mark.skipif(not _has_http(), reason="marketd.http (HttpClient) is not in the tree yet: "
-                                                         "the BRT and MALL clients send all HTTP through it")
-
 BRT_SETTINGS = {"type": "brt", "base_url": "http://brt.test/rest/v1", "user_id": "1020304",
                 "departure_depot": 102, "sender_customer_code": 1020304, "label_format": "PDF",
                 "requests_per_second": 1000}

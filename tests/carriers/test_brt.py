@@ -12,9 +12,7 @@ from marketd.errors import TransientError
 from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
 from marketd.plugins.shipments.tracking import tracking_sync
 
-from .conftest import needs_http, BRT_SETTINGS, SENDER, RecordingChannel, add_order, drop
-
-pytestmark = needs_http
+from .conftest import BRT_SETTINGS, SENDER, RecordingChannel, add_order, drop
 
 
 def req(n=1, fmt=LabelFormat.PDF, zip_code="00184", seq=1, key="MTEST0000000001"):

@@ -9,9 +9,7 @@ import sys
 from marketd.plugins.shipments.tracking import tracking_sync
 from tests.conftest import write_config
 
-from .conftest import BRT_SETTINGS, add_order, drop, needs_http
-
-pytestmark = needs_http
+from .conftest import BRT_SETTINGS, add_order, drop
 
 
 def marketd(config, *args) -> subprocess.CompletedProcess:

@@ -38,9 +38,8 @@ from tests.fakes.loopback import serve
 from tests.fakes.spapi import SpApiFake, generate_orders
 from tests.fakes.specs import amazon_model, amazon_specs_dir
 
-from .conftest import needs_http
 
-pytestmark = [pytest.mark.e2e, needs_http]
+pytestmark = pytest.mark.e2e
 
 SENDER = {"name": "Negozio Srl", "street": "Via Milano 5", "postal_code": "20100", "city": "Milano",
           "province": "MI", "country": "IT"}

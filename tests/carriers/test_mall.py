@@ -9,12 +9,10 @@ from pypdf import PdfReader
 from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
 from marketd.plugins.shipments.tracking import tracking_sync
 
-from .conftest import needs_http, RecordingChannel, add_order, drop, outputs
+from .conftest import RecordingChannel, add_order, drop, outputs
 
 MALL_ADDR = {"name": "Jana Novakova", "street": "Dlouha 1", "city": "Praha", "zip": "11000", "country": "CZ",
              "phone": "+420600000000"}
-
-pytestmark = needs_http
 
 
 def mall_order(app, mall_fake, oid: int, *, size="smallbox", mdp=True, status="open"):

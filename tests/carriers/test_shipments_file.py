@@ -14,11 +14,9 @@ from pypdf import PdfReader
 
 from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
 
-from .conftest import needs_http, BRT_SETTINGS, SENDER, add_order, drop, outputs
+from .conftest import BRT_SETTINGS, SENDER, add_order, drop, outputs
 
 REPO = Path(__file__).resolve().parents[2]
-
-pytestmark = needs_http
 
 
 def read_csv(path):

@@ -11,7 +11,7 @@ from marketd.hookspecs import hookimpl
 from marketd.plugins.shipments import tracking as tracking_mod
 from marketd.plugins.shipments.tracking import tracking_sync
 
-from .conftest import RecordingChannel, add_order, drop, needs_http
+from .conftest import RecordingChannel, add_order, drop
 
 
 class SimulatedCrash(BaseException):
@@ -153,7 +153,6 @@ def test_channel_refusal_and_transient_failure(make_app, tmp_path, monkeypatch, 
     assert len(RecordingChannel.calls) == 2
 
 
-@needs_http
 def test_status_changes_fire_shipment_updated(make_app, brt_fake, clock, tmp_path):
     app = make_app()
     seen = []
@@ -174,7 +173,6 @@ def test_status_changes_fire_shipment_updated(make_app, brt_fake, clock, tmp_pat
     assert len(list(app.store.db.query("select * from shipment_events"))) == 4
 
 
-@needs_http
 def test_never_scanned_is_reported_once_and_closed_after_give_up(make_app, brt_fake, clock, tmp_path):
     app = make_app(jobs={"tracking-sync": {"pending_alert_hours": 6, "give_up_days": 2}})
     add_order(app, "402-1")
@@ -190,7 +188,6 @@ def test_never_scanned_is_reported_once_and_closed_after_give_up(make_app, brt_f
     assert RecordingChannel.calls == []
 
 
-@needs_http
 def test_a_round_stops_after_round_seconds_and_the_next_one_continues(make_app, brt_fake, clock, tmp_path):
     """A long backlog never keeps one round (and so ``systemctl stop``) busy: the rest waits."""
     app = make_app(jobs={"tracking-sync": {"round_seconds": 10, "chunk": 2}})
