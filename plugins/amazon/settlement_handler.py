@@ -69,26 +69,16 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80] or "unknown"
 
 
-def _stamp(ctx) -> str:
-    """Unique per input and stable across re-runs of one claim: the claim time plus the file
-    id's random part (what newer ``FileContext.stamp`` gives; built here for older ones)."""
-    stamp = ctx.stamp
-    if re.search(r"-[0-9a-f]{8}$", stamp):
-        return stamp
-    m = re.search(r"-([0-9a-f]{8})$", ctx.file_id or "")
-    return f"{stamp}-{m.group(1) if m else _safe_name(ctx.file_id or '0')[-8:]}"
-
-
 def report_base(ctx, sid: str) -> str:
     """``reports/settlement-<id>`` — or, when those names are already in the outbox (a corrected
     copy replacing an inconsistent one, a settlement applied again after ``settlements
     forget``), ``reports/settlement-<id>-<stamp>`` so nothing is overwritten."""
     base = f"reports/settlement-{_safe_name(sid)}"
     outbox = ctx.app.outbox
-    if getattr(outbox, "conflict", "fail") == "replace":
+    if outbox.conflict == "replace":
         return base
     if any(outbox.final_path(base + suffix).exists() for suffix in (".csv", "-unsettled.csv", ".xlsx")):
-        return f"{base}-{_stamp(ctx)}"
+        return f"{base}-{ctx.stamp}"
     return base
 
 
@@ -114,7 +104,7 @@ class SettlementHandler:
         """The very same bytes again (the engine found the sha256): a short report, nothing applied."""
         sid = peek_settlement_id(ctx.path, ctx.settings or {}) or ctx.stem
         settlement = _settlement_row(ctx.db, sid)
-        ctx.output(f"reports/settlement-{_safe_name(sid)}-duplicate-{_stamp(ctx)}.txt",
+        ctx.output(f"reports/settlement-{_safe_name(sid)}-duplicate-{ctx.stamp}.txt",
                    duplicate_text(sid, ctx.name, first, settlement, True, ctx.sha256))
 
 
@@ -125,7 +115,7 @@ def duplicate(ctx, sid: str, seen: dict | None, prior: dict | None) -> dict:
     store = ctx.app.store
     first = store.journal_get(first_id) if first_id else None
     same = bool(prior and prior.get("file_sha256") == ctx.sha256)
-    rel = f"reports/settlement-{_safe_name(sid)}-duplicate-{_stamp(ctx)}.txt"
+    rel = f"reports/settlement-{_safe_name(sid)}-duplicate-{ctx.stamp}.txt"
     ctx.output(rel, duplicate_text(sid, ctx.name, first, prior, same, ctx.sha256))
     if first is not None and first_id != ctx.file_id:
         store.journal_update(ctx.file_id, duplicate_of=first_id)
@@ -145,7 +135,7 @@ class _Aging(ReadInThread):
         self.args = (now, days, channels)
         self.max_days = max_days
         self.app = app
-        super().__init__(getattr(app.store, "path", None),
+        super().__init__(app.store.path,
                          lambda conn: unsettled_keys(sqlite_utils.Database(conn), now, days, channels,
                                                      max_days=max_days),
                          "settlement-aging")
