@@ -29,11 +29,16 @@ def _app(ctx):
 
 
 def find_order(db, ref: str) -> list[dict]:
-    """Orders by key, order id or merchant order id."""
+    """Orders by key, order id or merchant order id — or by the order-id a settlement line matched
+    to them gave (an MCF ``S01-…`` id names the seller's own shop order)."""
     if "orders" not in db.table_names():
         return []
-    return list(db.query("select * from orders where key = ? or order_id = ? or merchant_order_id = ? order by key",
-                         [ref, ref, ref]))
+    by_line, params = "", [ref, ref, ref]
+    if "settlement_orders" in db.table_names():
+        by_line = " or key in (select order_key from settlement_orders where order_ref = ? and order_key is not null)"
+        params.append(ref)
+    return list(db.query("select * from orders where key = ? or order_id = ? or merchant_order_id = ?"
+                         f"{by_line} order by key", params))
 
 
 def order_finance_view(db, ref: str) -> dict:
@@ -77,8 +82,8 @@ def settlement_commands(cli) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.pass_context
     def show(ctx, order, as_json):
-        """One order (by key, order id or merchant order id) and its finance from settlements:
-        revenue, fees paid to Amazon, promotions, withheld tax, refunds, net."""
+        """One order (by key, order id, merchant order id or a settlement's MCF order-id) and its
+        finance from settlements: revenue, fees paid to Amazon, promotions, withheld tax, refunds, net."""
         db = _app(ctx).store.db
         view = order_finance_view(db, order)
         if not view["orders"] and not view["unmatched"]:

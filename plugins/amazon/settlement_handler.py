@@ -93,12 +93,10 @@ class SettlementHandler:
         sid = peek_settlement_id(ctx.path, settings)
         prior = None
         if sid:
-            seen = ctx.business_key_seen(business_key(sid))
-            prior = _settlement_row(ctx.db, sid)
-            if seen or prior:
-                if not prior or prior.get("status") == STATUS_OK or prior.get("file_sha256") == ctx.sha256:
-                    return duplicate(ctx, sid, seen, prior)
-        return ingest(ctx, prior=prior)
+            prior, dup = check_applied(ctx, sid)
+            if dup is not None:
+                return dup
+        return ingest(ctx, prior=prior, checked_id=sid)
 
     def on_duplicate(self, ctx, first: dict) -> None:
         """The very same bytes again (the engine found the sha256): a short report, nothing applied."""
@@ -106,6 +104,18 @@ class SettlementHandler:
         settlement = _settlement_row(ctx.db, sid)
         ctx.output(f"reports/settlement-{_safe_name(sid)}-duplicate-{ctx.stamp}.txt",
                    duplicate_text(sid, ctx.name, first, settlement, True, ctx.sha256))
+
+
+def check_applied(ctx, sid: str) -> tuple[dict | None, dict | None]:
+    """(the stored settlement ``sid`` or None, the duplicate summary when this file must not be
+    applied). A copy replaces the stored settlement only when that one was inconsistent and this
+    copy has other bytes (whether it adds up is known after parsing: :func:`ingest`)."""
+    seen = ctx.business_key_seen(business_key(sid))
+    prior = _settlement_row(ctx.db, sid)
+    if seen or prior:
+        if not prior or prior.get("status") == STATUS_OK or prior.get("file_sha256") == ctx.sha256:
+            return prior, duplicate(ctx, sid, seen, prior)
+    return prior, None
 
 
 def duplicate(ctx, sid: str, seen: dict | None, prior: dict | None) -> dict:
@@ -153,9 +163,10 @@ class _Aging(ReadInThread):
                                 keys=[k for k in keys if k not in settled])
 
 
-def ingest(ctx, *, prior: dict | None = None, timings: dict | None = None) -> dict:
+def ingest(ctx, *, prior: dict | None = None, timings: dict | None = None, checked_id: str | None = None) -> dict:
     """Parse, reconcile, store and report one settlement file (the handler's work once the
-    duplicate check passed). ``timings``, when given, receives the seconds per phase."""
+    duplicate check passed for ``checked_id``; when the parsed id is another — the file's head
+    gave none — the check runs again here). ``timings``, when given, receives the seconds per phase."""
     settings = ctx.settings or {}
     db = ctx.db
     app = ctx.app
@@ -170,6 +181,10 @@ def ingest(ctx, *, prior: dict | None = None, timings: dict | None = None) -> di
         parsed = parse_settlement(ctx.path, settings)
         t1 = clock()
         sid = parsed.settlement_id
+        if sid != checked_id:
+            prior, dup = check_applied(ctx, sid)
+            if dup is not None:
+                return dup
         rec = reconcile(db, parsed, channels=channels, known_channels=amazon_channel_names(app))
         t2 = clock()
         replaced = None

@@ -62,6 +62,9 @@ _AMOUNT_RE = {
     ",": re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?|[+-]?,\d+"),
 }
 _BLANKS = re.compile(r"[\s\u00a0\u202f]")
+NOT_SETTLEMENT_FIX = ("this inbox takes Amazon settlement flat files only: the tab-separated file of Seller Central > "
+                      "Reports > Payments > All Statements > Download Flat File V2 (or let the amazon-settlements-"
+                      "fetch job download it); put other files into their own inbox")
 FIX_DOWNLOAD = ("download the settlement again from Seller Central (Reports > Payments > All Statements > "
                 "Download Flat File V2) and drop it unchanged; don't open and re-save it in a spreadsheet")
 
@@ -130,8 +133,15 @@ def _decode(data: bytes, configured: str | None) -> tuple[str, int]:
         data.decode("cp1252")
         return "cp1252", 0
     except UnicodeDecodeError as exc:
-        raise FileRejected("encoding", "the file is neither UTF-8 nor Windows-1252 (cp1252) text",
-                           where=f"byte {exc.start}", fix=FIX_DOWNLOAD)
+        raise FileRejected("encoding", "the file is neither UTF-8 nor Windows-1252 (cp1252) text: byte "
+                           f"0x{data[exc.start]:02x} is not a character in either",
+                           where=_byte_where(data, exc.start), fix=FIX_DOWNLOAD)
+
+
+def _byte_where(data: bytes, offset: int) -> str:
+    """``line N, byte B`` for a byte offset (an operator's editor shows lines, not offsets)."""
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line}, byte {offset}"
 
 
 @dataclass
@@ -144,6 +154,7 @@ class _Scan:
     lines: int               # lines up to the last non-blank character
     tabs: int
     ends_with_newline: bool
+    head: str = ""           # the first few KiB as text (to tell what a file that is no settlement is)
 
 
 def _split(line: str) -> list[str]:
@@ -159,12 +170,21 @@ def _scan(data: bytes, encoding: str | None) -> _Scan:
                            fix="drop the tab-separated .txt file Amazon provides (Flat File V2), not a spreadsheet")
     if data[:2] == b"\x1f\x8b":
         raise FileRejected("compressed", "the file is gzip-compressed", fix="gunzip it first, then drop the .txt")
+    if data[:5] == b"%PDF-":
+        raise FileRejected("not_a_settlement", "the file is a PDF document, not an Amazon settlement flat file",
+                           fix=NOT_SETTLEMENT_FIX)
     if b"\x00" in data[:65536]:
         raise FileRejected("binary", "the file is not text (it contains NUL bytes; UTF-16 or binary?)",
                            fix=FIX_DOWNLOAD)
     enc, bom = _decode(data, encoding)
     nl = data.find(b"\n")
-    head_line = (data[bom:nl] if nl >= 0 else data[bom:]).decode(enc, errors="replace")
+    head_bytes = data[bom:nl] if nl >= 0 else data[bom:]
+    if b"\r" in head_bytes.rstrip(b"\r"):
+        raise FileRejected(
+            "csv_syntax", "the lines end with a bare carriage return (CR, old Mac style) instead of a line break "
+            "(LF or CRLF): the file's line breaks were changed after the download", where="line 1",
+            fix=FIX_DOWNLOAD)
+    head_line = head_bytes.decode(enc, errors="replace")
     raw_header = [h.strip() for h in _split(head_line)]
     header = [_norm_header(h) for h in raw_header]
     # end of content: after the last non-whitespace byte
@@ -184,15 +204,47 @@ def _scan(data: bytes, encoding: str | None) -> _Scan:
                 break
             pos = nxt + 1
     return _Scan(enc, bom, header, raw_header, summary, lines, data.count(b"\t"),
-                 data.endswith(b"\n") or data.endswith(b"\r"))
+                 data.endswith(b"\n") or data.endswith(b"\r"),
+                 data[bom:bom + 4096].decode(enc, errors="replace"))
 
 
-def _layout(header: list[str]) -> str:
+_DATE_RANGE_RE = re.compile(r'^[\s"]*date/time["\s]*[,;\t][\s"]*settlement[ _-]?id\b', re.I | re.M)
+
+
+def _excerpt(text: str, n: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _layout(header: list[str], raw_header: list[str] | None = None, head: str = "") -> str:
     cols = set(header)
-    if len(header) == 1 and ("," in header[0] or ";" in header[0]):
+    raw_header = raw_header if raw_header is not None else header
+    m = _DATE_RANGE_RE.search(head)
+    if m:
+        line = head.count("\n", 0, m.start()) + 1
         raise FileRejected(
-            "not_tab_delimited", "the file is not tab-separated (the header has no tabs; it looks like CSV)",
-            where="line 1", fix="Amazon settlement flat files are tab-separated; " + FIX_DOWNLOAD)
+            "not_tab_delimited" if len(header) == 1 else "not_a_settlement",
+            "the file is Amazon's Date Range (Transaction) report (Reports > Payments > Reports Repository), "
+            "not a settlement flat file: it has one row per transaction with the fees summed up, no fee "
+            "types and no payout summary row", where=f"line {line} (the header 'date/time', 'settlement id', …)",
+            fix="drop the settlement report itself: Seller Central > Reports > Payments > All Statements > "
+                "Download Flat File V2 (one file per settlement)")
+    if len(header) == 1 and ("," in header[0] or ";" in header[0]):
+        if "settlement-id" in header[0] and "total-amount" in header[0]:
+            what = ("the file is an Amazon settlement re-saved as comma/semicolon-separated (CSV) by a "
+                    "spreadsheet program; Amazon writes it tab-separated")
+            fix = FIX_DOWNLOAD
+        else:
+            what = (f"the file is not tab-separated: line 1 is {_excerpt(raw_header[0])!r} (comma/semicolon-"
+                    "separated, e.g. a catalog or another report exported as CSV), not an Amazon settlement "
+                    "flat file")
+            fix = NOT_SETTLEMENT_FIX
+        raise FileRejected("not_tab_delimited", what, where="line 1", fix=fix)
+    if len(raw_header) > 1 and all(len(h) >= 2 and h[0] == h[-1] == '"' for h in raw_header if h):
+        raise FileRejected(
+            "not_a_settlement", f"the header names are in double quotes ({raw_header[0]}, {raw_header[1]}, …): the "
+            "file was re-saved by a spreadsheet program, which also changes amounts and dates; Amazon writes "
+            "them without quotes", where="line 1 (header)", fix=FIX_DOWNLOAD)
     if {"amount-type", "amount"} <= cols:
         missing = [c for c in V2_REQUIRED if c not in cols]
         layout = "v2"
@@ -206,11 +258,9 @@ def _layout(header: list[str]) -> str:
             ("the file is not an Amazon settlement flat file: " if not looks else
              "the settlement file has no amount columns: ")
             + "expected the columns amount-type/amount-description/amount (Flat File V2) or price-amount/"
-            "item-related-fee-amount/... (V1); found " + ", ".join(repr(h) for h in header[:10])
-            + (" …" if len(header) > 10 else ""),
-            where="line 1 (header)",
-            fix="drop the settlement report's flat file (Seller Central: Reports > Payments > All Statements > "
-                "Download Flat File V2); Date Range/Transaction CSV reports are a different format")
+            "item-related-fee-amount/... (V1); line 1 is "
+            + ", ".join(repr(_excerpt(h)) for h in raw_header[:10]) + (" …" if len(raw_header) > 10 else ""),
+            where="line 1 (header)", fix=NOT_SETTLEMENT_FIX if not looks else FIX_DOWNLOAD)
     if missing:
         raise FileRejected(
             "missing_column", f"{layout.upper()} settlement file without required column(s) {', '.join(missing)}",
@@ -469,9 +519,13 @@ def peek_settlement_id(source: str | Path | bytes, settings: dict | None = None)
     else:
         with open(source, "rb") as fh:
             head = fh.read(1 << 16)
+    if len(head) == 1 << 16 and b"\n" in head:
+        # whole lines only: the window may end inside a multi-byte character, which would make a
+        # valid UTF-8 file look like neither UTF-8 nor cp1252
+        head = head[:head.rfind(b"\n") + 1]
     try:
         scan = _scan(head, settings.get("encoding"))
-        _layout(scan.header)
+        _layout(scan.header, scan.raw_header, scan.head)
     except FileRejected:
         return None
     row = dict(zip(scan.header, scan.summary))
@@ -484,7 +538,7 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
     is_path = not isinstance(source, (bytes, bytearray))
     data = Path(source).read_bytes() if is_path else bytes(source)
     scan = _scan(data, settings.get("encoding"))
-    layout = _layout(scan.header)
+    layout = _layout(scan.header, scan.raw_header, scan.head)
     ncols = len(scan.header)
     if not scan.summary:
         raise FileRejected("no_rows", "the file has a header but no summary row and no transactions",
@@ -531,8 +585,16 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
                          na_filter=False, quoting=csv.QUOTE_NONE, encoding=scan.encoding, engine="c",
                          skip_blank_lines=True, index_col=False, encoding_errors="strict")
     except UnicodeDecodeError as exc:
-        raise FileRejected("encoding", f"text is not valid {scan.encoding}: {exc.reason}",
-                           where=f"byte {exc.start}", fix=FIX_DOWNLOAD)
+        raw = load()
+        try:  # pandas' offset is within its chunk: find the file's own
+            raw.decode(scan.encoding)
+            where = None
+        except UnicodeDecodeError as whole:
+            where = _byte_where(raw, whole.start)
+        forced = settings.get("encoding") not in (None, "", "auto")
+        raise FileRejected("encoding", f"text is not valid {scan.encoding}: {exc.reason}"
+                           + (" (the inbox's encoding setting forces it)" if forced else ""),
+                           where=where, fix=FIX_DOWNLOAD)
     except (pd.errors.ParserError, ValueError) as exc:
         _column_check(load(), scan, ncols)  # says which line (too many fields)
         raise FileRejected("csv_syntax", f"the file cannot be read as a tab-separated table: {exc}",

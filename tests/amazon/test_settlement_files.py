@@ -142,3 +142,19 @@ def test_sandbox_check_reconciles_the_fetched_settlement(tmp_path):
     reports = sorted(p.name for p in (tmp_path / "sb" / "outbox" / "reports").iterdir())
     assert len(reports) == 3 and reports[0].startswith("settlement-") and reports[0].endswith("-unsettled.csv")
     assert not list((tmp_path / "sb" / "inbox" / "settlements").glob("*.txt"))  # taken, not left for the daemon
+
+
+def test_a_date_range_report_dropped_by_mistake_says_what_it_is_and_what_to_drop(env):
+    data = ('"Includes Amazon Marketplace, Fulfillment by Amazon (FBA), and Amazon Webstore transactions"\n'
+            '"All amounts in EUR, unless specified"\n'
+            '"date/time","settlement id","type","order id","sku","description","quantity","total"\n'
+            '"01.08.2026 01:00:00 UTC","24288684721","Order","302-1111111-1111111","A","Pen","1","12,50"\n').encode()
+    text = _error_report(env, env.drop("2026Aug1-2026Aug14CustomTransaction.csv", data))
+    assert "Reason: not_tab_delimited" in text and "Date Range (Transaction) report" in text
+    assert "Where:  line 3" in text and "Fix:    drop the settlement report itself" in text
+
+
+def test_a_catalog_dropped_by_mistake_quotes_its_first_line(env):
+    text = _error_report(env, env.drop("katalog.csv", "Artikelnummer;EAN;Bezeichnung\nA-1;4006381333931;Füller\n"
+                                                      .encode("cp1252")))
+    assert "line 1 is 'Artikelnummer;EAN;Bezeichnung'" in text and "Fix:    this inbox takes Amazon settlement" in text

@@ -496,4 +496,94 @@ def _zip(data: bytes) -> bytes:
 def test_invalid_cp1252_bytes_are_an_encoding_error():
     data = render_v2(rich()).replace(b"Storage Fee", b"Storage \x81\x8d Fee")
     e = reject(data, "encoding")
-    assert e.where.startswith("byte ")
+    assert e.where == f"line {line_of(data, 'Storage ')}, byte {data.index(bytes([0x81]))}" and "0x81" in e.message
+
+
+# -- hardening (review): traps of research/settlement-formats.md not covered above ---------------
+def _big_utf8_with_char_at(offset: int, char: str = "Ł") -> bytes:
+    """A valid UTF-8 V2 file larger than the 64 KiB peek window whose ``offset`` falls inside the
+    two bytes of ``char`` (a Polish SKU: UTF-8 C5 81; 0x81 is not a cp1252 byte)."""
+    lines = []
+    for i in range(400):
+        lines += order_lines(f"302-{i:07d}-{i:07d}", sku=f"SKU-{char}ódź")
+    data = render_v2(Settlement(lines=lines))
+    enc = char.encode()
+    pos = data.find(enc, offset - 200)
+    assert 0 < pos < offset
+    # pad the summary row's last (empty) cell with blanks so that ``offset`` splits the character
+    nl1 = data.find(NL)
+    nl2 = data.find(NL, nl1 + 1)
+    data = data[:nl2] + b" " * (offset - pos - 1) + data[nl2:]
+    assert data[offset - 1:offset + 1] == enc
+    return data
+
+
+def test_peek_finds_the_id_when_the_head_ends_inside_a_multibyte_character():
+    data = _big_utf8_with_char_at(1 << 16)
+    assert parse_settlement(data).settlement_id == "24288684721"
+    assert peek_settlement_id(data) == "24288684721"
+
+
+def test_a_date_range_transaction_report_is_named_as_such():
+    """Reports > Payments > Reports Repository > Transaction: a quoted CSV with preamble lines."""
+    data = ('"Includes Amazon Marketplace, Fulfillment by Amazon (FBA), and Amazon Webstore transactions"\n'
+            '"All amounts in USD, unless specified"\n'
+            '"Definitions:"\n'
+            '"date/time","settlement id","type","order id","sku","description","quantity","total"\n'
+            '"Aug 1, 2026 1:00:00 AM PDT","24288684721","Order","302-1111111-1111111","A","Pen","1","-1,052.64"\n'
+            ).encode()
+    e = reject(data, "not_tab_delimited")
+    assert "Date Range" in e.message and "not a settlement" in e.message
+    assert "Download Flat File V2" in e.fix and "again" not in e.fix
+    # the same report saved tab-separated (no preamble): not a settlement, and said so
+    tsv = b"date/time\tsettlement id\ttype\torder id\tsku\tdescription\ttotal\n" \
+          b"1 Aug 2026\t24288684721\tOrder\t302-1111111-1111111\tA\tPen\t1.00\n"
+    e = reject(tsv, "not_a_settlement")
+    assert "Date Range" in e.message
+
+
+def test_a_catalog_csv_says_what_its_first_line_is_and_where_settlements_come_from():
+    e = reject(b"SKU,EAN,Title\nA-1,4006381333931,Pen\n", "not_tab_delimited")
+    assert "'SKU,EAN,Title'" in e.message  # the file's own text, not a normalised one
+    assert "Download Flat File V2" in e.fix and "again" not in e.fix
+
+
+def test_not_a_settlement_quotes_the_header_as_written():
+    e = reject(b"Header_Kontakt\n\nLivesetzung\n", "not_a_settlement")
+    assert "'Header_Kontakt'" in e.message
+
+
+def test_a_settlement_re_saved_with_quotes_by_a_spreadsheet_is_named_as_such():
+    data = render_v2(rich())
+    quoted = NL.join(b"\t".join(b'"' + c + b'"' for c in line.split(b"\t"))
+                     for line in data.rstrip(NL).split(NL)) + NL
+    e = reject(quoted, "not_a_settlement")
+    assert "quotes" in e.message and "spreadsheet" in e.message
+
+
+def test_a_pdf_is_named_as_such():
+    e = reject(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "not_a_settlement")
+    assert "PDF" in e.message
+
+
+def test_invalid_bytes_name_the_line():
+    data = render_v2(rich())
+    line = line_of(data, "Subscription Fee")
+    bad = data.replace(b"Subscription Fee", b"Subscr\x81ption Fee")
+    e = reject(bad, "encoding")
+    assert e.where.startswith(f"line {line}, byte ")
+
+
+def test_classic_mac_line_ends_are_named_not_reported_as_duplicate_columns():
+    e = reject(render_v2(rich()).replace(NL, b"\r"), "csv_syntax")
+    assert "line break" in e.message and "duplicate" not in e.message
+
+
+
+@pytest.mark.parametrize("group", [" ", "\u00a0", "\u202f"])
+def test_amounts_grouped_with_blanks_as_french_and_swiss_downloads_write_them(group):
+    s = rich()
+    data = render_v2(s, decimal=",").replace(b"\t1234,56\t", f"\t1{group}234,56\t".encode())
+    assert f"1{group}234,56".encode() in data
+    p = parse_settlement(data)
+    assert p.decimal_sep == "," and amounts(p) == [ln.amount for ln in s.lines] and p.difference == 0

@@ -526,3 +526,45 @@ def test_csv_quotes_ids_with_commas_quotes_and_line_breaks(env):
     assert rows[0]["merchant_order_id"] == 'ERP "7", shelf 2' and rows[0]["marketplace"] == "Amazon.de, Inc."
     assert rows[1]["order_id"] == B and rows[1]["net"] == "4.25"
     assert len(rows) == 2 and all(len(r) == 19 for r in rows)
+
+
+# -- hardening (review) ------------------------------------------------------------------------------
+def test_copy_whose_64k_head_ends_inside_a_utf8_character_is_still_a_duplicate(env):
+    """The duplicate check reads the settlement id from the file's first 64 KiB; when that window
+    ends inside a multi-byte character (a Polish SKU), the copy must still be recognised."""
+    from .test_settlement_parser import _big_utf8_with_char_at
+
+    copy = _big_utf8_with_char_at(1 << 16)
+    original = copy.replace(b" " * 20, b"")  # the same settlement without the padding blanks
+    assert original != copy
+    first = env.drop("amazon-api.txt", original)
+    assert first["state"] == "done", first["error"]
+    before = _state(env)
+    again = env.drop("seller-central.txt", copy)
+    assert again["state"] == "duplicate" and again["duplicate_of"] == first["id"], again["error"]
+    assert _state(env) == before
+
+
+def test_an_applied_settlement_is_recognised_after_parsing_even_if_the_head_gave_no_id(env, monkeypatch):
+    """Defence in depth: the handler checks the parsed id against the store, not only the peeked one."""
+    from marketd.plugins.amazon import settlement_handler
+
+    stored_orders(env)
+    data = render_v2(settlement())
+    first = env.drop("a.txt", data)
+    before = _state(env)
+    monkeypatch.setattr(settlement_handler, "peek_settlement_id", lambda *a, **k: None)
+    again = env.drop("b.txt", render_v2(settlement(), newline="\r\n"))
+    assert again["state"] == "duplicate" and again["duplicate_of"] == first["id"], again["error"]
+    assert _state(env) == before
+
+
+def test_orders_show_finds_a_shop_order_by_the_mcf_order_id_of_its_settlement_line(env):
+    """The settlement names an MCF order by Amazon's ``S01-…`` id; the operator copies that id."""
+    keys = stored_orders(env)
+    env.drop("s.txt", render_v2(settlement()))
+    out = marketd(env, "orders", "show", MCF_ID)
+    assert out.returncode == 0, out.stderr
+    assert f"order       {keys['MCF']}" in out.stdout
+    assert "fees paid to Amazon" in out.stdout and "-5.49 EUR" in out.stdout
+    assert "unmatched settlement line" not in out.stdout
