@@ -42,15 +42,17 @@ PRAGUE = ZoneInfo("Europe/Prague")
 
 
 def _ts(text) -> datetime | None:
+    """MALL's ``Y-m-d H:i:s`` (or ISO) as an aware time; no offset means MALL's local time."""
     if not text:
         return None
     try:
         return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=PRAGUE)
     except ValueError:
         try:
-            return datetime.fromisoformat(str(text))
+            d = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
         except ValueError:
             return None
+        return d if d.tzinfo else d.replace(tzinfo=PRAGUE)
 
 
 class MallDeliveryCarrier(Carrier):
@@ -127,6 +129,10 @@ class MallDeliveryCarrier(Carrier):
                                     "not_mall", details={"fix": "ship it with another carrier"}))
         if len(request.parcels) > 100:
             msgs.append(Message(self.name, "MALL Delivery takes 1..100 parcels per order", "parcels"))
+        bad = [str(i) for i in ids if not str(i).strip().isdigit()]
+        if bad:
+            msgs.append(Message(self.name, f"MALL order ids are numbers: {', '.join(repr(b) for b in bad)} is not one",
+                                "order_id", details={"fix": "put the MALL order number in the `order` column"}))
         return msgs
 
     # -- operations -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 
 from marketd import __version__
 from marketd.carriers import Message
+from marketd.errors import TransientError
 
 DEFAULT_BASE_URL = "https://mpapi.mallgroup.com"
 
@@ -39,6 +40,10 @@ class MallClient:
             return None, [Message(self.carrier, f"MALL answered HTTP {resp.status_code} without JSON: "
                                                 f"{resp.text[:120]!r}", str(resp.status_code))]
         result = doc.get("result") if isinstance(doc, dict) else None
+        if isinstance(result, dict) and str(result.get("status") or "").upper() == "LIMITED":
+            # MALL's rate limiter, also when it answers HTTP 200: not applied, worth retrying later.
+            raise TransientError(f"{self.carrier}: MALL rate limit reached for {operation} "
+                                 f"({result.get('message') or 'LIMITED'})")
         if resp.status_code in (401, 403):
             return None, [Message(self.carrier, "MALL refused the client_id (HTTP %d): check the MALL client id "
                                                 "credential" % resp.status_code, str(resp.status_code))]

@@ -37,7 +37,11 @@ from .records import event_row, next_package_ref, push_row, shipment_row
 
 MANIFEST_HEADER = ["line", "order", "channel", "parcel", "carrier", "service", "tracking_number", "parcel_number",
                    "label_file", "status", "reason"]
-REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix"]
+REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix", "column"]
+# The column a line-level refusal is about (parsing errors name their own column).
+REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambiguous_order": "channel",
+                  "already_shipped": "order", "no_recipient": "recipient", "recipient_mismatch": "order",
+                  "incomplete_address": "recipient", "label_format": "label_format", "carrier_refused": "carrier"}
 
 
 def idempotency_key(sha256: str, line: int) -> str:
@@ -79,6 +83,7 @@ class Outcome:
     status: str = "created"       # created | reused | rejected
     reason: str = ""
     fix: str = ""
+    column: str = ""
     note: str = ""
     label_files: list[str] = field(default_factory=list)
     existing: dict | None = None  # already in the store (a requeued file)
@@ -108,6 +113,8 @@ class _Run:
         self.print_pages = 0
         self.print_zpl: list[str] = []
         self.package_refs: dict[str, int] = {}
+        self.allow_reship = bool(self.settings.get("allow_reship", False))
+        self.shipped_in_file: dict[str, int] = {}   # order key -> first line of this file shipping it
 
     # -- the file -------------------------------------------------------------------------------
     def go(self) -> dict:
@@ -133,10 +140,40 @@ class _Run:
         }
 
     # -- one line -------------------------------------------------------------------------------
-    def reject(self, o: Outcome, reason: str, message: str, fix: str = "") -> Outcome:
+    def reject(self, o: Outcome, reason: str, message: str, fix: str = "", column: str = "") -> Outcome:
         o.status, o.reason, o.fix = "rejected", f"{reason}: {message}", fix
-        self.ctx.log.warning("%s line %s rejected: %s: %s", self.ctx.name, o.line.line, reason, message)
+        o.column = column or o.line.column or REASON_COLUMNS.get(reason, "")
+        # The log is not the place for buyers' names and addresses (carrier texts and our own
+        # messages may quote them): those are masked here; the private rejects file has it all.
+        self.ctx.log.warning("%s line %s rejected: %s: %s (details in rejects-%s.csv)", self.ctx.name, o.line.line,
+                             reason, _mask(message, self._personal(o)), self.stem)
         return o
+
+    def _personal(self, o: Outcome) -> list[str]:
+        """The personal values a message about this line could quote."""
+        values = []
+        addrs = [o.request.recipient] if o.request is not None else []
+        if o.line.recipient is not None:
+            addrs.append(o.line.recipient)
+        addrs += [a for a in (address_from_order(r) for r in o.orders) if a is not None]
+        for a in addrs:
+            values += [a.name, a.company, a.street, a.street2, a.city, a.phone, a.email, a.province, a.postal_code]
+        return values
+
+    def _already_shipped(self, o: Outcome) -> tuple[str, str] | None:
+        """An earlier shipment (earlier file, or an earlier line of this file) of one of the
+        line's orders: the message and where it is, or ``None``."""
+        for order in o.orders:
+            first = self.shipped_in_file.get(order["key"])
+            if first is not None and first != o.line.line:
+                return order["key"], f"line {first} of this file"
+            rows = self.finder.shipments_for_order(order["key"], exclude=o.key)
+            if rows:
+                r = rows[0]
+                where = (f"{r['file_name']} line {r['line']}" if r.get("file_name") else f"shipment {r['key']}")
+                tn = f", tracking {r['tracking_number']}" if r.get("tracking_number") else ""
+                return order["key"], f"{where} ({r['carrier']}{tn}, {r['created_at'][:16]})"
+        return None
 
     def prepare(self, line: Line) -> Outcome:
         """Everything up to the carrier call (store reads, vetoes, checks); decides ``o.action``."""
@@ -170,6 +207,13 @@ class _Run:
                 o.note = f"order {ref} not in the store: tracking is not confirmed on any channel"
                 continue
             o.orders.append(rows[0])
+        # an order that was shipped before (an ERP re-sending yesterday's lines in a new file)
+        if not line.reship and not self.allow_reship:
+            dup = self._already_shipped(o)
+            if dup is not None:
+                return self.reject(o, "already_shipped", f"order {dup[0]} was already shipped: {dup[1]}",
+                                   "nothing to do if this line was sent again by mistake; to make a further "
+                                   "shipment for the order put `yes` in a `reship` column on the line")
         # recipient
         recipient = line.recipient
         if recipient is None:
@@ -217,6 +261,8 @@ class _Run:
             return self.reject(o, "carrier_check", "; ".join(m.text for m in problems),
                                problems[0].details.get("fix", "correct the line and send it again in a new file"))
         # idempotency: a requeued file, a re-run after a crash, or a first call
+        for order in o.orders:
+            self.shipped_in_file.setdefault(order["key"], line.line)
         o.existing = self.finder.shipment(o.key)
         row = self.ledger.get(o.key)
         if o.existing is not None or (row and row["state"] in (ledger_mod.DONE, ledger_mod.FAILED)):
@@ -373,7 +419,7 @@ class _Run:
             if o.status == "rejected":
                 rows.append([o.line.line, order_label, channel, "", carrier, o.line.service, "", "", "", "rejected", o.reason])
                 rejects.append([o.line.line, order_label, carrier, o.reason.split(":", 1)[0],
-                                o.reason.split(":", 1)[-1].strip(), o.fix])
+                                o.reason.split(":", 1)[-1].strip(), o.fix, o.column])
                 continue
             n = len(o.result.parcels) if o.result else 0
             for i, p in enumerate(o.result.parcels if o.result else []):
@@ -381,9 +427,11 @@ class _Run:
                 rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", carrier,
                              o.request.service if o.request else o.line.service, p.tracking_number, p.parcel_number,
                              label.split("labels/", 1)[-1] if label else "", o.status, o.note])
-        self.ctx.output(f"labels/manifest-{stem}.csv", csv_text(MANIFEST_HEADER, rows))
+        # Private like the labels: reasons can quote recipients (carrier errors, address checks),
+        # and order + tracking numbers lead to the buyer.
+        self.ctx.output(f"labels/manifest-{stem}.csv", csv_text(MANIFEST_HEADER, rows), private=True)
         if rejects:
-            self.ctx.output(f"labels/rejects-{stem}.csv", csv_text(REJECT_HEADER, rejects))
+            self.ctx.output(f"labels/rejects-{stem}.csv", csv_text(REJECT_HEADER, rejects), private=True)
 
     # -- store ----------------------------------------------------------------------------------
     def record(self, outcomes: list[Outcome]) -> None:
@@ -429,6 +477,21 @@ class _Run:
             db["shipment_events"].insert_all(events)
         if pushes:
             db["shipment_pushes"].insert_all(pushes, pk=("shipment_key", "order_key"), replace=True)
+
+
+def _mask(text: str, values: list[str]) -> str:
+    """``text`` with each personal value (and each longer word of it) replaced by ``***``, and
+    e-mail addresses masked wherever they come from."""
+    words = set()
+    for v in values:
+        v = (v or "").strip()
+        if len(v) < 3:
+            continue  # 2-letter province/country codes: too short to mask without mangling words
+        words.add(v)
+        words.update(w for w in re.split(r"[\s,;]+", v) if len(w) >= 3)
+    for w in sorted(words, key=len, reverse=True):
+        text = re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", "***", text, flags=re.I)
+    return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "***@***", text)
 
 
 def _merge(pages: list[bytes]) -> bytes:

@@ -24,6 +24,7 @@ cod_amount          optional cash on delivery amount (with cod_currency)
 notes, reference    optional free text for the carrier
 tracking_number     manual carriers only: the ERP's own tracking number
 carrier_code        manual carriers only: the ERP's carrier (e.g. DHL)
+reship              ``yes``: a further shipment for an order that was shipped before (else refused)
 ==================  ========================================================================
 """
 from __future__ import annotations
@@ -62,16 +63,73 @@ class Line:
     reference: str = ""
     tracking_number: str = ""
     carrier_code: str = ""
+    reship: bool = False                  # a further shipment for orders that were shipped before
     error: tuple[str, str, str] | None = None  # (reason, message, fix)
+    column: str = ""                      # the column (JSON: field path) the error is about
 
-    def reject(self, reason: str, message: str, fix: str = "") -> "Line":
+    def reject(self, reason: str, message: str, fix: str = "", column: str = "") -> "Line":
         if self.error is None:
             self.error = (reason, message, fix)
+            self.column = column
         return self
 
     @property
     def order_label(self) -> str:
         return "|".join(self.orders)
+
+
+# Sanity limits: a value beyond them is a typo or an export bug (grams in the kilogram column,
+# ``1e30``), never a parcel a carrier takes; refusing it here keeps it out of carrier payloads.
+MAX_WEIGHT_KG = Decimal(1000)
+MAX_DIMENSION_CM = Decimal(1000)
+MAX_COD = Decimal(1_000_000)
+TRUE_WORDS = ("1", "true", "yes", "y", "x", "si", "ja", "ano", "oui")
+
+
+class ColumnError(ValueError):
+    """A bad value in one column (JSON: one field) of a line."""
+
+    def __init__(self, column: str, message: str):
+        super().__init__(message)
+        self.column = column
+
+
+def _number(value, column: str, limit: Decimal) -> Decimal | None:
+    """``Decimal`` (decimal comma accepted) within ``0 < value <= limit``; ``None`` when empty."""
+    try:
+        d = to_decimal(value, column)
+    except ValueError:
+        raise ColumnError(column, f"{column} {value!r} is not a number")
+    if d is None:
+        return None
+    if d <= 0:
+        raise ColumnError(column, f"{column} {value!r} must be positive")
+    if d > limit:
+        raise ColumnError(column, f"{column} {value!r} is larger than {limit} (a unit mix-up, e.g. grams for "
+                                  "kilograms, or millimetres for centimetres?)")
+    return d
+
+
+def _count(value, column: str) -> int | None:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise ColumnError(column, f"{column} {value!r} is not a whole number of parcels")
+    if n < 1 or n > 99:
+        raise ColumnError(column, f"{column} {n} is out of range 1..99")
+    return n
+
+
+def _parcel(column_prefix: str, weight, length=None, width=None, height=None, reference: str = "") -> Parcel:
+    w = _number(weight, f"{column_prefix}weight_kg", MAX_WEIGHT_KG)
+    if w is None:
+        raise ColumnError(f"{column_prefix}weight_kg", "weight_kg is empty: every parcel needs a weight in kilograms")
+    dims = {name: _number(v, f"{column_prefix}{name}", MAX_DIMENSION_CM)
+            for name, v in (("length_cm", length), ("width_cm", width), ("height_cm", height))}
+    return Parcel(weight_kg=w, reference=reference, **dims)
 
 
 def _split(value) -> list[str]:
@@ -83,24 +141,27 @@ def _split(value) -> list[str]:
 def _parcels_from_columns(row: dict) -> list[Parcel]:
     weights = _split(row.get("weight_kg") or row.get("weight"))
     if not weights:
-        raise ValueError("weight_kg is empty: every parcel needs a weight in kilograms")
-    count_text = (row.get("parcel_count") or row.get("parcels") or "").strip()
-    count = int(count_text) if count_text else len(weights)
-    if count < 1 or count > 99:
-        raise ValueError(f"parcel_count {count} is out of range 1..99")
+        raise ColumnError("weight_kg", "weight_kg is empty: every parcel needs a weight in kilograms")
+    count_col = "parcel_count" if (row.get("parcel_count") or "").strip() else "parcels"
+    count = _count(row.get(count_col), "parcel_count")
+    if count is None:
+        count = len(weights)
+        if count > 99:
+            raise ColumnError("weight_kg", f"{count} weights: at most 99 parcels per line")
     if len(weights) not in (1, count):
-        raise ValueError(f"{len(weights)} weights for {count} parcels: give one weight or one per parcel")
+        raise ColumnError("weight_kg", f"{len(weights)} weights for {count} parcels: give one weight or one per "
+                                       "parcel")
     dims = {}
     for name in ("length_cm", "width_cm", "height_cm"):
         vals = _split(row.get(name))
         if len(vals) not in (0, 1, count):
-            raise ValueError(f"{len(vals)} values in {name} for {count} parcels")
+            raise ColumnError(name, f"{len(vals)} values in {name} for {count} parcels")
         dims[name] = vals
     parcels = []
     for i in range(count):
         kw = {n: (v[i] if len(v) == count else v[0]) if v else None for n, v in dims.items()}
-        parcels.append(Parcel(weight_kg=to_decimal(weights[i] if len(weights) == count else weights[0], "weight_kg"),
-                              **{k: to_decimal(v, k) for k, v in kw.items()}))
+        parcels.append(_parcel("", weights[i] if len(weights) == count else weights[0],
+                               kw["length_cm"], kw["width_cm"], kw["height_cm"]))
     return parcels
 
 
@@ -134,27 +195,31 @@ def line_from_mapping(n: int, row: dict, defaults: dict) -> Line:
         line.reference = str(row.get("reference") or "").strip()
         line.tracking_number = str(row.get("tracking_number") or "").strip()
         line.carrier_code = str(row.get("carrier_code") or "").strip()
+        reship = row.get("reship")
+        line.reship = reship is True or str(reship or "").strip().lower() in TRUE_WORDS
         cod = row.get("cod")
         if isinstance(cod, dict):
-            line.cod_amount, line.cod_currency = to_decimal(cod.get("amount"), "cod amount"), str(cod.get("currency") or "")
+            line.cod_amount = _number(cod.get("amount"), "cod.amount", MAX_COD)
+            line.cod_currency = str(cod.get("currency") or "").strip()
+            cod_col = "cod.currency"
         else:
-            line.cod_amount = to_decimal(row.get("cod_amount"), "cod_amount")
+            line.cod_amount = _number(row.get("cod_amount"), "cod_amount", MAX_COD)
             line.cod_currency = str(row.get("cod_currency") or "").strip()
+            cod_col = "cod_currency"
         if line.cod_amount is not None and not line.cod_currency:
-            raise ValueError("cod_amount needs cod_currency")
+            raise ColumnError(cod_col, "cod_amount needs cod_currency")
         # parcels
         if isinstance(row.get("parcels"), list):
             if not row["parcels"]:
-                raise ValueError("parcels is empty")
+                raise ColumnError("parcels", "parcels is empty: a line needs at least one parcel")
+            if len(row["parcels"]) > 99:
+                raise ColumnError("parcels", f"{len(row['parcels'])} parcels: at most 99 per line")
             line.parcels = []
             for i, p in enumerate(row["parcels"], 1):
                 if not isinstance(p, dict) or p.get("weight_kg") in (None, ""):
-                    raise ValueError(f"parcel {i} has no weight_kg")
-                line.parcels.append(Parcel(weight_kg=to_decimal(p.get("weight_kg"), f"parcel {i} weight_kg"),
-                                           length_cm=to_decimal(p.get("length_cm"), "length_cm"),
-                                           width_cm=to_decimal(p.get("width_cm"), "width_cm"),
-                                           height_cm=to_decimal(p.get("height_cm"), "height_cm"),
-                                           reference=str(p.get("reference") or "")))
+                    raise ColumnError(f"parcels[{i}].weight_kg", f"parcel {i} has no weight_kg")
+                line.parcels.append(_parcel(f"parcels[{i}].", p.get("weight_kg"), p.get("length_cm"),
+                                            p.get("width_cm"), p.get("height_cm"), str(p.get("reference") or "")))
         else:
             line.parcels = _parcels_from_columns({k: ("" if v is None else str(v)) for k, v in row.items()})
         # addresses
@@ -166,21 +231,23 @@ def line_from_mapping(n: int, row: dict, defaults: dict) -> Line:
             cols = _address(row, "recipient_")
             mode = str(rec or "").strip().lower()
             if mode not in ("", "order"):
-                raise ValueError(f"recipient {rec!r}: use 'order' or fill the recipient_* columns")
+                raise ColumnError("recipient", f"recipient {rec!r}: use 'order' or fill the recipient_* columns")
             line.recipient = Address.from_dict(cols) if cols and mode != "order" else None
         snd = row.get("sender")
         line.sender = ({ADDRESS_FIELDS.get(k, k): str(v) for k, v in snd.items()} if isinstance(snd, dict)
                        else _address(row, "sender_"))
     except (ValueError, TypeError) as exc:
         return line.reject("invalid_line", str(exc), "correct the value on this line and send the line again "
-                                                     "in a new file (the other lines were shipped)")
+                                                     "in a new file (the other lines were shipped)",
+                           getattr(exc, "column", ""))
     if not line.orders:
         return line.reject("missing_order", "no order number on this line",
-                           "fill the `order` column (channel order id, merchant order id or <channel>:<order_id>)")
+                           "fill the `order` column (channel order id, merchant order id or <channel>:<order_id>)",
+                           "order")
     if not line.carrier:
         return line.reject("missing_carrier", "no carrier on this line",
                            "fill the `carrier` column with a [carriers.<name>] account, or set "
-                           "[inbox.shipments] carrier = \"<name>\"")
+                           "[inbox.shipments] carrier = \"<name>\"", "carrier")
     return line
 
 

@@ -133,6 +133,25 @@ class OrderFinder:
             return None
         return rows[0] if rows else None
 
+    def shipments_for_order(self, order_key: str, exclude: str = "") -> list[dict]:
+        """Shipments recorded for ``order_key`` (oldest first), except the one keyed ``exclude``.
+
+        Every shipment of a stored order has a push row (indexed by order) unless the
+        marketplace moves the order itself (MALL Delivery): those carry the order id as their
+        ``shipment_id``."""
+        try:
+            rows = self.query(
+                "select s.* from shipment_pushes p join shipments s on s.key = p.shipment_key "
+                "where p.order_key = ? and s.key != ? order by s.created_at", [order_key, exclude])
+            if not rows and ":" in order_key:
+                rows = [r for r in self.query(
+                    "select * from shipments where channel_managed = 1 and shipment_id = ? and key != ? "
+                    "order by created_at", [order_key.split(":", 1)[1], exclude])
+                    if order_key in json.loads(r["order_keys"] or "[]")]
+        except sqlite3.OperationalError:  # tables not there yet
+            return []
+        return rows
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

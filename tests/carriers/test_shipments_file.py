@@ -73,16 +73,18 @@ def test_zpl_print_run(make_app, tmp_path):
 
 
 def test_examples_in_config_are_valid(make_app, mall_fake, tmp_path):
-    """config/examples/shipments.csv and .json ship as documented."""
-    app = make_app()
-    add_order(app, "402-1234567-1234567")
-    add_order(app, "402-7654321-7654321")
-    add_order(app, "171-5550001-0000001")
-    mall_fake.add_order(32100001)
-    add_order(app, "32100001", channel="mall-cz", channel_type="mall",
-              ship_to={"name": "Jana", "street": "Dlouha 1", "zip": "11000", "city": "Praha", "country": "CZ"},
-              items=[{"id": "S", "quantity": 1, "package_size": "smallbox"}], raw={"mdp": True})
+    """config/examples/shipments.csv and .json ship as documented (each on its own instance: they
+    ship the same orders, and a second shipment of an order is refused as `already_shipped`)."""
     for name in ("shipments.csv", "shipments.json"):
+        app = make_app(root=tmp_path / f"inst-{name}")
+        add_order(app, "402-1234567-1234567")
+        add_order(app, "402-7654321-7654321")
+        add_order(app, "171-5550001-0000001")
+        if 32100001 not in mall_fake.orders:
+            mall_fake.add_order(32100001)
+        add_order(app, "32100001", channel="mall-cz", channel_type="mall",
+                  ship_to={"name": "Jana", "street": "Dlouha 1", "zip": "11000", "city": "Praha", "country": "CZ"},
+                  items=[{"id": "S", "quantity": 1, "package_size": "smallbox"}], raw={"mdp": True})
         src = REPO / "config" / "examples" / name
         dst = tmp_path / "drops" / f"example-{name}"
         dst.parent.mkdir(parents=True, exist_ok=True)
