@@ -29,6 +29,7 @@ import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import stat
 import threading
 import time
@@ -41,7 +42,7 @@ from . import __version__
 from .config import inbox_settings
 from .context import FileContext
 from .errors import FileRejected, OutputExists, TransientError
-from .outbox import fsync_dir
+from .outbox import ensure_dir, fsync_dir
 
 log = logging.getLogger("marketd.inbox")
 
@@ -247,6 +248,16 @@ class InboxEngine:
         except Exception:  # pragma: no cover - must never kill the observer thread
             pass
 
+    def events_lost(self) -> None:
+        """The watcher lost events (inotify queue overflow). Forget the evidence that depends on
+        having seen every event (a "created without any write" final name, a link of a temp
+        inode whose deletion may have gone unseen, even a move whose later writes may be lost),
+        so ``require_rename`` falls back to the file's own timestamps, and rescan at once."""
+        with self._lock:
+            self.arrivals.clear()
+            self.temp_inodes = {ino: t for ino, t in self.temp_inodes.items() if not t.from_event}
+        self.request_rescan()
+
     def _note_event(self, inbox: Inbox, p: Path, event: str | None, native: bool) -> None:
         if event is None:
             return
@@ -325,12 +336,38 @@ class InboxEngine:
                 except OSError as exc:
                     self._report_once(("stat", path), str(exc.errno), logging.ERROR,
                                       "cannot examine %s/%s: %s", inbox.kind, entry.name, exc)
+            if inbox.settings["mode"] == "done_file":
+                self._orphan_markers(inbox, {p.name for p in present})
             for key in [k for k in self._reported if k[0] != "dir" and isinstance(k[1], Path)
                         and k[1].parent == inbox.dir and k[1] not in present]:
                 del self._reported[key]  # gone: report it again if it comes back
             for path in [p for p in self._blocked if p.parent == inbox.dir and p not in present]:
                 del self._blocked[path]
         return n
+
+    def _orphan_markers(self, inbox: Inbox, names: set[str]) -> None:
+        """done_file mode: a marker whose data file has not arrived within
+        ``done_marker_timeout_seconds`` (default 600) of the marker's modification time is
+        reported once (WARNING), and again if it changes. It is never taken or deleted."""
+        suffix = inbox.settings["done_suffix"]
+        timeout = float(inbox.settings.get("done_marker_timeout_seconds", 600))
+        wall = time.time()
+        for name in names:
+            if not name.endswith(suffix) or len(name) <= len(suffix):
+                continue
+            data = name[:-len(suffix)]
+            if data in names:
+                continue
+            st = _lstat(inbox.dir / name)
+            if st is None or not stat.S_ISREG(st.st_mode) or wall - st.st_mtime < timeout:
+                continue
+            if any(r["name"] == data for r in self.app.store.journal_in_states(
+                    ["claimed", "retry_wait", "processed", "published"], kind=inbox.kind)):
+                continue  # its data file is being processed: the marker goes with it
+            self._report_once(("marker", inbox.dir / name), (st.st_ino, st.st_mtime_ns), logging.WARNING,
+                              "%s/%s is a done-file marker, but its data file %s has not arrived in %.0f s; "
+                              "upload %s (the marker must be written after the data), or remove the marker",
+                              inbox.kind, name, data, timeout, data)
 
     def _drain_hints(self) -> None:
         with self._lock:
@@ -650,6 +687,16 @@ class InboxEngine:
         except (TransientError, OSError) as exc:
             self._discard_temps(file_id, ctx)
             self._retry_or_give_up(inbox, row, exc)
+        except sqlite3.OperationalError as exc:
+            # The database was busy (a job committed between this transaction's first read and
+            # its first write: SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out), full or
+            # failing: not the file's fault, so retried like any temporary failure. Other
+            # OperationalErrors (no such table/column) are the plugin's bug.
+            self._discard_temps(file_id, ctx)
+            if is_transient_db_error(exc):
+                self._retry_or_give_up(inbox, row, TransientError(f"database: {exc}"))
+            else:
+                self._plugin_error(inbox, row, file_id, exc)
         except OutputExists as exc:
             self._discard_temps(file_id, ctx)
             self._reject(inbox, row, FileRejected(
@@ -658,12 +705,7 @@ class InboxEngine:
                     "or set [daemon] output_conflict = \"rename\" to publish name-1.ext instead"))
         except Exception as exc:
             self._discard_temps(file_id, ctx)
-            plugin = self.app.plugins.plugin_name_of(inbox.handler)
-            log.error("plugin %s raised on %s: %s\n%s", plugin, row["name"], exc, traceback.format_exc())
-            self._reject(inbox, row, FileRejected(
-                f"plugin_error:{plugin}", f"the {plugin} plugin failed on this file: {type(exc).__name__}: {exc}",
-                fix="this is a bug or a case the plugin does not handle; the traceback is in the daemon log. "
-                    f"Once fixed, requeue with `marketd requeue {file_id}`"))
+            self._plugin_error(inbox, row, file_id, exc)
         finally:
             if not committed:
                 self.current = None
@@ -676,6 +718,14 @@ class InboxEngine:
         if final["state"] in ("done", "error", "duplicate"):
             self.app.emit("file_processed", record=final)
         return final
+
+    def _plugin_error(self, inbox: Inbox, row: dict, file_id: str, exc: BaseException) -> None:
+        plugin = self.app.plugins.plugin_name_of(inbox.handler)
+        log.error("plugin %s raised on %s: %s\n%s", plugin, row["name"], exc, traceback.format_exc())
+        self._reject(inbox, row, FileRejected(
+            f"plugin_error:{plugin}", f"the {plugin} plugin failed on this file: {type(exc).__name__}: {exc}",
+            fix="this is a bug or a case the plugin does not handle; the traceback is in the daemon log. "
+                f"Once fixed, requeue with `marketd requeue {file_id}`"))
 
     def _finish(self, inbox: Inbox, file_id: str) -> bool:
         """Publish the committed file's outputs and archive it. An OS error here (the outbox not
@@ -754,7 +804,7 @@ class InboxEngine:
         day = day or self.clock.now().strftime("%Y-%m-%d")
         base = {"done": DONE, "duplicate": DUPLICATE, "error": ERROR}[state]
         dest_dir = inbox.sub(base) / day if state != "error" else inbox.sub(ERROR)
-        dest_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dir(dest_dir)
         dest = dest_dir / f"{file_id}__{name}"
         if work.exists():
             os.rename(work, dest)
@@ -764,6 +814,7 @@ class InboxEngine:
             marker = inbox.dir / (name + inbox.settings["done_suffix"])
             if marker.exists():
                 os.rename(marker, dest_dir / f"{file_id}__{marker.name}")
+                fsync_dir(dest_dir)
         self.app.store.journal_update(file_id, state=state, final_path=str(dest),
                                       finished_at=self.clock.now().isoformat())
         return dest
@@ -776,7 +827,7 @@ class InboxEngine:
             else:
                 ctx.output(f"reports/{inbox.kind}-{ctx.stem}-{ctx.stamp}.duplicate.txt", (
                     f"{row['name']} was not applied: the same content (sha256 {row['sha256']}) was already "
-                    f"processed as {first['name']} (id {first['id']}, {first['finished_at']}).\n"
+                    f"processed as {first['name']} (id {first['id']}, {first['finished_at'] or first['claimed_at']}).\n"
                     f"To apply it again on purpose: marketd requeue {row['id']}\n"))
             self.app.outbox.check_free(o.final for o in ctx.outputs)
             store.journal_update(row["id"], state="processed", duplicate_of=first["id"],
@@ -788,12 +839,13 @@ class InboxEngine:
         work = Path(row["work_path"])
         plugin = self.app.plugins.plugin_name_of(inbox.handler)
         now = self.clock.now()
+        fresh = store.journal_get(row["id"]) or row  # ``row`` may predate this attempt's count
         error = {"reason": exc.reason, "message": exc.message, "where": exc.where, "fix": exc.fix,
                  "plugin": plugin, "plugin_version": self.app.plugins.version_of(plugin),
-                 "marketd_version": __version__, "attempts": (row.get("attempts") or 0),
+                 "marketd_version": __version__, "attempts": (fresh.get("attempts") or 0),
                  "sha256": row["sha256"], "claimed_at": row["claimed_at"], "failed_at": now.isoformat()}
         err_dir = inbox.sub(ERROR)
-        err_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dir(err_dir)
         base = f"{row['id']}__{row['name']}"
         _write_small(err_dir / f"{base}.error.txt", error_text(inbox, row, error))
         _write_small(err_dir / f"{base}.error.json", json.dumps(error, indent=2))
@@ -859,6 +911,20 @@ class InboxEngine:
             except OSError:
                 waiting[kind] = 0
         return {"waiting": waiting, "states": self.app.store.counts_by_state(), "current": self.current}
+
+
+# SQLite primary result codes that mean "try again later", not "this file is bad":
+# BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+_TRANSIENT_SQLITE = {5, 6, 7, 10, 13, 14, 15}
+_TRANSIENT_SQLITE_TEXT = ("database is locked", "database table is locked", "disk i/o error",
+                          "database or disk is full", "unable to open database")
+
+
+def is_transient_db_error(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _TRANSIENT_SQLITE
+    return any(t in str(exc).lower() for t in _TRANSIENT_SQLITE_TEXT)
 
 
 def _write_small(path: Path, text: str) -> None:

@@ -28,6 +28,30 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def ensure_dir(path: Path) -> None:
+    """``mkdir -p`` whose new folders survive a power cut: the parent of every folder it
+    creates is fsynced (fsyncing a file's folder makes the file's name durable, not the
+    folder's own name in its parent)."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue
+        fsync_dir(d.parent)
+
+
 def temp_name(final: Path, token: str) -> Path:
     return final.parent / f".{final.name}.{token}.tmp"
 
@@ -35,7 +59,7 @@ def temp_name(final: Path, token: str) -> Path:
 def open_new(path: Path, private: bool, binary: bool = True, encoding: str = "utf-8"):
     """Create ``path`` exclusively with the right permission bits regardless of umask."""
     mode = PRIVATE_MODE if private else PUBLIC_MODE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     os.fchmod(fd, mode)
     if binary:

@@ -168,9 +168,30 @@ class Daemon:
             notify("STOPPING=1")
             engine.stopping.set()
             engine.wake.set()
-            self.worker.join(timeout=300)
-            watcher.stop()
-            jobs.shutdown()
-            app.close()
-            log.info("marketd stopped")
+            self._shutdown(engine, watcher, jobs)
         return 0
+
+    def _shutdown(self, engine: InboxEngine, watcher: Watcher, jobs: JobRunner) -> None:
+        """Stop within ``[daemon] stop_timeout_seconds`` (default 100: the units' TimeoutStopSec
+        is 120). The file in hand and running jobs get that long to finish; whatever is still
+        running then is abandoned like a ``kill -9``: the process exits at once, without
+        closing the store under a thread that is still writing, so the file's transaction
+        never commits, it stays claimed and is processed again at the next start."""
+        budget = float(self.app.config["daemon"].get("stop_timeout_seconds", 100))
+        deadline = time.monotonic() + budget
+        stopper = threading.Thread(target=jobs.shutdown, name="scheduler-shutdown", daemon=True)
+        stopper.start()  # in parallel with the worker finishing its file
+        self.worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        watcher.stop()
+        stopper.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.worker.is_alive() or stopper.is_alive():
+            busy = [f"file {engine.current}" if self.worker.is_alive() else None,
+                    "a scheduled job" if stopper.is_alive() else None]
+            log.error("still busy with %s after %.0f s (stop_timeout_seconds): abandoning it as a kill -9 "
+                      "would; a file's changes are not committed, it stays claimed and is processed again at "
+                      "the next start",
+                      " and ".join(b for b in busy if b), budget)
+            logging.shutdown()  # flush the log before leaving
+            os._exit(0)
+        self.app.close()
+        log.info("marketd stopped")

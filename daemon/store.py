@@ -71,13 +71,24 @@ class ThreadConnections:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._wrap, self._row_factory, self._foreign_keys = wrap, row_factory, foreign_keys
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
-        self.raw().execute("PRAGMA journal_mode=WAL")  # creates the file; WAL is kept in it
+        self._closed = False
+        mode = self.raw().execute("PRAGMA journal_mode=WAL").fetchone()[0]  # creates the file; WAL is kept in it
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(
+                f"{self.path}: SQLite cannot use WAL here (journal_mode stays {mode!r}); put the state directory "
+                "on a local file system")
 
     def raw(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            with self._lock:
+                if self._closed:
+                    # After close() nothing may write any more: a thread still running at shutdown
+                    # (a worker past its stop budget) must fail, not silently open a new connection
+                    # and commit half of what it was doing.
+                    raise sqlite3.ProgrammingError(f"{self.path} is closed")
             conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=60000")
             conn.execute("PRAGMA synchronous=FULL")
@@ -88,8 +99,23 @@ class ThreadConnections:
             self._local.conn = conn
             self._local.wrapped = self._wrap(conn) if self._wrap else conn
             with self._lock:
-                self._all.append(conn)
+                self._reap()
+                self._all.append((threading.current_thread(), conn))
         return conn
+
+    def _reap(self) -> None:
+        """Close the connections of threads that have ended (caller holds ``_lock``): a pool
+        that replaces its threads must not leak one connection (and its files) per thread."""
+        alive = []
+        for thread, conn in self._all:
+            if thread.is_alive():
+                alive.append((thread, conn))
+            else:
+                try:
+                    conn.close()  # rolls back whatever that thread left open
+                except Exception:
+                    pass
+        self._all = alive
 
     def get(self):
         """This thread's connection, wrapped."""
@@ -97,8 +123,10 @@ class ThreadConnections:
         return self._local.wrapped
 
     def close(self) -> None:
+        """Close every thread's connection, for good: later use raises ``ProgrammingError``."""
         with self._lock:
-            for conn in self._all:
+            self._closed = True
+            for _thread, conn in self._all:
                 try:
                     conn.close()
                 except Exception:
@@ -180,9 +208,11 @@ class Store:
         return list(self.db.query(sql + " order by claimed_at, id", params))
 
     def first_applied(self, kind: str, sha256: str) -> dict | None:
-        """The first file with this content in this inbox that was applied (done)."""
+        """The first file with this content in this inbox that was applied: done, or committed
+        and still being published or archived (its changes are in the store already)."""
         rows = list(self.db.query(
-            "select * from files where kind = ? and sha256 = ? and state = 'done' order by claimed_at limit 1",
+            "select * from files where kind = ? and sha256 = ? and (state = 'done' or (state in "
+            "('processed', 'published') and duplicate_of is null)) order by claimed_at limit 1",
             [kind, sha256],
         ))
         return rows[0] if rows else None

@@ -16,12 +16,52 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
+import weakref
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 log = logging.getLogger("marketd.watch")
+
+
+class _OverflowListener(logging.Handler):
+    """watchdog 7.1 logs a warning when the kernel's inotify queue overflows, and sends no
+    event to handlers (research §0.4): events were lost, so the engine must rescan and stop
+    trusting the event-order evidence it keeps for ``require_rename``. This handler on
+    watchdog's inotify loggers is the only signal there is."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.watchers: "weakref.WeakSet[Watcher]" = weakref.WeakSet()
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if "overflow" not in record.getMessage().lower():
+                return
+            with self._guard:
+                watchers = list(self.watchers)
+            for w in watchers:
+                w.on_overflow()
+        except Exception:  # pragma: no cover - never break watchdog's thread
+            pass
+
+
+_OVERFLOW = _OverflowListener()
+_OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify")
+
+
+def _listen_for_overflow(watcher: "Watcher") -> None:
+    with _OVERFLOW._guard:
+        _OVERFLOW.watchers.add(watcher)
+    for name in _OVERFLOW_LOGGERS:
+        lg = logging.getLogger(name)
+        if _OVERFLOW not in lg.handlers:
+            lg.addHandler(_OVERFLOW)
+        if not lg.isEnabledFor(logging.WARNING):  # someone silenced watchdog: keep the warning coming
+            lg.setLevel(logging.WARNING)
 
 
 class HintHandler(FileSystemEventHandler):
@@ -53,8 +93,15 @@ class Watcher:
         self.forced_poll: set[str] = set()
 
     def start(self) -> None:
+        _listen_for_overflow(self)
         for kind in self.engine.inboxes:
             self._start_one(kind)
+
+    def on_overflow(self) -> None:
+        """Called from watchdog's thread after the kernel dropped events: rescan everything."""
+        log.warning("the kernel's inotify event queue overflowed (fs.inotify.max_queued_events); events were "
+                    "lost: rescanning every inbox")
+        self.engine.events_lost()
 
     def _start_one(self, kind: str) -> None:
         inbox = self.engine.inboxes[kind]
@@ -91,7 +138,7 @@ class Watcher:
             return False
         try:
             return os.stat(self.engine.inboxes[kind].dir).st_ino == self.inodes.get(kind)
-        except FileNotFoundError:
+        except OSError:  # gone, or no longer searchable: rebuilding says why
             return False
 
     def supervise(self) -> bool:
@@ -115,5 +162,7 @@ class Watcher:
         return self.failures < 2
 
     def stop(self) -> None:
+        with _OVERFLOW._guard:
+            _OVERFLOW.watchers.discard(self)
         for kind in list(self.observers):
             self._stop_one(kind)
