@@ -6,6 +6,7 @@ Plugins add their own commands through the ``register_commands`` hook (``marketd
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -21,12 +22,24 @@ DEFAULT_CONFIG = "config/marketd.toml"
 
 
 def find_config(explicit: str | None) -> Path:
-    """``--config``, else ``$MARKETD_CONFIG``, else ./marketd.toml, else ./config/marketd.toml."""
-    for candidate in (explicit, os.environ.get("MARKETD_CONFIG"), "marketd.toml", DEFAULT_CONFIG):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).resolve()
+    """``--config`` (or ``$MARKETD_CONFIG``), else ./marketd.toml, else ./config/marketd.toml.
+
+    A config named explicitly must exist: falling back to another file would run the command
+    on another instance than the one the operator meant."""
     if explicit:
-        raise click.ClickException(f"config file not found: {explicit}")
+        path = Path(explicit).expanduser()
+        if path.is_file():
+            return path.resolve()
+        source = "--config" if explicit != os.environ.get("MARKETD_CONFIG") else "$MARKETD_CONFIG"
+        if path.is_dir():
+            hint = (f"use {path / 'marketd.toml'}" if (path / "marketd.toml").is_file()
+                    else f"create one with `marketd init {path}`")
+            raise click.ClickException(f"{source} {explicit} is a folder, not a config file: {hint}")
+        raise click.ClickException(f"config file not found: {path.resolve()} (from {source}); check the path, "
+                                   "or create an instance with `marketd init DIR`")
+    for candidate in ("marketd.toml", DEFAULT_CONFIG):
+        if Path(candidate).is_file():
+            return Path(candidate).resolve()
     raise click.ClickException(
         "no config found (looked for --config, $MARKETD_CONFIG, ./marketd.toml, ./config/marketd.toml); "
         "create an instance with `marketd init DIR`")
@@ -72,8 +85,10 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="marketd")
-@click.option("--config", "-c", "config_path", envvar="MARKETD_CONFIG", help="Path to marketd.toml.")
-@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR.")
+@click.option("--config", "-c", "config_path", envvar="MARKETD_CONFIG", metavar="FILE",
+              help="The instance's marketd.toml (default: $MARKETD_CONFIG, ./marketd.toml, ./config/marketd.toml).")
+@click.option("--log-level", default=None, type=click.Choice(config_mod.LOG_LEVELS[:4], case_sensitive=False),
+              help="Log level for this run (default: [daemon] log_level).")
 @click.pass_context
 def cli(ctx, config_path, log_level):
     ctx.ensure_object(dict)
@@ -83,9 +98,10 @@ def cli(ctx, config_path, log_level):
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
-@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing DIRECTORY/marketd.toml (folders and data are kept).")
 def init(directory, force):
-    """Create an instance: a commented config and the inbox/outbox folder tree."""
+    """Create an instance in DIRECTORY (default: the current folder): a commented marketd.toml
+    with every default, and the inbox/outbox folder tree."""
     from .app import App
 
     root = Path(directory).resolve()
@@ -110,7 +126,9 @@ def init(directory, force):
 @cli.command()
 @click.pass_context
 def run(ctx):
-    """Run the daemon in the foreground (systemd: Type=notify)."""
+    """Run the daemon in the foreground (systemd: Type=notify).
+
+    SIGTERM (Ctrl-C) finishes the file in hand and stops; SIGHUP re-reads the [inbox.*] settings."""
     from .service import Daemon
 
     app = build_app(ctx)
@@ -122,7 +140,7 @@ def run(ctx):
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def status(ctx, as_json):
     """Files waiting, in progress, failed; last processed; next scheduled jobs."""
@@ -165,24 +183,8 @@ def status(ctx, as_json):
                    + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
 
 
-@cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--kind", help="Inbox kind (catalog, settlements, …); default: the file's folder name.")
-@click.pass_context
-def process(ctx, file, kind):
-    """Process one file now, through the same code path as a dropped file."""
-    from .inbox import InboxEngine
-
-    app = build_app(ctx)
-    path = Path(file).resolve()
-    engine = InboxEngine(app)
-    kind = kind or path.parent.name
-    if kind not in engine.inboxes:
-        raise click.ClickException(f"unknown inbox kind {kind!r}; use --kind with one of: {', '.join(engine.inboxes)}")
-    with exclusive(app, f"drop the file into {app.inbox_dir / kind} instead"):
-        engine.ensure_dirs()
-        engine.recover()
-        row = engine.adopt(kind, path)
+def _echo_result(row: dict) -> None:
+    """One line per file, its outputs, and for a rejected file the reason and its report; exit 1 then."""
     click.echo(f"{row['state']}: {row['kind']}/{row['name']} ({row['id']})")
     for out in json.loads(row["outputs"] or "[]"):
         click.echo(f"  output: {out.get('published') or out['final']}")
@@ -194,10 +196,50 @@ def process(ctx, file, kind):
 
 
 @cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", help="Inbox kind (catalog, settlements, …); default: the file's folder name.")
+@click.pass_context
+def process(ctx, file, kind):
+    """Process one file now, through the same code path as a dropped file.
+
+    A file from elsewhere is copied in and left where it is; a file already in its inbox
+    folder is taken out of it (it ends up in .done/, .duplicate/ or .error/). The daemon must
+    be stopped. Exits 1 when the file is rejected.
+    """
+    from .inbox import InboxEngine
+
+    app = build_app(ctx)
+    path = Path(file).resolve()
+    engine = InboxEngine(app)
+    kind = kind or path.parent.name
+    if kind not in engine.inboxes:
+        raise click.ClickException(f"unknown inbox kind {kind!r}; use --kind with one of: {', '.join(engine.inboxes)}")
+    in_inbox = path.parent == engine.inboxes[kind].dir.resolve()
+    with exclusive(app, f"drop the file into {app.inbox_dir / kind} instead"):
+        engine.ensure_dirs()
+        engine.recover()
+        row = engine.adopt(kind, path)
+        if in_inbox and row.get("sha256"):
+            # The copy went through; the original must not be taken again by the next daemon start.
+            try:
+                with open(path, "rb") as fh:
+                    same = hashlib.file_digest(fh, "sha256").hexdigest() == row["sha256"]
+                if same:
+                    path.unlink()
+            except OSError as exc:
+                click.echo(f"warning: could not remove {path} from the inbox ({exc}); remove it, or the daemon "
+                           "will take it again as a duplicate", err=True)
+    _echo_result(row)
+
+
+@cli.command()
 @click.argument("file_id")
 @click.pass_context
 def requeue(ctx, file_id):
-    """Process a failed or duplicate file again (bypasses the same-content check)."""
+    """Process a finished file (error, duplicate or done) again under a new id, bypassing the
+    same-content check. FILE_ID is the id in `marketd status` and the `<id>__` prefix of the
+    file in .error/, .duplicate/ or .done/. The daemon must be stopped. Exits 1 when the file
+    is rejected again."""
     from .inbox import InboxEngine
 
     app = build_app(ctx)
@@ -205,12 +247,18 @@ def requeue(ctx, file_id):
         try:
             row = InboxEngine(app).requeue(file_id)
         except (KeyError, ValueError, FileNotFoundError) as exc:
+            if isinstance(exc, KeyError):
+                raise click.ClickException(f"{exc.args[0]} (file ids are listed by `marketd status` and prefix "
+                                           "the files in inbox/<kind>/.error/, .duplicate/ and .done/<day>/)")
+            if isinstance(exc, FileNotFoundError):
+                raise click.ClickException(f"{exc}: it was requeued already (use the newer id in `marketd status`) "
+                                           "or moved away; to process a copy, use `marketd process FILE --kind K`")
             raise click.ClickException(str(exc))
-    click.echo(f"{row['state']}: {row['kind']}/{row['name']} ({row['id']})")
+    _echo_result(row)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def plugins(ctx, as_json):
     """Built-in and third-party plugins with versions, and any that failed to load."""
@@ -246,11 +294,15 @@ def jobs(ctx):
 @click.argument("name")
 @click.pass_context
 def jobs_run(ctx, name):
-    """Run one job now, in this process."""
-    from .scheduler import JobRunner
+    """Run one job now, in this process (also while the daemon runs)."""
+    from .scheduler import JobRunner, effective_specs
 
-    runner = JobRunner(build_app(ctx))
+    app = build_app(ctx)
+    runner = JobRunner(app)
     if name not in runner.specs:
+        if name in {s.name for s in effective_specs(app)}:
+            raise click.ClickException(f"job {name} is disabled ([jobs.{name}] enabled = false in "
+                                       f"{app.config.get('_path', 'the config')})")
         raise click.ClickException(f"no job {name!r}; known: {', '.join(runner.specs)}")
     error = runner.run_job(name)
     if error:

@@ -22,7 +22,7 @@ def get_secret(name: str, *, required: bool = True) -> str | None:
             return path.read_text(encoding="utf-8").strip()
     if required:
         raise ConfigError(
-            f"secret {name} is not set: export {name}=... or add `LoadCredential={name}:/etc/marketd/{name}` "
+            f"secret {name} is not set: export {name}=... or add `LoadCredential={name}:/etc/marketd/credentials/{name}` "
             f"to the systemd unit (see docs/operations.md#secrets)"
         )
     return None
