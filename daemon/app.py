@@ -34,7 +34,7 @@ class App:
         for name, plugin in (extra_plugins or {}).items():
             self.plugins.register(plugin, name)
         self.store = Store(self.state_dir / "marketd.sqlite")
-        self.outbox = Outbox(self.outbox_dir, d.get("output_conflict", "fail"))
+        self.outbox = Outbox(self.outbox_dir, d.get("output_conflict", "fail"), d.get("output_done_files", []))
         self._channels: dict | None = None
         self._carriers: dict | None = None
         self.migrate()

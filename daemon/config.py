@@ -56,6 +56,7 @@ DEFAULTS = {
         "supervise_seconds": 1.0,
         "log_level": "INFO",
         "output_conflict": "fail",
+        "output_done_files": [],
         "batch_size": 500,
         "stop_timeout_seconds": 100.0,
     },
@@ -182,6 +183,10 @@ def normalise(cfg: dict, base_dir: Path) -> dict:
         d[key] = str(p if p.is_absolute() else (base_dir / p).resolve())
     if d["output_conflict"] not in CONFLICT_POLICIES:
         raise ConfigError(f"[daemon] output_conflict = {d['output_conflict']!r}: use one of {CONFLICT_POLICIES}")
+    done = d["output_done_files"]
+    if not isinstance(done, list) or not all(isinstance(f, str) and f and "/" not in f for f in done):
+        raise ConfigError(f"[daemon] output_done_files = {done!r}: a list of outbox folder names, e.g. "
+                          "[\"labels\", \"reports\"], or [\"*\"] for every output")
     for key, (minimum, exclusive) in DAEMON_NUMBERS.items():
         _number("[daemon]", key, d[key], minimum, exclusive, DEFAULTS["daemon"][key])
     if not isinstance(d["log_level"], str) or d["log_level"].upper() not in LOG_LEVELS:
@@ -266,6 +271,7 @@ STARTER_COMMENTS = {
     "daemon": (
         "# Where state (SQLite, lock), inboxes and outboxes live; time zone of scheduled jobs and reports;\n"
         "# rescan period (s); output_conflict: fail | rename | replace when an output name is taken;\n"
+        "# output_done_files: outbox folders (e.g. [\"labels\"], or [\"*\"]) that get an empty NAME.done per output;\n"
         "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec)."
     ),
     "inbox.defaults": (

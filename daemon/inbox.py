@@ -793,6 +793,10 @@ class InboxEngine:
             crashpoint("mid_publish")
         for folder in sorted(folders):  # once per folder, before the journal says "published"
             fsync_dir(folder)
+        markers = [outbox.write_done_marker(Path(out["published"]), sync=False)
+                   for out in outputs if outbox.wants_done_marker(Path(out["published"]))]
+        for folder in sorted({m.parent for m in markers}):  # markers only after their data is durable
+            fsync_dir(folder)
         self.app.store.journal_update(row["id"], state="published", outputs=outputs)
 
     def _archive(self, inbox: Inbox, row: dict) -> None:

@@ -74,11 +74,42 @@ def finish(fh) -> None:
     fh.close()
 
 
+DONE_SUFFIX = ".done"
+
+
 class Outbox:
-    def __init__(self, root: str | Path, conflict: str = "fail"):
+    def __init__(self, root: str | Path, conflict: str = "fail", done_folders=()):
         self.root = Path(root)
         self.conflict = conflict
+        # outbox folders (first path part, "*" for all) whose readers want ``<name>.done`` beside
+        # each output: an ERP that cannot tell a finished file from a growing one waits for it
+        self.done_folders = tuple(done_folders or ())
         self._resolved: Path | None = None
+
+    def wants_done_marker(self, final: Path) -> bool:
+        if not self.done_folders:
+            return False
+        top = Path(self._rel(Path(final))).parts[0]
+        return "*" in self.done_folders or top in self.done_folders
+
+    def write_done_marker(self, final: Path, *, sync: bool = True) -> Path:
+        """An empty ``<final>.done``, created only once ``final`` is in place and fsynced (its
+        folder too, when ``sync``); idempotent, so a re-publish after a crash is harmless."""
+        final = Path(final)
+        marker = final.with_name(final.name + DONE_SUFFIX)
+        mode = os.stat(final).st_mode & 0o777
+        try:
+            fd = os.open(str(marker), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            return marker
+        try:
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if sync:
+            fsync_dir(marker.parent)
+        return marker
 
     def final_path(self, relpath: str) -> Path:
         if self._resolved is None:
@@ -159,10 +190,13 @@ class Outbox:
             fh.flush()
             os.fsync(fh.fileno())
         try:
-            return self.publish(tmp, final, policy)
+            published = self.publish(tmp, final, policy)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        if self.wants_done_marker(published):
+            self.write_done_marker(published)
+        return published
 
     def orphan_temps(self) -> list[Path]:
         return [p for p in self.root.rglob(".*.tmp") if p.is_file()]
