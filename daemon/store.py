@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import os
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -69,6 +70,14 @@ class ThreadConnections:
                  foreign_keys: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Orders (buyer names, addresses) and carrier requests live in these files: owner-only,
+        # whatever the umask; SQLite gives its -wal/-shm files the database file's mode.
+        os.close(os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.chmod(f"{self.path}{suffix}", 0o600)
+            except FileNotFoundError:
+                pass
         self._wrap, self._row_factory, self._foreign_keys = wrap, row_factory, foreign_keys
         self._local = threading.local()
         self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []

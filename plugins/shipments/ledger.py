@@ -19,7 +19,6 @@ or a person reviews). Label bytes are kept ``label_retention_days`` (default 30)
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -74,16 +73,10 @@ def result_from_json(text: str, labels: dict[int, Label]) -> ShipmentResult:
 class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Requests (recipient addresses) and label bytes live here: owner-only, whatever the umask.
-        os.close(os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600))
+        # Requests (recipient addresses) and label bytes live here: ThreadConnections keeps the
+        # file owner-only, whatever the umask.
         self._conns = ThreadConnections(self.path, row_factory=sqlite3.Row)
         self.conn.executescript(_SCHEMA)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                os.chmod(f"{self.path}{suffix}", 0o600)
-            except FileNotFoundError:
-                pass
 
     @classmethod
     def for_app(cls, app) -> "Ledger":
