@@ -22,7 +22,7 @@ ACCOUNT = "amazon_sandbox"
 SANDBOX_CREDENTIALS = {
     "client_id": "amzn1.application-oa2-client.sandbox",
     "client_secret": "sandbox-lwa-client-secret",
-    "refresh_token": "Atzr|sandbox-refresh-token",
+    "refresh_token": "Atzr|sandbox-fake",
 }
 
 

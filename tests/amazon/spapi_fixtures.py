@@ -17,7 +17,7 @@ from tests.fakes.spapi import SpApiFake
 
 ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
 LWA = "https://api.amazon.com/auth/o2/token"
-CREDS = ("amzn1.application-oa2-client.test", "test-lwa-client-secret-123", "Atzr|test-refresh-token-456")
+CREDS = ("amzn1.application-oa2-client.test", "test-lwa-client-secret-123", "Atzr|fake-token-456")
 __all__ = ["CREDS", "ENDPOINT", "LWA", "CHANNEL", "clock", "fake", "transport", "creds_env", "make_app", "api"]
 
 CHANNEL = {"type": "amazon", "marketplace": "IT", "endpoint": ENDPOINT, "lwa_endpoint": LWA}
