@@ -6,7 +6,6 @@ Plugins add their own commands through the ``register_commands`` hook (``marketd
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -214,21 +213,10 @@ def process(ctx, file, kind):
     kind = kind or path.parent.name
     if kind not in engine.inboxes:
         raise click.ClickException(f"unknown inbox kind {kind!r}; use --kind with one of: {', '.join(engine.inboxes)}")
-    in_inbox = path.parent == engine.inboxes[kind].dir.resolve()
     with exclusive(app, f"drop the file into {app.inbox_dir / kind} instead"):
         engine.ensure_dirs()
         engine.recover()
         row = engine.adopt(kind, path)
-        if in_inbox and row.get("sha256"):
-            # The copy went through; the original must not be taken again by the next daemon start.
-            try:
-                with open(path, "rb") as fh:
-                    same = hashlib.file_digest(fh, "sha256").hexdigest() == row["sha256"]
-                if same:
-                    path.unlink()
-            except OSError as exc:
-                click.echo(f"warning: could not remove {path} from the inbox ({exc}); remove it, or the daemon "
-                           "will take it again as a duplicate", err=True)
     _echo_result(row)
 
 

@@ -892,9 +892,16 @@ class InboxEngine:
         return self.process(claimed["id"])
 
     def adopt(self, kind: str, source: Path) -> dict:
-        """One-shot processing of a file outside the inbox (``marketd process``): same code path."""
+        """One-shot processing of a file (``marketd process``): same code path. A file from
+        elsewhere is copied in and left where it is; a file already in its inbox folder is
+        claimed by rename like a dropped file, so no later start takes it again."""
         inbox = self.inboxes[kind]
         inbox.ensure()
+        if source.resolve().parent == inbox.dir.resolve():
+            claimed = self.claim(inbox, source)
+            if claimed is None:
+                raise FileNotFoundError(f"{source} is gone or not a regular file")
+            return claimed if claimed["state"] != "claimed" else self.process(claimed["id"])
         staging = inbox.dir / f".{source.name}.{secrets.token_hex(4)}.tmp"
         shutil.copyfile(source, staging)
         now = self.clock.now()
