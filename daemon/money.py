@@ -1,85 +1,34 @@
 """Amounts as Decimal, parsed the way European marketplace exports write them.
 
 Floats never appear: a settlement's rows must add up to its payout to the cent, and a float
-sum of a million rows does not.
+sum of a million rows does not. Parsing itself lives in :mod:`marketd.numbers` (one parser for
+every number a file carries); this module keeps the amount-shaped entry points.
 """
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-_SPACES = re.compile(r"[\s\u00a0\u202f']")
+from .numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
+                      parse_decimal)
 
+__all__ = ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "AmountError", "DecimalStyle", "NumberError", "NumberKind",
+           "fmt", "guess_decimal_separator", "parse_amount", "parse_decimal"]
 
-class AmountError(ValueError):
-    """Text that is not an amount; the message quotes it."""
+AmountError = NumberError  # the historical name: ``except AmountError`` keeps catching every refusal
 
 
 def guess_decimal_separator(samples) -> str:
-    """Decide ``.`` or ``,`` for a whole column/file from sample values (decided per file).
-
-    A value like ``1.234`` is ambiguous on its own; the file decides: if any sample has a comma
-    followed by exactly two digits at the end, or a dot used as thousands separator before a
-    comma, the file uses decimal comma.
-    """
-    comma = dot = 0
-    for raw in samples:
-        s = _SPACES.sub("", str(raw or ""))
-        if not s:
-            continue
-        last_comma, last_dot = s.rfind(","), s.rfind(".")
-        if last_comma > last_dot:
-            comma += 1
-        elif last_dot > last_comma:
-            dot += 1
-    return "," if comma > dot else "."
+    """``.`` or ``,`` for a whole file from all its values (see :meth:`DecimalStyle.detect`);
+    ``.`` when no value decides."""
+    return DecimalStyle.detect(samples, default=DOT).sep
 
 
-def parse_amount(text, decimal_sep: str | None = None) -> Decimal:
-    """Parse ``95.00``, ``95,00``, ``1.234,56``, ``1,234.56``, `` -3.5 ``, ``(12.00)``, ``12-``.
+def parse_amount(text, decimal_sep: str | DecimalStyle | None = None) -> Decimal:
+    """One amount: ``95.00``, ``95,00``, ``1.234,56``, ``1,234.56``, `` -3.5 ``, ``(12.00)``, ``12-``.
 
-    With ``decimal_sep`` given the other separator is taken as grouping; without it, the last
-    of ``.``/``,`` is the decimal separator when followed by 1–3 digits and no other separator
-    of the same kind follows (``1.234`` alone is read as 1.234, so give ``decimal_sep`` for
-    files that group thousands without decimals).
-    """
-    if isinstance(text, Decimal):
-        return text
-    if isinstance(text, int):
-        return Decimal(text)
-    if isinstance(text, float):
-        raise AmountError(f"refusing float amount {text!r}: pass text or Decimal")
-    s = _SPACES.sub("", str(text or ""))
-    if not s:
-        raise AmountError("empty amount")
-    neg = False
-    if s.startswith("(") and s.endswith(")"):
-        neg, s = True, s[1:-1]
-    if s.endswith("-") and not s.startswith("-"):
-        neg, s = True, s[:-1]
-    if s.startswith("+"):
-        s = s[1:]
-    if s.startswith("-"):
-        neg, s = not neg, s[1:]
-    if decimal_sep is None:
-        lc, ld = s.rfind(","), s.rfind(".")
-        if lc >= 0 and ld >= 0:
-            decimal_sep = "," if lc > ld else "."
-        elif lc >= 0:
-            decimal_sep = "," if s.count(",") == 1 else "."
-        else:
-            decimal_sep = "."
-    group = "." if decimal_sep == "," else ","
-    s = s.replace(group, "")
-    if decimal_sep == ",":
-        s = s.replace(",", ".")
-    if s.count(".") > 1 or not re.fullmatch(r"\d*\.?\d*", s) or s in ("", "."):
-        raise AmountError(f"not an amount: {text!r}")
-    try:
-        value = Decimal(s)
-    except InvalidOperation as exc:  # pragma: no cover - regex above guards
-        raise AmountError(f"not an amount: {text!r}") from exc
-    return -value if neg else value
+    Give the file's ``decimal_sep`` (decided from all its values): without it a value is read
+    on its own, and ``1,234``/``1.234`` are refused as ambiguous rather than guessed."""
+    return parse_decimal(text, decimal_sep, AMOUNT)
 
 
 def fmt(amount: Decimal | None) -> str:
