@@ -6,6 +6,7 @@ and every problem is reported with the line and column an operator can look at.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -13,28 +14,69 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from itertools import islice
+from typing import Callable, Iterator
 
+import numpy as np
+import pandas as pd
+
+from . import csvscan
 from .errors import FileRejected
 
 SNIFF_BYTES = 256 * 1024
+CHUNK_ROWS = 50_000
+PROBE_ROWS = 12
 DELIMITERS = [";", ",", "\t", "|"]
 XLSX_MAGIC = b"PK\x03\x04"
 
 
 @dataclass
+class Chunk:
+    """Consecutive non-blank rows: ``frame`` has one text column per header position (0…n-1),
+    ``lines`` the 1-based line each row starts on (header = line 1 in CSV, row 1 in XLSX)."""
+
+    lines: np.ndarray
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+@dataclass
 class TableFile:
+    """An opened CSV/XLSX whose structure was already checked (NUL bytes, encoding, column counts
+    in CSV); its rows are read in :class:`Chunk`\\ s of bounded size, as often as needed."""
+
     path: Path
     format: str  # csv | xlsx
     columns: list[str]
     encoding: str = ""
     delimiter: str = ""
-    _rows: Iterator[tuple[int, dict]] | None = field(default=None, repr=False)
+    # the last row's line when the file does not end with a line break: a row that looks complete
+    # may still have been cut inside its last value (stock 15 arriving as 1)
+    unterminated_line: int | None = None
+    _chunks: Callable[[int, list[int] | None], Iterator[Chunk]] | None = field(default=None, repr=False)
+    _probe: Callable[[], Iterator[tuple[int, list]]] | None = field(default=None, repr=False)
+
+    def chunks(self, size: int | None = None, usecols: list[int] | None = None) -> Iterator[Chunk]:
+        """Rows in chunks of at most ``size`` (default :data:`CHUNK_ROWS`); with ``usecols`` only
+        those header positions are filled (the others are empty strings), which is much faster for a
+        first look at a column."""
+        assert self._chunks is not None
+        return self._chunks(size or CHUNK_ROWS, usecols)
+
+    def probe(self) -> Iterator[tuple[int, list]]:
+        """The first rows as they are, header included and not cut to the header's width: to tell
+        a title row above the column names from a missing column."""
+        assert self._probe is not None
+        return self._probe()
 
     def rows(self) -> Iterator[tuple[int, dict]]:
         """Yield ``(line_number, {column: text})``; line numbers are 1-based, header is line 1."""
-        assert self._rows is not None
-        return self._rows
+        header = self.columns
+        for chunk in self.chunks():
+            for line, values in zip(chunk.lines.tolist(), chunk.frame.itertuples(index=False, name=None)):
+                yield line, dict(zip(header, values))
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -64,9 +106,14 @@ def detect_encoding(head: bytes, configured: str = "auto") -> str:
         raise FileRejected(
             "encoding",
             "the file is neither UTF-8 nor Windows-1252 (cp1252) text",
-            where=f"byte {exc.start}",
+            where=_byte_where(head, exc.start),
             fix="export the file as UTF-8 (or set `encoding` for this inbox in the config)",
         )
+
+
+def _byte_where(data: bytes, offset: int) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line}, byte {offset}"
 
 
 def detect_delimiter(header_line: str, configured: str = "auto") -> str:
@@ -94,7 +141,7 @@ def _xlsx_text(value) -> str:
 
 
 def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
-    """Open a CSV/TSV/XLSX file for row-by-row reading, or raise FileRejected saying why not."""
+    """Open a CSV/TSV/XLSX file for reading in chunks, or raise FileRejected saying why not."""
     settings = settings or {}
     path = Path(path)
     with open(path, "rb") as fh:
@@ -105,107 +152,194 @@ def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
     if head.startswith(XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
         return _read_xlsx(path)
     if _looks_binary(head):
+        nul = head.find(b"\x00")
         raise FileRejected(
             "binary", "the file is not text: it contains binary data (NUL or control bytes)",
-            where="first 256 KiB", fix="drop a CSV (or XLSX) export; compressed or binary files are not read here")
+            where=_byte_where(head, nul) if nul >= 0 else "first 256 KiB",
+            fix="drop a CSV (or XLSX) export; compressed or binary files are not read here")
     encoding = detect_encoding(head, settings.get("encoding", "auto"))
-    first_line = head.decode(encoding, errors="replace").splitlines()[0] if head.strip() else ""
-    delimiter = detect_delimiter(first_line, settings.get("delimiter", "auto"))
-    text = open(path, "r", encoding=encoding, newline="", errors="strict")
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
-        header = next(reader)
-    except (StopIteration, csv.Error, UnicodeDecodeError) as exc:
-        text.close()
-        raise FileRejected("no_header", f"the header line cannot be read ({exc})", where="line 1",
-                           fix="the first line must hold the column names")
-    header = [h.strip().lstrip("\ufeff") for h in header]
-    ends_with_newline = _ends_with_newline(path)
+        codecs.lookup(encoding)
+    except LookupError:
+        raise FileRejected("encoding", f"unknown encoding {encoding!r}", fix="set a known `encoding` for this inbox")
+    bom = 3 if head.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") else 0
+    first_line = head[bom:].decode(encoding, errors="replace").splitlines()[0] if head.strip() else ""
+    delimiter = detect_delimiter(first_line, settings.get("delimiter", "auto"))
+    st = csvscan.scan(path, encoding, delimiter, bom)
+    if not st.records:
+        raise FileRejected("no_header", "the header line cannot be read (the file holds only line breaks)",
+                           where="line 1", fix="the first line must hold the column names")
+    header = _csv_header(path, encoding, delimiter, st)
+    csvscan.check_columns(st, delimiter)
+    unterminated = int(st.starts[-1]) if st.last_unterminated and st.records > 1 else None
+    exact = st.exact
 
-    def check(record, line, is_last):
-        if len(record) == len(header):
-            return
-        if is_last and not ends_with_newline and len(record) < len(header):
-            raise FileRejected(
-                "truncated", f"the last row has {len(record)} of {len(header)} columns and the file "
-                "does not end with a line break: it was cut off mid-row (an interrupted upload?)",
-                where=f"line {line}",
-                fix="upload the file again; ERPs should upload to a temporary name and rename when "
-                    "done (inbox mode require_rename)")
-        raise FileRejected(
-            "column_count", f"row has {len(record)} columns but the header has {len(header)}",
-            where=f"line {line}", fix=f"check quoting and the delimiter ({delimiter!r}) on that line")
+    def chunks(size: int, usecols: list[int] | None) -> Iterator[Chunk]:
+        if exact:
+            yield from _exact_chunks(path, encoding, delimiter, st, size)
+        else:
+            yield from _pandas_chunks(path, encoding, delimiter, st, size, usecols)
 
-    def rows():
-        pending = None
-        line = 1
+    def probe() -> Iterator[tuple[int, list]]:
+        with open(path, "r", encoding=encoding, newline="") as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            line = 0
+            try:
+                for record in islice(reader, PROBE_ROWS):
+                    yield line + 1, [c.strip() for c in record]
+                    line = reader.line_num
+            except csv.Error:
+                return
+
+    return TableFile(path, "csv", header, encoding, delimiter, unterminated, chunks, probe)
+
+
+def _csv_header(path: Path, encoding: str, delimiter: str, st: csvscan.Structure) -> list[str]:
+    with open(path, "r", encoding=encoding, newline="") as text:
         try:
-            for record in reader:
-                line = reader.line_num
-                if not record or all(not c.strip() for c in record):
-                    continue
-                if pending is not None:
-                    check(pending[1], pending[0], False)
-                    yield pending[0], dict(zip(header, pending[1]))
-                pending = (line, record)
-            if pending is not None:
-                check(pending[1], pending[0], True)
-                yield pending[0], dict(zip(header, pending[1]))
-        except csv.Error as exc:
-            raise FileRejected(
-                "truncated" if "EOF" in str(exc) or "end of data" in str(exc) else "csv_syntax",
-                f"CSV syntax error: {exc} (an unclosed quote means the file was cut off or badly quoted)",
-                where=f"line {reader.line_num}", fix="fix the quoting on that line, or upload the file again")
-        except UnicodeDecodeError as exc:
-            raise FileRejected("encoding", f"text is not valid {encoding}: {exc.reason}",
-                               where=f"after line {line}",
-                               fix="export the whole file in one encoding (UTF-8 recommended), or set `encoding`")
-        finally:
-            text.close()
-
-    return TableFile(path, "csv", header, encoding, delimiter, rows())
+            header = next(csv.reader(text, delimiter=delimiter, strict=True))
+        except (StopIteration, csv.Error) as exc:
+            raise FileRejected("no_header", f"the header line cannot be read ({exc})", where="line 1",
+                               fix="the first line must hold the column names")
+    return [h.strip().lstrip("\ufeff").strip() for h in header]
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(0, 2)
-        if fh.tell() == 0:
-            return False
-        fh.seek(-1, 2)
-        return fh.read(1) in (b"\n", b"\r")
+def _pandas_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, usecols) -> Iterator[Chunk]:
+    ncols = int(st.fields[0])
+    reader = pd.read_csv(
+        path, sep=delimiter, header=None, names=list(range(ncols)), usecols=usecols, dtype=object, na_filter=False,
+        keep_default_na=False, skip_blank_lines=False, encoding=encoding, engine="c", quotechar='"',
+        doublequote=True, quoting=csv.QUOTE_MINIMAL, index_col=False, chunksize=size)
+    record = 0
+    with reader:
+        try:
+            for frame in reader:
+                n = len(frame)
+                if record + n > st.records:
+                    raise _mismatch(st, record + n)
+                keep = ~st.blank[record:record + n]
+                if record == 0:
+                    keep[0] = False  # the header
+                lines = st.starts[record:record + n]
+                maybe_blank = np.flatnonzero(~keep)
+                if len(maybe_blank):  # the scan only knows "no visible byte": confirm on the values
+                    for i in maybe_blank.tolist():
+                        if record + i > 0 and any(isinstance(v, str) and v.strip() for v in frame.iloc[i].tolist()):
+                            keep[i] = True
+                record += n
+                if not keep.all():
+                    frame = frame[keep]
+                    lines = lines[keep]
+                if usecols is not None:
+                    frame = frame.reindex(columns=range(ncols), fill_value="")
+                if len(frame):
+                    yield Chunk(np.asarray(lines), frame.reset_index(drop=True))
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise FileRejected("csv_syntax", f"the file cannot be read as a table: {exc}",
+                               where=f"after line {int(st.starts[min(record, st.records - 1)])}",
+                               fix="check the quoting and the delimiter")
+    if record != st.records:
+        raise _mismatch(st, record)
+
+
+def _mismatch(st: csvscan.Structure, got: int) -> FileRejected:
+    return FileRejected("csv_syntax", f"the rows could not be counted consistently ({got} read, {st.records} "
+                        "expected): the quoting is unusual", where=f"line {int(st.starts[min(got, st.records) - 1])}",
+                        fix="export with standard quoting (\"…\" around values that contain the delimiter)")
+
+
+def _exact_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int) -> Iterator[Chunk]:
+    ncols = int(st.fields[0])
+    with open(path, "r", encoding=encoding, newline="") as text:
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        next(reader, None)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for k, record in enumerate(reader, start=1):
+            if st.blank[k] or len(record) != ncols:
+                continue  # blank (column counts were checked by the scan)
+            rows.append(record)
+            lines.append(int(st.starts[k]))
+            if len(rows) >= size:
+                yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+                rows, lines = [], []
+        if rows:
+            yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
 
 
 def _read_xlsx(path: Path) -> TableFile:
-    try:
-        import openpyxl
+    import openpyxl
 
+    try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
+    except Exception as exc:  # any damage inside the ZIP/XML: openpyxl raises many kinds
         raise FileRejected("xlsx", f"the file is not a readable XLSX workbook ({type(exc).__name__}: {exc})",
                            fix="save it again from Excel/LibreOffice as .xlsx, or export CSV")
-    ws = wb.worksheets[0]
-    it = ws.iter_rows(values_only=True)
-    try:
-        header = [_xlsx_text(v) for v in next(it)]
-    except StopIteration:
+    if not wb.worksheets:
         wb.close()
-        raise FileRejected("empty_file", "the first sheet of the workbook is empty", where=f"sheet {ws.title!r}",
+        raise FileRejected("xlsx", "the workbook has no worksheet", fix="save it again from Excel/LibreOffice as "
+                           ".xlsx with the table on the first sheet, or export CSV")
+    ws = wb.worksheets[0]
+    title = ws.title
+    try:
+        first = next(ws.iter_rows(values_only=True), None)
+        header = [_xlsx_text(v) for v in first] if first is not None else None
+    except Exception as exc:
+        wb.close()
+        raise _xlsx_damaged(exc, title, 1)
+    if header is None:
+        wb.close()
+        raise FileRejected("empty_file", "the first sheet of the workbook is empty", where=f"sheet {title!r}",
                            fix="put the column names in row 1 of the first sheet")
     while header and header[-1] == "":
         header.pop()
+    wb.close()
+    ncols = len(header)
 
-    def rows():
+    def chunks(size: int, usecols: list[int] | None) -> Iterator[Chunk]:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        row = 1
         try:
-            for i, values in enumerate(it, start=2):
-                cells = [_xlsx_text(v) for v in values[: len(header)]]
+            it = book.worksheets[0].iter_rows(values_only=True)
+            next(it, None)
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            for row, values in enumerate(it, start=2):
+                cells = [_xlsx_text(v) for v in values[:ncols]]
                 if all(c == "" for c in cells):
                     continue
-                cells += [""] * (len(header) - len(cells))
-                yield i, dict(zip(header, cells))
+                cells += [""] * (ncols - len(cells))
+                rows.append(cells)
+                lines.append(row)
+                if len(rows) >= size:
+                    yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+                    rows, lines = [], []
+            if rows:
+                yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+        except FileRejected:
+            raise
+        except Exception as exc:  # a damaged sheet XML shows only while reading it
+            raise _xlsx_damaged(exc, title, row + 1)
         finally:
-            wb.close()
+            book.close()
 
-    return TableFile(path, "xlsx", header, "", "", rows())
+    def probe() -> Iterator[tuple[int, list]]:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            for row, values in enumerate(book.worksheets[0].iter_rows(max_row=PROBE_ROWS, values_only=True), start=1):
+                yield row, [_xlsx_text(v) for v in values]
+        except Exception:  # damage further down is reported by chunks(); a probe only helps
+            return
+        finally:
+            book.close()
+
+    return TableFile(path, "xlsx", header, "", "", None, chunks, probe)
+
+
+def _xlsx_damaged(exc: Exception, title: str, row: int) -> FileRejected:
+    return FileRejected("xlsx", f"the workbook is damaged and cannot be read ({type(exc).__name__}: {exc})",
+                        where=f"sheet {title!r}, row {row}",
+                        fix="save it again from Excel/LibreOffice as .xlsx, or export CSV")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
