@@ -1,24 +1,39 @@
 """Catalog files: validate rows, upsert products, report accepted/changed/rejected per row.
 
 A catalog has no trailer or row count, so a file cut exactly at a row boundary looks complete:
-the CSV reader rejects a row cut in the middle, and the docs tell ERPs to use the
+the reader rejects a row cut in the middle, a last row without a line break after it is not
+applied (it may have lost the end of its last value), and the docs tell ERPs to use the
 ``require_rename`` inbox mode (upload as ``.tmp``, rename when done).
+
+Speed: the file is streamed in chunks (bounded memory for millions of rows), each chunk's rows
+are checked column-wise (:mod:`.fastcheck`) with only the doubtful rows going through the
+per-row rules (:mod:`.validate`), and the store is read and written in bulk (:mod:`.upsert`).
+The decimal style is decided from *all* prices before the first row is applied.
 """
 from __future__ import annotations
 
+import csv
+import heapq
 import json
+import re
 from datetime import datetime, timezone
 from itertools import islice
 
-from marketd.errors import FileRejected
-from marketd.money import guess_decimal_separator
-from marketd.tabular import read_table, write_csv
+import numpy as np
+import pandas as pd
 
-from .validate import REQUIRED
+from marketd.errors import FileRejected
+from marketd.numbers import DecimalStyle, votes
+from marketd.tabular import read_table, safe_cell, write_csv
+
+from .fastcheck import check_columns
+from .seen import Seen
+from .upsert import FIELDS, ProductStore
+from .validate import REQUIRED, check_row
 
 REPORT_HEADER = ["line", "sku", "result", "column", "reason"]
-BATCH = 2000
-FIELDS = ("ean", "title", "brand", "price", "currency", "stock", "attributes")
+_GUARD = ("=", "+", "-", "@", "\t", "\r")
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
 
 
 def _norm(name: str) -> str:
@@ -43,103 +58,41 @@ class CatalogHandler:
         return mapping
 
     def process(self, ctx) -> dict:
-        from .validate import check_row
-
         table = read_table(ctx.path, ctx.settings)
         mapping = self._mapping(table.columns, ctx.settings)
-        present = set(mapping.values())
-        defaults = ctx.settings.get("defaults") or {}
+        defaults = {k: str(v) for k, v in (ctx.settings.get("defaults") or {}).items()}
         required = ctx.settings.get("required_columns") or list(REQUIRED)
-        missing = [c for c in required if c not in present and c not in defaults]
+        missing = [c for c in required if c not in mapping.values() and c not in defaults]
         if missing:
-            hint = ", ".join(repr(c) for c in table.columns[:12])
-            raise FileRejected(
-                "missing_column", f"required column(s) {', '.join(missing)} not found in the header",
-                where=f"line 1 (header has: {hint})",
-                fix="rename the column in the export, or map your ERP's name in the config, e.g. "
-                    "[inbox.catalog.columns] Artikelnummer = \"sku\"")
+            raise _missing_columns(table, missing, ctx.settings)
+        # field -> header position (a field mapped twice takes the later column, as a row dict would)
+        positions = {field: i for i, col in enumerate(table.columns) for c, field in mapping.items() if c == col}
+        extra = {col: i for i, col in enumerate(table.columns) if col not in mapping}
         extra_cols = [c for c in table.columns if c not in mapping]
-        rows = table.rows()
-        head = list(islice(rows, 1000))
-        dec = ctx.settings.get("decimal", "auto")
-        if dec in (None, "", "auto"):
-            dec = guess_decimal_separator(r.get(c, "") for _, r in head for c, f in mapping.items() if f == "price")
-        counts = {"rows": 0, "new": 0, "changed": 0, "unchanged": 0, "rejected": 0}
-        seen: dict[str, int] = {}
-        now = datetime.now(timezone.utc).isoformat()
-        products = ctx.db["products"]
+        style = _decimal_style(table, positions, defaults, ctx.settings.get("decimal", "auto"))
+        run = _Run(ctx, table, positions, extra, defaults, style)
         relpath = f"reports/catalog-{ctx.stem}-{ctx.stamp}.csv"
         with ctx.open_output(relpath) as report:
-            report_rows = []
-
-            def flush(batch):
-                if batch:
-                    apply(batch)
-                report_rows.sort(key=lambda r: (r[0], r[2] != "rejected"))
-                _write_rows(report, report_rows)
-
-            def apply(batch):
-                skus = [p["sku"] for _, p in batch]
-                existing = {r["sku"]: r for r in ctx.db.query(
-                    f"select * from products where sku in ({','.join('?' * len(skus))})", skus)}
-                upserts = []
-                for line, p in batch:
-                    old = existing.get(p["sku"])
-                    if old is None:
-                        counts["new"] += 1
-                        report_rows.append([line, p["sku"], "new", "", ""])
-                    else:
-                        changed = [f for f in FIELDS if str(old.get(f)) != str(p.get(f))]
-                        if not changed:
-                            counts["unchanged"] += 1
-                            report_rows.append([line, p["sku"], "unchanged", "", ""])
-                            continue
-                        counts["changed"] += 1
-                        report_rows.append([line, p["sku"], "changed", ";".join(changed), ""])
-                    upserts.append({**p, "updated_at": now, "source_file": ctx.file_id})
-                if upserts:
-                    products.upsert_all(upserts, pk="sku")
-
+            run.report = csv.writer(report, lineterminator="\r\n")
             write_csv(report, REPORT_HEADER, [])
-            batch = []
-            for line, raw in _chain(head, rows):
-                counts["rows"] += 1
-                row = {field: raw.get(col, "") for col, field in mapping.items()}
-                for k, v in defaults.items():
-                    if not row.get(k):
-                        row[k] = str(v)
-                product, problems = check_row(row, dec)
-                sku = product["sku"]
-                if sku and sku in seen and not problems:
-                    problems.append(("sku", f"SKU {sku!r} appears twice in this file (first on line {seen[sku]}); "
-                                            "the first occurrence was kept"))
-                if problems:
-                    counts["rejected"] += 1
-                    for col, reason in problems:
-                        report_rows.append([line, sku, "rejected", col, reason])
-                    continue
-                seen[sku] = line
-                product["attributes"] = json.dumps({c: raw.get(c, "") for c in extra_cols}, ensure_ascii=False,
-                                                   sort_keys=True) if extra_cols else None
-                batch.append((line, product))
-                if len(batch) >= BATCH:
-                    flush(batch)
-                    batch = []
-            flush(batch)
-            report.write("\r\n")
-            _write_rows(report, [["", "", "summary", "", f"{counts['rows']} rows: {counts['new']} new, "
-                                  f"{counts['changed']} changed, {counts['unchanged']} unchanged, "
-                                  f"{counts['rejected']} rejected"]])
+            for chunk in table.chunks():
+                run.apply(chunk)
+            run.warn_shared_eans()
+            counts = run.counts
+            run.report.writerow(["", "", "summary", "", f"{counts['rows']} rows: {counts['new']} new, "
+                                 f"{counts['changed']} changed, {counts['unchanged']} unchanged, "
+                                 f"{counts['rejected']} rejected" + (f", {counts['warnings']} warning(s)"
+                                                                      if counts["warnings"] else "")])
         if counts["rows"] == 0:
             raise FileRejected("no_rows", "the file has a header but no product rows",
                                fix="check the export; an empty catalog is not applied")
         if counts["rejected"] == counts["rows"]:
             raise FileRejected("all_rows_rejected",
-                               f"all {counts['rows']} rows were rejected; e.g. line {_first_rejected(report_rows)}",
+                               f"all {counts['rows']} rows were rejected; e.g. line {run.first_rejected}",
                                where="see the reasons per row in the next try's report or fix the first rows",
                                fix="check the delimiter, the decimal separator and the column mapping")
-        counts.update(encoding=table.encoding, delimiter=table.delimiter, decimal=dec, report=relpath,
-                      extra_columns=extra_cols)
+        counts.update(encoding=table.encoding, delimiter=table.delimiter,
+                      decimal=style.sep if style else "undecided", report=relpath, extra_columns=extra_cols)
         return counts
 
     def on_duplicate(self, ctx, first: dict) -> None:
@@ -149,23 +102,211 @@ class CatalogHandler:
                                                f"(id {first['id']}) at {first['finished_at']}"]])
 
 
-def _chain(head, rest):
-    yield from head
-    yield from rest
+def _decimal_style(table, positions: dict, defaults: dict, configured) -> DecimalStyle | None:
+    """The file's decimal style from every price it holds (a first pass reading that column only)."""
+    if configured not in (None, "", "auto"):
+        return DecimalStyle.of(configured)
+    counts = votes([defaults["price"]]) if "price" in defaults else {".": 0, ",": 0}
+    if "price" in positions:
+        pos = positions["price"]
+        for chunk in table.chunks(usecols=[pos]):
+            for sep, n in votes(chunk.frame[pos]).items():
+                counts[sep] += n
+    return DecimalStyle.decide(counts)
 
 
-def _write_rows(report, rows):
-    if rows:
-        from marketd.tabular import safe_cell
-        import csv
+class _Run:
+    """One file's pass: counts, the report writer, the store side, what the file carried so far."""
 
-        w = csv.writer(report, lineterminator="\r\n")
-        w.writerows([[safe_cell(v) for v in r] for r in rows])
-        rows.clear()
+    def __init__(self, ctx, table, positions: dict, extra: dict, defaults: dict, style):
+        self.ctx = ctx
+        self.table = table
+        self.positions = positions
+        self.extra = sorted(extra.items())  # attributes JSON has sorted keys
+        self.defaults = defaults
+        self.style = style
+        self.now = datetime.now(timezone.utc).isoformat()
+        self.store = ProductStore(ctx.db)
+        self.seen = Seen()
+        self.store_eans: list[tuple[int, str, str, str]] = []  # (line, sku, ean, stored sku)
+        self.counts = {"rows": 0, "new": 0, "changed": 0, "unchanged": 0, "rejected": 0, "warnings": 0}
+        self.first_rejected = "?"
+        self.report = None
+        self.last_field = self._field_at(len(table.columns) - 1)
+
+    def _field_at(self, pos: int) -> str:
+        for field, p in self.positions.items():
+            if p == pos:
+                return field
+        return self.table.columns[pos] if pos >= 0 else ""
+
+    def _fields(self, frame: pd.DataFrame) -> dict[str, pd.Series]:
+        n = len(frame)
+        fields = {}
+        for field in REQUIRED:
+            col = frame[self.positions[field]] if field in self.positions else pd.Series([""] * n, dtype=object,
+                                                                                         index=frame.index)
+            if field in self.defaults:
+                col = col.where(col != "", self.defaults[field])
+            fields[field] = col
+        return fields
+
+    def apply(self, chunk) -> None:
+        frame, lines = chunk.frame, np.asarray(chunk.lines)
+        self.counts["rows"] += len(frame)
+        fields = self._fields(frame)
+        ok, products = check_columns(fields, self.style)
+        problems: dict[int, list[tuple[str, str]]] = {}
+        cut = self.table.unterminated_line
+        if cut is not None and int(lines[-1]) == cut:
+            ok[-1] = False
+        for i in np.flatnonzero(~ok).tolist():  # the rows the column checks could not vouch for
+            product, found = check_row({f: s.iat[i] for f, s in fields.items()}, self.style)
+            if cut is not None and int(lines[i]) == cut:
+                found.append((self.last_field, "the file does not end with a line break: this last row may have "
+                              "been cut off in transfer (e.g. stock 15 arriving as 1), so it was not applied; "
+                              "upload the complete file (as NAME.tmp, renamed when complete)"))
+            if found:
+                problems[i] = found
+            else:
+                ok[i] = True
+                for k, v in product.items():
+                    products.iat[i, products.columns.get_loc(k)] = v
+        skus = products["sku"].to_numpy(dtype=object)
+        accepted = self._first_occurrences(np.flatnonzero(ok), skus, lines, problems)
+        self.counts["rejected"] += len(problems)
+        results = self._upsert(frame, products, accepted, lines)
+        self._write(lines, skus, accepted, results, problems)
+
+    def _first_occurrences(self, accepted: np.ndarray, skus, lines, problems) -> np.ndarray:
+        """A SKU twice in the file: the first accepted row wins (this chunk or an earlier one);
+        the later ones become problems. Returns the accepted rows left."""
+        acc = pd.Series(skus[accepted])
+        earlier = self.seen.earlier(acc.unique().tolist())
+        dup = acc.duplicated(keep="first").to_numpy(copy=True)
+        if earlier:
+            dup |= acc.isin(list(earlier)).to_numpy()
+        if not dup.any():
+            return accepted
+        first_here = {}
+        for j in np.flatnonzero(~dup).tolist():
+            first_here.setdefault(acc.iat[j], int(lines[accepted[j]]))
+        for j in np.flatnonzero(dup).tolist():
+            sku = acc.iat[j]
+            first = earlier.get(sku, first_here.get(sku))
+            problems[int(accepted[j])] = [("sku", f"SKU {sku!r} appears twice in this file (first on line {first}); "
+                                                  "the first occurrence was kept")]
+        return accepted[~dup]
+
+    def _attributes(self, frame: pd.DataFrame, rows: np.ndarray) -> list[str | None]:
+        """The extra columns as ``json.dumps(..., ensure_ascii=False, sort_keys=True)`` writes them,
+        built per column (values needing escapes go through json.dumps itself)."""
+        if not self.extra:
+            return [None] * len(rows)
+        out = None
+        for name, pos in self.extra:
+            values = frame[pos].iloc[rows].tolist()
+            text = np.asarray(['"' + v + '"' for v in values], dtype=object)
+            if _NEEDS_ESCAPE.search("".join(values)):
+                for k, v in enumerate(values):
+                    if _NEEDS_ESCAPE.search(v):
+                        text[k] = json.dumps(v, ensure_ascii=False)
+            part = json.dumps(name, ensure_ascii=False) + ": " + text
+            out = part if out is None else out + ", " + part
+        return ("{" + out + "}").tolist()
+
+    def _upsert(self, frame, products: pd.DataFrame, accepted: np.ndarray, lines) -> tuple[list, list]:
+        """(result, changed-columns) per accepted row; writes new and changed products."""
+        if not len(accepted):
+            return [], []
+        new = products.iloc[accepted].reset_index(drop=True)
+        new["attributes"] = self._attributes(frame, accepted)
+        sku_list = new["sku"].tolist()
+        ean_list = new["ean"].tolist()
+        acc_lines = lines[accepted]
+        for k, ean, other in self.store.ean_owners(ean_list, sku_list):
+            self.store_eans.append((int(acc_lines[k]), sku_list[k], ean, other))
+        old = self.store.existing(sku_list)
+        result = np.full(len(new), "new", dtype=object)
+        changed_text = np.full(len(new), "", dtype=object)
+        if len(old):
+            rows = np.flatnonzero(new["sku"].isin(old.index).to_numpy())
+            olds = old.loc[new["sku"].iloc[rows]]
+            code = np.zeros(len(rows), dtype=np.int64)
+            for bit, f in enumerate(FIELDS):
+                now = new[f].iloc[rows]
+                now_text = now.astype(str) if f == "stock" else now.where(now.notna(), "None")
+                differs = olds[f].to_numpy(dtype=object) != now_text.to_numpy(dtype=object)
+                code |= differs.astype(np.int64) << bit
+            names = {c: ";".join(f for bit, f in enumerate(FIELDS) if c >> bit & 1) for c in np.unique(code).tolist()}
+            result[rows] = np.where(code == 0, "unchanged", "changed")
+            changed_text[rows] = [names[c] for c in code.tolist()]
+        write = result != "unchanged"
+        for r in ("new", "changed", "unchanged"):
+            self.counts[r] += int((result == r).sum())
+        if write.all():
+            w = new
+        elif write.any():
+            w = new[write]
+        else:
+            w = new.iloc[:0]
+        if len(w):
+            n = len(w)
+            self.store.upsert(list(zip(w["sku"].tolist(), w["ean"].tolist(), w["title"].tolist(), w["brand"].tolist(),
+                                       w["price"].tolist(), w["currency"].tolist(), w["stock"].astype(np.int64).tolist(),
+                                       w["attributes"].tolist(), [self.now] * n, [self.ctx.file_id] * n)))
+        self.seen.add(sku_list, acc_lines, ean_list)
+        return result.tolist(), changed_text.tolist()
+
+    def _write(self, lines, skus, accepted, results, problems) -> None:
+        """The chunk's report rows in line order: one per accepted row, one per problem."""
+        acc_lines = lines[accepted].tolist()
+        good = zip(acc_lines, _guarded(skus[accepted].tolist()), results[0], results[1], [""] * len(acc_lines))
+        if not problems:
+            self.report.writerows(good)
+            return
+        bad = []
+        for i in sorted(problems):
+            line = int(lines[i])
+            for col, reason in problems[i]:
+                bad.append([line, safe_cell(skus[i]), "rejected", col, safe_cell(reason)])
+            if self.first_rejected == "?":
+                self.first_rejected = f"{line}: {problems[i][0][0]}: {problems[i][0][1]}"
+        self.report.writerows(heapq.merge(good, bad, key=lambda r: r[0]))
+
+    def warn_shared_eans(self) -> None:
+        """Warnings after all rows: an EAN on two SKUs of this file, or on a SKU of this file and
+        a stored product this file does not mention."""
+        in_file = self.seen.shared_eans()
+        others = self.seen.known([o for _, _, _, o in self.store_eans])
+        in_store = [(line, sku, ean, other, None) for line, sku, ean, other in self.store_eans if other not in others]
+        for line, sku, ean, other, other_line in sorted(in_file + in_store, key=lambda w: (w[0], w[3])):
+            where = f"line {other_line} of this file" if other_line is not None else "the store, not in this file"
+            self.report.writerow([line, safe_cell(sku), "warning", "ean",
+                                  safe_cell(f"EAN {ean} is also the EAN of SKU {other!r} ({where}); one of them is "
+                                            "probably wrong")])
+            self.counts["warnings"] += 1
 
 
-def _first_rejected(rows) -> str:
-    for r in rows:
-        if r[2] == "rejected":
-            return f"{r[0]}: {r[3]}: {r[4]}"
-    return "?"
+def _guarded(values: list[str]) -> list[str]:
+    """safe_cell on the values that need it (formula-like starts), the rest as they are."""
+    return [safe_cell(v) if v[:1] in _GUARD else v for v in values]
+
+
+def _missing_columns(table, missing: list[str], settings: dict) -> FileRejected:
+    """The missing-column rejection; when the names sit in a row below title rows, say so."""
+    wanted = {_norm(k) for k in (settings.get("columns") or {})} | set(REQUIRED)
+    for line, cells in islice(table.probe(), 12):
+        found = {_norm(c) for c in cells if isinstance(c, str)} & wanted
+        if len(found) >= max(2, min(len(wanted), 3)):
+            above = line - 1
+            return FileRejected(
+                "missing_column", f"required column(s) {', '.join(missing)} not found in the first row: the column "
+                f"names are in row {line}, below {above} title row(s)", where=f"row {line}",
+                fix=f"delete the {above} row(s) above the column names, so that the first row holds them")
+    hint = ", ".join(repr(c) for c in table.columns[:12])
+    return FileRejected(
+        "missing_column", f"required column(s) {', '.join(missing)} not found in the header",
+        where=f"line 1 (header has: {hint})",
+        fix="rename the column in the export, or map your ERP's name in the config, e.g. "
+            "[inbox.catalog.columns] Artikelnummer = \"sku\"")

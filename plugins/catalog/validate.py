@@ -1,17 +1,25 @@
-"""Row rules for a product catalog; each problem names the column and says how to fix it."""
+"""Row rules for a product catalog; each problem names the column and says how to fix it.
+
+These are the rules, one row at a time. :mod:`.fastcheck` applies the same rules to whole
+columns for the rows that plainly pass; every row it cannot vouch for comes here, so the
+messages exist in one place only.
+"""
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
-from marketd.money import AmountError, parse_amount
+from marketd.numbers import AMOUNT, COUNT, DecimalStyle, NumberError, parse_decimal
 
 REQUIRED = ("sku", "ean", "title", "brand", "price", "currency", "stock")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_SCIENTIFIC = re.compile(r"[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+", re.ASCII)
+CENT = Decimal("0.01")
 
 
 def ean13_ok(ean: str) -> bool:
-    if len(ean) != 13 or not ean.isdigit():
+    if len(ean) != 13 or not _DIGITS.fullmatch(ean):
         return False
     digits = [int(c) for c in ean]
     total = sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
@@ -21,12 +29,16 @@ def ean13_ok(ean: str) -> bool:
 def check_ean(ean: str) -> str | None:
     if not ean:
         return "EAN is empty"
-    if not ean.isdigit():
-        if re.fullmatch(r"\d+(\.\d+)?[eE]\+?\d+", ean):
+    if not _DIGITS.fullmatch(ean):
+        if _SCIENTIFIC.fullmatch(ean):
             return f"EAN {ean!r} is in scientific notation (a spreadsheet turned it into a number); format the column as text"
+        if any(c.isdigit() and not c.isascii() for c in ean):
+            return f"EAN {ean!r} must be 13 digits 0-9 (it contains {next(c for c in ean if c.isdigit() and not c.isascii())!r})"
         return f"EAN {ean!r} must be 13 digits"
-    if len(ean) == 12 and ean13_ok("0" + ean):
-        return f"EAN {ean!r} has 12 digits: a leading zero was probably lost in a spreadsheet (0{ean})"
+    if len(ean) < 13 and ean13_ok(ean.zfill(13)):
+        lost = 13 - len(ean)
+        what = "a leading zero was" if lost == 1 else f"{lost} leading zeros were"
+        return f"EAN {ean!r} has {len(ean)} digits: {what} probably lost in a spreadsheet ({ean.zfill(13)})"
     if len(ean) != 13:
         return f"EAN {ean!r} has {len(ean)} digits, 13 are required"
     if not ean13_ok(ean):
@@ -34,8 +46,15 @@ def check_ean(ean: str) -> str | None:
     return None
 
 
-def check_row(row: dict, decimal_sep: str) -> tuple[dict, list[tuple[str, str]]]:
-    """Returns the cleaned product and a list of (column, reason) problems."""
+def price_text(price: Decimal) -> str:
+    """Stored form: two decimals, more only when the file gave more (``12.5`` → ``12.50``)."""
+    cents = price.quantize(CENT)
+    return format(cents if price == cents else price, "f")
+
+
+def check_row(row: dict, style: DecimalStyle | str | None) -> tuple[dict, list[tuple[str, str]]]:
+    """Returns the cleaned product and a list of (column, reason) problems. ``style`` is the
+    file's decimal style (None: undecided, so ambiguous numbers are refused)."""
     problems: list[tuple[str, str]] = []
     out: dict = {}
     sku = row.get("sku", "").strip()
@@ -54,24 +73,25 @@ def check_row(row: dict, decimal_sep: str) -> tuple[dict, list[tuple[str, str]]]
     out["brand"] = row.get("brand", "").strip()
     if not out["brand"]:
         problems.append(("brand", "brand is empty"))
-    price_text = row.get("price", "").strip()
+    raw_price = row.get("price", "").strip()
     try:
-        price = parse_amount(price_text, decimal_sep)
+        price = parse_decimal(raw_price, style, AMOUNT)
         if price < 0:
-            problems.append(("price", f"price {price_text!r} is negative"))
-        out["price"] = format(price.quantize(Decimal("0.01")) if price == price.quantize(Decimal("0.01")) else price, "f")
-    except AmountError:
-        problems.append(("price", f"price {price_text!r} is not an amount (use e.g. 12.50 or 12,50)"))
+            problems.append(("price", f"price {raw_price!r} is negative"))
+        out["price"] = price_text(price)
+    except NumberError as exc:
+        problems.append(("price", f"price {exc}"))
     cur = row.get("currency", "").strip().upper()
-    if not _CURRENCY.match(cur):
+    if not _CURRENCY.fullmatch(cur):
         problems.append(("currency", f"currency {row.get('currency', '')!r} is not an ISO 4217 code such as EUR"))
     out["currency"] = cur
     stock_text = row.get("stock", "").strip()
     try:
-        stock_dec = parse_amount(stock_text, decimal_sep)
-        if stock_dec != stock_dec.to_integral_value() or stock_dec < 0:
-            raise AmountError(stock_text)
-        out["stock"] = int(stock_dec)
-    except AmountError:
-        problems.append(("stock", f"stock {stock_text!r} must be a whole number ≥ 0"))
+        stock = parse_decimal(stock_text, style, COUNT)
+        if stock < 0:
+            problems.append(("stock", f"stock {stock_text!r} must be a whole number ≥ 0"))
+        out["stock"] = int(stock)
+    except NumberError as exc:
+        problems.append(("stock", f"stock {exc}" if exc.why != "is not a whole number" else
+                         f"stock {stock_text!r} must be a whole number ≥ 0"))
     return out, problems
