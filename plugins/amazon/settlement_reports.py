@@ -2,7 +2,7 @@
 
 Every text cell goes through :func:`marketd.tabular.safe_cell` (formula-injection guard: ids
 from a file are untrusted). Amounts are written as plain point-decimal text in CSV and as
-numbers in the workbook.
+numbers in the workbook, which :mod:`marketd.xlsxout` streams (every row, no cap of our own).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from marketd.tabular import safe_cell
+from marketd.xlsxout import MAX_ROWS as XLSX_MAX_ROWS, Workbook
 
 from .reconcile import CATEGORIES, Reconciliation, STATUS_OK, iso
 
@@ -27,7 +28,7 @@ MATCH_TEXT = {
     "fba_shipment": "FBA shipment id (inbound shipment fee), not an order",
     "no_order": "no order-id (account-level amount)",
 }
-DEFAULT_XLSX_MAX_ROWS = 20_000
+DEFAULT_XLSX_MAX_ROWS = XLSX_MAX_ROWS - 10  # no cap of our own: room for the header and the notes
 
 
 def _safe(v):
@@ -138,22 +139,13 @@ def summary_lines(rec: Reconciliation, info: dict) -> list[tuple[str, object]]:
 
 def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, max_rows: int = DEFAULT_XLSX_MAX_ROWS,
                unsettled_days: float = 30, now: datetime | None = None) -> dict:
-    """Summary, Orders, Unmatched, Unclassified and Unsettled sheets (write-only workbook).
-    Big sheets stop after ``max_rows`` rows with a note; the CSVs are always complete."""
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    wb = openpyxl.Workbook(write_only=True)
-    bold = Font(bold=True)
+    """Summary, Orders, Unmatched, Unclassified and Unsettled sheets (streamed, constant memory).
+    A sheet longer than ``max_rows`` (default: what a sheet holds) ends with a note; the CSVs are
+    always complete."""
+    wb = Workbook(fh)
 
     def header(ws, names):
-        cells = []
-        for n in names:
-            c = WriteOnlyCell(ws, value=n)
-            c.font = bold
-            cells.append(c)
-        ws.append(cells)
+        ws.header(names)
 
     def more(ws, total, shown, csv_name):
         if total > shown:
@@ -163,7 +155,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     sid = rec.parsed.settlement_id
     csv_name = info.get("csv") or f"settlement-{sid}.csv"
     unsettled_name = info.get("unsettled_csv") or f"settlement-{sid}-unsettled.csv"
-    ws = wb.create_sheet("Summary")
+    ws = wb.sheet("Summary")
     header(ws, ["Amazon settlement reconciliation", ""])
     for k, v in summary_lines(rec, info):
         ws.append([k, _safe(v) if not isinstance(v, (Decimal, int)) else v])
@@ -174,7 +166,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
                    b["category"], b["rows"], rec.dec(b["units"])])
 
     # Orders
-    ws = wb.create_sheet("Orders")
+    ws = wb.sheet("Orders")
     t = rec.order_table()
     sel = t["sel"]
     header(ws, ORDER_COLUMNS[1:])
@@ -190,7 +182,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     more(ws, len(sel), shown, csv_name)
 
     # Unmatched: order-ids without stored order, FBA shipment ids, rows without order-id
-    ws = wb.create_sheet("Unmatched")
+    ws = wb.sheet("Unmatched")
     header(ws, ["line", "order_id", "merchant_order_id", "reason", "transaction-type", "amount-type",
                 "amount-description", "amount", "category", "sku", "posted"])
     n = 0
@@ -216,7 +208,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     more(ws, len(unmatched) + len(nor), n, csv_name)
 
     # Unclassified rows
-    ws = wb.create_sheet("Unclassified")
+    ws = wb.sheet("Unclassified")
     header(ws, ["line", "transaction-type", "order_id", "amount-type", "amount-description", "amount", "sku"])
     unc = rec.unclassified_rows
     shown = min(len(unc), max_rows)
@@ -230,7 +222,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
         ws.append([f"... {len(unc) - shown} more unclassified row(s) not shown (limit xlsx_max_rows = {max_rows})"])
 
     # Aging: shipped orders not settled yet
-    ws = wb.create_sheet("Unsettled")
+    ws = wb.sheet("Unsettled")
     header(ws, UNSETTLED_COLUMNS)
     shown = min(len(unsettled), max_rows)
     for r in unsettled[:shown]:
@@ -240,7 +232,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     when = (now or datetime.now(timezone.utc)).date().isoformat()
     ws.append([f"Shipped orders purchased more than {unsettled_days:g} days before {when} that no settlement "
                "mentions yet (oldest first)."])
-    wb.save(fh)
+    wb.close()
     return {"orders_shown": min(len(sel), max_rows)}
 
 
