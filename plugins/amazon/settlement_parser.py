@@ -10,8 +10,9 @@ unfolded into the V2 shape (transaction-type, amount-type, amount-description, a
 ``price-type=Principal/price-amount`` becomes ``ItemPrice/Principal``.
 
 Speed: a 1,000,000-row file is read by pandas' C parser (strings only, no NA guessing, only the
-columns used). Amounts are converted once per *distinct* text (``pd.factorize``) with
-:func:`marketd.money.parse_amount` after a strict per-file format check, and kept as exact
+columns used). Amounts are converted once per *distinct* text (``pd.factorize``) with the one
+number parser (:func:`marketd.numbers.parse_decimal`, strict mode, the file's decimal style
+decided from all its amounts), and kept as exact
 integers of minor units (``units`` at ``scale`` decimals), so sums are exact without building a
 million ``Decimal`` objects. Dates are parsed once per distinct text, too.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from marketd.errors import FileRejected
-from marketd.money import AmountError, guess_decimal_separator, parse_amount
+from marketd.numbers import AMOUNT, DecimalStyle, NumberError, parse_decimal
 
 UTC = timezone.utc
 
@@ -55,13 +57,8 @@ V1_AMOUNT_PAIRS = [
 V1_MARKERS = {"price-amount", "item-related-fee-amount", "other-amount"}
 V1_REQUIRED = SUMMARY_COLUMNS + ["transaction-type", "order-id"]
 
-# A strict amount shape per decimal separator (after removing blanks): optional sign, digits
-# optionally grouped by thousands with the *other* separator, optional decimals.
-_AMOUNT_RE = {
-    ".": re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"),
-    ",": re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?|[+-]?,\d+"),
-}
-_BLANKS = re.compile(r"[\s\u00a0\u202f]")
+# No real layout comes near this (V2: 23/24 columns, V1: 33-36); a wider header is refused at once.
+MAX_COLUMNS = 200
 NOT_SETTLEMENT_FIX = ("this inbox takes Amazon settlement flat files only: the tab-separated file of Seller Central > "
                       "Reports > Payments > All Statements > Download Flat File V2 (or let the amazon-settlements-"
                       "fetch job download it); put other files into their own inbox")
@@ -173,9 +170,10 @@ def _scan(data: bytes, encoding: str | None) -> _Scan:
     if data[:5] == b"%PDF-":
         raise FileRejected("not_a_settlement", "the file is a PDF document, not an Amazon settlement flat file",
                            fix=NOT_SETTLEMENT_FIX)
-    if b"\x00" in data[:65536]:
+    nul = data.find(b"\x00")
+    if nul >= 0:
         raise FileRejected("binary", "the file is not text (it contains NUL bytes; UTF-16 or binary?)",
-                           fix=FIX_DOWNLOAD)
+                           where=_byte_where(data, nul), fix=FIX_DOWNLOAD)
     enc, bom = _decode(data, encoding)
     nl = data.find(b"\n")
     head_bytes = data[bom:nl] if nl >= 0 else data[bom:]
@@ -217,6 +215,10 @@ def _excerpt(text: str, n: int = 60) -> str:
 
 
 def _layout(header: list[str], raw_header: list[str] | None = None, head: str = "") -> str:
+    if len(header) > MAX_COLUMNS:
+        raise FileRejected(
+            "too_many_columns", f"the header has {len(header):,} columns; Amazon settlement files have 23 to 36",
+            where="line 1 (header)", fix=NOT_SETTLEMENT_FIX)
     cols = set(header)
     raw_header = raw_header if raw_header is not None else header
     m = _DATE_RANGE_RE.search(head)
@@ -265,7 +267,7 @@ def _layout(header: list[str], raw_header: list[str] | None = None, head: str = 
         raise FileRejected(
             "missing_column", f"{layout.upper()} settlement file without required column(s) {', '.join(missing)}",
             where="line 1 (header)", fix=FIX_DOWNLOAD)
-    dupes = sorted({h for h in header if header.count(h) > 1 and h})
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1 and h)
     if dupes:
         raise FileRejected("duplicate_column", f"column(s) {', '.join(dupes)} appear twice in the header",
                            where="line 1 (header)", fix=FIX_DOWNLOAD)
@@ -319,10 +321,11 @@ def _column_check(data: bytes, scan: _Scan, ncols: int) -> None:
 
 
 # -- amounts ---------------------------------------------------------------------------------------
-def _decimal_separator(samples: list[str], configured: str | None) -> str:
+def _decimal_style(samples, configured: str | None) -> DecimalStyle | None:
+    """The configured style, else the one all amounts decide (None: no amount decides)."""
     if configured in (".", ","):
-        return configured
-    return guess_decimal_separator(samples)
+        return DecimalStyle.of(configured)
+    return DecimalStyle.detect(samples)
 
 
 def _scale_of(decimals) -> int:
@@ -333,7 +336,7 @@ def _scale_of(decimals) -> int:
     return scale
 
 
-_CENTS = {".": re.compile(r"[+-]?\d+\.\d\d"), ",": re.compile(r"[+-]?\d+,\d\d")}
+_CENTS = {".": re.compile(r"[+-]?[0-9]{1,12}\.[0-9]{2}"), ",": re.compile(r"[+-]?[0-9]{1,12},[0-9]{2}")}
 
 
 def _cents(uniques, sep: str) -> list[int | None] | None:
@@ -685,8 +688,10 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
     # -- amounts ---------------------------------------------------------------------------------
     amount_texts = long["amount"].to_numpy(dtype=object) if len(long) else np.zeros(0, dtype=object)
     codes, uniques = pd.factorize(amount_texts, sort=False)
-    samples = [u for u in uniques[:20000]] + [summary.get("total-amount", "")]
-    sep = _decimal_separator(samples, settings.get("decimal"))
+    style = _decimal_style(list(uniques) + [summary.get("total-amount", "")], settings.get("decimal"))
+    sep = style.sep if style else "."
+    style_text = (f"decimal {'comma' if sep == ',' else 'point'}, e.g. {style.example}" if style else
+                  "no amount shows whether ',' or '.' is the decimal separator")
     column_names = long["_col"].to_numpy(dtype=object) if "_col" in long.columns else None
 
     def ordinal_of(pos: int) -> int:
@@ -695,14 +700,12 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
     def column_of(pos: int) -> str:
         return str(column_names[pos]) if column_names is not None else "amount"
 
-    pattern = _AMOUNT_RE[sep]
-    total_text = _BLANKS.sub("", summary.get("total-amount", ""))
-    if not pattern.fullmatch(total_text):
-        raise FileRejected("bad_amount", f"{summary.get('total-amount')!r} is not an amount (decimal "
-                           f"{'comma' if sep == ',' else 'point'} file)", where="line 2, column 'total-amount'",
+    try:
+        total = parse_decimal(summary.get("total-amount", ""), style, AMOUNT, strict=True)
+    except NumberError as exc:
+        raise FileRejected("bad_amount", f"the payout {exc} ({style_text})", where="line 2, column 'total-amount'",
                            fix=FIX_DOWNLOAD)
-    total = parse_amount(total_text, sep)
-    cents = _cents(uniques, sep)  # the common case, two decimals everywhere: no Decimal per value
+    cents = _cents(uniques, sep) if style else None  # the common case, two decimals everywhere: no Decimal per value
     if cents is not None:
         scale = max(2, -total.as_tuple().exponent)
         factor = 10 ** (scale - 2)
@@ -710,21 +713,18 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
     else:
         decimals: list[Decimal | None] = []
         for k, raw in enumerate(uniques):
-            text = _BLANKS.sub("", raw)
-            if not text:
+            if not raw.strip():
                 decimals.append(None)
                 continue
-            if pattern.fullmatch(text):
-                try:
-                    decimals.append(parse_amount(text, sep))
-                    continue
-                except AmountError:
-                    pass
+            try:
+                decimals.append(parse_decimal(raw, style, AMOUNT, strict=True))
+                continue
+            except NumberError as exc:
+                problem = exc
             pos = int(np.argmax(codes == k))
             line = int(lines.of(np.asarray([ordinal_of(pos)]))[0])
-            style = "decimal comma, e.g. 1.234,56" if sep == "," else "decimal point, e.g. 1,234.56"
             raise FileRejected(
-                "bad_amount", f"{raw!r} is not an amount in this file's format ({style}; decided from the file)",
+                "bad_amount", f"{problem} (this file's amounts: {style_text}; decided from all of them)",
                 where=f"line {line}, column {column_of(pos)!r}",
                 fix="every amount in one file must use the same decimal separator; " + FIX_DOWNLOAD)
         scale = max(_scale_of(decimals), -total.as_tuple().exponent, 0)
