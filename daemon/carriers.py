@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+from .numbers import DOT, MEASURE, DecimalStyle, NumberError, NumberKind, parse_decimal
 
 __all__ = [
     "Address", "Parcel", "ShipmentRequest", "Label", "ParcelResult", "ShipmentResult",
@@ -65,24 +67,20 @@ FINAL_STATUSES = frozenset({TrackingStatus.delivered, TrackingStatus.return_to_s
 EXCEPTION_STATUSES = frozenset({TrackingStatus.delivery_failed, TrackingStatus.return_to_sender, TrackingStatus.lost})
 
 
-def to_decimal(value: Any, what: str = "value") -> Decimal | None:
-    """``Decimal`` from text/number; accepts a decimal comma; ``None``/empty gives ``None``."""
+def to_decimal(value: Any, what: str = "value", style: DecimalStyle | str | None = None,
+               kind: NumberKind = MEASURE) -> Decimal | None:
+    """``Decimal`` from text/number through the one number parser (``style``: the file's decimal
+    style, None reads a value on its own); ``None``/empty gives ``None``. A JSON float is read as
+    the shortest text that gives it back. Raises :class:`NumberError` (a ValueError) naming ``what``."""
     if value is None or value == "":
         return None
-    if isinstance(value, Decimal):
-        return value
     if isinstance(value, float):
         value = repr(value)
-    text = str(value).strip().replace(" ", "")
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
+        style = DOT
     try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{what} {value!r} is not a number")
-    if not d.is_finite():
-        raise ValueError(f"{what} {value!r} is not a number")
-    return d
+        return parse_decimal(value, style, kind)
+    except NumberError as exc:
+        raise NumberError(exc.text, exc.why, what) from None
 
 
 @dataclass

@@ -31,13 +31,13 @@ class NumberError(ValueError):
     ``str()`` quotes the text and says why (``'12,50' does not fit …``) so a caller can prefix
     its column: ``f"price {exc}"``."""
 
-    def __init__(self, text, why: str):
+    def __init__(self, text, why: str, what: str = ""):
         shown = text if isinstance(text, str) else str(text)
         if len(shown) > 40:
             shown = shown[:40] + "…"
-        super().__init__(f"{shown!r} {why}")
+        super().__init__(f"{what} {shown!r} {why}" if what else f"{shown!r} {why}")
         self.text = text
-        self.why = why
+        self.why = why  # the reason alone, for messages that must not quote the value
 
 
 @dataclass(frozen=True)

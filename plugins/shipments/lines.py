@@ -35,6 +35,7 @@ from decimal import Decimal
 
 from marketd.carriers import Address, Parcel, to_decimal
 from marketd.errors import FileRejected
+from marketd.numbers import AMOUNT, MEASURE, DecimalStyle, NumberKind
 from marketd.tabular import read_table
 
 ADDRESS_FIELDS = {
@@ -94,12 +95,13 @@ class ColumnError(ValueError):
         self.column = column
 
 
-def _number(value, column: str, limit: Decimal) -> Decimal | None:
-    """``Decimal`` (decimal comma accepted) within ``0 < value <= limit``; ``None`` when empty."""
+def _number(value, column: str, limit: Decimal, style: DecimalStyle | None = None,
+            kind: NumberKind = MEASURE) -> Decimal | None:
+    """``Decimal`` in the file's decimal ``style`` within ``0 < value <= limit``; ``None`` when empty."""
     try:
-        d = to_decimal(value, column)
-    except ValueError:
-        raise ColumnError(column, f"{column} {value!r} is not a number")
+        d = to_decimal(value, column, style, kind)
+    except ValueError as exc:
+        raise ColumnError(column, f"{column} {value!r} {getattr(exc, 'why', 'is not a number')}")
     if d is None:
         return None
     if d <= 0:
@@ -123,11 +125,12 @@ def _count(value, column: str) -> int | None:
     return n
 
 
-def _parcel(column_prefix: str, weight, length=None, width=None, height=None, reference: str = "") -> Parcel:
-    w = _number(weight, f"{column_prefix}weight_kg", MAX_WEIGHT_KG)
+def _parcel(column_prefix: str, weight, length=None, width=None, height=None, reference: str = "",
+            style: DecimalStyle | None = None) -> Parcel:
+    w = _number(weight, f"{column_prefix}weight_kg", MAX_WEIGHT_KG, style)
     if w is None:
         raise ColumnError(f"{column_prefix}weight_kg", "weight_kg is empty: every parcel needs a weight in kilograms")
-    dims = {name: _number(v, f"{column_prefix}{name}", MAX_DIMENSION_CM)
+    dims = {name: _number(v, f"{column_prefix}{name}", MAX_DIMENSION_CM, style)
             for name, v in (("length_cm", length), ("width_cm", width), ("height_cm", height))}
     return Parcel(weight_kg=w, reference=reference, **dims)
 
@@ -138,7 +141,7 @@ def _split(value) -> list[str]:
     return [p.strip() for p in str(value or "").split("|") if p.strip()]
 
 
-def _parcels_from_columns(row: dict) -> list[Parcel]:
+def _parcels_from_columns(row: dict, style: DecimalStyle | None = None) -> list[Parcel]:
     weights = _split(row.get("weight_kg") or row.get("weight"))
     if not weights:
         raise ColumnError("weight_kg", "weight_kg is empty: every parcel needs a weight in kilograms")
@@ -161,7 +164,7 @@ def _parcels_from_columns(row: dict) -> list[Parcel]:
     for i in range(count):
         kw = {n: (v[i] if len(v) == count else v[0]) if v else None for n, v in dims.items()}
         parcels.append(_parcel("", weights[i] if len(weights) == count else weights[0],
-                               kw["length_cm"], kw["width_cm"], kw["height_cm"]))
+                               kw["length_cm"], kw["width_cm"], kw["height_cm"], style=style))
     return parcels
 
 
@@ -175,8 +178,9 @@ def _address(row: dict, prefix: str) -> dict:
     return out
 
 
-def line_from_mapping(n: int, row: dict, defaults: dict) -> Line:
-    """Build a :class:`Line` from one CSV row or JSON object (JSON uses nested objects)."""
+def line_from_mapping(n: int, row: dict, defaults: dict, style: DecimalStyle | None = None) -> Line:
+    """Build a :class:`Line` from one CSV row or JSON object (JSON uses nested objects); ``style``
+    is the file's decimal style (:func:`number_style`)."""
     line = Line(n)
     try:
         orders = row.get("orders") if isinstance(row.get("orders"), list) else None
@@ -199,11 +203,11 @@ def line_from_mapping(n: int, row: dict, defaults: dict) -> Line:
         line.reship = reship is True or str(reship or "").strip().lower() in TRUE_WORDS
         cod = row.get("cod")
         if isinstance(cod, dict):
-            line.cod_amount = _number(cod.get("amount"), "cod.amount", MAX_COD)
+            line.cod_amount = _number(cod.get("amount"), "cod.amount", MAX_COD, style, AMOUNT)
             line.cod_currency = str(cod.get("currency") or "").strip()
             cod_col = "cod.currency"
         else:
-            line.cod_amount = _number(row.get("cod_amount"), "cod_amount", MAX_COD)
+            line.cod_amount = _number(row.get("cod_amount"), "cod_amount", MAX_COD, style, AMOUNT)
             line.cod_currency = str(row.get("cod_currency") or "").strip()
             cod_col = "cod_currency"
         if line.cod_amount is not None and not line.cod_currency:
@@ -219,9 +223,10 @@ def line_from_mapping(n: int, row: dict, defaults: dict) -> Line:
                 if not isinstance(p, dict) or p.get("weight_kg") in (None, ""):
                     raise ColumnError(f"parcels[{i}].weight_kg", f"parcel {i} has no weight_kg")
                 line.parcels.append(_parcel(f"parcels[{i}].", p.get("weight_kg"), p.get("length_cm"),
-                                            p.get("width_cm"), p.get("height_cm"), str(p.get("reference") or "")))
+                                            p.get("width_cm"), p.get("height_cm"), str(p.get("reference") or ""),
+                                            style))
         else:
-            line.parcels = _parcels_from_columns({k: ("" if v is None else str(v)) for k, v in row.items()})
+            line.parcels = _parcels_from_columns({k: ("" if v is None else str(v)) for k, v in row.items()}, style)
         # addresses
         rec = row.get("recipient")
         if isinstance(rec, dict):
@@ -270,11 +275,32 @@ def read_lines(ctx) -> tuple[str, list[Line]]:
         raise FileRejected("missing_column", "the file has no `weight_kg` column",
                            where=f"header: {', '.join(table.columns)}",
                            fix="add `weight_kg` (kilograms per parcel; see config/examples/shipments.csv)")
-    lines = []
-    for n, row in table.rows():
-        norm = {mapping.get(k, k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
-        lines.append(line_from_mapping(n, norm, defaults))
-    return "csv", lines
+    rows = [(n, {mapping.get(k, k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None})
+            for n, row in table.rows()]
+    style = number_style(row for _, row in rows)
+    return "csv", [line_from_mapping(n, row, defaults, style) for n, row in rows]
+
+
+NUMBER_FIELDS = ("weight_kg", "weight", "length_cm", "width_cm", "height_cm", "cod_amount")
+
+
+def number_style(rows) -> DecimalStyle | None:
+    """The file's decimal style from all its weights, dimensions and COD amounts (CSV columns,
+    JSON fields and parcel objects; ``2.5|1,2``-lists split)."""
+    texts = []
+    for row in rows:
+        parts = [row.get(f) for f in NUMBER_FIELDS]
+        cod = row.get("cod")
+        if isinstance(cod, dict):
+            parts.append(cod.get("amount"))
+        if isinstance(row.get("parcels"), list):
+            parts += [p.get(f) for p in row["parcels"] if isinstance(p, dict) for f in NUMBER_FIELDS]
+        for v in parts:
+            if isinstance(v, str):
+                texts += v.split("|")
+            elif isinstance(v, list):
+                texts += [x for x in v if isinstance(x, str)]
+    return DecimalStyle.detect(texts)
 
 
 def _read_json(ctx, defaults: dict) -> list[Line]:
@@ -292,9 +318,10 @@ def _read_json(ctx, defaults: dict) -> list[Line]:
         raise FileRejected("json_shape", "expected a list of shipments or {\"shipments\": [...]}",
                            fix="see config/examples/shipments.json")
     lines = []
+    style = number_style(e for e in entries if isinstance(e, dict))
     for i, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
             lines.append(Line(i).reject("invalid_line", f"shipment {i} is not a JSON object", "use an object per shipment"))
             continue
-        lines.append(line_from_mapping(i, entry, defaults))
+        lines.append(line_from_mapping(i, entry, defaults, style))
     return lines
