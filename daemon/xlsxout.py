@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-import xlsxwriter
-
 from .tabular import clean_text
 
 MAX_ROWS = 1_048_576  # rows an XLSX sheet can hold
@@ -57,6 +55,8 @@ class Workbook:
     """``Workbook(fh)`` → ``sheet(name)`` → ``append(...)`` → ``close()`` (writes the ZIP to ``fh``)."""
 
     def __init__(self, fh):
+        import xlsxwriter  # only when a workbook is written: every daemon start imports this module
+
         self._wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "nan_inf_to_errors": True})
         self.bold = self._wb.add_format({"bold": True})
 

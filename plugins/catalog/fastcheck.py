@@ -12,18 +12,13 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 
 from marketd.numbers import DecimalStyle
 
 _WEIGHTS = np.array([1, 3] * 6, dtype=np.int64)
 _SEP = "\x00"  # never inside a value: NUL bytes are refused by the reader
 _PATTERNS: dict[str, re.Pattern] = {}
-
-
-def _joined(values: list[str]) -> str | None:
-    text = _SEP.join(values)
-    return text if text.count(_SEP) == len(values) - 1 else None
+_INT = r"(?:0|[1-9][0-9]{0,11})"  # at most 12 integer digits, no leading zero
 
 
 def _column_re(pattern: str) -> re.Pattern:
@@ -33,76 +28,73 @@ def _column_re(pattern: str) -> re.Pattern:
     return rx
 
 
-def matches(s: pd.Series, pattern: str) -> np.ndarray:
+def matches(values: list[str], pattern: str) -> np.ndarray:
     """``fullmatch`` per value (ASCII classes), answered for the whole column at once when every value matches."""
-    values = s.tolist()
     if not values:
         return np.zeros(0, dtype=bool)
-    text = _joined(values)
-    if text is not None and _column_re(pattern).fullmatch(text):
+    text = _SEP.join(values)
+    if text.count(_SEP) == len(values) - 1 and _column_re(pattern).fullmatch(text):
         return np.ones(len(values), dtype=bool)
     rx = re.compile(pattern, re.ASCII)
     return np.fromiter((rx.fullmatch(v) is not None for v in values), dtype=bool, count=len(values))
 
 
-def stripped(s: pd.Series) -> pd.Series:
-    """``str.strip`` per value (a plain comprehension: pandas' ``.str`` costs ten times more)."""
-    return pd.Series([v.strip() for v in s.tolist()], dtype=object, index=s.index)
-
-
-def _ean_ok(ean: pd.Series) -> np.ndarray:
-    ok = matches(ean, r"[0-9]{13}")
+def _ean_ok(eans: list[str]) -> np.ndarray:
+    ok = matches(eans, r"[0-9]{13}")
     if ok.any():
-        good = ean[ok].tolist()
-        digits = np.frombuffer("".join(good).encode("ascii"), dtype=np.uint8).reshape(-1, 13).astype(np.int64) - 48
+        good = "".join(e for e, g in zip(eans, ok) if g) if not ok.all() else "".join(eans)
+        digits = np.frombuffer(good.encode("ascii"), dtype=np.uint8).reshape(-1, 13).astype(np.int64) - 48
         check = (10 - (digits[:, :12] @ _WEIGHTS) % 10) % 10
         ok[np.flatnonzero(ok)] = check == digits[:, 12]
     return ok
 
 
-def _price(price: pd.Series, style: DecimalStyle | None) -> tuple[np.ndarray, pd.Series]:
+def _price(prices: list[str], style: DecimalStyle | None) -> tuple[np.ndarray, list[str]]:
     """Prices written as ``123`` or ``123.4``/``123.45`` (in the file's style, no grouping, no
     leading zero, at most 12 integer digits) → ``123.00``/``123.40``/``123.45``."""
-    int_part = r"(?:0|[1-9][0-9]{0,11})"
     if style is None:
-        return matches(price, int_part), price + ".00"
+        return matches(prices, _INT), [p + ".00" for p in prices]
     sep = re.escape(style.sep)
-    ok = matches(price, rf"{int_part}(?:{sep}[0-9]{{1,2}})?")
+    ok = matches(prices, rf"{_INT}(?:{sep}[0-9]{{1,2}})?")
     if style.sep == ",":
-        price = price.str.replace(",", ".", regex=False)
-    if matches(price, rf"{int_part}\.[0-9]{{2}}").all():
-        return ok, price  # already the stored form
-    parts = price.str.partition(".")
-    return ok, parts[0] + "." + parts[2].str.ljust(2, "0")
+        prices = [p.replace(",", ".") for p in prices]
+    if matches(prices, rf"{_INT}\.[0-9]{{2}}").all():
+        return ok, prices  # already the stored form
+    out = []
+    for p in prices:
+        whole, _, frac = p.partition(".")
+        out.append(f"{whole}.{frac:0<2}")
+    return ok, out
 
 
-def check_columns(fields: dict[str, pd.Series], style: DecimalStyle | None) -> tuple[np.ndarray, pd.DataFrame]:
+def check_columns(fields: dict[str, list[str]], style: DecimalStyle | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``(ok, products)``: ``ok`` marks the rows that pass every rule; ``products`` holds their
-    cleaned values (sku, ean, title, brand, price, currency, stock) — meaningful only where ok."""
-    sku = stripped(fields["sku"])
-    ean = stripped(fields["ean"])
-    title = stripped(fields["title"])
-    brand = stripped(fields["brand"])
-    price_raw = stripped(fields["price"])
-    currency = stripped(fields["currency"])
-    stock_raw = stripped(fields["stock"])
-    ok = (sku != "").to_numpy(dtype=bool) & (title != "").to_numpy(dtype=bool) & (brand != "").to_numpy(dtype=bool)
+    cleaned values per field (object arrays; ``stock`` int64) — meaningful only where ok."""
+    col = {f: list(map(str.strip, values)) for f, values in fields.items()}
+    n = len(col["sku"])
+    if "" in col["sku"] or "" in col["title"] or "" in col["brand"]:
+        ok = np.fromiter((bool(s and t and b) for s, t, b in zip(col["sku"], col["title"], col["brand"])),
+                         dtype=bool, count=n)
+    else:
+        ok = np.ones(n, dtype=bool)
+    currency = col["currency"]
     cur_ok = matches(currency, "[A-Z]{3}")
     if not cur_ok.all():
-        currency = currency.str.upper()
+        currency = [c.upper() for c in currency]
         cur_ok = matches(currency, "[A-Z]{3}")
     ok &= cur_ok
-    ok &= matches(stock_raw, "[0-9]{1,9}")
-    price_ok, price = _price(price_raw, style)
+    ok &= matches(col["stock"], "[0-9]{1,9}")
+    price_ok, price = _price(col["price"], style)
     ok &= price_ok
     if ok.any():
-        ok[ok] = _ean_ok(ean[ok])
+        ok[ok] = _ean_ok([e for e, g in zip(col["ean"], ok) if g] if not ok.all() else col["ean"])
+    stock = np.zeros(n, dtype=np.int64)
     if ok.all():
-        stock = stock_raw.astype(np.int64)
-    else:
-        stock = pd.Series(np.zeros(len(sku), dtype=np.int64), index=sku.index)
-        if ok.any():
-            stock[ok] = stock_raw[ok].astype(np.int64)
-    products = pd.DataFrame({"sku": sku, "ean": ean, "title": title, "brand": brand, "price": price,
-                             "currency": currency, "stock": stock})
+        stock[:] = np.asarray(col["stock"], dtype=object).astype(np.int64)
+    elif ok.any():
+        stock[ok] = np.asarray([v for v, g in zip(col["stock"], ok) if g], dtype=object).astype(np.int64)
+    products = {f: np.asarray(v, dtype=object) for f, v in (("sku", col["sku"]), ("ean", col["ean"]),
+                                                            ("title", col["title"]), ("brand", col["brand"]),
+                                                            ("price", price), ("currency", currency))}
+    products["stock"] = stock
     return ok, products

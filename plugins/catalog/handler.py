@@ -34,6 +34,7 @@ from .validate import REQUIRED, check_row
 REPORT_HEADER = ["line", "sku", "result", "column", "reason"]
 _GUARD = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
+_FORMULA_START = re.compile(r"\x00[=+\-@\t\r]")
 
 
 def _norm(name: str) -> str:
@@ -127,6 +128,9 @@ class _Run:
         self.style = style
         self.now = datetime.now(timezone.utc).isoformat()
         self.store = ProductStore(ctx.db)
+        # an empty store holds, while this file runs, only rows of this file: those are in `seen`,
+        # so neither stored values nor stored EAN owners need looking up
+        self.store_was_empty = self.store.empty()
         self.seen = Seen()
         self.store_eans: list[tuple[int, str, str, str]] = []  # (line, sku, ean, stored sku)
         self.counts = {"rows": 0, "new": 0, "changed": 0, "unchanged": 0, "rejected": 0, "warnings": 0}
@@ -140,15 +144,16 @@ class _Run:
                 return field
         return self.table.columns[pos] if pos >= 0 else ""
 
-    def _fields(self, frame: pd.DataFrame) -> dict[str, pd.Series]:
+    def _fields(self, frame: pd.DataFrame) -> dict[str, list[str]]:
+        """Each field's texts (the mapped column's, ``defaults`` where empty or unmapped)."""
         n = len(frame)
         fields = {}
         for field in REQUIRED:
-            col = frame[self.positions[field]] if field in self.positions else pd.Series([""] * n, dtype=object,
-                                                                                         index=frame.index)
+            values = frame[self.positions[field]].tolist() if field in self.positions else [""] * n
             if field in self.defaults:
-                col = col.where(col != "", self.defaults[field])
-            fields[field] = col
+                default = self.defaults[field]
+                values = [v or default for v in values]
+            fields[field] = values
         return fields
 
     def apply(self, chunk) -> None:
@@ -161,7 +166,7 @@ class _Run:
         if cut is not None and int(lines[-1]) == cut:
             ok[-1] = False
         for i in np.flatnonzero(~ok).tolist():  # the rows the column checks could not vouch for
-            product, found = check_row({f: s.iat[i] for f, s in fields.items()}, self.style)
+            product, found = check_row({f: values[i] for f, values in fields.items()}, self.style)
             if cut is not None and int(lines[i]) == cut:
                 found.append((self.last_field, "the file does not end with a line break: this last row may have "
                               "been cut off in transfer (e.g. stock 15 arriving as 1), so it was not applied; "
@@ -171,8 +176,8 @@ class _Run:
             else:
                 ok[i] = True
                 for k, v in product.items():
-                    products.iat[i, products.columns.get_loc(k)] = v
-        skus = products["sku"].to_numpy(dtype=object)
+                    products[k][i] = v
+        skus = products["sku"]
         accepted = self._first_occurrences(np.flatnonzero(ok), skus, lines, problems)
         self.counts["rejected"] += len(problems)
         results = self._upsert(frame, products, accepted, lines)
@@ -181,7 +186,7 @@ class _Run:
     def _first_occurrences(self, accepted: np.ndarray, skus, lines, problems) -> np.ndarray:
         """A SKU twice in the file: the first accepted row wins (this chunk or an earlier one);
         the later ones become problems. Returns the accepted rows left."""
-        acc = pd.Series(skus[accepted])
+        acc = pd.Series(skus[accepted], dtype=object)
         earlier = self.seen.earlier(acc.unique().tolist())
         dup = acc.duplicated(keep="first").to_numpy(copy=True)
         if earlier:
@@ -203,58 +208,59 @@ class _Run:
         built per column (values needing escapes go through json.dumps itself)."""
         if not self.extra:
             return [None] * len(rows)
-        out = None
+        columns = []
         for name, pos in self.extra:
-            values = frame[pos].iloc[rows].tolist()
-            text = np.asarray(['"' + v + '"' for v in values], dtype=object)
+            values = frame[pos].to_numpy(dtype=object)[rows].tolist()
             if _NEEDS_ESCAPE.search("".join(values)):
-                for k, v in enumerate(values):
-                    if _NEEDS_ESCAPE.search(v):
-                        text[k] = json.dumps(v, ensure_ascii=False)
-            part = json.dumps(name, ensure_ascii=False) + ": " + text
-            out = part if out is None else out + ", " + part
-        return ("{" + out + "}").tolist()
+                values = [json.dumps(v, ensure_ascii=False)[1:-1] if _NEEDS_ESCAPE.search(v) else v for v in values]
+            columns.append(values)
+        keys = [json.dumps(name, ensure_ascii=False) for name, _ in self.extra]
+        if len(keys) == 1:
+            head = "{" + keys[0] + ': "'
+            return [head + v + '"}' for v in columns[0]]
+        return ["{" + ", ".join(f'{k}: "{v}"' for k, v in zip(keys, vals)) + "}" for vals in zip(*columns)]
 
-    def _upsert(self, frame, products: pd.DataFrame, accepted: np.ndarray, lines) -> tuple[list, list]:
+    def _upsert(self, frame, products: dict[str, np.ndarray], accepted: np.ndarray, lines) -> tuple[list, list]:
         """(result, changed-columns) per accepted row; writes new and changed products."""
         if not len(accepted):
             return [], []
-        new = products.iloc[accepted].reset_index(drop=True)
-        new["attributes"] = self._attributes(frame, accepted)
+        new = {f: products[f][accepted] for f in products}
+        new["attributes"] = np.asarray(self._attributes(frame, accepted), dtype=object)
         sku_list = new["sku"].tolist()
         ean_list = new["ean"].tolist()
         acc_lines = lines[accepted]
-        for k, ean, other in self.store.ean_owners(ean_list, sku_list):
-            self.store_eans.append((int(acc_lines[k]), sku_list[k], ean, other))
-        old = self.store.existing(sku_list)
-        result = np.full(len(new), "new", dtype=object)
-        changed_text = np.full(len(new), "", dtype=object)
-        if len(old):
-            rows = np.flatnonzero(new["sku"].isin(old.index).to_numpy())
-            olds = old.loc[new["sku"].iloc[rows]]
-            code = np.zeros(len(rows), dtype=np.int64)
-            for bit, f in enumerate(FIELDS):
-                now = new[f].iloc[rows]
-                now_text = now.astype(str) if f == "stock" else now.where(now.notna(), "None")
-                differs = olds[f].to_numpy(dtype=object) != now_text.to_numpy(dtype=object)
-                code |= differs.astype(np.int64) << bit
-            names = {c: ";".join(f for bit, f in enumerate(FIELDS) if c >> bit & 1) for c in np.unique(code).tolist()}
-            result[rows] = np.where(code == 0, "unchanged", "changed")
-            changed_text[rows] = [names[c] for c in code.tolist()]
-        write = result != "unchanged"
-        for r in ("new", "changed", "unchanged"):
-            self.counts[r] += int((result == r).sum())
-        if write.all():
-            w = new
-        elif write.any():
-            w = new[write]
+        result = np.full(len(accepted), "new", dtype=object)
+        changed_text = np.full(len(accepted), "", dtype=object)
+        if not self.store_was_empty:
+            for k, ean, other in self.store.ean_owners(ean_list, sku_list):
+                self.store_eans.append((int(acc_lines[k]), sku_list[k], ean, other))
+            old = self.store.existing(sku_list)
+            if len(old):
+                rows = np.flatnonzero(pd.Series(sku_list).isin(old.index).to_numpy())
+                olds = old.loc[new["sku"][rows]]
+                code = np.zeros(len(rows), dtype=np.int64)
+                for bit, f in enumerate(FIELDS):
+                    now = new[f][rows]
+                    now_text = now.astype(str).astype(object) if f == "stock" else \
+                        np.where(pd.isna(now), "None", now).astype(object)
+                    differs = olds[f].to_numpy(dtype=object) != now_text
+                    code |= differs.astype(np.int64) << bit
+                names = {c: ";".join(f for bit, f in enumerate(FIELDS) if c >> bit & 1)
+                         for c in np.unique(code).tolist()}
+                result[rows] = np.where(code == 0, "unchanged", "changed")
+                changed_text[rows] = [names[c] for c in code.tolist()]
+        if self.store_was_empty:
+            self.counts["new"] += len(result)
+            write = np.arange(len(result))
         else:
-            w = new.iloc[:0]
-        if len(w):
-            n = len(w)
-            self.store.upsert(list(zip(w["sku"].tolist(), w["ean"].tolist(), w["title"].tolist(), w["brand"].tolist(),
-                                       w["price"].tolist(), w["currency"].tolist(), w["stock"].astype(np.int64).tolist(),
-                                       w["attributes"].tolist(), [self.now] * n, [self.ctx.file_id] * n)))
+            for r in ("new", "changed", "unchanged"):
+                self.counts[r] += int((result == r).sum())
+            write = np.flatnonzero(result != "unchanged")
+        if len(write):
+            w = {f: (v if len(write) == len(accepted) else v[write]).tolist() for f, v in new.items()}
+            n = len(write)
+            self.store.upsert(list(zip(w["sku"], w["ean"], w["title"], w["brand"], w["price"], w["currency"],
+                                       w["stock"], w["attributes"], [self.now] * n, [self.ctx.file_id] * n)))
         self.seen.add(sku_list, acc_lines, ean_list)
         return result.tolist(), changed_text.tolist()
 
@@ -289,7 +295,10 @@ class _Run:
 
 
 def _guarded(values: list[str]) -> list[str]:
-    """safe_cell on the values that need it (formula-like starts), the rest as they are."""
+    """safe_cell on the values that need it (formula-like starts), the rest as they are; one
+    search over the joined column tells whether any does."""
+    if _FORMULA_START.search("\x00" + "\x00".join(values)) is None:
+        return values
     return [safe_cell(v) if v[:1] in _GUARD else v for v in values]
 
 

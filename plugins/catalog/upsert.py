@@ -30,14 +30,16 @@ class ProductStore:
 
     def ean_owners(self, eans: list[str], skus: list[str]) -> list[tuple[int, str, str]]:
         """``(index, ean, stored_sku)`` for each row ``index`` whose EAN a stored product has under
-        another SKU."""
+        another SKU (the SQL only looks EANs up; comparing SKUs in Python keeps it one index probe
+        per row)."""
         if not eans:
             return []
-        cur = self.conn.execute(
-            "select j.key, p.ean, p.sku from json_each(?) j "
-            "join products p on p.ean = json_extract(j.value, '$[0]') and p.sku != json_extract(j.value, '$[1]')",
-            [json.dumps(list(zip(eans, skus)))])
-        return cur.fetchall()
+        cur = self.conn.execute("select j.key, p.ean, p.sku from json_each(?) j join products p on p.ean = j.value",
+                                [json.dumps(eans)])
+        return [(k, ean, sku) for k, ean, sku in cur.fetchall() if sku != skus[k]]
+
+    def empty(self) -> bool:
+        return self.conn.execute("select not exists (select 1 from products)").fetchone()[0] == 1
 
     def upsert(self, rows: list[tuple]) -> None:
         if rows:

@@ -35,7 +35,7 @@ def check_ean(ean: str) -> str | None:
         if any(c.isdigit() and not c.isascii() for c in ean):
             return f"EAN {ean!r} must be 13 digits 0-9 (it contains {next(c for c in ean if c.isdigit() and not c.isascii())!r})"
         return f"EAN {ean!r} must be 13 digits"
-    if len(ean) < 13 and ean13_ok(ean.zfill(13)):
+    if 10 <= len(ean) < 13 and ean13_ok(ean.zfill(13)):  # 1-3 zeros: spreadsheets drop them, shorter is no EAN
         lost = 13 - len(ean)
         what = "a leading zero was" if lost == 1 else f"{lost} leading zeros were"
         return f"EAN {ean!r} has {len(ean)} digits: {what} probably lost in a spreadsheet ({ean.zfill(13)})"
