@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import FileRejected
 
-BLOCK = 4 * 1024 * 1024
+BLOCK = 1024 * 1024  # small blocks: the temporaries per block stay a few MB
 FIX_TEXT = "drop a CSV (or XLSX) export; compressed or binary files are not read here"
 
 
@@ -33,8 +33,8 @@ class Structure:
     count; ``blank`` marks records that may hold no value (only delimiters, blanks, quotes).
     ``last_unterminated``: the final record has content and no line break after it."""
 
-    starts: np.ndarray        # int64, 1-based start line per record
-    fields: np.ndarray        # int32, field count per record
+    starts: np.ndarray        # int32 (int64 past 2**31 lines), 1-based start line per record
+    fields: np.ndarray        # int32, field count per record (None once the columns were checked)
     blank: np.ndarray         # bool, record may be all-blank (confirm on its values)
     last_unterminated: bool
     exact: bool               # True when made by the exact (csv module) scan
@@ -42,6 +42,11 @@ class Structure:
     @property
     def records(self) -> int:
         return len(self.starts)
+
+    def __post_init__(self):
+        self.ncols = int(self.fields[0]) if len(self.fields) else 0  # the header's field count
+        if len(self.starts) and self.starts[-1] < 2 ** 31:  # 4 bytes a row: 2,000,000 rows cost 8 MB
+            self.starts = self.starts.astype(np.int32, copy=False)
 
 
 class _Irregular(Exception):
@@ -178,7 +183,7 @@ def _scan_fast(path, encoding: str, delim: int, bom: int) -> Structure:
                 seg[1:] = nl_out[:-1] + 1
                 is_blank = np.maximum.reduceat(visible, seg) == 0
                 is_blank[0] = is_blank[0] and not rec_content
-                starts.append(rec_lines)
+                starts.append(rec_lines.astype(np.int32) if rec_lines[-1] < 2 ** 31 else rec_lines)
                 fields.append(counts)
                 blanks.append(is_blank)
                 tail_from = int(nl_out[-1]) + 1
@@ -205,12 +210,14 @@ def _scan_fast(path, encoding: str, delim: int, bom: int) -> Structure:
     if rec_bytes and not rec_content:
         raise _Irregular  # a last line of blanks without a line break: blank or cut off? the exact scan knows
     if rec_bytes:
-        starts.append(np.asarray([rec_start_line], dtype=np.int64))
+        starts.append(np.asarray([rec_start_line], dtype=np.int64 if rec_start_line >= 2 ** 31 else np.int32))
         fields.append(np.asarray([rec_delims + 1], dtype=np.int32))
         blanks.append(np.asarray([not rec_content]))
         last_unterminated = rec_content
     cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dtype=dt))
-    st = Structure(cat(starts, np.int64), cat(fields, np.int32), cat(blanks, bool), last_unterminated,
+    if any(p.dtype == np.int64 for p in starts):
+        starts = [p.astype(np.int64) for p in starts]
+    st = Structure(cat(starts, np.int32), cat(fields, np.int32), cat(blanks, bool), last_unterminated,
                    exact=False)
     if st.records > 1 and (st.blank[1:] & (st.fields[1:] != st.fields[0])).any():
         raise _Irregular  # a maybe-blank record with another field count: skipped or refused? exact scan
@@ -258,7 +265,7 @@ def check_columns(st: Structure, delimiter: str) -> None:
     a short final record without a line break after it is a cut-off file."""
     if not st.records:
         return
-    ncols = int(st.fields[0])
+    ncols = st.ncols
     bad = np.flatnonzero((st.fields != ncols) & ~st.blank)
     bad = bad[bad > 0]
     if not len(bad):

@@ -171,6 +171,7 @@ def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
                            where="line 1", fix="the first line must hold the column names")
     header = _csv_header(path, encoding, delimiter, st)
     csvscan.check_columns(st, delimiter)
+    st.fields = None  # checked: the chunks need only where rows start and which may be blank
     unterminated = int(st.starts[-1]) if st.last_unterminated and st.records > 1 else None
     exact = st.exact
 
@@ -205,7 +206,7 @@ def _csv_header(path: Path, encoding: str, delimiter: str, st: csvscan.Structure
 
 
 def _pandas_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, usecols) -> Iterator[Chunk]:
-    ncols = int(st.fields[0])
+    ncols = st.ncols
     reader = pd.read_csv(
         path, sep=delimiter, header=None, names=list(range(ncols)), usecols=usecols, dtype=object, na_filter=False,
         keep_default_na=False, skip_blank_lines=False, encoding=encoding, engine="c", quotechar='"',
@@ -249,7 +250,7 @@ def _mismatch(st: csvscan.Structure, got: int) -> FileRejected:
 
 
 def _exact_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int) -> Iterator[Chunk]:
-    ncols = int(st.fields[0])
+    ncols = st.ncols
     with open(path, "r", encoding=encoding, newline="") as text:
         reader = csv.reader(text, delimiter=delimiter, strict=True)
         next(reader, None)

@@ -2,9 +2,10 @@
 is refused) and EANs (an EAN on two SKUs is a warning).
 
 Why not a dict or a temporary table: a dict of 2,000,000 SKUs costs hundreds of MB, a temporary
-table a second B-tree write per row. Here each accepted row costs a 64-bit hash, its line, a
-reference and its SKU as UTF-8 bytes in its chunk's array; a hash match is only a candidate,
-confirmed by comparing the SKU bytes, so the answer is exact.
+table a second B-tree write per row. Here each accepted row costs a 64-bit hash, a 32-bit row
+number, its line, its EAN as an integer and its SKU as UTF-8 bytes in its chunk's array (about 35
+bytes for a 2,000,000-row file's rows); a hash match is only a candidate, confirmed by comparing
+the SKU bytes, so the answer is exact.
 """
 from __future__ import annotations
 
@@ -25,16 +26,23 @@ def _utf8(values: list[str]) -> np.ndarray:
 class Seen:
     def __init__(self):
         self._keys = np.zeros(0, dtype=np.int64)    # sorted hashes of accepted SKUs
-        self._refs = np.zeros(0, dtype=np.int64)    # (chunk << 32 | position) per key
+        self._rows = np.zeros(0, dtype=np.int32)    # the accepted row (numbered across chunks) per key
+        self._starts = [0]                          # first row number of each chunk (and the next)
         self._skus: list[np.ndarray] = []           # per chunk: its accepted SKUs (UTF-8)
         self._lines: list[np.ndarray] = []          # per chunk: their lines
         self._eans: list[np.ndarray] = []           # per chunk: their EANs (13 digits as int64)
 
-    def _sku(self, ref: int) -> str:
-        return self._skus[ref >> 32][ref & 0xFFFFFFFF].decode("utf-8")
+    def _at(self, row: int) -> tuple[int, int]:
+        chunk = int(np.searchsorted(self._starts, row, side="right")) - 1
+        return chunk, row - self._starts[chunk]
 
-    def _line(self, ref: int) -> int:
-        return int(self._lines[ref >> 32][ref & 0xFFFFFFFF])
+    def _sku(self, row: int) -> str:
+        chunk, pos = self._at(row)
+        return self._skus[chunk][pos].decode("utf-8")
+
+    def _line(self, row: int) -> int:
+        chunk, pos = self._at(row)
+        return int(self._lines[chunk][pos])
 
     def earlier(self, skus: list[str]) -> dict[str, int]:
         """For the given (distinct) SKUs, the line of the accepted row that carried each earlier."""
@@ -45,22 +53,25 @@ class Seen:
         hi = np.searchsorted(self._keys, h, side="right")
         found = {}
         for k in np.flatnonzero(hi > lo).tolist():
-            for ref in self._refs[lo[k]:hi[k]].tolist():
-                if self._sku(ref) == skus[k]:
-                    found[skus[k]] = self._line(ref)
+            for row in self._rows[lo[k]:hi[k]].tolist():
+                if self._sku(row) == skus[k]:
+                    found[skus[k]] = self._line(row)
                     break
         return found
 
     def add(self, skus: list[str], lines: np.ndarray, eans: list[str]) -> None:
         """Remember one chunk's accepted rows (SKUs distinct and new, EANs validated 13 digits)."""
-        chunk = len(self._skus)
+        first = self._starts[-1]
+        self._starts.append(first + len(skus))
         self._skus.append(_utf8(skus))
-        self._lines.append(np.asarray(lines, dtype=np.int64))
+        self._lines.append(np.asarray(lines, dtype=np.int32))
         self._eans.append(np.asarray(eans, dtype=object).astype(np.int64) if eans else np.zeros(0, dtype=np.int64))
-        keys = np.concatenate([self._keys, _hashes(skus)])
-        refs = np.concatenate([self._refs, (np.int64(chunk) << 32) | np.arange(len(skus), dtype=np.int64)])
-        order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
-        self._keys, self._refs = keys[order], refs[order]
+        h = _hashes(skus)
+        order = np.argsort(h, kind="stable")
+        h = h[order]
+        at = np.searchsorted(self._keys, h, side="right")  # a merge of two sorted arrays, no full sort
+        self._keys = np.insert(self._keys, at, h)
+        self._rows = np.insert(self._rows, at, (first + order).astype(np.int32))
 
     def known(self, skus: list[str]) -> set[str]:
         """Those of ``skus`` that an accepted row of this file carries."""
@@ -72,18 +83,17 @@ class Seen:
         if not self._eans:
             return []
         eans = np.concatenate(self._eans)
-        lines = np.concatenate(self._lines)
-        refs = np.concatenate([(np.int64(c) << 32) | np.arange(len(e), dtype=np.int64)
-                               for c, e in enumerate(self._eans)])
-        order = np.lexsort((lines, eans))
-        eans, lines, refs = eans[order], lines[order], refs[order]
+        order = np.argsort(eans, kind="stable")  # rows are numbered in line order: ties stay in line order
+        eans = eans[order]
         same_as_prev = np.zeros(len(eans), dtype=bool)
         same_as_prev[1:] = eans[1:] == eans[:-1]
-        idx = np.arange(len(eans))
-        first_of = np.maximum.accumulate(np.where(same_as_prev, 0, idx))  # each group's first (earliest) row
+        dups = np.flatnonzero(same_as_prev)
+        if not len(dups):
+            return []
+        group_starts = np.flatnonzero(~same_as_prev)
+        firsts = group_starts[np.searchsorted(group_starts, dups, side="right") - 1]
         out = []
-        for i in np.flatnonzero(same_as_prev).tolist():
-            f = int(first_of[i])
-            out.append((int(lines[i]), self._sku(int(refs[i])), f"{int(eans[i]):013d}", self._sku(int(refs[f])),
-                        int(lines[f])))
+        for i, f in zip(dups.tolist(), firsts.tolist()):
+            row, first = int(order[i]), int(order[f])
+            out.append((self._line(row), self._sku(row), f"{int(eans[i]):013d}", self._sku(first), self._line(first)))
         return sorted(out)
