@@ -44,15 +44,45 @@ def find_config(explicit: str | None) -> Path:
         "create an instance with `marketd init DIR`")
 
 
+def _load_config(ctx: click.Context) -> dict:
+    """The instance's config, read once per command line (``--config`` as given to the group)."""
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if obj.get("cfg") is None:
+        explicit = obj.get("config") or root.params.get("config_path")
+        obj["cfg"] = config_mod.load(find_config(explicit))
+    return obj["cfg"]
+
+
+def plugin_host(ctx: click.Context):
+    """The one plugin host of this command line: the CLI's plugin commands, ``marketd plugins``
+    and the App all come from it, so a plugin disabled in the config (``[plugins] disabled``) or
+    by ``MARKETD_DISABLE_PLUGINS`` adds nothing anywhere. Without a readable config only the
+    environment's list applies (``marketd init``, ``marketd --help`` outside an instance)."""
+    from .pluginhost import PluginHost
+
+    obj = ctx.find_root().ensure_object(dict)
+    if obj.get("host") is None:
+        try:
+            disabled = _load_config(ctx)["plugins"]["disabled"]
+        except (click.ClickException, ConfigError) as exc:
+            obj["config_problem"] = exc.message if isinstance(exc, click.ClickException) else str(exc)
+            disabled = []
+        obj["host"] = PluginHost(disabled=disabled)
+        obj["host"].load_entry_points()
+    return obj["host"]
+
+
 def build_app(ctx: click.Context):
+    """The App for a one-shot command (plugin commands use it too, through ``marketd.sdk``)."""
     from .app import App
     from . import logs
 
-    obj = ctx.find_root().obj
+    obj = ctx.find_root().ensure_object(dict)
     if obj.get("app") is None:
-        cfg = config_mod.load(find_config(obj.get("config")))
+        cfg = _load_config(ctx)
         logs.setup(obj.get("log_level") or cfg["daemon"]["log_level"])
-        obj["app"] = App(cfg)
+        obj["app"] = App(cfg, plugins=plugin_host(ctx))
     return obj["app"]
 
 
@@ -73,13 +103,29 @@ def exclusive(app, advice: str):
 
 
 class Group(click.Group):
-    """Turns marketd's own errors into one clear line instead of a traceback."""
+    """marketd's own commands plus the plugins' (``register_commands``, added from the command
+    line's one plugin host when first asked for), and marketd's errors as one clear line
+    instead of a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (ConfigError, AlreadyRunning, MarketdError) as exc:
             raise click.ClickException(str(exc))
+
+    def _plugin_commands(self, ctx: click.Context) -> dict:
+        obj = ctx.find_root().ensure_object(dict)
+        if obj.get("plugin_commands") is None:
+            group = click.Group("marketd")
+            plugin_host(ctx).hook.register_commands(cli=group)
+            obj["plugin_commands"] = group.commands
+        return obj["plugin_commands"]
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._plugin_commands(ctx).get(name)
 
 
 @click.group(cls=Group)
@@ -250,11 +296,11 @@ def requeue(ctx, file_id):
 @click.pass_context
 def plugins(ctx, as_json):
     """Built-in and third-party plugins with versions, and any that failed to load."""
-    from .pluginhost import PluginHost
-
-    host = PluginHost()
-    host.load_entry_points()
+    host = plugin_host(ctx)
     rows = [vars(i) for i in host.info]
+    problem = ctx.find_root().obj.get("config_problem")
+    if problem and ctx.find_root().params.get("config_path"):
+        click.echo(f"warning: the config was not read, [plugins] disabled is not applied: {problem}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -298,21 +344,5 @@ def jobs_run(ctx, name):
     click.echo(f"job {name}: ok")
 
 
-def _plugin_commands() -> None:
-    from .pluginhost import PluginHost
-
-    host = PluginHost()
-    try:
-        host.load_entry_points()
-    except Exception:
-        return
-    for impl in host.hook.register_commands.get_hookimpls():
-        try:
-            impl.function(cli=cli)
-        except Exception as exc:  # one plugin's broken command must not break the CLI
-            click.echo(f"warning: plugin {impl.plugin_name} failed to add commands: {exc}", err=True)
-
-
 def main() -> None:
-    _plugin_commands()
     cli(prog_name="marketd")
