@@ -49,7 +49,9 @@ def _load_config(ctx: click.Context) -> dict:
     root = ctx.find_root()
     obj = root.ensure_object(dict)
     if obj.get("cfg") is None:
-        explicit = obj.get("config") or root.params.get("config_path")
+        # --help is handled before --config is (eager options first): then the raw argument counts.
+        explicit = (obj.get("config") or root.params.get("config_path") or root.meta.get("marketd.config_arg")
+                    or os.environ.get("MARKETD_CONFIG"))
         obj["cfg"] = config_mod.load(find_config(explicit))
     return obj["cfg"]
 
@@ -102,6 +104,22 @@ def exclusive(app, advice: str):
         lock.release()
 
 
+def _config_argument(args: list[str]) -> str | None:
+    """``--config``/``-c`` among the group's own options (before the command name), unparsed."""
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c"):
+            return args[i + 1] if i + 1 < len(args) else None
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+        if arg.startswith("-c") and len(arg) > 2 and not arg.startswith("--"):
+            return arg[2:]
+        if arg == "--log-level":
+            continue
+        if not arg.startswith("-") and (i == 0 or args[i - 1] != "--log-level"):
+            return None  # the command name: what follows is the command's own
+    return None
+
+
 class Group(click.Group):
     """marketd's own commands plus the plugins' (``register_commands``, added from the command
     line's one plugin host when first asked for), and marketd's errors as one clear line
@@ -112,6 +130,10 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (ConfigError, AlreadyRunning, MarketdError) as exc:
             raise click.ClickException(str(exc))
+
+    def parse_args(self, ctx, args):
+        ctx.meta["marketd.config_arg"] = _config_argument(args)
+        return super().parse_args(ctx, args)
 
     def _plugin_commands(self, ctx: click.Context) -> dict:
         obj = ctx.find_root().ensure_object(dict)
