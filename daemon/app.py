@@ -98,6 +98,10 @@ class App:
     def inbox_handlers(self) -> dict:
         return self._registered("register_inbox_handlers", lambda h: h.kind)
 
+    def reports(self) -> dict:
+        """Report name -> ``build(app, **options)`` (``register_reports``; ``marketd report``)."""
+        return {name: build for name, build in self._registered("register_reports", lambda i: i[0]).values()}
+
     def job_specs(self) -> list:
         return self.plugins.collect("register_jobs")
 

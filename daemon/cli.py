@@ -1,4 +1,4 @@
-"""The ``marketd`` command line: init, run, status, process, requeue, plugins, jobs.
+"""The ``marketd`` command line: init, run, status, process, requeue, plugins, report, jobs.
 
 Plugins add their own commands through the ``register_commands`` hook (``marketd orders``,
 ``marketd shipments``, ``marketd sandbox`` …).
@@ -332,6 +332,30 @@ def plugins(ctx, as_json):
         if r["error"]:
             line += f"  ({r['error']})"
         click.echo(line)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--set", "options", multiple=True, metavar="KEY=VALUE", help="An option of the report (repeatable).")
+@click.pass_context
+def report(ctx, name, options):
+    """List the reports plugins provide, or build NAME now into the outbox."""
+    from .settings import did_you_mean
+
+    app = build_app(ctx)
+    reports = app.reports()
+    if not name:
+        for known in sorted(reports):
+            doc = (reports[known].__doc__ or "").strip().splitlines()
+            click.echo(f"{known:<26} {doc[0] if doc else ''}")
+        return
+    if name not in reports:
+        raise click.ClickException(f"no report {name!r}: {did_you_mean(name, reports) or 'known: ' + ', '.join(sorted(reports))}")
+    bad = [o for o in options if "=" not in o]
+    if bad:
+        raise click.ClickException(f"--set {bad[0]!r}: write KEY=VALUE")
+    for path in reports[name](app, **dict(o.split("=", 1) for o in options)) or []:
+        click.echo(f"output: {path}")
 
 
 @cli.group(invoke_without_command=True)

@@ -70,7 +70,13 @@ def register_carriers(register):
 
 @hookspec
 def register_reports(register):
-    """Provide report builders: ``register(name, build)`` with ``build(app, **options)``."""
+    """Provide reports built on demand: ``register(name, build)``.
+
+    ``build(app, **options)`` writes its file(s) into the outbox (``app.outbox.write``) and
+    returns their paths; ``options`` are the text ``KEY=VALUE`` pairs of
+    ``marketd report NAME --set KEY=VALUE``. To build one on a schedule too, register a
+    :class:`marketd.sdk.JobSpec` that calls it.
+    """
 
 
 @hookspec
