@@ -95,3 +95,25 @@ def test_a_typo_in_the_plugins_settings_stops_start_up(tmp_path):
         make_app(tmp_path, {"demo": marketd_demo}, channels={"shop": {"type": "demoshop", "base_ulr": "x"}})
     with pytest.raises(ConfigError, match=r"\[inbox.stock\] unknown key 'warehose': did you mean 'warehouse'\?"):
         make_app(tmp_path, {"demo": marketd_demo}, inbox={"stock": {"warehose": "x"}})
+
+
+def test_a_shipment_file_line_goes_through_the_carrier(tmp_path, fake, monkeypatch):
+    """The built-in shipments plugin uses a third-party carrier like its own."""
+    import marketd.plugins.shipments as shipments
+
+    monkeypatch.setenv("DEMO_POST_API_KEY", API_KEY)
+    app = make_app(tmp_path / "inst", {"demo": marketd_demo, "shipments": shipments},
+                   inbox={"shipments": {"require_known_order": False}},
+                   carriers={"post": {"type": "demopost", "base_url": "http://post.test",
+                                      "transport": httpx.WSGITransport(app=fake)}})
+    try:
+        f = tmp_path / "ship.csv"
+        f.write_text("order,carrier,weight_kg,label_format,recipient_name,recipient_street,recipient_zip,"
+                     "recipient_city,recipient_country\nX-1,post,1.5,ZPL,Ada,Via Roma 1,00184,Roma,IT\n")
+        row = process_file(app, "shipments", f)
+        assert row["state"] == "done" and row["summary"]["created"] == 1, row
+        labels = sorted(app.outbox_dir.glob("labels/**/*.zpl"))
+        assert labels and b"DP000001" in labels[0].read_bytes()
+        assert list(fake.shipments) == ["DP000001"]
+    finally:
+        app.close()
