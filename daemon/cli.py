@@ -176,8 +176,13 @@ def init(directory, force):
     if cfg_path.exists() and not force:
         raise click.ClickException(f"{cfg_path} exists; use --force to overwrite it")
     root.mkdir(parents=True, exist_ok=True)
-    cfg_path.write_text(config_mod.render_starter(), encoding="utf-8")
-    app = App(config_mod.load(cfg_path))
+    from .pluginhost import PluginHost
+
+    host = PluginHost()  # the new instance's plugins: not any config found in the current folder
+    host.load_entry_points()
+    kinds = {h.kind for h in host.collect("register_inbox_handlers")}
+    cfg_path.write_text(config_mod.render_starter(kinds), encoding="utf-8")
+    app = App(config_mod.load(cfg_path), plugins=host)
     from .inbox import InboxEngine
 
     engine = InboxEngine(app)

@@ -253,22 +253,27 @@ STARTER_COMMENTS = {
 }
 
 
-def starter_config() -> dict:
+STARTER_INBOXES = {
+    "catalog": {"mode": "stable", "columns": {"Artikelnummer": "sku", "Preis": "price"}},
+    "settlements": {"mode": "stable"},
+    "shipments": {"mode": "require_rename"},
+}
+
+
+def starter_config(inbox_kinds=None) -> dict:
+    """The starter's tables; the example ``[inbox.<kind>]`` sections only for ``inbox_kinds``
+    (the loaded plugins' inboxes; None: all), since a section for no loaded inbox is an error."""
+    examples = {k: v for k, v in STARTER_INBOXES.items() if inbox_kinds is None or k in inbox_kinds}
     return {
         "daemon": dict(DEFAULTS["daemon"]),
-        "inbox": {
-            "defaults": {k: v for k, v in INBOX_DEFAULTS.items() if k not in ("columns",)},
-            "catalog": {"mode": "stable", "columns": {"Artikelnummer": "sku", "Preis": "price"}},
-            "settlements": {"mode": "stable"},
-            "shipments": {"mode": "require_rename"},
-        },
+        "inbox": {"defaults": {k: v for k, v in INBOX_DEFAULTS.items() if k not in ("columns",)}, **examples},
         "plugins": {"disabled": []},
     }
 
 
-def render_starter() -> str:
+def render_starter(inbox_kinds=None) -> str:
     """The commented starter config: tomli-w writes the values, comments go before sections."""
-    text = tomli_w.dumps(starter_config())
+    text = tomli_w.dumps(starter_config(inbox_kinds))
     lines = []
     for line in text.splitlines():
         if line.startswith("[") and line.endswith("]"):

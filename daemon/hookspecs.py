@@ -109,8 +109,8 @@ def veto_shipment(app, order, request, carrier):
     Called for every order of a shipment before anything is sent, with the
     :class:`marketd.sdk.ShipmentRequest` and the carrier object that would make it. Return a
     :class:`marketd.sdk.Message` saying why and how to fix it (``details["fix"]``), or ``None``.
-    MALL Delivery uses it: a smallbox order of a MALL account with MALL Delivery active ships
-    with MALL Delivery only.
+    A carrier plugin uses it when a marketplace reserves some orders for its own delivery
+    service (every other carrier is refused for those orders).
     """
 
 

@@ -72,7 +72,7 @@ class Settings(BaseModel):
 class SecretRef(str):
     """The *name* of a secret (an environment variable or a systemd credential), never its value.
 
-    ``password_secret = "BRT_PASSWORD"`` in the config; ``app.secret(settings.password_secret)``
+    ``password_secret = "SHOP_PASSWORD"`` in the config; ``app.secret(settings.password_secret)``
     reads it. Only name-like text is accepted, so a pasted token (``Atzr|…``, ``sk-…==``) is
     refused instead of being taken for a name."""
 
@@ -85,7 +85,7 @@ class SecretRef(str):
     @classmethod
     def _check(cls, value: str) -> "SecretRef":
         if not cls._NAME.fullmatch(value):
-            raise ValueError("must be the name of an environment variable or systemd credential (e.g. BRT_PASSWORD), "
+            raise ValueError("must be the name of an environment variable or systemd credential (e.g. SHOP_PASSWORD), "
                              "never the secret itself")
         return cls(value)
 
