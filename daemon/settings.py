@@ -18,9 +18,9 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
-from typing import Any, Iterable, Literal
+from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import core_schema
 
 from .errors import ConfigError
@@ -100,9 +100,13 @@ def _transport_not_from_toml(value: Any) -> Any:
 def _address_table(value: dict) -> dict:
     for key in value:
         if key not in ADDRESS_KEYS:
-            raise ValueError(f"unknown address key {key!r}: {did_you_mean(key, ADDRESS_KEYS) or ''} "
-                             f"known: {', '.join(ADDRESS_KEYS)}".replace(":  ", ": "))
+            hint = did_you_mean(key, ADDRESS_KEYS)
+            raise ValueError(f"unknown address key {key!r}" + (f": {hint}" if hint else f"; use {', '.join(ADDRESS_KEYS)}"))
     return dict(value)
+
+
+# A table of address fields (``sender = { name = "…", street = "…" }``): a misspelt field is an error.
+AddressTable = Annotated[dict[str, str], AfterValidator(_address_table)]
 
 
 class InboxSettings(Settings):
@@ -161,7 +165,7 @@ class CarrierSettings(Settings):
 
     type: str
     label_format: Literal["PDF", "ZPL", "pdf", "zpl"] | None = None
-    sender: dict[str, str] = Field(default_factory=dict)
+    sender: AddressTable = Field(default_factory=dict)
     service: str = ""
     channel_carrier_code: str | None = None
     channel_carrier_name: str | None = None
@@ -169,7 +173,6 @@ class CarrierSettings(Settings):
     transport: Any = None  # Python only (tests, embedding): an httpx transport for the carrier's HTTP
 
     _transport = field_validator("transport")(_transport_not_from_toml)
-    _sender = field_validator("sender")(_address_table)
 
 
 class JobSettings(Settings):

@@ -15,7 +15,7 @@ What each group is for:
   ``OutputExists`` is what a taken output name raises. ``MarketdError``/``ConfigError`` for the rest.
 - **Settings** — ``Settings`` (base of every table model: unknown keys are errors, strict types),
   ``InboxSettings``, ``ChannelSettings``, ``CarrierSettings``, ``JobSettings`` to extend with a
-  plugin's own keys, ``SecretRef`` for the *name* of a secret (env var / systemd credential,
+  plugin's own keys, ``AddressTable`` for a table of address fields, ``SecretRef`` for the *name* of a secret (env var / systemd credential,
   read with ``app.secret(ref)``), never its value. See ``settings_model`` in ``hookspecs.py``.
 - **Channels, jobs and money** — ``Channel`` and ``Capabilities`` (a marketplace account),
   ``JobSpec`` (a scheduled job), ``Money``.
@@ -61,8 +61,8 @@ from ..http import (HttpClient, RateLimited, RateLimiter, RetryPolicy, TokenBuck
 from ..inbox import crashpoint
 from ..models import Capabilities, Channel, JobSpec, Money
 from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
-from ..settings import (CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef, Settings,
-                        did_you_mean)
+from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
+                        Settings, did_you_mean)
 from ..store import ThreadConnections
 from ..tabular import TableFile, csv_text, read_table, safe_cell, write_csv
 
@@ -106,7 +106,8 @@ __all__ = [
     # inbox handlers and errors
     "FileContext", "MarketdError", "ConfigError", "FileRejected", "TransientError", "OutputExists",
     # settings
-    "Settings", "InboxSettings", "ChannelSettings", "CarrierSettings", "JobSettings", "SecretRef", "did_you_mean",
+    "Settings", "InboxSettings", "ChannelSettings", "CarrierSettings", "JobSettings", "SecretRef", "AddressTable",
+    "did_you_mean",
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities",
     # carriers

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from marketd.sdk import InboxSettings, JobSettings, did_you_mean
-
-ADDRESS_KEYS = ("name", "company", "street", "street2", "postal_code", "city", "province", "country", "phone",
-                "email")
+from marketd.sdk import AddressTable, InboxSettings, JobSettings
 
 
 class ShipmentsInboxSettings(InboxSettings):
     carrier: str | None = None                    # defaults for lines that leave them empty
     service: str | None = None
     label_format: Literal["PDF", "ZPL", "pdf", "zpl"] | None = None
-    sender: dict[str, str] = Field(default_factory=dict)   # overrides carriers' sender fields for every line
+    sender: AddressTable = Field(default_factory=dict)      # overrides carriers' sender fields for every line
     require_known_order: bool = True              # false: ship lines whose order is not in the store
     allow_reship: bool = False                    # true: no already_shipped check
     concurrency: int = Field(4, ge=1)             # carrier calls at a time
-
-    @field_validator("sender")
-    @classmethod
-    def _address(cls, value: dict) -> dict:
-        for key in value:
-            if key not in ADDRESS_KEYS:
-                hint = did_you_mean(key, ADDRESS_KEYS)
-                raise ValueError(f"unknown address key {key!r}" + (f": {hint}" if hint else f"; use {', '.join(ADDRESS_KEYS)}"))
-        return value
 
 
 class TrackingInboxSettings(InboxSettings):

@@ -213,3 +213,12 @@ def test_backoff_doubles_to_its_cap_and_never_overflows():
         d = jittered.delay(n, rng)
         full = min(100.0, 10.0 * 2 ** (n - 1))
         assert full * 0.5 <= d <= full
+
+
+def test_init_with_a_disabled_plugin_writes_a_config_that_loads(tmp_path):
+    env = {"MARKETD_DISABLE_PLUGINS": "amazon"}
+    res = _run("init", str(tmp_path / "inst"), env=env)
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "inst" / "marketd.toml").read_text()
+    assert "[inbox.settlements]" not in text and "[inbox.shipments]" in text
+    assert _run("--config", str(tmp_path / "inst" / "marketd.toml"), "status", env=env).exit_code == 0
