@@ -222,3 +222,25 @@ def test_init_with_a_disabled_plugin_writes_a_config_that_loads(tmp_path):
     text = (tmp_path / "inst" / "marketd.toml").read_text()
     assert "[inbox.settlements]" not in text and "[inbox.shipments]" in text
     assert _run("--config", str(tmp_path / "inst" / "marketd.toml"), "status", env=env).exit_code == 0
+
+
+def test_the_sdk_re_exports_the_core_objects_themselves():
+    """One implementation of each thing: the SDK names the core's objects, it does not copy them."""
+    import importlib
+
+    import marketd.sdk as sdk
+
+    owners = {"marketd.carriers": ["Carrier", "ShipmentRequest", "TrackingStatus", "InFlight", "to_decimal"],
+              "marketd.http": ["HttpClient", "RetryPolicy", "RateLimiter", "TokenBucket", "RateLimited", "utc_iso",
+                               "redact_headers", "redact_url", "redact_form", "redact_text"],
+              "marketd.context": ["FileContext"], "marketd.errors": ["FileRejected", "TransientError", "ConfigError"],
+              "marketd.models": ["JobSpec", "Channel", "Capabilities", "Money"], "marketd.backoff": ["Backoff"],
+              "marketd.money": ["parse_amount", "AmountError", "fmt", "guess_decimal_separator"],
+              "marketd.tabular": ["read_table", "TableFile", "write_csv", "csv_text", "safe_cell"],
+              "marketd.clock": ["Clock", "FakeClock", "SYSTEM_CLOCK"], "marketd.store": ["ThreadConnections"],
+              "marketd.inbox": ["crashpoint"], "marketd.cli": ["build_app", "exclusive"],
+              "marketd.hookspecs": ["hookimpl"], "marketd.settings": ["Settings", "InboxSettings", "SecretRef"]}
+    for module, names in owners.items():
+        for name in names:
+            assert getattr(sdk, name) is getattr(importlib.import_module(module), name), name
+    assert all(hasattr(sdk, name) for name in sdk.__all__)
