@@ -244,3 +244,13 @@ def test_the_sdk_re_exports_the_core_objects_themselves():
         for name in names:
             assert getattr(sdk, name) is getattr(importlib.import_module(module), name), name
     assert all(hasattr(sdk, name) for name in sdk.__all__)
+
+
+def test_hook_calls_can_be_traced(monkeypatch, caplog):
+    monkeypatch.setenv("MARKETD_TRACE_HOOKS", "1")
+    host = PluginHost(strict=False)
+    host.register(Veto("traced"), "tracer")
+    with caplog.at_level(logging.INFO, logger="marketd.plugins"):
+        _call(host)
+    assert "hook veto_shipment(app, order, request, carrier) -> tracer" in caplog.text
+    assert "hook veto_shipment returned [Message(carrier='test', text='traced'" in caplog.text
