@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marketd.errors import FileRejected
-from marketd.money import AmountError, guess_decimal_separator, parse_amount
+from marketd.sdk import AmountError, FileRejected, guess_decimal_separator, parse_amount
 
 UTC = timezone.utc
 
