@@ -59,6 +59,7 @@ DEFAULTS = {
         "output_done_files": [],
         "batch_size": 500,
         "stop_timeout_seconds": 100.0,
+        "max_file_seconds": 3600.0,
     },
     "inbox": {
         "defaults": INBOX_DEFAULTS,
@@ -73,7 +74,7 @@ TABLES = tuple(DEFAULTS)  # the top-level tables marketd reads
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Numeric settings: (smallest allowed value, whether the value must be above it rather than equal or above).
 DAEMON_NUMBERS = {"rescan_seconds": (0, True), "supervise_seconds": (0, True), "batch_size": (1, False),
-                  "stop_timeout_seconds": (0, False)}
+                  "stop_timeout_seconds": (0, False), "max_file_seconds": (0, True)}
 INBOX_NUMBERS = {
     "stability_seconds": (0, False), "min_age_seconds": (0, False), "poll_seconds": (0, True),
     "direct_write_grace_seconds": (0, False), "done_marker_timeout_seconds": (0, False), "max_attempts": (1, False), "max_file_mb": (0, True),
@@ -272,7 +273,8 @@ STARTER_COMMENTS = {
         "# Where state (SQLite, lock), inboxes and outboxes live; time zone of scheduled jobs and reports;\n"
         "# rescan period (s); output_conflict: fail | rename | replace when an output name is taken;\n"
         "# output_done_files: outbox folders (e.g. [\"labels\"], or [\"*\"]) that get an empty NAME.done per output;\n"
-        "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec)."
+        "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec);\n"
+        "# max_file_seconds: a file in hand longer than this stops the systemd watchdog pings (a stuck worker)."
     ),
     "inbox.defaults": (
         "# Per-inbox behaviour. mode: stable (size/mtime unchanged for stability_seconds; for people),\n"
