@@ -13,8 +13,10 @@ The door: :func:`claim`, :func:`journal_claim` (also used by recovery and ``mark
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import sqlite3
 import stat
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +29,16 @@ from .problems import file_type, lstat_or_none, me, user
 from .reports import reject
 
 log = logging.getLogger("marketd.inbox")
+
+
+class ClaimNotJournaled(Exception):
+    """The file is in ``.processing/`` but its journal row could not be written (the database
+    failed, ``__cause__``); the engine adopts it later with what the gate decided (``verdict``)."""
+
+    def __init__(self, work: Path, verdict: str | None):
+        super().__init__(f"{work} claimed, journal row not written")
+        self.work = work
+        self.verdict = verdict
 
 
 class NotRegularFile(OSError):
@@ -65,12 +77,16 @@ def fingerprint(path: Path) -> tuple[int, str]:
         os.close(fd)
 
 
-def claim(engine, inbox: Inbox, path: Path, *, requeue: bool = False) -> dict | None:
+def claim(engine, inbox: Inbox, path: Path, *, requeue: bool = False, verdict: str | None = None) -> dict | None:
     """Move a regular file to ``.processing/`` and journal it. None if it is gone or not a
     regular file. An unreadable file is journaled and rejected at once (``unreadable``).
 
-    An OS error of the rename propagates (the caller leaves the file and tries later); a
-    database error of the journal insert propagates too, with the file already in
+    ``verdict``: the gate already decided to reject the file (``not_renamed``); it is journaled
+    with the claim, so a crash or a failing database between the claim and the rejection can
+    never turn it into an applied file (:func:`marketd.inbox.commit.process` rejects it).
+
+    An OS error of the rename propagates (the caller leaves the file and tries later); when the
+    journal insert fails, :class:`ClaimNotJournaled` says so, with the file already in
     ``.processing/``: :func:`marketd.inbox.recovery.adopt_unjournaled` picks it up.
     """
     st = lstat_or_none(path)
@@ -95,10 +111,16 @@ def claim(engine, inbox: Inbox, path: Path, *, requeue: bool = False) -> dict | 
     except OSError as exc:  # the rename happened; journal it whatever the fsync says
         log.warning("fsync of %s failed after claiming %s: %s", work.parent, name, exc)
     crashpoint("after_claim_rename")
-    return journal_claim(engine, inbox, work, file_id, name, requeue=requeue)
+    try:
+        return journal_claim(engine, inbox, work, file_id, name, requeue=requeue, verdict=verdict)
+    except sqlite3.Error as exc:
+        if engine.app.store.journal_get(file_id) is not None:
+            raise  # the row is there (a later step failed): the normal loop goes on with it
+        raise ClaimNotJournaled(work, verdict) from exc
 
 
-def journal_claim(engine, inbox: Inbox, work: Path, file_id: str, name: str, requeue: bool = False) -> dict:
+def journal_claim(engine, inbox: Inbox, work: Path, file_id: str, name: str, requeue: bool = False,
+                  verdict: str | None = None) -> dict:
     """Record a file already in ``.processing/`` as ``claimed`` (hashing it), or reject it at
     once if it cannot be read. Returns the journal row."""
     claimed_at = engine.clock.now()
@@ -121,6 +143,8 @@ def journal_claim(engine, inbox: Inbox, work: Path, file_id: str, name: str, req
         "state": "claimed", "claimed_at": claimed_at.isoformat(), "work_path": str(work),
         "requeue": 1 if requeue else 0,
     }
+    if verdict:
+        row["error"] = json.dumps({"reason": verdict, "pending": True})
     engine.app.store.journal_insert(row)
     if problem is not None:
         reject(engine, inbox, row, unusable(inbox, work, name, problem), level=logging.ERROR)

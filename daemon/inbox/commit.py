@@ -1,6 +1,7 @@
 """Processing one claimed file: the handler's work and the journal commit in one transaction.
 
-1. Checks before the handler: same content as a file already applied in this inbox →
+1. Checks before the handler: a rejection the gate decided at the claim (``not_renamed``,
+   journaled with it, so it survives a crash); same content as a file already applied in this inbox →
    duplicate (``.duplicate/``, a report says which); empty → ``empty_file``; over
    ``max_file_mb`` → ``too_large``.
 2. ``attempts + 1`` is journaled, then one store transaction (``BEGIN IMMEDIATE``) holds the
@@ -15,6 +16,7 @@ The door: :func:`process`.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from datetime import datetime
@@ -39,6 +41,15 @@ def context_for(engine, inbox: Inbox, row: dict) -> FileContext:
     )
 
 
+def pending_verdict(row: dict) -> str | None:
+    """The gate's decision journaled with the claim (``not_renamed``), if any."""
+    try:
+        err = json.loads(row["error"]) if row.get("error") else None
+    except ValueError:
+        return None
+    return err.get("reason") if isinstance(err, dict) and err.get("pending") else None
+
+
 def process(engine, file_id: str) -> dict:
     """Run a claimed (or retry-due) file through its handler and commit; returns the final row."""
     app = engine.app
@@ -56,6 +67,14 @@ def process(engine, file_id: str) -> dict:
                                                                     "message": "claimed file vanished"},
                                      finished_at=engine.clock.now().isoformat())
                 return store.journal_get(file_id)
+            pending = pending_verdict(row)
+            if pending == "not_renamed":
+                raise FileRejected(
+                    "not_renamed", "this inbox takes only files uploaded under a temporary name and then "
+                    "renamed (mode require_rename); this file was written directly under its final name, so "
+                    "it may be an interrupted upload",
+                    fix="upload as NAME.tmp and rename to NAME when the upload is complete, or set "
+                        f"[inbox.{inbox.kind}] mode = \"stable\" if people drop files here")
             if row["attempts"]:  # an earlier attempt may have died with outputs half staged
                 discard_temps(app, file_id)
             ctx = context_for(engine, inbox, row)

@@ -19,15 +19,13 @@ import threading
 from pathlib import Path
 
 from ..config import inbox_settings
-from ..errors import FileRejected
 from ..outbox import copy_file
 from . import claim as claim_mod
 from . import commit, publish, recovery
-from .gate import NOT_RENAMED, Gate
+from .gate import Gate
 from .inhand import InHand, StuckNote
 from .layout import Inbox, new_file_id
 from .problems import Problems, lstat_or_none, me
-from .reports import reject
 from .retry import Backoff
 from .waiting import WaitingNote
 
@@ -54,6 +52,7 @@ class InboxEngine:
         self.waiting_note = WaitingNote(app.state_dir)
         self.db_backoff = Backoff(self.clock)
         self.adopt_pending = False  # a claim's journal insert failed: its file waits in .processing/
+        self.unjournaled: dict[Path, str | None] = {}  # such files -> the gate's verdict on them
         self._held: dict[str, float] = {}  # file ids whose processing hit an OS error: id -> retry at
         self._next_finish = 0.0
         self.wake = threading.Event()
@@ -138,19 +137,20 @@ class InboxEngine:
             if self.stopping.is_set() or (limit is not None and n >= limit):
                 break
             try:
-                claimed = self.claim(inbox, path)
+                claimed = self.claim(inbox, path, verdict=problem)
             except OSError as exc:
                 self._cannot_claim(inbox, path, exc)
                 continue
-            except sqlite3.Error:
+            except claim_mod.ClaimNotJournaled as exc:
                 self.gate.forget(path)
-                self.adopt_pending = True  # the file is in .processing/ without a journal row
-                raise
+                self.unjournaled[exc.work] = exc.verdict  # adopted with it once the database works
+                self.adopt_pending = True
+                raise exc.__cause__
             self.gate.forget(path)
             if claimed is None or claimed["state"] != "claimed":
                 n += claimed is not None
                 continue
-            self._guarded(claimed, lambda: self._take(inbox, claimed, problem))
+            self._guarded(claimed, lambda: self.process(claimed["id"]))
             n += 1
         n += self._retry_due()
         now = self.clock.monotonic()
@@ -164,17 +164,6 @@ class InboxEngine:
             self._next_finish = now + 30
             self._finish_pending()
         return n
-
-    def _take(self, inbox: Inbox, claimed: dict, problem: str | None) -> None:
-        if problem == NOT_RENAMED:
-            reject(self, inbox, claimed, FileRejected(
-                "not_renamed", "this inbox takes only files uploaded under a temporary name and then "
-                "renamed (mode require_rename); this file was written directly under its final name, so "
-                "it may be an interrupted upload",
-                fix="upload as NAME.tmp and rename to NAME when the upload is complete, or set "
-                    f"[inbox.{inbox.kind}] mode = \"stable\" if people drop files here"))
-        else:
-            self.process(claimed["id"])
 
     def _guarded(self, row: dict, step) -> None:
         """Run one file's step; an OS error the file's own flow could not handle (its report
@@ -221,8 +210,8 @@ class InboxEngine:
                 publish.finish(self, inbox, row["id"])
 
     # -- one file ----------------------------------------------------------------------------------
-    def claim(self, inbox: Inbox, path: Path, *, requeue: bool = False) -> dict | None:
-        return claim_mod.claim(self, inbox, path, requeue=requeue)
+    def claim(self, inbox: Inbox, path: Path, *, requeue: bool = False, verdict: str | None = None) -> dict | None:
+        return claim_mod.claim(self, inbox, path, requeue=requeue, verdict=verdict)
 
     def process(self, file_id: str) -> dict:
         return commit.process(self, file_id)

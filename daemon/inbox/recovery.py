@@ -51,7 +51,8 @@ def adopt_unjournaled(engine) -> int:
                 file_id, name = parts
                 row = store.journal_get(file_id)
                 if row is None:  # crashed (or the insert failed) between the claim rename and the journal
-                    journal_claim(engine, inbox, path, file_id, name)
+                    journal_claim(engine, inbox, path, file_id, name,
+                                  verdict=engine.unjournaled.pop(path, None))
                     adopted += 1
                 elif row["state"] in ("done", "error", "duplicate"):
                     # crashed after the journal said final but before the move: finish the move

@@ -270,3 +270,25 @@ def test_a_claim_whose_journal_row_cannot_be_written_never_kills_the_worker(app_
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "database is locked" in errors[0] and "pauses" in errors[0]
     assert any("works again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_not_renamed_verdict_survives_a_claim_whose_journal_row_failed(app_factory):
+    """The gate's rejection is journaled with the claim: a database failure (or a crash) between
+    the claim and the rejection must not turn a direct write into an applied file."""
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": {**RR, "direct_write_grace_seconds": 5}})
+    eng.scan(startup=True)
+    (app.inbox_dir / "catalog" / "direct.csv").write_text(catalog_csv(2))
+    eng.scan(); clock.advance(2); eng.run_once()
+    app.store.db.execute("PRAGMA busy_timeout=50")
+    other = sqlite3.connect(app.store.path, isolation_level=None, timeout=5)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        clock.advance(5)
+        assert eng.run_once() == 0  # grace over: claimed for the rejection, the journal row fails
+        assert list((app.inbox_dir / "catalog" / ".processing").iterdir())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    clock.advance(5); eng.run_once()
+    assert states(app) == {"direct.csv": "error"} and error_reason(app, "direct.csv") == "not_renamed"
+    assert app.store.db.execute("select count(*) from products").fetchone()[0] == 0
