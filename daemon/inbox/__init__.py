@@ -14,7 +14,8 @@ One module per job, each with its door (see its docstring):
 
 =============  ===========================================================================
 ``layout``     the folder layout: :class:`Inbox`, ids, archive paths, :func:`layout.archived`
-``gate``       completeness: stable / require_rename / done_file evidence, why a file waits
+``gate``       completeness per mode, the start-up rule, the second window, why a file waits
+``evidence``   require_rename: did a file arrive by a rename or a link (watcher events, timestamps)
 ``claim``      rename into ``.processing/`` and journal ``claimed``
 ``commit``     the handler and the journal commit in one transaction; error classification
 ``publish``    publish outputs, archive the input; the summary's line-count convention
@@ -33,7 +34,8 @@ Everything importable from ``marketd.inbox`` below is what the rest of marketd u
 from .claim import NotRegularFile, fingerprint, sha256_of
 from .crash import crashpoint
 from .engine import InboxEngine
-from .gate import Arrival, Observation, TempSeen, Wait, unterminated_tail
+from .evidence import Arrival, RenameEvidence, TempSeen
+from .gate import Observation, Wait, unterminated_tail
 from .layout import DONE, DUPLICATE, ERROR, PROCESSING, SPECIAL_DIRS, Inbox, archived, new_file_id
 from .publish import line_counts, outcome
 from .reports import error_text
@@ -43,6 +45,7 @@ from . import retention
 __all__ = [
     "InboxEngine", "Inbox", "crashpoint", "new_file_id", "sha256_of", "fingerprint", "NotRegularFile",
     "is_transient_db_error", "error_text", "unterminated_tail", "Observation", "Arrival", "TempSeen", "Wait",
+    "RenameEvidence",
     "PROCESSING", "DONE", "ERROR", "DUPLICATE", "SPECIAL_DIRS", "archived", "line_counts", "outcome",
     "retention",
 ]

@@ -101,36 +101,38 @@ def process(engine, file_id: str) -> dict:
                     crashpoint("before_commit")
             committed = True
             crashpoint("after_commit")
-        except FileRejected as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure of one file is classified below
             discard_temps(app, file_id, ctx)
-            reject(engine, inbox, row, exc)
-        except (TransientError, OSError) as exc:
-            discard_temps(app, file_id, ctx)
-            retry_or_give_up(engine, inbox, row, exc)
-        except sqlite3.OperationalError as exc:
-            # The database was busy past the busy timeout, full, failing or read-only: not the
-            # file's fault, so retried like any temporary failure. Other OperationalErrors (no
-            # such table/column) are the plugin's bug.
-            discard_temps(app, file_id, ctx)
-            if is_transient_db_error(exc):
-                retry_or_give_up(engine, inbox, row, TransientError(f"database: {exc}"))
-            else:
-                plugin_error(engine, inbox, row, exc)
-        except OutputExists as exc:
-            discard_temps(app, file_id, ctx)
-            reject(engine, inbox, row, FileRejected(
-                "output_exists", str(exc),
-                fix=f"move the existing output away (it was not overwritten), then `marketd requeue {file_id}`; "
-                    "or set [daemon] output_conflict = \"rename\" to publish name-1.ext instead"))
-        except Exception as exc:
-            discard_temps(app, file_id, ctx)
-            plugin_error(engine, inbox, row, exc)
+            _failed(engine, inbox, row, exc)
         if committed:  # applied: from here on only publishing and archiving, never a re-run
             finish(engine, inbox, file_id)
     final = store.journal_get(file_id)
     if final["state"] in ("done", "error", "duplicate"):
         app.emit("file_processed", record=final)
     return final
+
+
+def _failed(engine, inbox: Inbox, row: dict, exc: Exception) -> None:
+    """What a failure means for the file (its staged temps are already discarded)."""
+    if isinstance(exc, FileRejected):
+        reject(engine, inbox, row, exc)
+    elif isinstance(exc, (TransientError, OSError)):
+        retry_or_give_up(engine, inbox, row, exc)
+    elif isinstance(exc, sqlite3.OperationalError):
+        # The database was busy past the busy timeout, full, failing or read-only: not the file's
+        # fault, so retried like any temporary failure. Other OperationalErrors (no such
+        # table/column) are the plugin's bug.
+        if is_transient_db_error(exc):
+            retry_or_give_up(engine, inbox, row, TransientError(f"database: {exc}"))
+        else:
+            plugin_error(engine, inbox, row, exc)
+    elif isinstance(exc, OutputExists):
+        reject(engine, inbox, row, FileRejected(
+            "output_exists", str(exc),
+            fix=f"move the existing output away (it was not overwritten), then `marketd requeue {row['id']}`; "
+                "or set [daemon] output_conflict = \"rename\" to publish name-1.ext instead"))
+    else:
+        plugin_error(engine, inbox, row, exc)
 
 
 def _duplicate(engine, inbox: Inbox, row: dict, ctx: FileContext, first: dict) -> None:

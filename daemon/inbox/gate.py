@@ -18,11 +18,7 @@ both only put paths on the candidate list. :meth:`Gate.ready` then applies each 
   final name waits (logged once, with how to upload instead) and goes to ``.error/`` as
   ``not_renamed`` after ``direct_write_grace_seconds``.
 
-``require_rename`` evidence is kept on the watcher thread, in the order the kernel saw the events,
-even while the worker is busy with a long file: a temp name's inode (dropped when the temp name
-goes), a rename or link onto a final name, a write under a final name (which cancels it). Without
-events (polling, a start-up, lost events) the file's own timestamps decide: a rename or link
-after the last write makes ctime later than mtime.
+How a file arrived (``require_rename``) is :mod:`.evidence`'s business.
 
 The door: :meth:`hint`, :meth:`events_lost`, :meth:`scan`, :meth:`ready`, :meth:`forget`,
 :meth:`block`, and :attr:`waiting` (why each file waits, for ``marketd status``).
@@ -38,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .evidence import RenameEvidence
 from .layout import Inbox
 from .problems import Problems, file_type, lstat_or_none, me
 
@@ -95,26 +92,6 @@ class Observation:
 
 
 @dataclass
-class Arrival:
-    """How a final-named file arrived, as the watcher saw it (``require_rename`` evidence).
-
-    ``moved``: a rename onto the name; ``linked``: created with the inode of a file the watcher
-    saw under a temp name; ``created``: created without any write (native watcher only), i.e. a
-    hard link. Only valid while the name still has inode ``ino``; a write event under the name
-    removes it (a direct write)."""
-    kind: str
-    ino: int
-
-
-@dataclass
-class TempSeen:
-    """A temp-named file's inode, remembered until that temp name is gone."""
-    path: Path
-    seen_at: float
-    from_event: bool  # recorded by the watcher thread in event order (see Gate.hint)
-
-
-@dataclass
 class Wait:
     """Why a dropped file is not taken yet (shown by ``marketd status``)."""
     code: str  # too_new | settling | second_window | done_file | rename | startup | blocked
@@ -138,9 +115,6 @@ class Gate:
     problems: Problems
     busy_names: Callable[[str], set]  # names of a kind's files being processed (done-file markers)
     candidates: dict[Path, Observation] = field(default_factory=dict)
-    temp_inodes: dict[int, TempSeen] = field(default_factory=dict)
-    arrivals: dict[Path, Arrival] = field(default_factory=dict)
-    written: set = field(default_factory=set)  # final names the watcher saw written (direct writes)
     preexisting: dict[Path, int] = field(default_factory=dict)  # path -> inode, found by the start-up scan
     blocked: dict[Path, Blocked] = field(default_factory=dict)
     waiting: dict[Path, Wait] = field(default_factory=dict)
@@ -148,7 +122,8 @@ class Gate:
     def __post_init__(self):
         self._dirs: dict[Path, Inbox] = {inbox.dir: inbox for inbox in self.inboxes.values()}
         self._hints: set[Path] = set()
-        self._lock = threading.Lock()  # guards _hints, temp_inodes, arrivals, written
+        self._lock = threading.Lock()  # guards _hints (watcher threads add, the worker drains)
+        self.evidence = RenameEvidence(self.clock)
 
     # -- events (watcher threads) ----------------------------------------------------------------
     def hint(self, path: str | Path, moved: bool = False, event: str | None = None, native: bool = True) -> bool:
@@ -165,7 +140,8 @@ class Gate:
                 return False
             if moved and event is None:
                 event = "moved"
-            self._note_event(inbox, p, event, native)
+            if event is not None:
+                self.evidence.note_event(p, inbox.is_temp_name(p.name), event, native)
             with self._lock:
                 self._hints.add(p)
             return True
@@ -173,63 +149,8 @@ class Gate:
             return False
 
     def events_lost(self) -> None:
-        """The watcher lost events (inotify queue overflow). Forget the evidence that depends on
-        having seen every event (a "created without any write" final name, a link of a temp
-        inode whose deletion may have gone unseen, even a move whose later writes may be lost),
-        so ``require_rename`` falls back to the file's own timestamps."""
-        with self._lock:
-            self.arrivals.clear()
-            self.temp_inodes = {ino: t for ino, t in self.temp_inodes.items() if not t.from_event}
-
-    def _note_event(self, inbox: Inbox, p: Path, event: str | None, native: bool) -> None:
-        if event is None:
-            return
-        if inbox.is_temp_name(p.name):
-            if event in ("deleted", "moved_from"):
-                with self._lock:
-                    self._drop_temp(p)
-            elif event in ("created", "modified", "closed", "attrib"):
-                st = lstat_or_none(p)
-                if st is not None and stat.S_ISREG(st.st_mode):
-                    now = self.clock.monotonic()
-                    with self._lock:
-                        cur = self.temp_inodes.get(st.st_ino)
-                        if cur is not None and cur.path == p and cur.from_event:
-                            cur.seen_at = now
-                        else:
-                            self._drop_temp(p)
-                            self.temp_inodes[st.st_ino] = TempSeen(p, now, True)
-            return
-        if event in ("deleted", "moved_from", "modified", "closed"):
-            with self._lock:  # gone, or written under its final name: a direct write
-                self.arrivals.pop(p, None)
-                if event in ("modified", "closed"):
-                    self.written.add(p)
-                else:
-                    self.written.discard(p)
-        elif event in ("moved", "created"):
-            st = lstat_or_none(p)
-            with self._lock:
-                self.written.discard(p)
-                if st is None or not stat.S_ISREG(st.st_mode):
-                    self.arrivals.pop(p, None)
-                    return
-                seen = self.temp_inodes.get(st.st_ino)
-                if event == "moved":
-                    self.arrivals[p] = Arrival("moved", st.st_ino)
-                elif seen is not None and seen.from_event:
-                    # the temp name still held this inode when the final name was created (its
-                    # deletion would have been seen first): a link, never a reused inode
-                    self.arrivals[p] = Arrival("linked", st.st_ino)
-                elif native:
-                    self.arrivals[p] = Arrival("created", st.st_ino)  # a write event cancels it
-                else:
-                    self.arrivals.pop(p, None)
-
-    def _drop_temp(self, p: Path) -> None:
-        """Forget the inode(s) remembered for temp name ``p`` (caller holds ``_lock``)."""
-        for ino in [i for i, t in self.temp_inodes.items() if t.path == p]:
-            del self.temp_inodes[ino]
+        """The watcher lost events (inotify queue overflow): see :meth:`RenameEvidence.events_lost`."""
+        self.evidence.events_lost()
 
     # -- listing (worker) --------------------------------------------------------------------------
     def scan(self, startup: bool = False) -> int:
@@ -239,9 +160,7 @@ class Gate:
         being written by the watcher) count as complete for ``require_rename`` once stable.
         """
         n = 0
-        horizon = self.clock.monotonic() - 3600
-        with self._lock:
-            self.temp_inodes = {ino: t for ino, t in self.temp_inodes.items() if t.seen_at >= horizon}
+        self.evidence.expire(self.clock.monotonic() - 3600)
         for inbox in self.inboxes.values():
             try:
                 entries = list(os.scandir(inbox.dir))
@@ -264,11 +183,8 @@ class Gate:
                     if entry.is_file(follow_symlinks=False):
                         self.consider(inbox, path)
                         n += 1
-                        if startup and path in self.candidates:
-                            with self._lock:
-                                written = path in self.written
-                            if not written:
-                                self.preexisting[path] = self.candidates[path].inode
+                        if startup and path in self.candidates and not self.evidence.written_directly(path):
+                            self.preexisting[path] = self.candidates[path].inode
                     elif not inbox.is_temp_name(entry.name):
                         self.not_regular(inbox, path, entry.stat(follow_symlinks=False))
                 except OSError as exc:
@@ -326,10 +242,7 @@ class Gate:
         self.blocked.pop(path, None)
         self.preexisting.pop(path, None)
         self.waiting.pop(path, None)
-        with self._lock:
-            self.arrivals.pop(path, None)
-            self.written.discard(path)
-            self._drop_temp(path)
+        self.evidence.forget(path)
 
     def block(self, path: Path, seconds: float, text: str) -> None:
         """The claim of ``path`` failed: leave it alone for ``seconds`` (it is logged once)."""
@@ -353,10 +266,7 @@ class Gate:
                 self.not_regular(inbox, path, st)
             return
         if inbox.is_temp_name(name):
-            with self._lock:
-                seen = self.temp_inodes.get(st.st_ino)
-                if seen is None or seen.path != path:
-                    self.temp_inodes[st.st_ino] = TempSeen(path, self.clock.monotonic(), False)
+            self.evidence.note_temp(path, st.st_ino)
             return
         obs = self.candidates.get(path)
         key = (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -366,8 +276,7 @@ class Gate:
                 # file under the name: nothing from before (the start-up rule included) holds
                 self.preexisting.pop(path, None)
                 if obs.inode == st.st_ino:
-                    with self._lock:
-                        self.arrivals.pop(path, None)
+                    self.evidence.overwritten(path)
             self.candidates[path] = Observation(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
                                                 self.clock.monotonic())
         else:
@@ -381,30 +290,13 @@ class Gate:
 
     # -- the rules ---------------------------------------------------------------------------------
     def _arrived_by_rename(self, path: Path, obs: Observation) -> str | None:
-        """require_rename: how this file is known to have arrived by a rename or link after its
-        last write (``event``, ``temp link``, ``timestamps``, ``startup``), or None."""
-        with self._lock:
-            arrival = self.arrivals.get(path)
-            if arrival is not None and arrival.ino != obs.inode:
-                del self.arrivals[path]  # the name now holds another file
-                arrival = None
-            seen = self.temp_inodes.get(obs.inode)
-        if arrival is not None and (arrival.kind != "created" or obs.size > 0):
-            return "event"
-        if seen is not None:
-            st = lstat_or_none(seen.path)
-            if st is not None and st.st_ino == obs.inode:
-                return "temp link"  # a hard link of a temp name that is still there
-            with self._lock:  # the temp name is gone: its inode number may be reused, forget it
-                if self.temp_inodes.get(obs.inode) is seen:
-                    del self.temp_inodes[obs.inode]
-        # a rename or link after the last write bumps ctime past mtime; a direct (maybe killed)
-        # upload leaves them equal
-        if obs.ctime_ns > obs.mtime_ns:
-            return "timestamps"
-        if self.preexisting.get(path) == obs.inode:
+        """How this file is known to have arrived by a rename or link after its last write
+        (``event``, ``temp link``, ``timestamps``), or ``startup`` for a file the start-up scan
+        found, or None."""
+        how = self.evidence.arrived_by_rename(path, obs.inode, obs.size, obs.ctime_ns, obs.mtime_ns)
+        if how is None and self.preexisting.get(path) == obs.inode:
             return "startup"
-        return None
+        return how
 
     def _suspect(self, inbox: Inbox, path: Path, obs: Observation) -> str | None:
         if obs.suspect is _UNKNOWN:

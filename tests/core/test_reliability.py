@@ -244,10 +244,10 @@ def test_an_overflow_warning_from_watchdog_forgets_event_evidence_and_requests_a
         p = app.inbox_dir / "catalog" / "x.csv"
         p.write_text("sku\n")
         eng.hint(p, event="created")  # created without a write event (yet): counted as a link
-        assert p in eng.gate.arrivals
+        assert p in eng.gate.evidence.arrivals
         eng.rescan_requested = False
         logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
-        assert eng.rescan_requested and p not in eng.gate.arrivals
+        assert eng.rescan_requested and p not in eng.gate.evidence.arrivals
     finally:
         w.stop()
 
