@@ -6,7 +6,8 @@ survives a power cut as well as a kill -9. Plugins own their tables through
 ``register_migrations``; the core owns the journal, business keys, job runs and orders.
 
 Every write transaction starts with ``BEGIN IMMEDIATE`` (:class:`Database`), including the ones
-sqlite-utils opens itself inside ``insert``/``upsert``. A plain (deferred) ``BEGIN`` reads first
+sqlite-utils opens itself inside ``insert``/``upsert``, and an inbox file's transaction
+(:meth:`Store.file_transaction`) begins that way at its first use of the store. A plain (deferred) ``BEGIN`` reads first
 (sqlite-utils looks at the table's columns) and then upgrades to a write; if another connection
 holds the write lock at that moment, SQLite answers ``database is locked`` at once, without
 waiting for the busy timeout (a connection that already reads must not wait for a writer, or two
@@ -193,6 +194,7 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lazy = threading.local()  # file_transaction() not begun yet, per thread
         try:
             self._conns = ThreadConnections(self.path, wrap=Database, foreign_keys=True)
         except (OSError, sqlite3.Error) as exc:
@@ -229,14 +231,58 @@ class Store:
     # -- connections ---------------------------------------------------------------------------
     @property
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection (sqlite-utils), opened on first use."""
-        return self._conns.get()
+        """This thread's connection (sqlite-utils), opened on first use. Inside a
+        :meth:`file_transaction` that has not begun yet, the first use begins it."""
+        db = self._conns.get()
+        lazy = self._lazy
+        if getattr(lazy, "pending", False):
+            lazy.pending = False
+            db.conn.execute("BEGIN IMMEDIATE")
+            lazy.begun = True
+        return db
 
     @contextmanager
     def transaction(self):
-        """One atomic unit; nested use becomes a savepoint."""
+        """One atomic unit (``BEGIN IMMEDIATE``); nested use becomes a savepoint."""
         with self.db.atomic() as db:
             yield db
+
+    @contextmanager
+    def file_transaction(self):
+        """The inbox's unit of work for one file: atomic like :meth:`transaction`, but the write
+        lock is taken at this thread's first use of the store inside it, not at once.
+
+        A handler that does its slow part first (the shipments handler calls carriers for
+        minutes, reading orders through a connection of its own) and writes at the end then
+        holds the lock only while it writes, so scheduled jobs are not kept waiting past the
+        busy timeout; one that reads the store first holds it from that read on, and never
+        has a read upgraded to a write (see the module docstring).
+        """
+        lazy = self._lazy
+        if getattr(lazy, "pending", False) or self._conns.raw().in_transaction:
+            with self.transaction() as db:  # nested: a savepoint as usual
+                yield db
+            return
+        lazy.pending, lazy.begun = True, False
+        try:
+            yield None
+        except BaseException:
+            lazy.pending = False
+            if lazy.begun:
+                self._rollback()
+            raise
+        lazy.pending = False
+        if lazy.begun:
+            try:
+                self._conns.raw().execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        conn = self._conns.raw()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._conns.close()

@@ -4,9 +4,11 @@
    journaled with it, so it survives a crash); same content as a file already applied in this inbox →
    duplicate (``.duplicate/``, a report says which); empty → ``empty_file``; over
    ``max_file_mb`` → ``too_large``.
-2. ``attempts + 1`` is journaled, then one store transaction (``BEGIN IMMEDIATE``) holds the
-   handler's writes, the check that every staged output name is still free, and the journal's
-   ``processed`` row with the staged list. Either all of it commits or none of it.
+2. ``attempts + 1`` is journaled, then one store transaction holds the handler's writes, the
+   check that every staged output name is still free, and the journal's ``processed`` row with
+   the staged list. Either all of it commits or none of it. The transaction takes the write lock
+   (``BEGIN IMMEDIATE``) at the handler's first use of the store (``Store.file_transaction``):
+   network calls made before that do not hold up the scheduled jobs.
 3. Errors: ``FileRejected`` → ``.error/`` (never retried); ``TransientError``, ``OSError``, a busy
    or failing database → ``retry_wait`` with backoff; a taken output name → ``output_exists``;
    anything else → ``plugin_error:<plugin>``, for this file only. Staged temps are discarded.
@@ -92,7 +94,7 @@ def process(engine, file_id: str) -> dict:
                         f"{settings['max_file_mb']} MiB", fix=f"split the file, or raise [inbox.{inbox.kind}] max_file_mb")
                 store.journal_update(file_id, attempts=(row["attempts"] or 0) + 1)
                 crashpoint("before_process")
-                with store.transaction():
+                with store.file_transaction():
                     summary = inbox.handler.process(ctx)
                     # the output names must be free before the commit: a conflict rolls the file back
                     app.outbox.check_free(o.final for o in ctx.outputs)
@@ -137,7 +139,7 @@ def _failed(engine, inbox: Inbox, row: dict, exc: Exception) -> None:
 
 def _duplicate(engine, inbox: Inbox, row: dict, ctx: FileContext, first: dict) -> None:
     store = engine.app.store
-    with store.transaction():
+    with store.file_transaction():
         if hasattr(inbox.handler, "on_duplicate"):
             inbox.handler.on_duplicate(ctx, first)
         else:
