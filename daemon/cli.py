@@ -175,20 +175,22 @@ def init(directory, force):
     cfg_path = root / "marketd.toml"
     if cfg_path.exists() and not force:
         raise click.ClickException(f"{cfg_path} exists; use --force to overwrite it")
-    root.mkdir(parents=True, exist_ok=True)
+    from .outbox import ensure_dir, write_small
+
+    ensure_dir(root)  # like every folder marketd creates: nothing for others (docs/operations.md)
     from .pluginhost import PluginHost
 
     host = PluginHost()  # the new instance's plugins: not any config found in the current folder
     host.load_entry_points()
     kinds = {h.kind for h in host.collect("register_inbox_handlers")}
-    cfg_path.write_text(config_mod.render_starter(kinds), encoding="utf-8")
+    write_small(cfg_path, config_mod.render_starter(kinds))
     app = App(config_mod.load(cfg_path), plugins=host)
     from .inbox import InboxEngine
 
     engine = InboxEngine(app)
     engine.ensure_dirs()
     for sub in ("reports", "labels"):
-        (app.outbox_dir / sub).mkdir(parents=True, exist_ok=True)
+        ensure_dir(app.outbox_dir / sub)
     app.close()
     click.echo(f"wrote {cfg_path}")
     click.echo(f"inboxes: {', '.join(sorted(engine.inboxes))} under {app.inbox_dir}")
@@ -215,44 +217,56 @@ def run(ctx):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def status(ctx, as_json):
-    """Files waiting, in progress, failed; last processed; next scheduled jobs."""
-    from .inbox import InboxEngine
+    """Files waiting (and why), in progress, retrying, failed; last processed; next scheduled jobs."""
+    from .inbox.status import inbox_status
     from .scheduler import JobRunner
     from .service import InstanceLock
 
     app = build_app(ctx)
-    engine = InboxEngine(app)
-    st = engine.status()
     pid = InstanceLock(app.state_dir).holder()
-    in_progress = app.store.journal_in_states(["claimed", "processed", "published"])
-    retrying = app.store.journal_in_states(["retry_wait"])
-    data = {
-        "daemon": f"running (pid {pid})" if pid else "not running",
-        "waiting": st["waiting"],
-        "in_progress": [f"{r['kind']}/{r['name']} ({r['id']})" for r in in_progress],
-        "retrying": [f"{r['kind']}/{r['name']} next {r['next_attempt_at']}" for r in retrying],
-        "totals": st["states"],
-        "last_processed": app.store.last_processed(5),
-        "jobs": JobRunner(app).listing(),
-    }
+    data = {"daemon": f"running (pid {pid})" if pid else "not running",
+            **inbox_status(app, daemon_running=bool(pid)), "jobs": JobRunner(app).listing()}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
     click.echo(f"daemon:      {data['daemon']}")
     click.echo("waiting:     " + (", ".join(f"{k}={v}" for k, v in data["waiting"].items()) or "none"))
-    click.echo(f"in progress: {len(in_progress)}" + "".join(f"\n  {x}" for x in data["in_progress"]))
-    click.echo(f"retrying:    {len(retrying)}" + "".join(f"\n  {x}" for x in data["retrying"]))
+    for w in data["waiting_files"]:
+        until = f" (at {_local_time(w['until'])})" if w.get("until") else ""
+        click.echo(f"  {w['kind']}/{w['name']}: {w['text']}{until}")
+    click.echo(f"in progress: {len(data['in_progress'])}"
+               + "".join(f"\n  {r['kind']}/{r['name']} ({r['id']}, {r['state']})" for r in data["in_progress"]))
+    click.echo(f"retrying:    {len(data['retrying'])}" + "".join(
+        f"\n  {r['kind']}/{r['name']} ({r['id']}): attempt {r['attempts']}"
+        + (f" of {r['max_attempts']}" if r["max_attempts"] else "")
+        + f", next at {r['next_attempt_at'] or '-'}; last error: {r['last_error'] or '-'}" for r in data["retrying"]))
     click.echo("totals:      " + (", ".join(f"{k}={v}" for k, v in sorted(data["totals"].items())) or "none"))
     failed = data["totals"].get("error", 0)
     if failed:
         click.echo(f"failed:      {failed} (see inbox/<kind>/.error/*.error.txt)")
     click.echo("last processed:")
     for r in data["last_processed"]:
-        click.echo(f"  {r['finished_at']}  {r['state']:<9} {r['kind']}/{r['name']} ({r['id']})")
+        click.echo(f"  {r['finished_at']}  {_outcome_text(r):<9} {r['kind']}/{r['name']} ({r['id']})")
     click.echo("next jobs:")
     for j in data["jobs"]:
         click.echo(f"  {j['job']:<26} next {j['next_run'] or '-'}  last ok {j['last_success'] or '-'}"
                    + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
+
+
+def _outcome_text(r: dict) -> str:
+    if r["outcome"] == "done_all_rejected":
+        return f"done, but all {r['lines']} lines rejected:"
+    if r["outcome"] == "done_some_rejected":
+        return f"done, {r['rejected_lines']} of {r['lines']} lines rejected:"
+    if r["state"] == "error" and r.get("reason"):
+        return f"error [{r['reason']}]"
+    return r["state"]
+
+
+def _local_time(epoch: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch).astimezone().strftime("%H:%M:%S %Z")
 
 
 def _echo_result(row: dict) -> None:

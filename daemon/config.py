@@ -37,6 +37,7 @@ class DaemonSettings(settings_mod.Settings):
     output_done_files: list[str] = Field(default_factory=list)
     batch_size: int = Field(500, ge=1)
     stop_timeout_seconds: float = Field(100.0, ge=0)
+    max_file_seconds: float = Field(3600.0, gt=0)
 
     @field_validator("state_dir", "inbox_dir", "outbox_dir", mode="before")
     @classmethod
@@ -234,7 +235,8 @@ STARTER_COMMENTS = {
         "# Where state (SQLite, lock), inboxes and outboxes live; time zone of scheduled jobs and reports;\n"
         "# rescan period (s); output_conflict: fail | rename | replace when an output name is taken;\n"
         "# output_done_files: outbox folders (e.g. [\"labels\"], or [\"*\"]) that get an empty NAME.done per output;\n"
-        "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec)."
+        "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec);\n"
+        "# max_file_seconds: a file in hand longer than this stops the systemd watchdog pings (a stuck worker)."
     ),
     "inbox.defaults": (
         "# Per-inbox behaviour. mode: stable (size/mtime unchanged for stability_seconds; for people),\n"

@@ -45,6 +45,18 @@ def register_inbox_handlers(register):
     problem is raised as :class:`marketd.sdk.FileRejected`, a temporary one as
     :class:`marketd.sdk.TransientError`. Optional: ``on_duplicate(ctx, first)`` to write
     a report when the same content arrives twice; ``settings_model`` (see above).
+
+    Summary convention: a handler that accepts or refuses line by line returns ``lines`` (or
+    ``rows``: how many it considered) and ``rejected`` (how many it refused); ``marketd status``
+    and the log then show a file whose every line was refused apart from a plain ``done``.
+
+    Optional ``suspect(path) -> str | None``: a cheap look at a stable file before the claim, in
+    ``stable`` mode; a reason ("the last line has no line break") makes the engine wait a second
+    stability window in case the file is still being written. The default,
+    :func:`marketd.inbox.unterminated_tail`, suits line-based text formats without a trailer
+    (binary containers such as XLSX are never suspect); ``suspect = None`` switches it off for
+    formats that carry their own end marker. The handler still judges the content itself (a cut
+    row is rejected as ``truncated``).
     """
 
 

@@ -37,7 +37,8 @@ What each group is for:
 - **Commands** — ``build_app(ctx)`` inside a plugin's click command gives the instance's App (the
   same plugin host and config as every other command); ``exclusive(app, advice)`` holds the
   instance lock for a command that must not run beside the daemon.
-- **Housekeeping** — ``inbox_settings_for(app, kind)``: an inbox's validated settings.
+- **Housekeeping** — ``inbox_settings_for(app, kind)``: an inbox's validated settings;
+  ``prune_archives(app)``: the inboxes' retention (their layout stays private).
 - **Running the core** — ``open_app(config_path)`` for a tool outside a click command;
   ``process_file(app, kind, path)`` processes a file now, exactly as a dropped one.
 - **Tests** — ``marketd.sdk.testing``: an in-process App with chosen plugins on a fake clock,
@@ -93,6 +94,14 @@ def process_file(app, kind: str, path) -> dict:
     return row
 
 
+def prune_archives(app) -> int:
+    """Delete what the inboxes archived (``.done``, ``.duplicate``, ``.error``) past each inbox's
+    retention; returns how many items went. The layout stays the inbox's business."""
+    from ..inbox import retention
+
+    return retention.prune(app)
+
+
 def inbox_settings_for(app, kind: str) -> InboxSettings:
     """The validated settings of inbox ``kind`` (its handler's model; the defaults for a kind
     without a handler)."""
@@ -100,7 +109,7 @@ def inbox_settings_for(app, kind: str) -> InboxSettings:
 
 
 __all__ = [
-    "__version__",
+    "__version__", "prune_archives",
     # hooks
     "hookimpl",
     # inbox handlers and errors
