@@ -173,6 +173,8 @@ class Reconciliation:
     no_order_rows: pd.DataFrame
     ambiguous: int = 0
     warnings: list[str] = field(default_factory=list)
+    paid_lines: list[tuple[str, str]] = field(default_factory=list)  # (order-id, sku) with revenue here
+    paid_before: list[dict] = field(default_factory=list)            # of those, paid by another settlement
     _order_table: dict | None = field(default=None, repr=False)
 
     @property
@@ -320,7 +322,8 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
 
         rec = Reconciliation(parsed, refs, merchant_refs, marketplaces, kinds, [None] * R, [None] * R, [""] * R,
                              amounts, row_counts, posted_first, posted_last, totals, breakdown, unclassified_rows,
-                             no_order_rows, warnings=list(parsed.warnings))
+                             no_order_rows, warnings=list(parsed.warnings),
+                             paid_lines=_paid_lines(rows, ocode, cat, units, refs, kinds))
         rec.order_table()  # the exact texts, formatted while the lookup runs
         by_key = lookup.join()
     finally:
@@ -330,7 +333,43 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
     ambiguous = rec.ambiguous
     if ambiguous:
         rec.warnings.append(f"{ambiguous} order-id(s) matched more than one stored order; the first key was used")
+    rec.paid_before = paid_before(db, parsed.settlement_id, rec.paid_lines)
+    if rec.paid_before:
+        others = sorted({p["other_settlement"] for p in rec.paid_before})
+        rec.warnings.append(
+            f"{len(rec.paid_before)} order line(s) (order-id + SKU) were already paid by settlement(s) "
+            f"{', '.join(others[:5])}{' …' if len(others) > 5 else ''}: real settlements never pay a sale twice, so "
+            "this is a double payment to report to Amazon, or this settlement is a copy of one already applied "
+            "under another id (sheet 'Paid before')")
     return rec
+
+
+def _paid_lines(rows: pd.DataFrame, ocode: np.ndarray, cat: np.ndarray, units: np.ndarray, refs: list[str],
+                kinds: list[str]) -> list[tuple[str, str]]:
+    """The (order-id, SKU) pairs this settlement pays revenue for (a sale, not a refund)."""
+    if not len(rows):
+        return []
+    sel = np.flatnonzero((cat == REVENUE) & (units != 0))
+    if not len(sel):
+        return []
+    skus = rows["sku"].to_numpy(dtype=object)[sel]
+    pairs = pd.DataFrame({"ref": ocode[sel], "sku": [s.strip() for s in skus]}).drop_duplicates()
+    return [(refs[r], sku) for r, sku in zip(pairs["ref"].tolist(), pairs["sku"].tolist()) if kinds[r] == "order"]
+
+
+def paid_before(db, settlement_id: str, lines: list[tuple[str, str]]) -> list[dict]:
+    """The lines of ``lines`` that another settlement already paid (one index probe per order-id)."""
+    if not lines or "settlement_paid_lines" not in db.table_names():
+        return []
+    wanted = set(lines)
+    out = []
+    for ref, sku, other in db.conn.execute(
+            "select p.order_ref, p.sku, p.settlement_id from json_each(?) j join settlement_paid_lines p "
+            "on p.order_ref = j.value where p.settlement_id != ? order by p.order_ref, p.sku, p.settlement_id",
+            [json.dumps(sorted({r for r, _ in lines})), settlement_id]):
+        if (ref, sku) in wanted:
+            out.append({"order_ref": ref, "sku": sku, "other_settlement": other})
+    return out
 
 
 def lookup_channels(db, channels=None, known_channels=None) -> tuple[list[str], str, list]:
@@ -552,6 +591,9 @@ def apply(db, rec: Reconciliation, info: FileInfo, now: datetime) -> dict:
                 [rec.channels[i] for i in sel], [rec.match[i] for i in sel],
                 [rec.marketplaces[i] or None for i in sel], [p.currency] * n, *table["cols"],
                 rec.row_counts[sel_arr].tolist(), table["firsts"], table["lasts"]))
+    if rec.paid_lines and "settlement_paid_lines" in db.table_names():
+        db.conn.executemany("insert or ignore into settlement_paid_lines (order_ref, sku, settlement_id) "
+                            "values (?, ?, ?)", [(ref, sku, sid) for ref, sku in rec.paid_lines])
     rematched_keys: set = set()
     rematched = rematch_pending(db, keys_out=rematched_keys, exclude_settlement=sid)
     return {"settlement_orders": n, "rematched": rematched, "matched_keys": keys, "rematched_keys": rematched_keys}
@@ -645,6 +687,8 @@ def forget_settlement(db, settlement_id: str) -> int:
                      [settlement_id]).fetchone()[0]
     conn.execute("delete from settlement_orders where settlement_id = ?", [settlement_id])
     conn.execute("delete from settlements where settlement_id = ?", [settlement_id])
+    if "settlement_paid_lines" in db.table_names():
+        conn.execute("delete from settlement_paid_lines where settlement_id = ?", [settlement_id])
     return n
 
 

@@ -19,9 +19,11 @@ from types import SimpleNamespace
 
 from marketd.carriers import Address, ShipmentRequest, TrackingStatus
 from marketd.errors import FileRejected
+from marketd.logs import quote_input
 from marketd.tabular import csv_text, read_table
 
 from marketd.plugins.shipments.handler import finder_for, output_stem
+from marketd.plugins.shipments.lines import header_where
 from marketd.plugins.shipments.records import event_row, next_package_ref, push_row, shipment_row
 
 STATUS_WORDS = {
@@ -33,6 +35,8 @@ STATUS_WORDS = {
 }
 FINAL = {TrackingStatus.delivered, TrackingStatus.return_to_sender, TrackingStatus.lost}
 RECEIPT_HEADER = ["line", "order", "carrier", "tracking_number", "result", "detail"]
+COLUMNS = frozenset({"order", "carrier", "carrier_code", "tracking_number", "channel", "service", "ship_date",
+                     "status", "tracking_url"})
 
 
 def tracking_key(order_key: str, tracking_number: str) -> str:
@@ -46,7 +50,7 @@ def _when(text: str) -> datetime | None:
     try:
         d = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"ship_date {text!r} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        raise ValueError(f"ship_date {quote_input(text)} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
@@ -75,7 +79,7 @@ class TrackingHandler:
             need.append("carrier")
         if need:
             raise FileRejected("missing_column", f"the tracking file lacks column(s) {', '.join(need)}",
-                               where=f"header: {', '.join(table.columns)}",
+                               where=header_where(table.columns, COLUMNS | {c.strip().lower() for c in mapping}),
                                fix="see config/examples/tracking.csv for the columns")
         finder = finder_for(app)
         account = (ctx.settings or {}).get("carrier", "erp")
@@ -103,7 +107,8 @@ class TrackingHandler:
             status = STATUS_WORDS.get(row.get("status", "").lower())
             if status is None:
                 receipt.append([n, order_ref, code, number, "rejected",
-                                f"status {row.get('status')!r}: use shipped, delivered, returned, failed or lost"])
+                                f"status {quote_input(row.get('status'))}: use shipped, delivered, returned, failed "
+                                "or lost"])
                 continue
             try:
                 shipped_at = _when(row.get("ship_date", "")) or now
