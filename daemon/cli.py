@@ -159,6 +159,7 @@ def status(ctx, as_json):
         "in_progress": [f"{r['kind']}/{r['name']} ({r['id']})" for r in in_progress],
         "retrying": [f"{r['kind']}/{r['name']} next {r['next_attempt_at']}" for r in retrying],
         "totals": st["states"],
+        "plugin_errors": app.store.plugin_error_count(),
         "last_processed": app.store.last_processed(5),
         "jobs": JobRunner(app).listing(),
     }
@@ -173,6 +174,9 @@ def status(ctx, as_json):
     failed = data["totals"].get("error", 0)
     if failed:
         click.echo(f"failed:      {failed} (see inbox/<kind>/.error/*.error.txt)")
+    if data["plugin_errors"]:
+        click.echo(f"bugs:        {data['plugin_errors']} file(s) failed with an internal plugin error "
+                   "(plugin_error: not the files' fault; tracebacks in the daemon log)")
     click.echo("last processed:")
     for r in data["last_processed"]:
         click.echo(f"  {r['finished_at']}  {r['state']:<9} {r['kind']}/{r['name']} ({r['id']})")
