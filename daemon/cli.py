@@ -127,7 +127,8 @@ def init(directory, force):
 def run(ctx):
     """Run the daemon in the foreground (systemd: Type=notify).
 
-    SIGTERM (Ctrl-C) finishes the file in hand and stops; SIGHUP re-reads the [inbox.*] settings."""
+    SIGTERM (`systemctl stop`) or Ctrl-C (SIGINT) finishes the file in hand and stops; SIGHUP re-reads
+    the [inbox.*] settings."""
     from .service import Daemon
 
     app = build_app(ctx)
