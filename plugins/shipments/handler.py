@@ -36,8 +36,8 @@ from .orders import OrderFinder, address_from_order, package_size
 from .policy import tracking_policy
 from .records import event_row, next_package_ref, push_row, shipment_row
 
-MANIFEST_HEADER = ["line", "order", "channel", "parcel", "carrier", "service", "tracking_number", "parcel_number",
-                   "label_file", "status", "reason"]
+MANIFEST_HEADER = ["line", "order", "channel", "parcel", "weight_kg", "carrier", "service", "tracking_number",
+                   "parcel_number", "label_file", "status", "reason"]
 REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix", "column"]
 # The column a line-level refusal is about (parsing errors name their own column).
 REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambiguous_order": "channel",
@@ -446,15 +446,20 @@ class _Run:
             order_label = o.line.order_label
             channel = ",".join(sorted({r["channel"] for r in o.orders})) or o.line.channel
             if o.status == "rejected":
-                rows.append([o.line.line, order_label, channel, "", carrier, o.line.service, "", "", "", "rejected", o.reason])
+                rows.append([o.line.line, order_label, channel, "", "", carrier, o.line.service, "", "", "", "rejected",
+                             o.reason])
                 fix = o.fix + others if o.fix.endswith("in a new file") else o.fix
                 rejects.append([o.line.line, order_label, carrier, o.reason.split(":", 1)[0],
                                 o.reason.split(":", 1)[-1].strip(), fix, o.column])
                 continue
             n = len(o.result.parcels) if o.result else 0
+            # the parcel's own weight from the file: a carrier that takes one weight per shipment
+            # (BRT) prints the total on every label, so this is what tells the packer which is which
+            weights = [format(p.weight_kg, "f") for p in o.request.parcels] if o.request else []
             for i, p in enumerate(o.result.parcels if o.result else []):
                 label = o.label_files[i] if i < len(o.label_files) else ""
-                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", carrier,
+                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", weights[i] if i < len(weights) else "",
+                             carrier,
                              o.request.service if o.request else o.line.service, p.tracking_number, p.parcel_number,
                              label.split("labels/", 1)[-1] if label else "", o.status, o.note])
         # Private like the labels: reasons can quote recipients (carrier errors, address checks),
