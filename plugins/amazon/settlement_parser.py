@@ -303,6 +303,35 @@ def _layout(header: list[str], raw_header: list[str] | None = None, head: str = 
     return layout
 
 
+# -- size of a row ---------------------------------------------------------------------------------
+# A settlement row is a few hundred bytes (36 short fields at most). A far longer line is no
+# settlement row — a value with megabytes in it, or a file with its line breaks lost — and is
+# refused before anything else reads it.
+MAX_LINE_BYTES = 16 * 1024
+
+
+def _check_line_lengths(data: bytes, limit: int = MAX_LINE_BYTES, step: int = 8 << 20) -> None:
+    """Reject the file at its first line longer than ``limit`` bytes (numpy over 8 MiB steps:
+    no Python work per line)."""
+    if len(data) <= limit:
+        return
+    start_of_line = 0  # offset where the current line starts
+    for pos in range(0, len(data), step):
+        chunk = np.frombuffer(data, dtype=np.uint8, count=min(step, len(data) - pos), offset=pos)
+        breaks = np.flatnonzero(chunk == 10) + pos
+        starts = np.concatenate(([start_of_line], breaks + 1))
+        ends = np.concatenate((breaks, [pos + len(chunk)]))
+        long = np.flatnonzero(ends - starts > limit)
+        if len(long):
+            at = int(starts[long[0]])
+            raise FileRejected(
+                "line_too_long", f"a line of more than {limit // 1024} KiB (settlement rows are a few hundred "
+                "bytes): a value with far too much in it, or line breaks lost", where=_byte_where(data, at),
+                fix=FIX_DOWNLOAD)
+        if len(breaks):
+            start_of_line = int(breaks[-1]) + 1
+
+
 # -- line numbers ----------------------------------------------------------------------------------
 class _Lines:
     """Maps a data-row ordinal (0 = summary row, in pandas' order) to its 1-based file line.
@@ -592,6 +621,7 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
     data = Path(source).read_bytes() if is_path else bytes(source)
     scan = _scan(data, settings.get("encoding"))
     layout = _layout(scan.header, scan.raw_header, scan.head)
+    _check_line_lengths(data)
     ncols = len(scan.header)
     if not scan.summary:
         raise FileRejected("no_rows", "the file has a header but no summary row and no transactions",

@@ -23,7 +23,7 @@ from marketd.logs import quote_input
 from marketd.tabular import csv_text, read_table
 
 from marketd.plugins.shipments.handler import finder_for, output_stem
-from marketd.plugins.shipments.lines import header_where
+from marketd.plugins.shipments.lines import MAX_TEXT, header_where
 from marketd.plugins.shipments.records import event_row, next_package_ref, push_row, shipment_row
 
 STATUS_WORDS = {
@@ -99,6 +99,11 @@ class TrackingHandler:
         seen: set[str] = set()
         for n, raw in table.rows():
             row = {mapping.get(k, k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+            too_long = next((c for c in COLUMNS if len(row.get(c, "")) > MAX_TEXT), None)
+            if too_long:  # a broken export: refused, and not copied into the receipt or the store
+                receipt.append([n, "", "", "", "rejected",
+                                f"{too_long} is {len(row[too_long])} characters long (at most {MAX_TEXT})"])
+                continue
             order_ref, number = row.get("order", ""), row.get("tracking_number", "")
             code = row.get("carrier") or row.get("carrier_code") or ""
             if not order_ref or not number or not code:

@@ -188,3 +188,44 @@ def test_the_sandbox_fake_pays_each_order_once_and_a_repeat_is_flagged(fake, mak
     assert flagged[f"amazon-amz-settlement-{repeat}.txt"] == len(paid_lines(repeat)) >= 3
     assert flagged[f"amazon-amz-settlement-{first}.txt"] is None
     assert flagged[f"amazon-amz-settlement-{second}.txt"] is None
+
+
+# -- sizes -----------------------------------------------------------------------------------------
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("column, size", [("amount", 1_000_000), ("sku", 20_000), ("amount-description", 17_000)])
+def test_an_overlong_value_rejects_the_file_at_its_line(env, column, size, caplog):
+    """A 1 MB amount took hours in the log redaction; any line far longer than a settlement row
+    is refused at once, naming the line, and nothing long reaches the log or the report."""
+    data = good()
+    line = line_of(data, "Storage Fee")
+    value = "1" * size if column == "amount" else "x" * size
+    bad = set_cell(data, line, column, value)
+    err = rejected(env.drop("long.txt", bad))
+    assert err["reason"] == "line_too_long" and err["where"].startswith(f"line {line}, byte "), err
+    assert len(json.dumps(err)) < 2000
+    assert all(len(r.getMessage()) < 2000 for r in caplog.records)
+
+
+def test_rows_of_normal_length_pass_the_size_check(env):
+    data = set_cell(good(), 3, "amount-description", "x" * 4000)  # long, but a row still
+    assert env.drop("ok.txt", data)["state"] == "done"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_line_length_check_finds_the_first_long_line_across_steps(seed):
+    import random
+
+    from marketd.errors import FileRejected
+    from marketd.plugins.amazon.settlement_parser import _check_line_lengths
+
+    rng = random.Random(seed)
+    lines = [b"x" * rng.choice([0, 1, 5, 9, 10, 11, 30]) for _ in range(rng.randint(1, 40))]
+    data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
+    limit, step = 10, rng.choice([1, 2, 3, 7, 16, 64])
+    first = next((i for i, ln in enumerate(lines) if len(ln) > limit), None)
+    if first is None:
+        _check_line_lengths(data, limit, step)
+        return
+    with pytest.raises(FileRejected) as exc:
+        _check_line_lengths(data, limit, step)
+    assert exc.value.where.startswith(f"line {first + 1}, byte {sum(len(ln) + 1 for ln in lines[:first])}")
