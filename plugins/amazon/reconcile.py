@@ -292,6 +292,10 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
                                        else "order") for r in refs]
     names, _, _ = lookup_channels(db, channels, known_channels)
     lookup = KeyLookup(db, [r for r, k in zip(refs, kinds) if k == "order"], names).start()
+    paid_lines = _paid_lines(rows, ocode, cat, units, refs, kinds)
+    sid = parsed.settlement_id
+    overlap = ReadInThread(store_path(db), lambda conn: paid_before(conn, sid, paid_lines),
+                           "settlement-overlap").start()
     try:
         merchant_refs = _first_nonempty(rows["merchant-order-id"].to_numpy(dtype=object), ocode, R) if n else []
         amounts = np.zeros((R, len(CATEGORIES)), dtype=object if exact_objects else np.int64)
@@ -322,18 +326,18 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
 
         rec = Reconciliation(parsed, refs, merchant_refs, marketplaces, kinds, [None] * R, [None] * R, [""] * R,
                              amounts, row_counts, posted_first, posted_last, totals, breakdown, unclassified_rows,
-                             no_order_rows, warnings=list(parsed.warnings),
-                             paid_lines=_paid_lines(rows, ocode, cat, units, refs, kinds))
+                             no_order_rows, warnings=list(parsed.warnings), paid_lines=paid_lines)
         rec.order_table()  # the exact texts, formatted while the lookup runs
         by_key = lookup.join()
+        rec.paid_before = overlap.join() if overlap.started else paid_before(db.conn, sid, paid_lines)
     finally:
         lookup.join_quietly()
+        overlap.join_quietly()
     rec.order_keys, rec.channels, rec.match, rec.ambiguous = match_orders(
         db, refs, merchant_refs, kinds, channels, known_channels, by_key=by_key)
     ambiguous = rec.ambiguous
     if ambiguous:
         rec.warnings.append(f"{ambiguous} order-id(s) matched more than one stored order; the first key was used")
-    rec.paid_before = paid_before(db, parsed.settlement_id, rec.paid_lines)
     if rec.paid_before:
         others = sorted({p["other_settlement"] for p in rec.paid_before})
         rec.warnings.append(
@@ -346,27 +350,53 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
 
 def _paid_lines(rows: pd.DataFrame, ocode: np.ndarray, cat: np.ndarray, units: np.ndarray, refs: list[str],
                 kinds: list[str]) -> list[tuple[str, str]]:
-    """The (order-id, SKU) pairs this settlement pays revenue for (a sale, not a refund)."""
+    """The (order-id, SKU) pairs this settlement pays revenue for (a sale, not a refund), in key
+    order (so their insert walks the table's primary key instead of jumping around in it).
+    Codes are paired and sorted in numpy, by the texts' ranks; strings are touched once."""
     if not len(rows):
         return []
+    is_order = np.asarray([k == "order" for k in kinds], dtype=bool)
     sel = np.flatnonzero((cat == REVENUE) & (units != 0))
+    sel = sel[is_order[ocode[sel]]] if len(sel) else sel
     if not len(sel):
         return []
-    skus = rows["sku"].to_numpy(dtype=object)[sel]
-    pairs = pd.DataFrame({"ref": ocode[sel], "sku": [s.strip() for s in skus]}).drop_duplicates()
-    return [(refs[r], sku) for r, sku in zip(pairs["ref"].tolist(), pairs["sku"].tolist()) if kinds[r] == "order"]
+    scode, sku_values = pd.factorize(np.asarray([s.strip() for s in rows["sku"].to_numpy(dtype=object)[sel]],
+                                                dtype=object))
+    skus = list(sku_values)
+    ref_order, sku_order = _text_order(refs), _text_order(skus)
+    ref_rank, sku_rank = np.empty_like(ref_order), np.empty_like(sku_order)
+    ref_rank[ref_order] = np.arange(len(ref_order))
+    sku_rank[sku_order] = np.arange(len(sku_order))
+    n = len(skus)
+    keys = np.unique(ref_rank[ocode[sel]] * n + sku_rank[scode])  # distinct, sorted
+    return list(zip(np.asarray(refs, dtype=object)[ref_order[keys // n]].tolist(),
+                    np.asarray(skus, dtype=object)[sku_order[keys % n]].tolist()))
 
 
-def paid_before(db, settlement_id: str, lines: list[tuple[str, str]]) -> list[dict]:
-    """The lines of ``lines`` that another settlement already paid (one index probe per order-id)."""
-    if not lines or "settlement_paid_lines" not in db.table_names():
+def _text_order(texts: list[str]) -> np.ndarray:
+    """Indexes that sort ``texts`` by code point (SQLite's BINARY order), sorted in C."""
+    return np.argsort(np.asarray(texts, dtype=str), kind="stable").astype(np.int64)
+
+
+def paid_before(conn, settlement_id: str, lines: list[tuple[str, str]]) -> list[dict]:
+    """The lines of ``lines`` that another settlement already paid: one primary-key probe per
+    order-id, skipped when no other settlement has paid lines stored (a first settlement, a store
+    from before the table)."""
+    if not lines:
+        return []
+    if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'settlement_paid_lines'"
+                    ).fetchone() is None:
+        return []
+    if conn.execute("select 1 from settlement_paid_lines where settlement_id != ? limit 1",
+                    [settlement_id]).fetchone() is None:
         return []
     wanted = set(lines)
+    refs = list(dict.fromkeys(r for r, _ in lines))
     out = []
-    for ref, sku, other in db.conn.execute(
+    for ref, sku, other in conn.execute(
             "select p.order_ref, p.sku, p.settlement_id from json_each(?) j join settlement_paid_lines p "
             "on p.order_ref = j.value where p.settlement_id != ? order by p.order_ref, p.sku, p.settlement_id",
-            [json.dumps(sorted({r for r, _ in lines})), settlement_id]):
+            [json.dumps(refs), settlement_id]):
         if (ref, sku) in wanted:
             out.append({"order_ref": ref, "sku": sku, "other_settlement": other})
     return out

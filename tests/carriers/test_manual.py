@@ -62,6 +62,10 @@ def test_shipment_file_line_with_manual_carrier_records_erp_tracking(make_app, t
     assert rec["state"] == "done", rec
     manifest = rows(outputs(app, "labels/manifest-*.csv")[0])
     assert manifest[0]["tracking_number"] == "JJD333" and manifest[0]["label_file"] == ""
+    import json
+
+    summary = json.loads(rec["summary"])  # the ERP made the label: marketd wrote none
+    assert (summary["parcels"], summary["labels"]) == (1, 0) and not outputs(app, "labels/print-*")
     tracking_sync(app)
     assert [(c[1], c[2]["trackingNumber"], c[2]["carrierCode"]) for c in RecordingChannel.calls] == [
         ("402-333", "JJD333", "DHL")]
