@@ -127,7 +127,7 @@ def _number(value, column: str, limit: Decimal) -> Decimal | None:
     """``Decimal`` (decimal comma accepted) within ``0 < value <= limit``; ``None`` when empty."""
     if isinstance(value, str):
         value = _text(value, column, MAX_NUMBER_TEXT)
-    elif value is not None and not isinstance(value, (int, Decimal)) or isinstance(value, bool):
+    elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, Decimal))):
         raise ColumnError(column, f"{column} must be a number, not a JSON {_json_type(value)}")
     try:
         d = to_decimal(value, column)
