@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import __version__
+from .backoff import Backoff
 from .config import inbox_settings
 from .context import FileContext
 from .errors import FileRejected, OutputExists, TransientError
@@ -49,6 +50,8 @@ log = logging.getLogger("marketd.inbox")
 PROCESSING, DONE, ERROR, DUPLICATE = ".processing", ".done", ".error", ".duplicate"
 SPECIAL_DIRS = {PROCESSING, DONE, ERROR, DUPLICATE}
 _ID_PREFIX = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}__")
+
+RETRY_BACKOFF = Backoff(base=1.0, cap=900.0)  # a file in retry_wait: 1 s, 2 s, 4 s … 15 min
 
 
 def crashpoint(name: str) -> None:
@@ -871,7 +874,7 @@ class InboxEngine:
                 "gave_up", f"gave up after {attempts} attempts; last error: {type(exc).__name__}: {exc}",
                 fix=f"check the service named in the error, then `marketd requeue {row['id']}`"))
             return
-        delay = min(900.0, 2.0 ** (attempts - 1))
+        delay = RETRY_BACKOFF.delay(attempts)
         nxt = self.clock.now() + timedelta(seconds=delay)
         self.app.store.journal_update(row["id"], state="retry_wait", next_attempt_at=nxt.isoformat(),
                                       error={"reason": "transient", "message": f"{type(exc).__name__}: {exc}"})

@@ -111,7 +111,7 @@ class Daemon:
         notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
         path = self.app.config.get("_path")
         try:
-            fresh = config_mod.load(path) if path else self.app.config
+            fresh = self.app.check_config(config_mod.load(path)) if path else self.app.config
             for kind, inbox in self.engine.inboxes.items():
                 inbox.settings = config_mod.inbox_settings(fresh, kind)
             self.app.config["inbox"] = fresh["inbox"]

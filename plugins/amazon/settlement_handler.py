@@ -18,6 +18,7 @@ import sqlite_utils
 
 from .reconcile import (STATUS_OK, FileInfo, apply, forget_settlement, ReadInThread, reconcile,
                         unsettled_keys, unsettled_orders)
+from .settings import SettlementInboxSettings
 from .settlement_parser import parse_settlement, peek_settlement_id
 from .settlement_reports import (DEFAULT_XLSX_MAX_ROWS, duplicate_text, write_orders_csv, write_unsettled_csv,
                                  write_xlsx)
@@ -39,8 +40,7 @@ def _slug(name: str) -> str:
 
 
 def amazon_channel_names(app) -> list[str]:
-    return [name for name, section in (app.config.get("channels") or {}).items()
-            if isinstance(section, dict) and section.get("type") == "amazon"]
+    return [name for name, section in (app.config.get("channels") or {}).items() if section.get("type") == "amazon"]
 
 
 def channels_for(app, settings: dict, file_name: str) -> list[str] | None:
@@ -87,6 +87,7 @@ class SettlementHandler:
     completeness = ("the summary row's total-amount must equal the exact sum of every row (payout check): a "
                     "row cut in the middle is rejected as truncated, a file cut at a row boundary is applied "
                     "as an 'inconsistent settlement' and replaced when a complete copy arrives")
+    settings_model = SettlementInboxSettings
 
     def process(self, ctx) -> dict:
         settings = ctx.settings or {}

@@ -29,9 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marketd.errors import FileRejected
-from marketd.logs import quote_input
-from marketd.money import AmountError, guess_decimal_separator, parse_amount
+from marketd.sdk import AmountError, FileRejected, guess_decimal_separator, parse_amount, quote_input
 
 UTC = timezone.utc
 

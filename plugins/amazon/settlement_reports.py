@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from marketd.tabular import clean_text, safe_cell
+from marketd.sdk import clean_text, safe_cell
 
 from .reconcile import CATEGORIES, Reconciliation, STATUS_OK, iso
 

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 
-from marketd.carriers import Message
-from marketd.errors import TransientError
+from marketd.sdk import HttpClient, Message, RetryPolicy, TokenBucket, TransientError
 
-DEFAULT_BASE_URL = "https://api.brt.it/rest/v1"
+from .settings import DEFAULT_BASE_URL
 
 
 class BrtClient:
     def __init__(self, carrier: str, base_url: str, *, credentials, transport=None, clock=None,
                  requests_per_second: float = 5.0, timeout: float = 30.0):
-        from marketd.http import HttpClient, RetryPolicy, TokenBucket
-
         self.carrier = carrier
         self.credentials = credentials  # () -> (user_id, password), read lazily
         limiter = TokenBucket(rate=requests_per_second, capacity=max(1.0, requests_per_second), clock=clock)

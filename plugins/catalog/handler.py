@@ -10,10 +10,9 @@ import json
 from datetime import datetime, timezone
 from itertools import islice
 
-from marketd.errors import FileRejected
-from marketd.money import guess_decimal_separator
-from marketd.tabular import read_table, write_csv
+from marketd.sdk import FileRejected, guess_decimal_separator, read_table, write_csv
 
+from .settings import CatalogSettings
 from .validate import REQUIRED
 
 REPORT_HEADER = ["line", "sku", "result", "column", "reason"]
@@ -29,6 +28,7 @@ class CatalogHandler:
     kind = "catalog"
     completeness = ("CSV rows are checked for a cut-off last row; a file cut at a row boundary cannot be "
                     "detected, so ERPs must use mode require_rename or done_file")
+    settings_model = CatalogSettings
 
     def _mapping(self, columns: list[str], settings: dict) -> dict[str, str]:
         """Map file column -> our field; ERP names come from [inbox.catalog.columns]."""
@@ -48,8 +48,8 @@ class CatalogHandler:
         table = read_table(ctx.path, ctx.settings)
         mapping = self._mapping(table.columns, ctx.settings)
         present = set(mapping.values())
-        defaults = ctx.settings.get("defaults") or {}
-        required = ctx.settings.get("required_columns") or list(REQUIRED)
+        defaults = ctx.settings.defaults
+        required = ctx.settings.required_columns or list(REQUIRED)
         missing = [c for c in required if c not in present and c not in defaults]
         if missing:
             hint = ", ".join(repr(c) for c in table.columns[:12])
@@ -156,7 +156,7 @@ def _chain(head, rest):
 
 def _write_rows(report, rows):
     if rows:
-        from marketd.tabular import safe_cell
+        from marketd.sdk import safe_cell
         import csv
 
         w = csv.writer(report, lineterminator="\r\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from marketd.money import AmountError, parse_amount
+from marketd.sdk import AmountError, parse_amount
 
 REQUIRED = ("sku", "ean", "title", "brand", "price", "currency", "stock")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

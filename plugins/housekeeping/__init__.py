@@ -6,9 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from marketd.config import inbox_settings
-from marketd.hookspecs import hookimpl
-from marketd.models import JobSpec
+from marketd.sdk import JobSpec, hookimpl, inbox_settings_for
 
 log = logging.getLogger("marketd.housekeeping")
 
@@ -27,7 +25,7 @@ def prune(app, since=None) -> int:
     now = time.time()
     today = app.clock.now().strftime("%Y-%m-%d")
     for inbox_dir in sorted(p for p in Path(app.inbox_dir).iterdir() if p.is_dir()):
-        s = inbox_settings(app.config, inbox_dir.name)
+        s = inbox_settings_for(app, inbox_dir.name)
         for sub, days in ((".done", s["retention_done_days"]), (".duplicate", s["retention_done_days"])):
             base = inbox_dir / sub
             if not base.is_dir():

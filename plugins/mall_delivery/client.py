@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 
-from marketd import __version__
-from marketd.carriers import Message
-from marketd.errors import TransientError
+from marketd.sdk import HttpClient, Message, RetryPolicy, TokenBucket, TransientError, __version__
 
-DEFAULT_BASE_URL = "https://mpapi.mallgroup.com"
 
 
 class MallClient:
     def __init__(self, carrier: str, base_url: str, *, client_id, transport=None, clock=None,
                  requests_per_second: float = 2.0, timeout: float = 30.0):
-        from marketd.http import HttpClient, RetryPolicy, TokenBucket
-
         self.carrier = carrier
         self.client_id = client_id  # () -> str, read lazily
         limiter = TokenBucket(rate=requests_per_second, capacity=max(1.0, requests_per_second), clock=clock)

@@ -1,7 +1,7 @@
 """The ``shipments`` inbox: shipment request files in, labels and a manifest out.
 
-Per line: find the orders, build a :class:`ShipmentRequest`, let every configured carrier veto
-it (MALL Delivery's smallbox rule), create it with the carrier, write one label file per
+Per line: find the orders, build a :class:`ShipmentRequest`, let plugins veto it
+(``veto_shipment``: MALL Delivery's smallbox rule), create it with the carrier, write one label file per
 parcel. Per file: a merged print run (one 100x150 mm page per parcel, or one ZPL file), a
 manifest CSV and, when lines were refused, a rejects CSV. A refused line never stops the
 others.
@@ -23,18 +23,17 @@ from datetime import timedelta
 
 from pypdf import PdfReader, PdfWriter
 
-from marketd.carriers import Address, InFlight, LabelFormat, ShipmentRequest, ShipmentResult, TrackingStatus
-from marketd.errors import ConfigError, FileRejected
-from marketd.logs import mask_emails, quote_input
-from marketd.tabular import csv_text
+from marketd.sdk import (Address, ConfigError, FileRejected, InFlight, LabelFormat, ParcelResult, ShipmentRequest,
+                        ShipmentResult, TrackingStatus, crashpoint, csv_text, mask_emails, quote_input)
+from marketd.sdk.labels import LabelError, split_pdf_label_pages, zpl_blocks
 
 from . import ledger as ledger_mod
-from .labels import LabelError, split_pdf_label_pages, zpl_blocks
 from .ledger import Ledger
 from .lines import Line, read_lines
-from .orders import OrderFinder, address_from_order, package_size
+from .orders import OrderFinder, address_from_order
 from .policy import tracking_policy
 from .records import event_row, next_package_ref, push_row, shipment_row
+from .settings import ShipmentsInboxSettings
 
 MANIFEST_HEADER = ["line", "order", "channel", "parcel", "weight_kg", "carrier", "service", "tracking_number",
                    "parcel_number", "label_file", "status", "reason"]
@@ -46,7 +45,8 @@ REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambig
 
 
 def idempotency_key(sha256: str, line: int) -> str:
-    """15 characters (fits BRT's alphanumeric sender reference), same for the same file line."""
+    """15 characters, the same for the same file line: short enough for the carriers' free reference
+    fields as they are (a carrier with a shorter field derives its reference from this key)."""
     return "M" + hashlib.sha256(f"{sha256}:{line}".encode()).hexdigest()[:14].upper()
 
 
@@ -96,6 +96,7 @@ class ShipmentsHandler:
     kind = "shipments"
     completeness = ("CSV: a last row cut mid-line or an unclosed quote rejects the whole file; JSON must parse "
                     "as a whole. ERPs should upload with a temp name and rename (mode require_rename).")
+    settings_model = ShipmentsInboxSettings
 
     def process(self, ctx) -> dict:
         run = _Run(ctx)
@@ -192,7 +193,6 @@ class _Run:
                                "or add [carriers.<name>] to the config")
         try:
             carrier = self.app.carrier(line.carrier)
-            others = [c for c in self.app.carriers.values() if c is not carrier]
         except ConfigError as exc:
             raise FileRejected("carrier_config", str(exc), where=f"line {line.line}",
                                fix="fix the [carriers] configuration, then `marketd requeue` this file")
@@ -243,24 +243,22 @@ class _Run:
             fmt = LabelFormat.parse(line.label_format, carrier.default_label_format())
         except ValueError as exc:
             return self.reject(o, "label_format", str(exc), "use PDF or ZPL")
-        size = line.package_size or next((package_size(r) for r in o.orders if package_size(r)), "")
         req = ShipmentRequest(
             carrier=carrier.name, parcels=line.parcels, recipient=recipient,
             sender=Address.from_dict(sender_cfg), service=line.service or carrier.settings.get("service", ""),
             label_format=fmt, references=list(line.orders), order_keys=[r["key"] for r in o.orders],
-            idempotency_key=o.key, package_size=size, cod_amount=line.cod_amount, cod_currency=line.cod_currency,
+            idempotency_key=o.key, cod_amount=line.cod_amount, cod_currency=line.cod_currency,
             notes=line.notes,
             options={k: v for k, v in {"reference": line.reference, "tracking_number": line.tracking_number,
-                                       "carrier_code": line.carrier_code,
+                                       "carrier_code": line.carrier_code, "package_size": line.package_size,
                                        "order_ids": [r["order_id"] for r in o.orders]}.items() if v},
         )
         o.request = req
-        # vetoes by other carriers (MALL Delivery owns smallbox shipping for its channel)
-        for other in others:
-            for order in (o.orders or [None]):
-                msg = other.refuse_other_carrier(order, req, carrier)
-                if msg is not None:
-                    return self.reject(o, "carrier_refused", msg.text, msg.details.get("fix", ""))
+        # vetoes by plugins (MALL Delivery owns smallbox shipping for its channel)
+        for order in (o.orders or [None]):
+            vetoes = self.app.hook.veto_shipment(app=self.app, order=order, request=req, carrier=carrier)
+            if vetoes:
+                return self.reject(o, "carrier_refused", vetoes[0].text, vetoes[0].details.get("fix", ""))
         problems = [m for m in carrier.check_request(req, o.orders) if m.level == "error"]
         if problems:
             return self.reject(o, "carrier_check", "; ".join(m.text for m in problems),
@@ -354,16 +352,12 @@ class _Run:
                 f"is about the account, fix that and `marketd requeue {self.ctx.file_id}`")
 
     def result_from_store(self, row: dict) -> ShipmentResult:
-        from marketd.carriers import ParcelResult
-
         parcels = [ParcelResult(p["parcel_number"], p["tracking_number"]) for p in
                    self.finder.query("select * from shipment_parcels where shipment_key = ? order by n", [row["key"]])]
         return ShipmentResult(row["carrier"], row["shipment_id"], parcels, tracking_url=row["tracking_url"] or "",
                               meta=json.loads(row["meta"] or "{}"))
 
     def call(self, o: Outcome, recover: bool = False) -> None:
-        from marketd.inbox import crashpoint
-
         req_doc = json.loads(json.dumps(asdict(o.request), default=str))
         row = self.ledger.begin(o.key, o.carrier.name, req_doc, claim=self.ctx.file_id)
         o.request.sequence = row["seq"]

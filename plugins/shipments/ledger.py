@@ -27,8 +27,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from marketd.carriers import Label, LabelFormat, Message, ParcelResult, ShipmentResult
-from marketd.store import ThreadConnections
+from marketd.sdk import Label, LabelFormat, Message, ParcelResult, ShipmentResult, ThreadConnections
 
 CALLING, CREATED, DONE, FAILED = "calling", "created", "done", "failed"
 

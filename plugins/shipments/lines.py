@@ -34,10 +34,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from marketd.carriers import Address, Parcel, to_decimal
-from marketd.errors import FileRejected
-from marketd.logs import quote_input
-from marketd.tabular import read_table
+from marketd.sdk import Address, FileRejected, Parcel, quote_input, read_table, to_decimal
 
 ADDRESS_FIELDS = {
     "name": "name", "company": "company", "street": "street", "street2": "street2", "zip": "postal_code",

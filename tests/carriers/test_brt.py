@@ -9,7 +9,7 @@ import pytest
 
 from marketd.carriers import Address, LabelFormat, Parcel, ShipmentRequest, TrackingStatus
 from marketd.errors import TransientError
-from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
+from marketd.sdk.labels import check_pdf_label, zpl_blocks
 from marketd.plugins.shipments.tracking import tracking_sync
 
 from .conftest import BRT_SETTINGS, SENDER, RecordingChannel, add_order, drop

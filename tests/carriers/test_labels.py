@@ -6,7 +6,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from marketd.plugins.shipments.labels import (LabelError, check_pdf_label, merge_pdfs, merge_zpl, split_pdf_labels,
+from marketd.sdk.labels import (LabelError, check_pdf_label, merge_pdfs, merge_zpl, split_pdf_labels,
                                               zpl_blocks)
 from tests.fakes.carrier_kit import pdf_label, pdf_labels, zpl_label
 

@@ -6,7 +6,7 @@ import io
 
 from pypdf import PdfReader
 
-from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
+from marketd.sdk.labels import check_pdf_label, zpl_blocks
 from marketd.plugins.shipments.tracking import tracking_sync
 
 from .conftest import RecordingChannel, add_order, drop, outputs

@@ -8,8 +8,12 @@ date-time), ``status`` (``shipped``/``in_transit`` default, ``delivered``, ``ret
 The same (order, tracking number) is one shipment however often it arrives: the shipment key is
 derived from them, so a second file only updates the status and never pushes twice. Each file
 gets a receipt ``outbox/tracking/receipt-<stamp>-<name>.csv`` saying what happened per line.
-A line for an order another carrier account vetoes (a smallbox order of a MALL account with MALL
-Delivery active) is rejected there with that carrier's message, as in shipment files.
+A line for an order a plugin vetoes (``veto_shipment``: MALL Delivery's smallbox rule) is
+rejected there with that plugin's message, as in shipment files.
+
+This handler belongs to the ``shipments`` plugin because what it writes is the shipments
+ledger (``shipments``, ``shipment_pushes`` …); the ``manual`` plugin provides only the carrier
+type (``type = "manual"``) whose account it names.
 """
 from __future__ import annotations
 
@@ -17,14 +21,12 @@ import hashlib
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from marketd.carriers import Address, ShipmentRequest, TrackingStatus
-from marketd.errors import FileRejected
-from marketd.logs import quote_input
-from marketd.tabular import csv_text, read_table
+from marketd.sdk import Address, FileRejected, ShipmentRequest, TrackingStatus, csv_text, quote_input, read_table
 
-from marketd.plugins.shipments.handler import finder_for, output_stem
-from marketd.plugins.shipments.lines import MAX_TEXT, header_where
-from marketd.plugins.shipments.records import event_row, next_package_ref, push_row, shipment_row
+from .handler import finder_for, output_stem
+from .lines import MAX_TEXT, header_where
+from .records import event_row, next_package_ref, push_row, shipment_row
+from .settings import TrackingInboxSettings
 
 STATUS_WORDS = {
     "": TrackingStatus.in_transit, "shipped": TrackingStatus.in_transit, "in_transit": TrackingStatus.in_transit,
@@ -54,25 +56,23 @@ def _when(text: str) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
-def _refusal(vetoers: list, order: dict, shipper):
-    """A configured carrier's veto (MALL Delivery: smallbox orders of its MALL account ship with it
-    only), as for shipment-file lines: an ERP that shipped such an order itself is told so."""
+def _refusal(app, order: dict, shipper):
+    """A plugin's veto (``veto_shipment``; MALL Delivery: smallbox orders of its MALL account ship
+    with it only), as for shipment-file lines: an ERP that shipped such an order itself is told so."""
     request = ShipmentRequest(carrier=shipper.name, parcels=[], recipient=Address())
-    for other in vetoers:
-        msg = other.refuse_other_carrier(order, request, shipper)
-        if msg is not None:
-            return msg
-    return None
+    vetoes = app.hook.veto_shipment(app=app, order=order, request=request, carrier=shipper)
+    return vetoes[0] if vetoes else None
 
 
 class TrackingHandler:
     kind = "tracking"
     completeness = "CSV: a last row cut mid-line or an unclosed quote rejects the whole file."
+    settings_model = TrackingInboxSettings
 
     def process(self, ctx) -> dict:
         app = ctx.app
         table = read_table(ctx.path, ctx.settings)
-        mapping = dict((ctx.settings or {}).get("columns") or {})
+        mapping = dict(ctx.settings.get("columns") or {})
         cols = [mapping.get(c, c).strip().lower() for c in table.columns]
         need = [c for c in ("order", "tracking_number") if c not in cols]
         if "carrier" not in cols and "carrier_code" not in cols:
@@ -82,16 +82,12 @@ class TrackingHandler:
                                where=header_where(table.columns, COLUMNS | {c.strip().lower() for c in mapping}),
                                fix="see config/examples/tracking.csv for the columns")
         finder = finder_for(app)
-        account = (ctx.settings or {}).get("carrier", "erp")
+        account = ctx.settings.get("carrier", "erp")
         carrier = None
         try:
             carrier = app.carrier(account)
         except Exception:
             carrier = None
-        try:
-            vetoers = [c for c in app.carriers.values() if c is not carrier]
-        except Exception:
-            vetoers = []
         shipper = carrier if carrier is not None else SimpleNamespace(name=account, type="manual")
         now = app.clock.now()
         receipt, ships, events, pushes, updates, changes = [], [], [], [], [], []
@@ -146,7 +142,7 @@ class TrackingHandler:
                 else:
                     receipt.append([n, order_ref, code, number, "known", "already recorded; not pushed again"])
                 continue
-            refusal = _refusal(vetoers, order, shipper)
+            refusal = _refusal(app, order, shipper)
             if refusal is not None:
                 receipt.append([n, order_ref, code, number, "rejected", refusal.text])
                 continue
