@@ -622,8 +622,10 @@ def apply(db, rec: Reconciliation, info: FileInfo, now: datetime) -> dict:
                 [rec.marketplaces[i] or None for i in sel], [p.currency] * n, *table["cols"],
                 rec.row_counts[sel_arr].tolist(), table["firsts"], table["lasts"]))
     if rec.paid_lines and "settlement_paid_lines" in db.table_names():
-        db.conn.executemany("insert or ignore into settlement_paid_lines (order_ref, sku, settlement_id) "
-                            "values (?, ?, ?)", [(ref, sku, sid) for ref, sku in rec.paid_lines])
+        # one statement over a JSON array (in key order): no per-row parameter binding in Python
+        db.conn.execute("insert or ignore into settlement_paid_lines (order_ref, sku, settlement_id) "
+                        "select json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ? from json_each(?) j",
+                        [sid, json.dumps(rec.paid_lines)])
     rematched_keys: set = set()
     rematched = rematch_pending(db, keys_out=rematched_keys, exclude_settlement=sid)
     return {"settlement_orders": n, "rematched": rematched, "matched_keys": keys, "rematched_keys": rematched_keys}
