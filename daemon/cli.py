@@ -202,7 +202,8 @@ def init(directory, force):
 def run(ctx):
     """Run the daemon in the foreground (systemd: Type=notify).
 
-    SIGTERM (Ctrl-C) finishes the file in hand and stops; SIGHUP re-reads the [inbox.*] settings."""
+    SIGTERM (`systemctl stop`) or Ctrl-C (SIGINT) finishes the file in hand and stops; SIGHUP re-reads
+    the [inbox.*] settings."""
     from .service import Daemon
 
     app = build_app(ctx)
@@ -225,7 +226,8 @@ def status(ctx, as_json):
     app = build_app(ctx)
     pid = InstanceLock(app.state_dir).holder()
     data = {"daemon": f"running (pid {pid})" if pid else "not running",
-            **inbox_status(app, daemon_running=bool(pid)), "jobs": JobRunner(app).listing()}
+            **inbox_status(app, daemon_running=bool(pid)), "plugin_errors": app.store.plugin_error_count(),
+            "jobs": JobRunner(app).listing()}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
@@ -244,6 +246,9 @@ def status(ctx, as_json):
     failed = data["totals"].get("error", 0)
     if failed:
         click.echo(f"failed:      {failed} (see inbox/<kind>/.error/*.error.txt)")
+    if data["plugin_errors"]:
+        click.echo(f"bugs:        {data['plugin_errors']} file(s) failed with an internal plugin error "
+                   "(plugin_error: not the files' fault; tracebacks in the daemon log)")
     click.echo("last processed:")
     for r in data["last_processed"]:
         click.echo(f"  {r['finished_at']}  {_outcome_text(r):<9} {r['kind']}/{r['name']} ({r['id']})")

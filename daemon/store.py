@@ -363,6 +363,11 @@ class Store:
     def counts_by_state(self) -> dict[str, int]:
         return {r["state"]: r["n"] for r in self.db.query("select state, count(*) n from files group by state")}
 
+    def plugin_error_count(self) -> int:
+        """Files rejected because a handler raised unexpectedly (bugs, counted by ``marketd status``)."""
+        return next(self.db.query("select count(*) n from files where state = 'error' and "
+                                  "json_extract(error, '$.reason') like 'plugin\\_error%' escape '\\'"))["n"]
+
     def last_processed(self, limit: int = 5) -> list[dict]:
         return list(self.db.query(
             "select id, kind, name, state, finished_at, error from files where finished_at is not null "

@@ -244,3 +244,17 @@ def csv_text(header: list[str], rows) -> str:
     buf = io.StringIO()
     write_csv(buf, header, rows)
     return buf.getvalue()
+
+
+# Characters XML 1.0 (and so XLSX) cannot hold: C0 controls other than tab/CR/LF, lone UTF-16
+# surrogates, U+FFFE/U+FFFF. openpyxl refuses them with IllegalCharacterError; a settlement
+# row with one would otherwise fail the whole report.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every character a spreadsheet cannot store replaced by U+FFFD (visible, so
+    a reader sees that something was there). One function for every XLSX writer."""
+    if text.isprintable():
+        return text
+    return _NOT_XML.sub("\ufffd", text)

@@ -153,5 +153,5 @@ def outcome_note(summary) -> str:
 
 
 def _short(summary) -> str:
-    text = json.dumps(summary, default=str) if summary else "{}"
+    text = json.dumps(summary, default=str, ensure_ascii=False) if summary else "{}"
     return text if len(text) < 300 else text[:297] + "..."

@@ -45,14 +45,16 @@ def reject(engine, inbox: Inbox, row: dict, exc: FileRejected, level: int = logg
 
 
 def plugin_error(engine, inbox: Inbox, row: dict, exc: BaseException) -> None:
-    """A handler raised something that is not a content error: its bug, logged with the
-    traceback, reported without it; only this file is affected."""
+    """A handler raised something other than FileRejected/TransientError: a bug, never the
+    file's fault. The report says so (the exception's text, which may quote the file, stays in
+    the log with the traceback); ``marketd status`` counts these files."""
     plugin = engine.app.plugins.plugin_name_of(inbox.handler)
     log.error("plugin %s raised on %s: %s\n%s", plugin, row["name"], exc, traceback.format_exc())
     reject(engine, inbox, row, FileRejected(
-        f"plugin_error:{plugin}", f"the {plugin} plugin failed on this file: {type(exc).__name__}: {exc}",
-        fix="this is a bug or a case the plugin does not handle; the traceback is in the daemon log. "
-            f"Once fixed, requeue with `marketd requeue {row['id']}`"))
+        f"plugin_error:{plugin}", f"the {plugin} plugin failed on this file with an internal error "
+        f"({type(exc).__name__}): a bug in marketd or the plugin, not a problem to correct in the file",
+        fix="report it with the traceback from the daemon log (it follows the line 'plugin "
+            f"{plugin} raised on {row['name']}'); once fixed, `marketd requeue {row['id']}`"))
 
 
 def error_text(inbox: Inbox, row: dict, error: dict) -> str:

@@ -24,7 +24,10 @@ What each group is for:
   ``Message`` data; only ``TransientError`` is raised). Label files: ``marketd.sdk.labels``.
 - **Numbers and tables** — ``parse_amount``/``AmountError``/``guess_decimal_separator``/``fmt``
   (Decimal, never float); ``read_table``/``TableFile`` (CSV/XLSX as ERPs export them, with
-  line/column errors); ``write_csv``/``csv_text``/``safe_cell`` (spreadsheet-safe output).
+  line/column errors); ``write_csv``/``csv_text``/``safe_cell`` (spreadsheet-safe output),
+  ``clean_text`` (text an XLSX cell can hold).
+- **Logging input** — ``quote_input`` quotes a value from a file in a message (60 characters and
+  the length: files hold megabyte values), ``mask_emails`` masks addresses in text a plugin logs.
 - **HTTP** — ``HttpClient`` (rate limits, 429 waits, bounded retries, redacted logs) with
   ``RetryPolicy``, ``RateLimiter``/``TokenBucket``, ``RateLimited``; ``redact_*`` for anything a
   plugin logs itself; ``utc_iso``. ``Backoff`` is the one exponential backoff for any retry a
@@ -65,7 +68,8 @@ from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
 from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
                         Settings, did_you_mean)
 from ..store import ThreadConnections
-from ..tabular import TableFile, csv_text, read_table, safe_cell, write_csv
+from ..logs import mask_emails, quote_input
+from ..tabular import TableFile, clean_text, csv_text, read_table, safe_cell, write_csv
 
 
 def open_app(config_path):
@@ -125,7 +129,9 @@ __all__ = [
     "EXCEPTION_STATUSES", "InFlight", "to_decimal",
     # numbers and tables
     "parse_amount", "AmountError", "guess_decimal_separator", "fmt", "read_table", "TableFile", "write_csv",
-    "csv_text", "safe_cell",
+    "csv_text", "safe_cell", "clean_text",
+    # what a plugin logs: input quoted short, e-mail addresses masked
+    "quote_input", "mask_emails",
     # HTTP
     "HttpClient", "RetryPolicy", "RateLimiter", "TokenBucket", "RateLimited", "Backoff", "redact_headers",
     "redact_url", "redact_form", "redact_text", "utc_iso",

@@ -234,6 +234,11 @@ def ingest(ctx, *, prior: dict | None = None, timings: dict | None = None, check
         "decimal_sep": parsed.decimal_sep, "rows": parsed.transaction_rows, "rematched": applied["rematched"],
         "unsettled": len(unsettled), "outputs": outputs,
     }
+    if rec.paid_before:
+        summary["paid_before"] = len(rec.paid_before)
+        ctx.log.warning("settlement %s pays %d order line(s) that settlement(s) %s paid already (see %s.xlsx)", sid,
+                        len(rec.paid_before), ", ".join(sorted({p["other_settlement"] for p in rec.paid_before})[:5]),
+                        base.rsplit("/", 1)[-1])
     if replaced:
         summary["replaced"] = replaced
     if rec.warnings:

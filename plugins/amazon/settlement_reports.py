@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from marketd.sdk import safe_cell
+from marketd.sdk import clean_text, safe_cell
 
 from .reconcile import CATEGORIES, Reconciliation, STATUS_OK, iso
 
@@ -150,7 +150,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     def header(ws, names):
         cells = []
         for n in names:
-            c = WriteOnlyCell(ws, value=n)
+            c = WriteOnlyCell(ws.ws, value=n)
             c.font = bold
             cells.append(c)
         ws.append(cells)
@@ -163,7 +163,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     sid = rec.parsed.settlement_id
     csv_name = info.get("csv") or f"settlement-{sid}.csv"
     unsettled_name = info.get("unsettled_csv") or f"settlement-{sid}-unsettled.csv"
-    ws = wb.create_sheet("Summary")
+    ws = _CleanSheet(wb.create_sheet("Summary"))
     header(ws, ["Amazon settlement reconciliation", ""])
     for k, v in summary_lines(rec, info):
         ws.append([k, _safe(v) if not isinstance(v, (Decimal, int)) else v])
@@ -174,7 +174,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
                    b["category"], b["rows"], rec.dec(b["units"])])
 
     # Orders
-    ws = wb.create_sheet("Orders")
+    ws = _CleanSheet(wb.create_sheet("Orders"))
     t = rec.order_table()
     sel = t["sel"]
     header(ws, ORDER_COLUMNS[1:])
@@ -190,7 +190,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     more(ws, len(sel), shown, csv_name)
 
     # Unmatched: order-ids without stored order, FBA shipment ids, rows without order-id
-    ws = wb.create_sheet("Unmatched")
+    ws = _CleanSheet(wb.create_sheet("Unmatched"))
     header(ws, ["line", "order_id", "merchant_order_id", "reason", "transaction-type", "amount-type",
                 "amount-description", "amount", "category", "sku", "posted"])
     n = 0
@@ -216,7 +216,7 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     more(ws, len(unmatched) + len(nor), n, csv_name)
 
     # Unclassified rows
-    ws = wb.create_sheet("Unclassified")
+    ws = _CleanSheet(wb.create_sheet("Unclassified"))
     header(ws, ["line", "transaction-type", "order_id", "amount-type", "amount-description", "amount", "sku"])
     unc = rec.unclassified_rows
     shown = min(len(unc), max_rows)
@@ -229,8 +229,26 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
     if len(unc) > shown:
         ws.append([f"... {len(unc) - shown} more unclassified row(s) not shown (limit xlsx_max_rows = {max_rows})"])
 
+    # Order lines another settlement paid already (real settlements never overlap)
+    if rec.paid_before:
+        ws = _CleanSheet(wb.create_sheet("Paid before"))
+        header(ws, ["order_id", "sku", "also paid by settlement", "order_key", "revenue in this settlement"])
+        index = {r: i for i, r in enumerate(rec.refs)}
+        for p in rec.paid_before[:max_rows]:
+            i = index.get(p["order_ref"])
+            ws.append([safe_cell(p["order_ref"]), safe_cell(p["sku"]), safe_cell(p["other_settlement"]),
+                       safe_cell(rec.order_keys[i] or "") if i is not None else "",
+                       rec.dec(int(rec.amounts[i][0])) if i is not None else ""])
+        if len(rec.paid_before) > max_rows:
+            ws.append([f"... {len(rec.paid_before) - max_rows} more line(s) not shown (limit xlsx_max_rows = "
+                       f"{max_rows}): the whole settlement repeats another one"])
+        ws.append([])
+        ws.append(["Each row is an order line (order-id + SKU) this settlement pays revenue for that another "
+                   "settlement paid already: a double payment to report to Amazon, or a copy of an applied "
+                   "settlement under another id."])
+
     # Aging: shipped orders not settled yet
-    ws = wb.create_sheet("Unsettled")
+    ws = _CleanSheet(wb.create_sheet("Unsettled"))
     header(ws, UNSETTLED_COLUMNS)
     shown = min(len(unsettled), max_rows)
     for r in unsettled[:shown]:
@@ -242,6 +260,17 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
                "mentions yet (oldest first)."])
     wb.save(fh)
     return {"orders_shown": min(len(sel), max_rows)}
+
+
+class _CleanSheet:
+    """A write-only sheet whose text cells pass :func:`marketd.tabular.clean_text` (a control
+    character in a file's text column must not fail the workbook)."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    def append(self, values) -> None:
+        self.ws.append([clean_text(v) if isinstance(v, str) else v for v in values])
 
 
 def duplicate_text(sid: str, name: str, first: dict | None, settlement: dict | None, same_content: bool,

@@ -58,7 +58,9 @@ def execution_messages(carrier: str, body: dict | None) -> list[Message]:
     severity = str(em.get("severity") or "").upper()
     text = " - ".join(t for t in (str(em.get("codeDesc") or "").strip(), str(em.get("message") or "").strip()) if t)
     if code < 0 or severity == "ERROR":
-        return [Message(carrier, text or f"BRT error {code}", str(code), "error", {"severity": severity})]
+        return [Message(carrier, text or f"BRT error {code}", str(code), "error",
+                        {"severity": severity,
+                         "fix": "correct the line (address, CAP/province, weight) and send it again in a new file"})]
     if severity in ("WARNING", "WARN") or code > 0:
         return [Message(carrier, text or f"BRT warning {code}", str(code), "warning", {"severity": severity})]
     return []

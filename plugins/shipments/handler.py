@@ -24,7 +24,7 @@ from datetime import timedelta
 from pypdf import PdfReader, PdfWriter
 
 from marketd.sdk import (Address, ConfigError, FileRejected, InFlight, LabelFormat, ParcelResult, ShipmentRequest,
-                        ShipmentResult, TrackingStatus, crashpoint, csv_text)
+                        ShipmentResult, TrackingStatus, crashpoint, csv_text, mask_emails, quote_input)
 from marketd.sdk.labels import LabelError, split_pdf_label_pages, zpl_blocks
 
 from . import ledger as ledger_mod
@@ -35,8 +35,8 @@ from .policy import tracking_policy
 from .records import event_row, next_package_ref, push_row, shipment_row
 from .settings import ShipmentsInboxSettings
 
-MANIFEST_HEADER = ["line", "order", "channel", "parcel", "carrier", "service", "tracking_number", "parcel_number",
-                   "label_file", "status", "reason"]
+MANIFEST_HEADER = ["line", "order", "channel", "parcel", "weight_kg", "carrier", "service", "tracking_number",
+                   "parcel_number", "label_file", "status", "reason"]
 REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix", "column"]
 # The column a line-level refusal is about (parsing errors name their own column).
 REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambiguous_order": "channel",
@@ -85,6 +85,7 @@ class Outcome:
     reason: str = ""
     fix: str = ""
     column: str = ""
+    detail: str = ""              # the offending value, for the private rejects file (never logged)
     note: str = ""
     label_files: list[str] = field(default_factory=list)
     existing: dict | None = None  # already in the store (a requeued file)
@@ -137,16 +138,19 @@ class _Run:
             "reused": sum(1 for o in outcomes if o.status == "reused"),
             "rejected": len(outcomes) - len(shipped),
             "parcels": sum(len(o.result.parcels) for o in shipped if o.result),
-            "labels": sum(len(o.label_files) for o in outcomes),
+            "labels": sum(1 for o in outcomes for f in o.label_files if f),
             "manifest": f"labels/manifest-{self.stem}.csv",
         }
 
     # -- one line -------------------------------------------------------------------------------
-    def reject(self, o: Outcome, reason: str, message: str, fix: str = "", column: str = "") -> Outcome:
-        o.status, o.reason, o.fix = "rejected", f"{reason}: {message}", fix
+    def reject(self, o: Outcome, reason: str, message: str, fix: str = "", column: str = "",
+               detail: str = "") -> Outcome:
+        o.status, o.fix, o.detail = "rejected", fix, detail
+        o.reason = f"{reason}: {message}" + (f" ({detail})" if detail else "")
         o.column = column or o.line.column or REASON_COLUMNS.get(reason, "")
         # The log is not the place for buyers' names and addresses (carrier texts and our own
-        # messages may quote them): those are masked here; the private rejects file has it all.
+        # messages may quote them): those are masked here, and the offending value of a bad
+        # column is left out; the private rejects file has it all.
         self.ctx.log.warning("%s line %s rejected: %s: %s (details in rejects-%s.csv)", self.ctx.name, o.line.line,
                              reason, _mask(message, self._personal(o)), self.stem)
         return o
@@ -181,10 +185,10 @@ class _Run:
         """Everything up to the carrier call (store reads, vetoes, checks); decides ``o.action``."""
         o = Outcome(line, key=idempotency_key(self.ctx.sha256, line.line))
         if line.error:
-            return self.reject(o, *line.error)
+            return self.reject(o, *line.error, column=line.column, detail=line.detail)
         configured = self.app.config.get("carriers", {})
         if line.carrier not in configured:
-            return self.reject(o, "unknown_carrier", f"no carrier account {line.carrier!r} is configured",
+            return self.reject(o, "unknown_carrier", f"no carrier account {quote_input(line.carrier)} is configured",
                                f"use one of: {', '.join(sorted(configured)) or '(none)'} "
                                "or add [carriers.<name>] to the config")
         try:
@@ -264,7 +268,10 @@ class _Run:
             self.shipped_in_file.setdefault(order["key"], line.line)
         o.existing = self.finder.shipment(o.key)
         row = self.ledger.get(o.key)
-        if o.existing is not None or (row and row["state"] in (ledger_mod.DONE, ledger_mod.FAILED)):
+        retry_failed = bool(row and row["state"] == ledger_mod.FAILED and row.get("claim") != self.ctx.file_id)
+        if retry_failed and o.existing is None:
+            o.action = "call"  # a requeue after a refused call: a new attempt (a refusal created nothing)
+        elif o.existing is not None or (row and row["state"] in (ledger_mod.DONE, ledger_mod.FAILED)):
             o.result = self.ledger.result(o.key)
             o.status, o.action = "reused", "reuse"
         elif row and row["state"] == ledger_mod.CREATED:
@@ -323,9 +330,26 @@ class _Run:
                                f"check `marketd shipments unresolved` and the carrier portal for reference {o.key}")
         if not o.result.ok:
             return self.reject(o, "carrier_error", "; ".join(str(m) for m in o.result.errors) or "carrier said no",
-                               "correct the line (address, CAP/province, weight) and send it again in a new file")
+                               self.carrier_fix(o))
         self.labels(o)
         return o
+
+    def carrier_fix(self, o: Outcome) -> str:
+        """What to do about a carrier's refusal: its own advice, and whether it is the line (send
+        it again corrected) or the account/connection (fix that, then requeue this file: only
+        refused lines are tried again)."""
+        errors = o.result.errors
+        hints = [m.details.get("fix") for m in errors if m.details.get("fix")]
+        if any(m.details.get("account_problem") for m in errors):
+            hint = next((m.details["fix"] for m in errors if m.details.get("account_problem") and
+                         m.details.get("fix")), "check the carrier account in the configuration")
+            return (f"not this line's data but the {o.line.carrier} account or connection: {hint} "
+                    f"([carriers.{o.line.carrier}]), then `marketd requeue {self.ctx.file_id}` (the refused lines "
+                    "are sent to the carrier again, shipped ones are not)")
+        if hints:
+            return hints[0]
+        return ("read the carrier's message: correct the line and send it again in a new file, or, when the message "
+                f"is about the account, fix that and `marketd requeue {self.ctx.file_id}`")
 
     def result_from_store(self, row: dict) -> ShipmentResult:
         parcels = [ParcelResult(p["parcel_number"], p["tracking_number"]) for p in
@@ -335,7 +359,7 @@ class _Run:
 
     def call(self, o: Outcome, recover: bool = False) -> None:
         req_doc = json.loads(json.dumps(asdict(o.request), default=str))
-        row = self.ledger.begin(o.key, o.carrier.name, req_doc)
+        row = self.ledger.begin(o.key, o.carrier.name, req_doc, claim=self.ctx.file_id)
         o.request.sequence = row["seq"]
         try:
             if recover:
@@ -407,19 +431,29 @@ class _Run:
         if self.print_zpl:
             self.ctx.output(f"labels/print-{stem}.zpl", "\n".join(self.print_zpl) + "\n", private=True)
         rows, rejects = [], []
+        # "send it again in a new file" means this line only when others of the file shipped
+        shipped = sum(1 for o in outcomes if o.status != "rejected")
+        others = (f" (only the refused lines: {shipped} other line(s) of this file were shipped)" if shipped
+                  else " (no line of this file was shipped)")
         for o in outcomes:
             carrier = o.line.carrier
             order_label = o.line.order_label
             channel = ",".join(sorted({r["channel"] for r in o.orders})) or o.line.channel
             if o.status == "rejected":
-                rows.append([o.line.line, order_label, channel, "", carrier, o.line.service, "", "", "", "rejected", o.reason])
+                rows.append([o.line.line, order_label, channel, "", "", carrier, o.line.service, "", "", "", "rejected",
+                             o.reason])
+                fix = o.fix + others if o.fix.endswith("in a new file") else o.fix
                 rejects.append([o.line.line, order_label, carrier, o.reason.split(":", 1)[0],
-                                o.reason.split(":", 1)[-1].strip(), o.fix, o.column])
+                                o.reason.split(":", 1)[-1].strip(), fix, o.column])
                 continue
             n = len(o.result.parcels) if o.result else 0
+            # the parcel's own weight from the file: a carrier that takes one weight per shipment
+            # (BRT) prints the total on every label, so this is what tells the packer which is which
+            weights = [format(p.weight_kg, "f") for p in o.request.parcels] if o.request else []
             for i, p in enumerate(o.result.parcels if o.result else []):
                 label = o.label_files[i] if i < len(o.label_files) else ""
-                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", carrier,
+                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", weights[i] if i < len(weights) else "",
+                             carrier,
                              o.request.service if o.request else o.line.service, p.tracking_number, p.parcel_number,
                              label.split("labels/", 1)[-1] if label else "", o.status, o.note])
         # Private like the labels: reasons can quote recipients (carrier errors, address checks),
@@ -474,19 +508,34 @@ class _Run:
             db["shipment_pushes"].insert_all(pushes, pk=("shipment_key", "order_key"), replace=True)
 
 
+MASK_WHOLE_MAX = 200  # longer personal values are masked word by word only
+
+
 def _mask(text: str, values: list[str]) -> str:
-    """``text`` with each personal value (and each longer word of it) replaced by ``***``, and
-    e-mail addresses masked wherever they come from."""
-    words = set()
+    """``text`` with each personal value (and each word of 3+ characters of it) replaced by
+    ``***``, and e-mail addresses masked wherever they come from.
+
+    Linear in the text: whole values (a bounded number, each at most :data:`MASK_WHOLE_MAX`
+    characters) are one case-insensitive pass each, and the words are masked in a single pass
+    over the text's words (a set lookup each), however many words the values hold."""
+    text = mask_emails(text, "***@***")
+    words: set[str] = set()
+    whole: set[str] = set()
     for v in values:
         v = (v or "").strip()
         if len(v) < 3:
             continue  # 2-letter province/country codes: too short to mask without mangling words
-        words.add(v)
-        words.update(w for w in re.split(r"[\s,;]+", v) if len(w) >= 3)
-    for w in sorted(words, key=len, reverse=True):
-        text = re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", "***", text, flags=re.I)
-    return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "***@***", text)
+        if len(v) <= MASK_WHOLE_MAX:
+            whole.add(v.lower())
+        words.update(w.lower() for w in _WORD.findall(v) if len(w) >= 3)
+    for v in sorted(whole, key=len, reverse=True):
+        text = re.sub(r"(?<!\w)" + re.escape(v) + r"(?!\w)", "***", text, flags=re.I)
+    if words:
+        text = _WORD.sub(lambda m: "***" if m.group().lower() in words else m.group(), text)
+    return text
+
+
+_WORD = re.compile(r"\w++")
 
 
 def _merge(pages: list[bytes]) -> bytes:

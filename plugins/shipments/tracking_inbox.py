@@ -21,9 +21,10 @@ import hashlib
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from marketd.sdk import Address, FileRejected, ShipmentRequest, TrackingStatus, csv_text, read_table
+from marketd.sdk import Address, FileRejected, ShipmentRequest, TrackingStatus, csv_text, quote_input, read_table
 
 from .handler import finder_for, output_stem
+from .lines import MAX_TEXT, header_where
 from .records import event_row, next_package_ref, push_row, shipment_row
 from .settings import TrackingInboxSettings
 
@@ -36,6 +37,8 @@ STATUS_WORDS = {
 }
 FINAL = {TrackingStatus.delivered, TrackingStatus.return_to_sender, TrackingStatus.lost}
 RECEIPT_HEADER = ["line", "order", "carrier", "tracking_number", "result", "detail"]
+COLUMNS = frozenset({"order", "carrier", "carrier_code", "tracking_number", "channel", "service", "ship_date",
+                     "status", "tracking_url"})
 
 
 def tracking_key(order_key: str, tracking_number: str) -> str:
@@ -49,7 +52,7 @@ def _when(text: str) -> datetime | None:
     try:
         d = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"ship_date {text!r} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        raise ValueError(f"ship_date {quote_input(text)} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
@@ -76,7 +79,7 @@ class TrackingHandler:
             need.append("carrier")
         if need:
             raise FileRejected("missing_column", f"the tracking file lacks column(s) {', '.join(need)}",
-                               where=f"header: {', '.join(table.columns)}",
+                               where=header_where(table.columns, COLUMNS | {c.strip().lower() for c in mapping}),
                                fix="see config/examples/tracking.csv for the columns")
         finder = finder_for(app)
         account = ctx.settings.get("carrier", "erp")
@@ -92,6 +95,11 @@ class TrackingHandler:
         seen: set[str] = set()
         for n, raw in table.rows():
             row = {mapping.get(k, k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+            too_long = next((c for c in COLUMNS if len(row.get(c, "")) > MAX_TEXT), None)
+            if too_long:  # a broken export: refused, and not copied into the receipt or the store
+                receipt.append([n, "", "", "", "rejected",
+                                f"{too_long} is {len(row[too_long])} characters long (at most {MAX_TEXT})"])
+                continue
             order_ref, number = row.get("order", ""), row.get("tracking_number", "")
             code = row.get("carrier") or row.get("carrier_code") or ""
             if not order_ref or not number or not code:
@@ -100,7 +108,8 @@ class TrackingHandler:
             status = STATUS_WORDS.get(row.get("status", "").lower())
             if status is None:
                 receipt.append([n, order_ref, code, number, "rejected",
-                                f"status {row.get('status')!r}: use shipped, delivered, returned, failed or lost"])
+                                f"status {quote_input(row.get('status'))}: use shipped, delivered, returned, failed "
+                                "or lost"])
                 continue
             try:
                 shipped_at = _when(row.get("ship_date", "")) or now
