@@ -1,23 +1,46 @@
-# The two set-up commands of README.md.
+# The two set-up commands of README.md (`make run`, `make test`) and the longer campaigns.
+#
+# Everything installs into a virtual environment in ./.venv, never into the system interpreter:
+# Debian's and Ubuntu's own python3 refuse `pip install` outside a venv (PEP 668,
+# "externally-managed-environment"). PY picks the interpreter the venv is made from.
 PY ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
 
-.PHONY: run test install test-deps
+.PHONY: run test install test-deps venv
 
-install:
-	$(PY) -m pip install -e .
+# sudo only when not root and passwordless sudo exists; empty when root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && echo "sudo -n"))
+
+$(VPY):
+	@if ! $(PY) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+	  echo "make: $(PY) has no venv/ensurepip module: installing Debian's python3-venv"; \
+	  if [ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ]; then \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  else echo "make: install python3-venv (apt-get install python3-venv) and run make again" >&2; exit 1; fi; \
+	fi
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+
+venv: $(VPY)
+
+install: $(VPY)
+	$(VPY) -m pip install -q -e .
 
 run: install
-	marketd --config config/marketd.toml run
+	$(VENV)/bin/marketd --config config/marketd.toml run
 
-# System packages for the SFTP end-to-end tests (OpenSSH's sshd/sftp), then the test extras, then the suite.
-test-deps:
+# System packages for the SFTP end-to-end tests (OpenSSH's sshd/sftp), then the test extras.
+test-deps: $(VPY)
 	@if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openssh-server openssh-client; \
-	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq openssh-server openssh-client; \
+	  if [ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ]; then \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client; \
 	  else echo "warning: cannot install openssh-server (not root, no sudo): SFTP tests will skip"; fi; \
 	fi
 	@if [ "$$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
-	$(PY) -m pip install -e '.[test]'
+	$(VPY) -m pip install -q -e '.[test]'
 
 test: test-deps
-	$(PY) -m pytest -q
+	$(VPY) -m pytest -q

@@ -1,6 +1,7 @@
 """marketd: a headless back office for marketplace sellers.
 
-Public API for plugins and embedding; everything else is internal and may change.
+Plugins import from ``marketd.sdk`` only (enforced for the built-in ones by import-linter); the
+names below stay for code written before the SDK existed.
 """
 __version__ = "0.1.0"
 

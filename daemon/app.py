@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from . import config as config_mod
+from . import settings as settings_mod
 from .clock import SYSTEM_CLOCK, Clock
 from .credentials import REDACTOR, get_secret
 from .errors import ConfigError
@@ -33,6 +34,8 @@ class App:
             self.plugins.load_entry_points()
         for name, plugin in (extra_plugins or {}).items():
             self.plugins.register(plugin, name)
+        self._factories: dict[str, dict] = {}
+        self.check_config(config)
         self.store = Store(self.state_dir / "marketd.sqlite")
         self.outbox = Outbox(self.outbox_dir, d.get("output_conflict", "fail"), d.get("output_done_files", []))
         self._channels: dict | None = None
@@ -47,7 +50,45 @@ class App:
     def hook(self):
         return self.plugins.hook
 
+    # -- settings ------------------------------------------------------------------------------
+    def check_config(self, cfg: dict) -> dict:
+        """Validate every table of ``cfg`` against the loaded plugins' settings models (start-up,
+        and SIGHUP before a reloaded config replaces the running one); returns ``cfg``."""
+        def model(obj, base, what):
+            declared = getattr(obj, "settings_model", None) or base
+            if not (isinstance(declared, type) and issubclass(declared, base)):
+                raise ConfigError(f"{what}: settings_model {declared!r} must be a subclass of "
+                                  f"marketd.sdk.{base.__name__} (a plugin bug; see docs/plugins/cookbook.md)")
+            return declared
+
+        inboxes = {kind: model(h, settings_mod.InboxSettings, f"inbox handler {kind!r}")
+                   for kind, h in self.inbox_handlers().items()}
+        channels = {t: model(f, settings_mod.ChannelSettings, f"channel type {t!r}")
+                    for t, f in self.factories("register_channels").items()}
+        carriers = {t: model(f, settings_mod.CarrierSettings, f"carrier type {t!r}")
+                    for t, f in self.factories("register_carriers").items()}
+        jobs = {s.name: model(s, settings_mod.JobSettings, f"job {s.name!r}") for s in self.job_specs()}
+        settings_mod.check(cfg, inboxes=inboxes, channels=channels, carriers=carriers, jobs=jobs)
+        known = {i.name for i in self.plugins.info}
+        for name in cfg["plugins"].disabled:
+            if name not in known:
+                log.warning("[plugins] disabled names %r, which is no installed plugin %s", name,
+                            settings_mod.did_you_mean(name, known))
+        return cfg
+
     # -- plugin registries ---------------------------------------------------------------------
+    def _registered(self, hook_name: str, key) -> dict:
+        """``key(item) -> item`` of everything plugins registered; a name two plugins register is
+        logged (the later plugin in hook order wins, as before)."""
+        out, owner = {}, {}
+        for plugin, item in self.plugins.collect_from(hook_name):
+            k = key(item)
+            if k in owner and owner[k] != plugin:
+                log.warning("%s %r is registered by plugins %s and %s; %s's is used", hook_name, k, owner[k],
+                            plugin, plugin)
+            out[k], owner[k] = item, plugin
+        return out
+
     def migrate(self) -> list[str]:
         components: dict[str, list] = {}
         for component, steps in self.plugins.collect("register_migrations"):
@@ -55,16 +96,23 @@ class App:
         return self.store.migrate(components)
 
     def inbox_handlers(self) -> dict:
-        handlers = {}
-        for handler in self.plugins.collect("register_inbox_handlers"):
-            handlers[handler.kind] = handler
-        return handlers
+        return self._registered("register_inbox_handlers", lambda h: h.kind)
+
+    def reports(self) -> dict:
+        """Report name -> ``build(app, **options)`` (``register_reports``; ``marketd report``)."""
+        return {name: build for name, build in self._registered("register_reports", lambda i: i[0]).values()}
 
     def job_specs(self) -> list:
         return self.plugins.collect("register_jobs")
 
+    def factories(self, hook_name: str) -> dict:
+        """Channel or carrier type name -> factory (``register_channels`` / ``register_carriers``)."""
+        if hook_name not in self._factories:
+            self._factories[hook_name] = {t: f for t, f in self._registered(hook_name, lambda i: i[0]).values()}
+        return self._factories[hook_name]
+
     def _build(self, table: str, hook_name: str) -> dict:
-        factories = dict(self.plugins.collect(hook_name))
+        factories = self.factories(hook_name)
         built = {}
         for name, settings in self.config.get(table, {}).items():
             kind = settings["type"]
@@ -100,18 +148,14 @@ class App:
             raise ConfigError(f"no carrier account named {name!r} in [carriers] of the config")
 
     def secret(self, name: str, required: bool = True) -> str | None:
-        value = get_secret(name, required=required)
+        """The secret a :class:`marketd.sdk.SecretRef` names; registered with the log redactor."""
+        value = get_secret(str(name), required=required)
         REDACTOR.add(value)
         return value
 
     def emit(self, event: str, **kwargs) -> None:
         """Fire an event hook; a listener that raises is logged and never breaks the caller."""
-        hook = getattr(self.hook, event)
-        for impl in hook.get_hookimpls():
-            try:
-                impl.function(**{k: v for k, v in {"app": self, **kwargs}.items() if k in impl.argnames})
-            except Exception as exc:
-                log.error("plugin %s: %s listener raised %s: %s", impl.plugin_name, event, type(exc).__name__, exc)
+        getattr(self.hook, event)(app=self, **kwargs)
 
     def close(self) -> None:
         self.store.close()

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from .numbers import DOT, MEASURE, DecimalStyle, NumberError, NumberKind, parse_decimal
+from .settings import CarrierSettings, validate
 
 __all__ = [
     "Address", "Parcel", "ShipmentRequest", "Label", "ParcelResult", "ShipmentResult",
@@ -110,7 +111,7 @@ class Address:
     street2: str = ""
     postal_code: str = ""
     city: str = ""
-    province: str = ""          # state/region; BRT wants the 2-letter Italian province code
+    province: str = ""          # state/region/province, as the carrier's country writes it
     country: str = ""           # ISO 3166-1 alpha-2
     phone: str = ""
     email: str = ""
@@ -163,7 +164,10 @@ class ShipmentRequest:
     """What to ship: one carrier shipment, one or more parcels, for one or more orders.
 
     ``idempotency_key`` is stable for the same request line across re-runs; carriers send it
-    as their own reference where the API has one, so a retried create can be recognised.
+    as their own reference where the API has one, so a retried create can be recognised. A
+    carrier whose reference field is shorter than the key derives its own reference from it.
+    ``options`` carries what only some carriers read (a ``package_size`` class, the ERP's own
+    ``tracking_number`` …).
     ``order_keys`` are store order keys (``"<channel>:<order_id>"``), ``references`` the
     seller-visible order numbers printed on the label.
     """
@@ -178,7 +182,6 @@ class ShipmentRequest:
     order_keys: list[str] = field(default_factory=list)
     idempotency_key: str = ""
     sequence: int = 0                  # a number unique per shipment in this daemon (numeric refs)
-    package_size: str = ""             # smallbox | bigbox (MALL), when known
     cod_amount: Decimal | None = None
     cod_currency: str = ""
     notes: str = ""
@@ -288,30 +291,36 @@ class InFlight(str, Enum):
 class Carrier:
     """Base for carrier plugins. Subclasses set ``type`` and implement the operations.
 
-    ``name`` is the account name from ``[carriers.<name>]``; ``settings`` that table.
-    Operations return results with messages; only :class:`TransientError` is raised.
+    ``name`` is the account name from ``[carriers.<name>]``; ``settings`` that table, validated
+    against ``settings_model``. Operations return results with messages; only
+    :class:`TransientError` is raised. A rule about shipments *other* carriers make (a
+    marketplace's own delivery service claiming some orders, say) is a ``veto_shipment`` hook,
+    not a method here.
     """
 
     type: str = ""
+    settings_model: type[CarrierSettings] = CarrierSettings
     label_formats: tuple[LabelFormat, ...] = (LabelFormat.PDF, LabelFormat.ZPL)
     in_flight: InFlight = InFlight.review
-    # The marketplace moves the order status itself from this carrier's tracking (MALL
-    # Delivery): the tracking sync records status but never pushes to the channel.
+    # The marketplace moves the order status itself from this carrier's tracking: the
+    # tracking sync records status but never pushes to the channel.
     channel_managed: bool = False
     # Tracking is polled at the carrier; False for ERP-supplied (manual) tracking numbers.
     trackable: bool = True
     # What ``track()`` takes: the parcel's ``tracking_number`` or the carrier's ``shipment_id``.
     track_by: str = "tracking_number"
 
-    def __init__(self, app, name: str, settings: dict):
+    def __init__(self, app, name: str, settings: CarrierSettings | dict | None):
         self.app = app
         self.name = name
-        self.settings = settings or {}
+        # Validated at start-up already; a dict (a carrier built by hand) is checked the same way here.
+        self.settings = validate(self.settings_model, settings if settings is not None else {"type": self.type},
+                                 f"[carriers.{name}]", name)
 
     # -- identity used when pushing to a channel ------------------------------------------------
     @property
     def channel_carrier_code(self) -> str:
-        """The carrier code channels know (Amazon ``carrierCode``), from ``channel_carrier_code``."""
+        """The carrier code channels know (their carrier code field), from ``channel_carrier_code``."""
         return self.settings.get("channel_carrier_code") or self.type.upper()
 
     @property
@@ -351,10 +360,6 @@ class Carrier:
         raise NotImplementedError
 
     # -- policy ---------------------------------------------------------------------------------
-    def refuse_other_carrier(self, order: dict | None, request: ShipmentRequest, carrier: "Carrier") -> Message | None:
-        """Veto a shipment that another carrier would make (MALL Delivery's smallbox rule)."""
-        return None
-
     def check_request(self, request: ShipmentRequest, orders: list[dict]) -> list[Message]:
         """Carrier-side checks before anything is sent (missing fields, unsupported formats)."""
         msgs = []

@@ -1,4 +1,4 @@
-"""The ``marketd`` command line: init, run, status, process, requeue, plugins, jobs.
+"""The ``marketd`` command line: init, run, status, process, requeue, plugins, report, jobs.
 
 Plugins add their own commands through the ``register_commands`` hook (``marketd orders``,
 ``marketd shipments``, ``marketd sandbox`` …).
@@ -44,15 +44,47 @@ def find_config(explicit: str | None) -> Path:
         "create an instance with `marketd init DIR`")
 
 
+def _load_config(ctx: click.Context) -> dict:
+    """The instance's config, read once per command line (``--config`` as given to the group)."""
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if obj.get("cfg") is None:
+        # --help is handled before --config is (eager options first): then the raw argument counts.
+        explicit = (obj.get("config") or root.params.get("config_path") or root.meta.get("marketd.config_arg")
+                    or os.environ.get("MARKETD_CONFIG"))
+        obj["cfg"] = config_mod.load(find_config(explicit))
+    return obj["cfg"]
+
+
+def plugin_host(ctx: click.Context):
+    """The one plugin host of this command line: the CLI's plugin commands, ``marketd plugins``
+    and the App all come from it, so a plugin disabled in the config (``[plugins] disabled``) or
+    by ``MARKETD_DISABLE_PLUGINS`` adds nothing anywhere. Without a readable config only the
+    environment's list applies (``marketd init``, ``marketd --help`` outside an instance)."""
+    from .pluginhost import PluginHost
+
+    obj = ctx.find_root().ensure_object(dict)
+    if obj.get("host") is None:
+        try:
+            disabled = _load_config(ctx)["plugins"]["disabled"]
+        except (click.ClickException, ConfigError) as exc:
+            obj["config_problem"] = exc.message if isinstance(exc, click.ClickException) else str(exc)
+            disabled = []
+        obj["host"] = PluginHost(disabled=disabled)
+        obj["host"].load_entry_points()
+    return obj["host"]
+
+
 def build_app(ctx: click.Context):
+    """The App for a one-shot command (plugin commands use it too, through ``marketd.sdk``)."""
     from .app import App
     from . import logs
 
-    obj = ctx.find_root().obj
+    obj = ctx.find_root().ensure_object(dict)
     if obj.get("app") is None:
-        cfg = config_mod.load(find_config(obj.get("config")))
+        cfg = _load_config(ctx)
         logs.setup(obj.get("log_level") or cfg["daemon"]["log_level"])
-        obj["app"] = App(cfg)
+        obj["app"] = App(cfg, plugins=plugin_host(ctx))
     return obj["app"]
 
 
@@ -72,14 +104,50 @@ def exclusive(app, advice: str):
         lock.release()
 
 
+def _config_argument(args: list[str]) -> str | None:
+    """``--config``/``-c`` among the group's own options (before the command name), unparsed."""
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c"):
+            return args[i + 1] if i + 1 < len(args) else None
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+        if arg.startswith("-c") and len(arg) > 2 and not arg.startswith("--"):
+            return arg[2:]
+        if arg == "--log-level":
+            continue
+        if not arg.startswith("-") and (i == 0 or args[i - 1] != "--log-level"):
+            return None  # the command name: what follows is the command's own
+    return None
+
+
 class Group(click.Group):
-    """Turns marketd's own errors into one clear line instead of a traceback."""
+    """marketd's own commands plus the plugins' (``register_commands``, added from the command
+    line's one plugin host when first asked for), and marketd's errors as one clear line
+    instead of a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (ConfigError, AlreadyRunning, MarketdError) as exc:
             raise click.ClickException(str(exc))
+
+    def parse_args(self, ctx, args):
+        ctx.meta["marketd.config_arg"] = _config_argument(args)
+        return super().parse_args(ctx, args)
+
+    def _plugin_commands(self, ctx: click.Context) -> dict:
+        obj = ctx.find_root().ensure_object(dict)
+        if obj.get("plugin_commands") is None:
+            group = click.Group("marketd")
+            plugin_host(ctx).hook.register_commands(cli=group)
+            obj["plugin_commands"] = group.commands
+        return obj["plugin_commands"]
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._plugin_commands(ctx).get(name)
 
 
 @click.group(cls=Group)
@@ -107,15 +175,22 @@ def init(directory, force):
     cfg_path = root / "marketd.toml"
     if cfg_path.exists() and not force:
         raise click.ClickException(f"{cfg_path} exists; use --force to overwrite it")
-    root.mkdir(parents=True, exist_ok=True)
-    cfg_path.write_text(config_mod.render_starter(), encoding="utf-8")
-    app = App(config_mod.load(cfg_path))
+    from .outbox import ensure_dir, write_small
+
+    ensure_dir(root)  # like every folder marketd creates: nothing for others (docs/operations.md)
+    from .pluginhost import PluginHost
+
+    host = PluginHost()  # the new instance's plugins: not any config found in the current folder
+    host.load_entry_points()
+    kinds = {h.kind for h in host.collect("register_inbox_handlers")}
+    write_small(cfg_path, config_mod.render_starter(kinds))
+    app = App(config_mod.load(cfg_path), plugins=host)
     from .inbox import InboxEngine
 
     engine = InboxEngine(app)
     engine.ensure_dirs()
     for sub in ("reports", "labels"):
-        (app.outbox_dir / sub).mkdir(parents=True, exist_ok=True)
+        ensure_dir(app.outbox_dir / sub)
     app.close()
     click.echo(f"wrote {cfg_path}")
     click.echo(f"inboxes: {', '.join(sorted(engine.inboxes))} under {app.inbox_dir}")
@@ -127,7 +202,8 @@ def init(directory, force):
 def run(ctx):
     """Run the daemon in the foreground (systemd: Type=notify).
 
-    SIGTERM (Ctrl-C) finishes the file in hand and stops; SIGHUP re-reads the [inbox.*] settings."""
+    SIGTERM (`systemctl stop`) or Ctrl-C (SIGINT) finishes the file in hand and stops; SIGHUP re-reads
+    the [inbox.*] settings."""
     from .service import Daemon
 
     app = build_app(ctx)
@@ -142,44 +218,60 @@ def run(ctx):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def status(ctx, as_json):
-    """Files waiting, in progress, failed; last processed; next scheduled jobs."""
-    from .inbox import InboxEngine
+    """Files waiting (and why), in progress, retrying, failed; last processed; next scheduled jobs."""
+    from .inbox.status import inbox_status
     from .scheduler import JobRunner
     from .service import InstanceLock
 
     app = build_app(ctx)
-    engine = InboxEngine(app)
-    st = engine.status()
     pid = InstanceLock(app.state_dir).holder()
-    in_progress = app.store.journal_in_states(["claimed", "processed", "published"])
-    retrying = app.store.journal_in_states(["retry_wait"])
-    data = {
-        "daemon": f"running (pid {pid})" if pid else "not running",
-        "waiting": st["waiting"],
-        "in_progress": [f"{r['kind']}/{r['name']} ({r['id']})" for r in in_progress],
-        "retrying": [f"{r['kind']}/{r['name']} next {r['next_attempt_at']}" for r in retrying],
-        "totals": st["states"],
-        "last_processed": app.store.last_processed(5),
-        "jobs": JobRunner(app).listing(),
-    }
+    data = {"daemon": f"running (pid {pid})" if pid else "not running",
+            **inbox_status(app, daemon_running=bool(pid)), "plugin_errors": app.store.plugin_error_count(),
+            "jobs": JobRunner(app).listing()}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
     click.echo(f"daemon:      {data['daemon']}")
     click.echo("waiting:     " + (", ".join(f"{k}={v}" for k, v in data["waiting"].items()) or "none"))
-    click.echo(f"in progress: {len(in_progress)}" + "".join(f"\n  {x}" for x in data["in_progress"]))
-    click.echo(f"retrying:    {len(retrying)}" + "".join(f"\n  {x}" for x in data["retrying"]))
+    for w in data["waiting_files"]:
+        until = f" (at {_local_time(w['until'])})" if w.get("until") else ""
+        click.echo(f"  {w['kind']}/{w['name']}: {w['text']}{until}")
+    click.echo(f"in progress: {len(data['in_progress'])}"
+               + "".join(f"\n  {r['kind']}/{r['name']} ({r['id']}, {r['state']})" for r in data["in_progress"]))
+    click.echo(f"retrying:    {len(data['retrying'])}" + "".join(
+        f"\n  {r['kind']}/{r['name']} ({r['id']}): attempt {r['attempts']}"
+        + (f" of {r['max_attempts']}" if r["max_attempts"] else "")
+        + f", next at {r['next_attempt_at'] or '-'}; last error: {r['last_error'] or '-'}" for r in data["retrying"]))
     click.echo("totals:      " + (", ".join(f"{k}={v}" for k, v in sorted(data["totals"].items())) or "none"))
     failed = data["totals"].get("error", 0)
     if failed:
         click.echo(f"failed:      {failed} (see inbox/<kind>/.error/*.error.txt)")
+    if data["plugin_errors"]:
+        click.echo(f"bugs:        {data['plugin_errors']} file(s) failed with an internal plugin error "
+                   "(plugin_error: not the files' fault; tracebacks in the daemon log)")
     click.echo("last processed:")
     for r in data["last_processed"]:
-        click.echo(f"  {r['finished_at']}  {r['state']:<9} {r['kind']}/{r['name']} ({r['id']})")
+        click.echo(f"  {r['finished_at']}  {_outcome_text(r):<9} {r['kind']}/{r['name']} ({r['id']})")
     click.echo("next jobs:")
     for j in data["jobs"]:
         click.echo(f"  {j['job']:<26} next {j['next_run'] or '-'}  last ok {j['last_success'] or '-'}"
                    + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
+
+
+def _outcome_text(r: dict) -> str:
+    if r["outcome"] == "done_all_rejected":
+        return f"done, but all {r['lines']} lines rejected:"
+    if r["outcome"] == "done_some_rejected":
+        return f"done, {r['rejected_lines']} of {r['lines']} lines rejected:"
+    if r["state"] == "error" and r.get("reason"):
+        return f"error [{r['reason']}]"
+    return r["state"]
+
+
+def _local_time(epoch: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch).astimezone().strftime("%H:%M:%S %Z")
 
 
 def _echo_result(row: dict) -> None:
@@ -250,11 +342,11 @@ def requeue(ctx, file_id):
 @click.pass_context
 def plugins(ctx, as_json):
     """Built-in and third-party plugins with versions, and any that failed to load."""
-    from .pluginhost import PluginHost
-
-    host = PluginHost()
-    host.load_entry_points()
+    host = plugin_host(ctx)
     rows = [vars(i) for i in host.info]
+    problem = ctx.find_root().obj.get("config_problem")
+    if problem and ctx.find_root().params.get("config_path"):
+        click.echo(f"warning: the config was not read, [plugins] disabled is not applied: {problem}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -264,6 +356,30 @@ def plugins(ctx, as_json):
         if r["error"]:
             line += f"  ({r['error']})"
         click.echo(line)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--set", "options", multiple=True, metavar="KEY=VALUE", help="An option of the report (repeatable).")
+@click.pass_context
+def report(ctx, name, options):
+    """List the reports plugins provide, or build NAME now into the outbox."""
+    from .settings import did_you_mean
+
+    app = build_app(ctx)
+    reports = app.reports()
+    if not name:
+        for known in sorted(reports):
+            doc = (reports[known].__doc__ or "").strip().splitlines()
+            click.echo(f"{known:<26} {doc[0] if doc else ''}")
+        return
+    if name not in reports:
+        raise click.ClickException(f"no report {name!r}: {did_you_mean(name, reports) or 'known: ' + ', '.join(sorted(reports))}")
+    bad = [o for o in options if "=" not in o]
+    if bad:
+        raise click.ClickException(f"--set {bad[0]!r}: write KEY=VALUE")
+    for path in reports[name](app, **dict(o.split("=", 1) for o in options)) or []:
+        click.echo(f"output: {path}")
 
 
 @cli.group(invoke_without_command=True)
@@ -298,21 +414,5 @@ def jobs_run(ctx, name):
     click.echo(f"job {name}: ok")
 
 
-def _plugin_commands() -> None:
-    from .pluginhost import PluginHost
-
-    host = PluginHost()
-    try:
-        host.load_entry_points()
-    except Exception:
-        return
-    for impl in host.hook.register_commands.get_hookimpls():
-        try:
-            impl.function(cli=cli)
-        except Exception as exc:  # one plugin's broken command must not break the CLI
-            click.echo(f"warning: plugin {impl.plugin_name} failed to add commands: {exc}", err=True)
-
-
 def main() -> None:
-    _plugin_commands()
     cli(prog_name="marketd")

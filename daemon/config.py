@@ -5,61 +5,75 @@ directory made by ``marketd init DIR`` can be moved or run from anywhere.
 """
 from __future__ import annotations
 
-import codecs
 import copy
-import difflib
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 import tomli_w
+from pydantic import Field, field_validator
 
+from . import settings as settings_mod
 from .errors import ConfigError
 
-COMPLETENESS_MODES = ("stable", "require_rename", "done_file")
-WATCH_MODES = ("native", "poll")
-CONFLICT_POLICIES = ("fail", "rename", "replace")
-
 # Names that mean "still being written": never claimed (research: daemon-reliability §"must do" 1).
-DEFAULT_TEMP_PATTERNS = [
-    ".*", "*.tmp", "*.part", "*.partial", "*.filepart", "*.inprogress", "*.writing",
-    "*.crdownload", "*.camelLock", "~*", "*~", "*.done", "*.ready", "*.error.txt",
-]
+DEFAULT_TEMP_PATTERNS = settings_mod.DEFAULT_TEMP_PATTERNS
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-INBOX_DEFAULTS = {
-    "mode": "stable",
-    "stability_seconds": 2.0,
-    "min_age_seconds": 0.0,
-    "watch": "native",
-    "poll_seconds": 2.0,
-    "direct_write_grace_seconds": 600.0,
-    "done_marker_timeout_seconds": 600.0,
-    "temp_patterns": DEFAULT_TEMP_PATTERNS,
-    "done_suffix": ".done",
-    "max_attempts": 8,
-    "encoding": "auto",
-    "delimiter": "auto",
-    "decimal": "auto",
-    "columns": {},
-    "max_file_mb": 1024,
-    "retention_done_days": 180,
-    "retention_error_days": 365,
-}
+
+class DaemonSettings(settings_mod.Settings):
+    """``[daemon]``: where the instance lives and how the daemon paces itself."""
+
+    state_dir: str = "var"
+    inbox_dir: str = "inbox"
+    outbox_dir: str = "outbox"
+    timezone: str = "UTC"
+    rescan_seconds: float = Field(30.0, gt=0)
+    supervise_seconds: float = Field(1.0, gt=0)
+    log_level: str = "INFO"
+    output_conflict: Literal["fail", "rename", "replace"] = "fail"
+    output_done_files: list[str] = Field(default_factory=list)
+    batch_size: int = Field(500, ge=1)
+    stop_timeout_seconds: float = Field(100.0, ge=0)
+    max_file_seconds: float = Field(3600.0, gt=0)
+
+    @field_validator("state_dir", "inbox_dir", "outbox_dir", mode="before")
+    @classmethod
+    def _folder(cls, value, info):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"must be a folder path in quotes, e.g. {info.field_name} = \"/var/lib/marketd\"")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value):
+        if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value):
+        try:
+            ZoneInfo(value)
+        except Exception:
+            raise ValueError("is not a known IANA time zone (e.g. 'Europe/Rome')") from None
+        return value
+
+    @field_validator("output_done_files", mode="before")
+    @classmethod
+    def _done_files(cls, value):
+        if not isinstance(value, list) or not all(isinstance(f, str) and f and "/" not in f for f in value):
+            raise ValueError("a list of outbox folder names, e.g. [\"labels\", \"reports\"], or [\"*\"] for every output")
+        return value
+
+
+INBOX_DEFAULTS = settings_mod.InboxSettings().model_dump()
 
 DEFAULTS = {
-    "daemon": {
-        "state_dir": "var",
-        "inbox_dir": "inbox",
-        "outbox_dir": "outbox",
-        "timezone": "UTC",
-        "rescan_seconds": 30.0,
-        "supervise_seconds": 1.0,
-        "log_level": "INFO",
-        "output_conflict": "fail",
-        "output_done_files": [],
-        "batch_size": 500,
-        "stop_timeout_seconds": 100.0,
-    },
+    "daemon": DaemonSettings().model_dump(),
     "inbox": {
         "defaults": INBOX_DEFAULTS,
     },
@@ -70,18 +84,8 @@ DEFAULTS = {
 }
 
 TABLES = tuple(DEFAULTS)  # the top-level tables marketd reads
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# Numeric settings: (smallest allowed value, whether the value must be above it rather than equal or above).
-DAEMON_NUMBERS = {"rescan_seconds": (0, True), "supervise_seconds": (0, True), "batch_size": (1, False),
-                  "stop_timeout_seconds": (0, False)}
-INBOX_NUMBERS = {
-    "stability_seconds": (0, False), "min_age_seconds": (0, False), "poll_seconds": (0, True),
-    "direct_write_grace_seconds": (0, False), "done_marker_timeout_seconds": (0, False), "max_attempts": (1, False), "max_file_mb": (0, True),
-    "retention_done_days": (0, False), "retention_error_days": (0, False),
-}
 
-# Keys whose values must never be in a config file in clear.
-SECRET_KEYS = {"client_secret", "refresh_token", "password", "api_key", "token", "secret", "access_token"}
+SECRET_KEYS = settings_mod.SECRET_KEYS  # never in a config file in clear
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -100,7 +104,10 @@ def default_config(base_dir: str | Path = ".") -> dict:
 
 
 def load(path: str | Path) -> dict:
-    """Read, merge over the defaults and validate; every error names the file and the key."""
+    """Read, merge over the defaults and validate; every error names the file and the key.
+
+    The plugins' own keys are checked later, once the plugins are loaded (``settings.check``,
+    called by ``App``)."""
     path = Path(path).resolve()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -121,87 +128,53 @@ def load(path: str | Path) -> dict:
     return cfg
 
 
-def _did_you_mean(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
 def check_tables(raw: dict) -> None:
-    """Top-level tables and [daemon] keys are all marketd's own: a misspelt one is an error, not ignored."""
+    """Top-level tables are all marketd's own: a misspelt one is an error, not ignored."""
     for key, value in raw.items():
         if key not in TABLES:
-            raise ConfigError(f"unknown table [{key}]: {_did_you_mean(key, TABLES)}"
+            hint = settings_mod.did_you_mean(key, TABLES)
+            raise ConfigError(f"unknown table [{key}]: {hint + ' ' if hint else ''}"
                               f"marketd reads {', '.join(f'[{t}]' for t in TABLES)}")
         if not isinstance(value, dict):
             raise ConfigError(f"`{key}` must be a table ([{key}]), not {type(value).__name__}")
-    for key in raw.get("daemon", {}):
-        if key not in DEFAULTS["daemon"]:
-            raise ConfigError(f"[daemon] unknown key {key!r}: {_did_you_mean(key, DEFAULTS['daemon'])}"
-                              f"known keys: {', '.join(DEFAULTS['daemon'])}")
 
 
-def _number(where: str, key: str, value, minimum: float, exclusive: bool, example=30) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} {key} = {value!r}: must be a number (no quotes), e.g. {key} = {example}")
-    if value < minimum or (exclusive and value == minimum):
-        raise ConfigError(f"{where} {key} = {value!r}: must be {'>' if exclusive else '>='} {minimum}")
+def _core_inbox_keys(section: dict) -> dict:
+    """The keys of an inbox table that the core owns; a handler's own keys are checked with its model."""
+    return {k: v for k, v in section.items() if k in settings_mod.InboxSettings.model_fields}
 
 
-def _check_inbox(kind: str, s: dict) -> None:
-    where = f"[inbox.{kind}]"
-    if s["mode"] not in COMPLETENESS_MODES:
-        raise ConfigError(f"{where} mode = {s['mode']!r}: use one of {', '.join(COMPLETENESS_MODES)}")
-    if s["watch"] not in WATCH_MODES:
-        raise ConfigError(f"{where} watch = {s['watch']!r}: use one of {', '.join(WATCH_MODES)}")
-    for key, (minimum, exclusive) in INBOX_NUMBERS.items():
-        if key in s:
-            _number(where, key, s[key], minimum, exclusive, INBOX_DEFAULTS.get(key, 2))
-    patterns = s["temp_patterns"]
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ConfigError(f"{where} temp_patterns must be a list of strings, e.g. [\"*.tmp\", \".*\"]")
-    if not isinstance(s["columns"], dict):
-        raise ConfigError(f"{where} columns must be a table: [inbox.{kind}.columns] Artikelnummer = \"sku\"")
-    enc = s["encoding"]
-    if enc != "auto":
+def _check_job(name: str, job) -> None:
+    if not isinstance(job, dict):
+        raise ConfigError(f"[jobs.{name}] must be a table, e.g. [jobs.{name}] seconds = 600")
+    core = {k: job[k] for k in ("enabled", "seconds") if k in job}
+    settings_mod.validate(settings_mod.JobSettings, core, f"[jobs.{name}]")
+    if "seconds" in job and job["seconds"] <= 0:
+        raise ConfigError(f"[jobs.{name}] seconds = {job['seconds']!r}: must be > 0")
+    if "cron" in job:
+        from apscheduler.triggers.cron import CronTrigger
+
+        example = "write it as a table of cron fields, e.g. cron = { hour = 6, minute = 0 }"
+        if not isinstance(job["cron"], dict):
+            raise ConfigError(f"[jobs.{name}] cron = {job['cron']!r}: {example}")
         try:
-            codecs.lookup(str(enc))
-        except LookupError:
-            raise ConfigError(f"{where} encoding = {enc!r} is not a known encoding: use auto, utf-8 or cp1252")
-    if s["delimiter"] not in ("auto", "tab", "\\t") and not (isinstance(s["delimiter"], str) and len(s["delimiter"]) == 1):
-        raise ConfigError(f"{where} delimiter = {s['delimiter']!r}: use auto, tab or one character such as \";\"")
-    if s["decimal"] not in ("auto", ",", "."):
-        raise ConfigError(f"{where} decimal = {s['decimal']!r}: use auto, \",\" or \".\"")
+            CronTrigger(timezone="UTC", **job["cron"])
+        except Exception as exc:
+            raise ConfigError(f"[jobs.{name}] cron = {job['cron']!r}: {exc}; {example}")
 
 
 def normalise(cfg: dict, base_dir: Path) -> dict:
-    """Validate and resolve: paths become absolute, inbox sections get their defaults."""
-    d = cfg["daemon"]
+    """Validate the core's tables and resolve: paths become absolute, inbox sections get their defaults."""
+    d = settings_mod.validate(DaemonSettings, cfg["daemon"], "[daemon]").model_dump()
     for key in ("state_dir", "inbox_dir", "outbox_dir"):
-        if not isinstance(d[key], str) or not d[key]:
-            raise ConfigError(f"[daemon] {key} = {d[key]!r}: must be a folder path in quotes, e.g. {key} = \"/var/lib/marketd\"")
         p = Path(os.path.expanduser(d[key]))
         d[key] = str(p if p.is_absolute() else (base_dir / p).resolve())
-    if d["output_conflict"] not in CONFLICT_POLICIES:
-        raise ConfigError(f"[daemon] output_conflict = {d['output_conflict']!r}: use one of {CONFLICT_POLICIES}")
-    done = d["output_done_files"]
-    if not isinstance(done, list) or not all(isinstance(f, str) and f and "/" not in f for f in done):
-        raise ConfigError(f"[daemon] output_done_files = {done!r}: a list of outbox folder names, e.g. "
-                          "[\"labels\", \"reports\"], or [\"*\"] for every output")
-    for key, (minimum, exclusive) in DAEMON_NUMBERS.items():
-        _number("[daemon]", key, d[key], minimum, exclusive, DEFAULTS["daemon"][key])
-    if not isinstance(d["log_level"], str) or d["log_level"].upper() not in LOG_LEVELS:
-        raise ConfigError(f"[daemon] log_level = {d['log_level']!r}: use one of {', '.join(LOG_LEVELS)}")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(d["timezone"])
-    except Exception:
-        raise ConfigError(f"[daemon] timezone = {d['timezone']!r} is not a known IANA time zone (e.g. 'Europe/Rome')")
+    cfg["daemon"] = d
     inbox = cfg.setdefault("inbox", {})
     if not isinstance(inbox.get("defaults", {}), dict):
         raise ConfigError("[inbox.defaults] must be a table")
     defaults = _merge(INBOX_DEFAULTS, inbox.get("defaults", {}))
-    _check_inbox("defaults", defaults)
+    settings_mod.validate(settings_mod.InboxSettings, defaults, "[inbox.defaults]")
     inbox["defaults"] = defaults
     for kind, section in list(inbox.items()):
         if kind == "defaults":
@@ -209,28 +182,15 @@ def normalise(cfg: dict, base_dir: Path) -> dict:
         if not isinstance(section, dict):
             raise ConfigError(f"[inbox.{kind}] must be a table")
         merged = _merge(defaults, section)
-        _check_inbox(kind, merged)
+        settings_mod.validate(settings_mod.InboxSettings, _core_inbox_keys(merged), f"[inbox.{kind}]")
         inbox[kind] = merged
     for name, job in cfg.get("jobs", {}).items():
-        if not isinstance(job, dict):
-            raise ConfigError(f"[jobs.{name}] must be a table, e.g. [jobs.{name}] seconds = 600")
-        if "enabled" in job and not isinstance(job["enabled"], bool):
-            raise ConfigError(f"[jobs.{name}] enabled = {job['enabled']!r}: use true or false (no quotes)")
-        if "seconds" in job:
-            _number(f"[jobs.{name}]", "seconds", job["seconds"], 0, True, 600)
-        if "cron" in job:
-            from apscheduler.triggers.cron import CronTrigger
-
-            example = "write it as a table of cron fields, e.g. cron = { hour = 6, minute = 0 }"
-            if not isinstance(job["cron"], dict):
-                raise ConfigError(f"[jobs.{name}] cron = {job['cron']!r}: {example}")
-            try:
-                CronTrigger(timezone="UTC", **job["cron"])
-            except Exception as exc:
-                raise ConfigError(f"[jobs.{name}] cron = {job['cron']!r}: {exc}; {example}")
-    disabled = cfg.get("plugins", {}).get("disabled", [])
-    if not isinstance(disabled, list) or not all(isinstance(x, str) for x in disabled):
-        raise ConfigError(f"[plugins] disabled = {disabled!r}: must be a list of plugin names, e.g. [\"amazon\"]")
+        _check_job(name, job)
+    plugins = cfg.get("plugins", {})
+    if not isinstance(plugins.get("disabled", []), list) or not all(isinstance(x, str) for x in plugins["disabled"]):
+        raise ConfigError(f"[plugins] disabled = {plugins.get('disabled')!r}: must be a list of plugin names, "
+                          "e.g. [\"amazon\"]")
+    settings_mod.validate(settings_mod.PluginsSettings, plugins, "[plugins]")
     for table in ("channels", "carriers"):
         for name, section in cfg.get(table, {}).items():
             if not isinstance(section, dict) or "type" not in section:
@@ -244,8 +204,11 @@ def normalise(cfg: dict, base_dir: Path) -> dict:
     return cfg
 
 
-def inbox_settings(cfg: dict, kind: str) -> dict:
-    """Settings for one inbox kind: its own section over the defaults."""
+def inbox_settings(cfg: dict, kind: str):
+    """Settings for one inbox kind: its own section over the defaults.
+
+    Once ``App`` has checked the config (``settings.check``) these are the handler's settings
+    model (readable like a dict); before that, the merged dict."""
     section = cfg["inbox"].get(kind)
     return section if section is not None else copy.deepcopy(cfg["inbox"]["defaults"])
 
@@ -272,7 +235,8 @@ STARTER_COMMENTS = {
         "# Where state (SQLite, lock), inboxes and outboxes live; time zone of scheduled jobs and reports;\n"
         "# rescan period (s); output_conflict: fail | rename | replace when an output name is taken;\n"
         "# output_done_files: outbox folders (e.g. [\"labels\"], or [\"*\"]) that get an empty NAME.done per output;\n"
-        "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec)."
+        "# stop_timeout_seconds: how long a stop waits for the file in hand (keep it under TimeoutStopSec);\n"
+        "# max_file_seconds: a file in hand longer than this stops the systemd watchdog pings (a stuck worker)."
     ),
     "inbox.defaults": (
         "# Per-inbox behaviour. mode: stable (size/mtime unchanged for stability_seconds; for people),\n"
@@ -291,22 +255,27 @@ STARTER_COMMENTS = {
 }
 
 
-def starter_config() -> dict:
+STARTER_INBOXES = {
+    "catalog": {"mode": "stable", "columns": {"Artikelnummer": "sku", "Preis": "price"}},
+    "settlements": {"mode": "stable"},
+    "shipments": {"mode": "require_rename"},
+}
+
+
+def starter_config(inbox_kinds=None) -> dict:
+    """The starter's tables; the example ``[inbox.<kind>]`` sections only for ``inbox_kinds``
+    (the loaded plugins' inboxes; None: all), since a section for no loaded inbox is an error."""
+    examples = {k: v for k, v in STARTER_INBOXES.items() if inbox_kinds is None or k in inbox_kinds}
     return {
         "daemon": dict(DEFAULTS["daemon"]),
-        "inbox": {
-            "defaults": {k: v for k, v in INBOX_DEFAULTS.items() if k not in ("columns",)},
-            "catalog": {"mode": "stable", "columns": {"Artikelnummer": "sku", "Preis": "price"}},
-            "settlements": {"mode": "stable"},
-            "shipments": {"mode": "require_rename"},
-        },
+        "inbox": {"defaults": {k: v for k, v in INBOX_DEFAULTS.items() if k not in ("columns",)}, **examples},
         "plugins": {"disabled": []},
     }
 
 
-def render_starter() -> str:
+def render_starter(inbox_kinds=None) -> str:
     """The commented starter config: tomli-w writes the values, comments go before sections."""
-    text = tomli_w.dumps(starter_config())
+    text = tomli_w.dumps(starter_config(inbox_kinds))
     lines = []
     for line in text.splitlines():
         if line.startswith("[") and line.endswith("]"):

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .outbox import open_new, temp_name
+from .settings import InboxSettings
 
 _ID_SUFFIX = re.compile(r"-([0-9a-f]{8})$")
 
@@ -41,7 +42,7 @@ class StagedOutput:
 class FileContext:
     app: object
     kind: str
-    settings: dict
+    settings: "InboxSettings"   # the handler's settings_model instance (reads like a dict too)
     path: Path
     name: str
     file_id: str

@@ -5,6 +5,26 @@ Built-in plugins (``marketd.plugins.*``) use exactly these hooks, registered thr
 
 Registration hooks receive a ``register`` callable and call it once per thing they provide; this
 keeps hooks cheap (no return-value merging) and lets one plugin register several things.
+Hooks are called through pluggy (``app.hook.<name>(...)``); an implementation that raises is
+logged with its plugin's name and skipped, and what that plugin registered in the same call is
+dropped (``MARKETD_STRICT_PLUGINS=1`` makes it fatal). ``tryfirst``/``trylast`` and
+``@hookimpl(wrapper=True)`` work as pluggy documents them.
+
+**Settings.** Everything a plugin provides that has a config table declares its keys as a
+pydantic model, in one way for every kind: a ``settings_model`` attribute.
+
+- inbox handler: ``handler.settings_model``, a subclass of :class:`marketd.sdk.InboxSettings`
+  (``[inbox.<kind>]``); default ``InboxSettings``;
+- channel / carrier type: ``factory.settings_model`` (a class attribute when the factory is the
+  channel or carrier class itself), a subclass of :class:`marketd.sdk.ChannelSettings` /
+  :class:`marketd.sdk.CarrierSettings`; default those bases;
+- job: ``JobSpec(settings_model=...)``, a subclass of :class:`marketd.sdk.JobSettings`
+  (``[jobs.<name>]``).
+
+Tables are validated at start-up against these models (unknown key or wrong type: start-up
+fails naming the file, table, key and a close match) and the plugin receives the model
+instance (``ctx.settings``, the factory's ``settings``), which also reads like a dict.
+Plugins import only :mod:`marketd.sdk` from the core.
 """
 from __future__ import annotations
 
@@ -22,9 +42,21 @@ def register_inbox_handlers(register):
     ``completeness`` string describing how a truncated file is detected (shown in docs and in
     ``marketd status``), and ``process(ctx) -> dict``: ``ctx`` is a
     :class:`marketd.context.FileContext`; the returned dict is the journal summary. A content
-    problem is raised as :class:`marketd.errors.FileRejected`, a temporary one as
-    :class:`marketd.errors.TransientError`. Optional: ``on_duplicate(ctx, first)`` to write
-    a report when the same content arrives twice.
+    problem is raised as :class:`marketd.sdk.FileRejected`, a temporary one as
+    :class:`marketd.sdk.TransientError`. Optional: ``on_duplicate(ctx, first)`` to write
+    a report when the same content arrives twice; ``settings_model`` (see above).
+
+    Summary convention: a handler that accepts or refuses line by line returns ``lines`` (or
+    ``rows``: how many it considered) and ``rejected`` (how many it refused); ``marketd status``
+    and the log then show a file whose every line was refused apart from a plain ``done``.
+
+    Optional ``suspect(path) -> str | None``: a cheap look at a stable file before the claim, in
+    ``stable`` mode; a reason ("the last line has no line break") makes the engine wait a second
+    stability window in case the file is still being written. The default,
+    :func:`marketd.inbox.unterminated_tail`, suits line-based text formats without a trailer
+    (binary containers such as XLSX are never suspect); ``suspect = None`` switches it off for
+    formats that carry their own end marker. The handler still judges the content itself (a cut
+    row is rejected as ``truncated``).
     """
 
 
@@ -33,7 +65,8 @@ def register_channels(register):
     """Provide marketplace channel types: ``register(type_name, factory)``.
 
     ``factory(app, name, settings)`` returns a channel object; see
-    :class:`marketd.models.Channel` for the capability flags it declares.
+    :class:`marketd.sdk.Channel` for the capability flags it declares. ``settings`` is the
+    validated ``factory.settings_model`` of ``[channels.<name>]``.
     """
 
 
@@ -42,18 +75,25 @@ def register_carriers(register):
     """Provide carrier types: ``register(type_name, factory)``.
 
     ``factory(app, name, settings)`` returns a carrier with ``create_shipment(request)`` and
-    ``track(shipment)`` returning :mod:`marketd.carriers` result models (errors as data).
+    ``track(shipment)`` returning the SDK's carrier result models (errors as data). ``settings``
+    is the validated ``factory.settings_model`` of ``[carriers.<name>]``.
     """
 
 
 @hookspec
 def register_reports(register):
-    """Provide report builders: ``register(name, build)`` with ``build(app, **options)``."""
+    """Provide reports built on demand: ``register(name, build)``.
+
+    ``build(app, **options)`` writes its file(s) into the outbox (``app.outbox.write``) and
+    returns their paths; ``options`` are the text ``KEY=VALUE`` pairs of
+    ``marketd report NAME --set KEY=VALUE``. To build one on a schedule too, register a
+    :class:`marketd.sdk.JobSpec` that calls it.
+    """
 
 
 @hookspec
 def register_jobs(register):
-    """Provide scheduled jobs: ``register(marketd.models.JobSpec(...))``.
+    """Provide scheduled jobs: ``register(marketd.sdk.JobSpec(...))``.
 
     A job function is called as ``func(app, since)`` where ``since`` is the last successful
     run (timezone-aware) or ``None``; it must be idempotent for that window.
@@ -72,6 +112,18 @@ def register_migrations(register):
 @hookspec
 def register_commands(cli):
     """Add click commands to the ``marketd`` command group."""
+
+
+@hookspec
+def veto_shipment(app, order, request, carrier):
+    """Policy: refuse to ship ``order`` with ``carrier`` (a rule another carrier or channel owns).
+
+    Called for every order of a shipment before anything is sent, with the
+    :class:`marketd.sdk.ShipmentRequest` and the carrier object that would make it. Return a
+    :class:`marketd.sdk.Message` saying why and how to fix it (``details["fix"]``), or ``None``.
+    A carrier plugin uses it when a marketplace reserves some orders for its own delivery
+    service (every other carrier is refused for those orders).
+    """
 
 
 @hookspec

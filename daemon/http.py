@@ -4,7 +4,7 @@
 
 1. **Rate limiting** with token buckets (``TokenBucket``): one bucket per *operation*
    (``RateLimiter``), seeded from the vendor's published defaults and adapted when the server
-   says otherwise (Amazon's ``x-amzn-RateLimit-Limit`` header). A caller that finds the bucket
+   says otherwise (the response header named by the client's ``rate_limit_header``). A caller that finds the bucket
    empty *reserves* its token and sleeps on the injected clock until it is due: never a spin.
 2. **429** (throttled): the bucket is marked empty and the call waits for the next token (or for
    ``Retry-After`` when the server sends one, whichever is later), then tries again, a bounded
@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from .backoff import Backoff
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import TransientError
 
@@ -183,7 +184,7 @@ class RateLimiter:
     ``limits`` maps operation → ``(rate, burst)`` (the vendor's published defaults); an
     operation not listed uses ``default`` (``(rate, burst)``), or is not limited at all when
     ``default`` is None. ``observe(operation, header_value)`` adapts a bucket's rate to what the
-    server reports (Amazon sends the rate in force in ``x-amzn-RateLimit-Limit``; the burst is
+    server reports (a header holding the rate in force, in requests per second; the burst is
     not reported and is kept).
     """
 
@@ -263,8 +264,7 @@ class RetryPolicy:
         self._rng = random.Random(self.seed)
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
-        return delay * (1 - self.jitter * self._rng.random())
+        return Backoff(self.base, self.cap, self.jitter).delay(attempt, self._rng)
 
 
 def parse_retry_after(value: str | None, clock: Clock) -> float | None:
@@ -290,13 +290,13 @@ class HttpClient:
 
     ``limiter`` is a :class:`RateLimiter` (buckets per operation) or a single
     :class:`TokenBucket` shared by every call. ``rate_limit_header`` names the response header
-    that reports the rate in force (Amazon: ``x-amzn-RateLimit-Limit``).
+    that reports the rate in force, for APIs that send one (None: the limits stay as given).
     """
 
     def __init__(self, base_url: str = "", *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
                  clock: Clock | None = None, retry: RetryPolicy | None = None,
                  limiter: RateLimiter | TokenBucket | None = None, headers: Mapping[str, str] | None = None,
-                 name: str = "", rate_limit_header: str = "x-amzn-RateLimit-Limit", follow_redirects: bool = False):
+                 name: str = "", rate_limit_header: str | None = None, follow_redirects: bool = False):
         self.base_url = base_url
         self.clock = clock or SYSTEM_CLOCK
         self.retry = retry or RetryPolicy()

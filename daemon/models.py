@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
+from .settings import ChannelSettings, JobSettings, validate
+
 
 @dataclass(frozen=True)
 class Money:
@@ -27,6 +29,8 @@ class JobSpec:
     ``trigger`` is ``"interval"`` (``seconds``) or ``"cron"`` (``cron`` dict of APScheduler
     cron fields, e.g. ``{"hour": 6}``). ``catch_up`` means a run missed while the daemon was
     down is made up once at start-up, judged from the store's last-success table.
+    ``settings_model`` declares the keys ``[jobs.<name>]`` may hold beyond ``enabled``,
+    ``seconds`` and ``cron`` (a subclass of :class:`marketd.sdk.JobSettings`).
     """
 
     name: str
@@ -37,6 +41,7 @@ class JobSpec:
     catch_up: bool = True
     enabled: bool = True
     description: str = ""
+    settings_model: type[JobSettings] | None = None
 
 
 @dataclass
@@ -54,15 +59,19 @@ class Capabilities:
 
 
 class Channel:
-    """Base for channel plugins: ``type`` names the channel kind, ``name`` the account."""
+    """Base for channel plugins: ``type`` names the channel kind, ``name`` the account, and
+    ``settings_model`` the keys of its ``[channels.<name>]`` table."""
 
     type: str = ""
     capabilities = Capabilities()
+    settings_model: type[ChannelSettings] = ChannelSettings
 
-    def __init__(self, app, name: str, settings: dict):
+    def __init__(self, app, name: str, settings: ChannelSettings | dict | None):
         self.app = app
         self.name = name
-        self.settings = settings
+        # Validated at start-up already; a dict (a channel built by hand) is checked the same way here.
+        self.settings = validate(self.settings_model, settings if settings is not None else {"type": self.type},
+                                 f"[channels.{name}]", name)
 
     def sync_orders(self, since: datetime | None) -> int:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""Atomic output: temp name, fsync, link into place, fsync the folder.
+"""Atomic output: temp name, fsync, link into place, fsync the folder; and the one permission rule.
 
 A reader of the outbox (an ERP polling over SFTP, a person) must never see a half-written file
 or a temp name it might pick up: temp files are dot-named, the final name appears in one step,
@@ -7,17 +7,28 @@ and an existing output is never overwritten silently (policy ``fail`` by default
 Inbox outputs are checked with :meth:`Outbox.check_free` while the input's store transaction is
 still open, so a name conflict rolls the input's changes back instead of being found after the
 commit.
+
+Permissions, one rule for everything marketd writes (outputs, archived inputs, reports, state):
+nothing is ever readable, writable or searchable by *others*. Files are ``0640`` (the group, i.e.
+the ERP or the operators, may read them), or ``0600`` when they hold buyer data (``private``);
+folders are created ``0770`` minus the umask, so never with bits for others (``0750`` under the
+units' ``UMask=0027``). A copy of an input keeps the source's owner and group bits and drops the
+rest; an input marketd owns loses any bits for others when it is claimed. The helpers below are
+the only places these modes are decided.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from .errors import OutputExists
 
-PRIVATE_MODE = 0o600
-PUBLIC_MODE = 0o644
+PRIVATE_MODE = 0o600  # buyer names, addresses: the owner (marketd) only
+SHARED_MODE = 0o640  # everything else: the group may read, others nothing
+PUBLIC_MODE = SHARED_MODE  # older name; nothing marketd writes is world-readable
+DIR_MODE = 0o770  # passed to mkdir, so the umask still applies; never bits for others
 
 
 def fsync_dir(path: Path) -> None:
@@ -44,12 +55,62 @@ def ensure_dir(path: Path) -> None:
         p = p.parent
     for d in reversed(missing):
         try:
-            d.mkdir()
+            d.mkdir(mode=DIR_MODE)
         except FileExistsError:
             if not d.is_dir():
                 raise
             continue
         fsync_dir(d.parent)
+
+
+def file_mode(private: bool) -> int:
+    return PRIVATE_MODE if private else SHARED_MODE
+
+
+def copy_mode(src_mode: int) -> int:
+    """The mode of marketd's copy of a file: the source's owner and group read/write bits, never
+    more (a ``0600`` upload stays ``0600``), and at least owner read/write."""
+    return (src_mode & 0o660) | 0o600
+
+
+def copy_file(src: Path, dest: Path) -> None:
+    """Copy ``src`` to a new file ``dest`` (fsynced) with :func:`copy_mode` of the source's bits,
+    whatever the umask: ``shutil.copyfile`` would create it ``0644``."""
+    with open(src, "rb") as fin:
+        mode = copy_mode(os.fstat(fin.fileno()).st_mode)
+        fd = os.open(str(dest), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as fout:
+            os.fchmod(fout.fileno(), mode)
+            while chunk := fin.read(1 << 20):
+                fout.write(chunk)
+            fout.flush()
+            os.fsync(fout.fileno())
+
+
+def strip_others(path: Path, st: os.stat_result | None = None) -> None:
+    """Remove the bits for others from a file marketd owns (an input dropped ``0644`` by a local
+    user); a file owned by someone else (an SFTP upload) cannot be changed and is left as it is:
+    its folder (``2770`` in the deployment docs) keeps others out."""
+    try:
+        st = st or os.lstat(path)
+        if st.st_uid == os.geteuid() and st.st_mode & 0o007:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o007)
+    except OSError:
+        pass
+
+
+def write_small(path: Path, text: str, *, private: bool = False) -> None:
+    """Replace a small text file atomically (reports, state notes), with the rule's mode."""
+    path = Path(path)
+    tmp = path.with_name("." + path.name + ".tmp")
+    mode = file_mode(private)
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def temp_name(final: Path, token: str) -> Path:
@@ -58,7 +119,7 @@ def temp_name(final: Path, token: str) -> Path:
 
 def open_new(path: Path, private: bool, binary: bool = True, encoding: str = "utf-8"):
     """Create ``path`` exclusively with the right permission bits regardless of umask."""
-    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    mode = file_mode(private)
     ensure_dir(path.parent)
     fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     os.fchmod(fd, mode)

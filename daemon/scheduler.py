@@ -43,6 +43,20 @@ def make_trigger(spec: JobSpec, tz):
     return IntervalTrigger(seconds=spec.seconds, timezone=tz)
 
 
+_CRON_ORDER = ("minute", "hour", "day", "month", "day_of_week")
+
+
+def describe_schedule(spec: JobSpec) -> str:
+    """``every 300s`` or a crontab-style ``cron 30 3 * * *`` (minute hour day month weekday, plus
+    any ``second``/``week``/``year`` field named after it), never a Python dict."""
+    if spec.trigger != "cron":
+        return f"every {spec.seconds}s"
+    cron = dict(spec.cron or {})
+    fields = [str(cron.pop(k, "*")) for k in _CRON_ORDER]
+    extra = " ".join(f"{k}={v}" for k, v in sorted(cron.items()))
+    return "cron " + " ".join(fields) + (f" ({extra})" if extra else "")
+
+
 def missed_since(spec: JobSpec, last_success: datetime | None, now: datetime, tz) -> bool:
     """Did at least one scheduled window pass since the last successful run?"""
     if last_success is None:
@@ -102,7 +116,11 @@ class JobRunner:
             kwargs = {}
             if spec.catch_up and missed_since(spec, last, now, self.tz):
                 kwargs["next_run_time"] = datetime.now(self.tz)
-                log.info("job %s missed a run since %s: catching up once now", name, last)
+                if last is None:
+                    log.info("job %s has not run on this instance yet: running it now", name)
+                else:
+                    log.info("job %s missed a run since its last success at %s: catching up once now", name,
+                             last.astimezone(self.tz).isoformat(timespec="seconds"))
             self.sched.add_job(self.run_job, trigger, args=[name], id=name, name=name, replace_existing=True, **kwargs)
         self.sched.start()
 
@@ -128,7 +146,7 @@ class JobRunner:
             else:
                 nxt = make_trigger(spec, self.tz).get_next_fire_time(None, datetime.now(self.tz))
             rows.append({
-                "job": name, "schedule": f"every {spec.seconds}s" if spec.trigger == "interval" else f"cron {spec.cron}",
+                "job": name, "schedule": describe_schedule(spec),
                 "next_run": nxt.isoformat() if nxt else "", "last_success": run.get("last_success_at") or "",
                 "last_error": run.get("last_error") or "", "description": spec.description,
             })

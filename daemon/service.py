@@ -4,6 +4,11 @@ The main thread only supervises (signals, observer health, ``WATCHDOG=1``); one 
 processes files so a long file never delays the watchdog ping, and the scheduler has its own
 threads. ``READY=1`` is sent only after recovery and the start-up scan, so systemd (and the
 end-to-end tests) know that every file already waiting has been seen.
+
+The ping means "making progress", not only "alive": it stops while an inbox cannot be watched,
+when the worker thread died, and when one file has been in hand longer than
+``[daemon] max_file_seconds`` (a handler stuck on it); systemd then restarts marketd, and the
+next start rejects that file as ``too_slow`` instead of hanging on it again.
 """
 from __future__ import annotations
 
@@ -33,8 +38,10 @@ class InstanceLock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        from .outbox import ensure_dir
+
+        ensure_dir(self.path.parent)
+        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -74,6 +81,7 @@ class Daemon:
         self.engine: InboxEngine | None = None
         self.worker: threading.Thread | None = None
         self.worker_error: BaseException | None = None
+        self._stuck_on: str | None = None  # file id the supervisor gave up on (max_file_seconds)
 
     def _signals(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self._request_stop("SIGTERM"))
@@ -102,22 +110,27 @@ class Daemon:
                     engine.scan()
                     last_scan = time.monotonic()
                 while engine.run_once(limit=batch) and not self.stop.is_set():
-                    pass
+                    engine.publish_waiting()
+                engine.publish_waiting()
         except BaseException as exc:  # the supervisor sees a dead worker and stops the watchdog ping
             self.worker_error = exc
             log.exception("inbox worker died")
 
     def _reload_config(self) -> None:
+        """SIGHUP: the ``[inbox.*]`` settings of a config that loads are applied all together;
+        one that does not load changes nothing (the running settings stay, an ERROR says why)."""
         notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
         path = self.app.config.get("_path")
         try:
-            fresh = config_mod.load(path) if path else self.app.config
-            for kind, inbox in self.engine.inboxes.items():
-                inbox.settings = config_mod.inbox_settings(fresh, kind)
-            self.app.config["inbox"] = fresh["inbox"]
-            log.info("configuration reloaded from %s (inbox settings)", path)
+            fresh = self.app.check_config(config_mod.load(path)) if path else self.app.config
+            settings = {kind: config_mod.inbox_settings(fresh, kind) for kind in self.engine.inboxes}
         except Exception as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
+        else:
+            for kind, inbox in self.engine.inboxes.items():
+                inbox.settings = settings[kind]
+            self.app.config["inbox"] = fresh["inbox"]
+            log.info("configuration reloaded from %s (inbox settings)", path)
         self.engine.request_rescan()
         notify("READY=1")
 
@@ -131,12 +144,13 @@ class Daemon:
     def _run(self) -> int:
         app = self.app
         self._signals()
+        app.store.check_writable()  # a read-only database: one line now, not a dead worker later
         engine = self.engine = InboxEngine(app)
         engine.ensure_dirs()
         engine.recover()
-        engine.scan()
         watcher = Watcher(engine)
-        watcher.start()
+        watcher.start()  # before the start-up scan: a file renamed in meanwhile has its events
+        engine.scan(startup=True)
         jobs = JobRunner(app)
         jobs.start()
         self.worker = threading.Thread(target=self._work, name="inbox-worker", daemon=True)
@@ -154,7 +168,9 @@ class Daemon:
                     self._reload_config()
                 watchers_ok = watcher.supervise()
                 worker_ok = self.worker.is_alive()
-                if ping_every and watchers_ok and worker_ok and time.monotonic() - last_ping >= ping_every * 0.9:
+                progress_ok = self._progressing(engine, bool(ping_every))
+                if ping_every and watchers_ok and worker_ok and progress_ok \
+                        and time.monotonic() - last_ping >= ping_every * 0.9:
                     st = engine.status()
                     waiting = sum(st["waiting"].values())
                     notify("WATCHDOG=1", f"STATUS={waiting} waiting, {engine.processed_count} processed, "
@@ -168,8 +184,37 @@ class Daemon:
             notify("STOPPING=1")
             engine.stopping.set()
             engine.wake.set()
+            engine.waiting_note.clear()
             self._shutdown(engine, watcher, jobs)
         return 0
+
+    def _progressing(self, engine: InboxEngine, pinging: bool) -> bool:
+        """False while one file has been in hand longer than ``[daemon] max_file_seconds``.
+
+        Said once per file (ERROR, naming it), with a note in the state folder so the next start
+        rejects the file as ``too_slow``; if the file finishes after all, the note goes and the
+        pings resume."""
+        limit = float(self.app.config["daemon"].get("max_file_seconds", 3600))
+        stuck = engine.in_hand.held_longer_than(limit)
+        noted = self._stuck_on
+        if stuck is None:
+            if noted is not None:
+                held = engine.in_hand.current()
+                if held is None or held.file_id != noted:
+                    log.info("the worker let go of %s after all; the watchdog is fed again", noted)
+                    engine.stuck_note.clear()
+                    self._stuck_on = None
+            return True
+        held, age = stuck
+        if noted != held.file_id:
+            self._stuck_on = held.file_id
+            engine.stuck_note.write(held, age, limit)
+            log.error("the inbox worker has been on %s (%s) for %.0f s, longer than [daemon] max_file_seconds "
+                      "(%.0f s): it looks stuck. %s; at the next start this file goes to .error/ as too_slow "
+                      "(raise max_file_seconds if files this large are normal)", held.what, held.file_id, age, limit,
+                      "Not pinging the systemd watchdog, so systemd restarts marketd" if pinging else
+                      "Without a systemd watchdog nothing restarts marketd: restart it by hand")
+        return False
 
     def _shutdown(self, engine: InboxEngine, watcher: Watcher, jobs: JobRunner) -> None:
         """Stop within ``[daemon] stop_timeout_seconds`` (default 100: the units' TimeoutStopSec

@@ -4,6 +4,15 @@ One database file in WAL mode, one connection per thread (the inbox worker, sche
 the CLI each get their own), ``synchronous=FULL`` so a journal row that says "published"
 survives a power cut as well as a kill -9. Plugins own their tables through
 ``register_migrations``; the core owns the journal, business keys, job runs and orders.
+
+Every write transaction starts with ``BEGIN IMMEDIATE`` (:class:`Database`), including the ones
+sqlite-utils opens itself inside ``insert``/``upsert``, and an inbox file's transaction
+(:meth:`Store.file_transaction`) begins that way at its first use of the store. A plain (deferred) ``BEGIN`` reads first
+(sqlite-utils looks at the table's columns) and then upgrades to a write; if another connection
+holds the write lock at that moment, SQLite answers ``database is locked`` at once, without
+waiting for the busy timeout (a connection that already reads must not wait for a writer, or two
+could wait for each other). With several threads writing (the inbox worker, every scheduled
+job), that made a fresh daemon's first jobs fail despite ``busy_timeout=60000``.
 """
 from __future__ import annotations
 
@@ -17,6 +26,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import sqlite_utils
+
+from .errors import MarketdError
 
 
 def utcnow_iso() -> str:
@@ -57,6 +68,38 @@ def _core_v1(db: sqlite_utils.Database) -> None:
 CORE_MIGRATIONS: list[tuple[int, Callable]] = [(1, _core_v1)]
 
 
+class StoreError(MarketdError):
+    """The state database cannot be opened or written (a one-line message, not a traceback)."""
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils with every outermost transaction taken as a writer from its first statement
+    (``BEGIN IMMEDIATE``), so a busy database is waited for (busy timeout) instead of failing at
+    once when a read is upgraded to a write. Nested blocks stay savepoints."""
+
+    @contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:
+            with super().atomic() as db:  # a savepoint inside the open transaction
+                yield db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+    def begin(self) -> None:
+        self.execute("BEGIN IMMEDIATE")
+
+
 class ThreadConnections:
     """One SQLite connection per thread to one database file, all closed together.
 
@@ -68,8 +111,10 @@ class ThreadConnections:
 
     def __init__(self, path: str | Path, *, wrap: Callable | None = None, row_factory=None,
                  foreign_keys: bool = False):
+        from .outbox import ensure_dir
+
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.path.parent)
         # Orders (buyer names, addresses) and carrier requests live in these files: owner-only,
         # whatever the umask; SQLite gives its -wal/-shm files the database file's mode.
         os.close(os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600))
@@ -149,26 +194,115 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._conns = ThreadConnections(self.path, wrap=sqlite_utils.Database, foreign_keys=True)
+        self._lazy = threading.local()  # file_transaction() not begun yet, per thread
+        try:
+            self._conns = ThreadConnections(self.path, wrap=Database, foreign_keys=True)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unusable(exc, "open") from None
+
+    def _unusable(self, exc: BaseException, doing: str) -> StoreError:
+        import pwd
+
+        try:
+            who = pwd.getpwuid(os.geteuid()).pw_name
+        except KeyError:
+            who = f"uid {os.geteuid()}"
+        why = getattr(exc, "strerror", None) or str(exc)
+        return StoreError(
+            f"cannot {doing} the state database {self.path}: {why}. marketd (user {who}) needs read and "
+            f"write permission on it, on its -wal and -shm files and on the folder {self.path.parent}, "
+            "on a writable local file system")
+
+    def check_writable(self) -> None:
+        """Take the write lock once and let it go (``BEGIN IMMEDIATE``/``ROLLBACK``): a read-only
+        database or folder is found at start-up, in one line, not by the first file's claim."""
+        try:
+            conn = self._conns.raw()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS _write_probe (x)")  # a real write: READONLY shows here
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            try:
+                self._conns.raw().execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise self._unusable(exc, "write to") from None
 
     # -- connections ---------------------------------------------------------------------------
     @property
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection (sqlite-utils), opened on first use."""
-        return self._conns.get()
+        """This thread's connection (sqlite-utils), opened on first use. Inside a
+        :meth:`file_transaction` that has not begun yet, the first use begins it."""
+        db = self._conns.get()
+        lazy = self._lazy
+        if getattr(lazy, "pending", False):
+            lazy.pending = False
+            db.conn.execute("BEGIN IMMEDIATE")
+            lazy.begun = True
+        return db
 
     @contextmanager
     def transaction(self):
-        """One atomic unit; nested use becomes a savepoint."""
+        """One atomic unit (``BEGIN IMMEDIATE``); nested use becomes a savepoint."""
         with self.db.atomic() as db:
             yield db
+
+    @contextmanager
+    def file_transaction(self):
+        """The inbox's unit of work for one file: atomic like :meth:`transaction`, but the write
+        lock is taken at this thread's first use of the store inside it, not at once.
+
+        A handler that does its slow part first (the shipments handler calls carriers for
+        minutes, reading orders through a connection of its own) and writes at the end then
+        holds the lock only while it writes, so scheduled jobs are not kept waiting past the
+        busy timeout; one that reads the store first holds it from that read on, and never
+        has a read upgraded to a write (see the module docstring).
+        """
+        lazy = self._lazy
+        if getattr(lazy, "pending", False) or self._conns.raw().in_transaction:
+            with self.transaction() as db:  # nested: a savepoint as usual
+                yield db
+            return
+        lazy.pending, lazy.begun = True, False
+        try:
+            yield None
+        except BaseException:
+            lazy.pending = False
+            if lazy.begun:
+                self._rollback()
+            raise
+        lazy.pending = False
+        if lazy.begun:
+            try:
+                self._conns.raw().execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        conn = self._conns.raw()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._conns.close()
 
     # -- migrations ----------------------------------------------------------------------------
     def migrate(self, components: dict[str, list[tuple[int, Callable]]]) -> list[str]:
-        """Apply each component's migrations once, in version order; returns what ran."""
+        """Apply each component's migrations once, in version order; returns what ran. A
+        database that cannot be read or written raises :class:`StoreError` (one line)."""
+        try:
+            return self._migrate(components)
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if any(t in text for t in ("readonly", "unable to open", "disk i/o", "locked", "not a database",
+                                       "disk is full")):
+                raise self._unusable(exc, "write to" if "readonly" in text else "use") from None
+            raise
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise self._unusable(exc, "read") from None
+
+    def _migrate(self, components: dict[str, list[tuple[int, Callable]]]) -> list[str]:
         db = self.db
         if "_migrations" not in db.table_names():
             db["_migrations"].create({"component": str, "version": int, "applied_at": str}, pk=("component", "version"))
@@ -228,6 +362,11 @@ class Store:
 
     def counts_by_state(self) -> dict[str, int]:
         return {r["state"]: r["n"] for r in self.db.query("select state, count(*) n from files group by state")}
+
+    def plugin_error_count(self) -> int:
+        """Files rejected because a handler raised unexpectedly (bugs, counted by ``marketd status``)."""
+        return next(self.db.query("select count(*) n from files where state = 'error' and "
+                                  "json_extract(error, '$.reason') like 'plugin\\_error%' escape '\\'"))["n"]
 
     def last_processed(self, limit: int = 5) -> list[dict]:
         return list(self.db.query(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-from marketd.hookspecs import hookimpl
+from marketd.sdk import hookimpl
 
 
 def _delegate(module: str, func: str, *args) -> None:

@@ -26,18 +26,13 @@ import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from marketd.errors import ConfigError, TransientError
-from marketd.http import RateLimited, utc_iso
-from marketd.models import Capabilities, Channel
+from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
 
 from .lwa import LWA_ENDPOINT, LwaClient
+from .settings import FORBIDDEN_KEYS, AmazonChannelSettings, env_name, secrets_in_clear
 from .spapi import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError
 
 log = logging.getLogger("marketd.amazon")
-
-# Keys that would hold a secret in clear. The config loader already refuses most of them; the
-# channel checks again because an App can be built from a dict that never went through it.
-FORBIDDEN_KEYS = ("client_secret", "refresh_token", "access_token", "token", "secret", "password")
 
 ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
 
@@ -54,11 +49,6 @@ AMAZON_CARRIER_CODES = {
     "COLISSIMO": "Colissimo", "CHRONOPOST": "Chronopost", "CORREOS": "Correos", "SEUR": "SEUR",
     "POSTNL": "PostNL", "INPOST": "InPost", "USPS": "USPS",
 }
-
-
-def env_name(account: str, what: str) -> str:
-    """``MARKETD_AMAZON_<ACCOUNT>_<WHAT>``, the account name upper-cased, other chars as ``_``."""
-    return f"MARKETD_AMAZON_{re.sub(r'[^A-Z0-9]+', '_', account.upper()).strip('_')}_{what}"
 
 
 def _iso(value: str | None) -> str | None:
@@ -153,53 +143,52 @@ class AmazonChannel(Channel):
     type = "amazon"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True)
+    settings_model = AmazonChannelSettings
 
-    def __init__(self, app, name: str, settings: dict, transport=None):
-        super().__init__(app, name, settings or {})
-        s = self.settings
-        leaked = sorted(k for k in FORBIDDEN_KEYS if s.get(k))
-        if leaked:
-            raise ConfigError(
-                f"[channels.{name}] holds {', '.join(leaked)} in clear: Amazon secrets must come from environment "
-                f"variables or systemd credentials. Remove the key and set {env_name(name, 'CLIENT_SECRET')} and "
-                f"{env_name(name, 'REFRESH_TOKEN')} (or LoadCredential= with those names; or name your own with "
-                "client_secret_secret / refresh_token_secret)")
-        country = str(s.get("marketplace", "")).upper()
-        if s.get("marketplace_id"):
-            self.marketplace_id = str(s["marketplace_id"])
-            self.region = str(s.get("region") or MARKETPLACES.get(country, ("", "eu"))[1]).lower()
+    def __init__(self, app, name: str, settings: AmazonChannelSettings | dict, transport=None):
+        leaked = sorted(k for k in FORBIDDEN_KEYS if isinstance(settings, dict) and settings.get(k))
+        if leaked:  # said before validation, which would echo nothing of it but name no variables either
+            raise ConfigError(f"[channels.{name}] " + secrets_in_clear(name, leaked))
+        super().__init__(app, name, settings)
+        s: AmazonChannelSettings = self.settings
+        country = s.marketplace.upper()
+        if s.marketplace_id:
+            self.marketplace_id = s.marketplace_id
+            self.region = (s.region or MARKETPLACES.get(country, ("", "eu"))[1]).lower()
         elif country in MARKETPLACES:
             self.marketplace_id, self.region = MARKETPLACES[country]
         else:
             raise ConfigError(
-                f"[channels.{name}] marketplace = {s.get('marketplace')!r}: use a country code "
+                f"[channels.{name}] marketplace = {s.marketplace!r}: use a country code "
                 f"({', '.join(sorted(MARKETPLACES))}) or set marketplace_id and region (na, eu, fe)")
         if self.region not in ENDPOINTS:
             raise ConfigError(f"[channels.{name}] region = {self.region!r}: use na, eu or fe")
         self.country = country
-        self.orders_sync = bool(s.get("orders_sync", False))
-        self.settlements_fetch = bool(s.get("settlements_fetch", False))
-        self.endpoint = s.get("endpoint") or (SANDBOX_ENDPOINTS if s.get("sandbox") else ENDPOINTS)[self.region]
-        self.lwa_endpoint = s.get("lwa_endpoint") or LWA_ENDPOINT
-        self.initial_days = float(s.get("initial_days", 30))
-        self.overlap = float(s.get("overlap_seconds", 120))
-        mw = s.get("max_wait_seconds", 30)
-        self.max_wait = None if mw is None or float(mw) < 0 else float(mw)
-        self.fulfilled_by = s.get("fulfilled_by") or None
-        self.included_data = list(s.get("included_data") or ORDER_DATA)
-        self.carrier_codes = {self._norm(k): str(v) for k, v in (s.get("carrier_codes") or {}).items()}
-        self.limits = {op: (float(v[0]), float(v[1])) for op, v in (s.get("limits") or {}).items()}
-        self._transport = transport if transport is not None else s.get("transport")
+        self.orders_sync = s.orders_sync
+        self.settlements_fetch = s.settlements_fetch
+        self.endpoint = s.endpoint or (SANDBOX_ENDPOINTS if s.sandbox else ENDPOINTS)[self.region]
+        self.lwa_endpoint = s.lwa_endpoint or LWA_ENDPOINT
+        self.initial_days = s.initial_days
+        self.overlap = s.overlap_seconds
+        self.max_wait = None if s.max_wait_seconds < 0 else s.max_wait_seconds
+        self.fulfilled_by = s.fulfilled_by or None
+        self.included_data = list(s.included_data or ORDER_DATA)
+        self.carrier_codes = {self._norm(k): v for k, v in s.carrier_codes.items()}
+        bad = [op for op, v in s.limits.items() if len(v) != 2]
+        if bad:
+            raise ConfigError(f"[channels.{name}] limits.{bad[0]} must be [rate, burst], e.g. [0.0167, 20]")
+        self.limits = {op: (float(v[0]), float(v[1])) for op, v in s.limits.items()}
+        self._transport = transport if transport is not None else s.transport
         self._api: SpApiClient | None = None
         self.last_sync: dict = {}
 
     # -- credentials and client ----------------------------------------------------------------
     def credentials(self) -> tuple[str, str, str]:
         """(client_id, client_secret, refresh_token), read at first use."""
-        s = self.settings
-        client_id = s.get("client_id") or self.app.secret(s.get("client_id_secret") or env_name(self.name, "CLIENT_ID"))
-        secret = self.app.secret(s.get("client_secret_secret") or env_name(self.name, "CLIENT_SECRET"))
-        refresh = self.app.secret(s.get("refresh_token_secret") or env_name(self.name, "REFRESH_TOKEN"))
+        s: AmazonChannelSettings = self.settings
+        client_id = s.client_id or self.app.secret(s.client_id_secret or env_name(self.name, "CLIENT_ID"))
+        secret = self.app.secret(s.client_secret_secret or env_name(self.name, "CLIENT_SECRET"))
+        refresh = self.app.secret(s.refresh_token_secret or env_name(self.name, "REFRESH_TOKEN"))
         return client_id, secret, refresh
 
     @property
@@ -207,9 +196,9 @@ class AmazonChannel(Channel):
         if self._api is None:
             clock = self.app.clock
             lwa = LwaClient(self.credentials, endpoint=self.lwa_endpoint, transport=self._transport, clock=clock,
-                            account=self.name, timeout=float(self.settings.get("timeout", 30)))
+                            account=self.name, timeout=self.settings.timeout or 30.0)
             self._api = SpApiClient(self.endpoint, lwa, transport=self._transport, clock=clock, limits=self.limits,
-                                    timeout=float(self.settings.get("timeout", 60)), account=self.name)
+                                    timeout=self.settings.timeout or 60.0, account=self.name)
         return self._api
 
     def close(self) -> None:
@@ -427,5 +416,4 @@ def _errors_of(resp) -> list:
     return _errors(resp)
 
 
-def factory(app, name: str, settings: dict) -> AmazonChannel:
-    return AmazonChannel(app, name, settings)
+factory = AmazonChannel  # register("amazon", AmazonChannel): the class is the factory, with its settings_model

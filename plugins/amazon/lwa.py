@@ -16,9 +16,7 @@ import logging
 import threading
 from typing import Callable
 
-from marketd.clock import Clock, SYSTEM_CLOCK
-from marketd.errors import ConfigError, TransientError
-from marketd.http import HttpClient, RetryPolicy
+from marketd.sdk import SYSTEM_CLOCK, Clock, ConfigError, HttpClient, RetryPolicy, TransientError
 
 log = logging.getLogger("marketd.amazon.lwa")
 

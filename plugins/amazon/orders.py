@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from marketd.errors import ConfigError, MarketdError, TransientError
-from marketd.models import JobSpec
+from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError
 
 from .channel import AmazonChannel
 

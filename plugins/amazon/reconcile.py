@@ -173,6 +173,8 @@ class Reconciliation:
     no_order_rows: pd.DataFrame
     ambiguous: int = 0
     warnings: list[str] = field(default_factory=list)
+    paid_lines: list[tuple[str, str]] = field(default_factory=list)  # (order-id, sku) with revenue here
+    paid_before: list[dict] = field(default_factory=list)            # of those, paid by another settlement
     _order_table: dict | None = field(default=None, repr=False)
 
     @property
@@ -290,6 +292,10 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
                                        else "order") for r in refs]
     names, _, _ = lookup_channels(db, channels, known_channels)
     lookup = KeyLookup(db, [r for r, k in zip(refs, kinds) if k == "order"], names).start()
+    paid_lines = _paid_lines(rows, ocode, cat, units, refs, kinds)
+    sid = parsed.settlement_id
+    overlap = ReadInThread(store_path(db), lambda conn: paid_before(conn, sid, paid_lines),
+                           "settlement-overlap").start()
     try:
         merchant_refs = _first_nonempty(rows["merchant-order-id"].to_numpy(dtype=object), ocode, R) if n else []
         amounts = np.zeros((R, len(CATEGORIES)), dtype=object if exact_objects else np.int64)
@@ -320,17 +326,80 @@ def reconcile(db, parsed: ParsedSettlement, *, channels: list[str] | None = None
 
         rec = Reconciliation(parsed, refs, merchant_refs, marketplaces, kinds, [None] * R, [None] * R, [""] * R,
                              amounts, row_counts, posted_first, posted_last, totals, breakdown, unclassified_rows,
-                             no_order_rows, warnings=list(parsed.warnings))
+                             no_order_rows, warnings=list(parsed.warnings), paid_lines=paid_lines)
         rec.order_table()  # the exact texts, formatted while the lookup runs
         by_key = lookup.join()
+        rec.paid_before = overlap.join() if overlap.started else paid_before(db.conn, sid, paid_lines)
     finally:
         lookup.join_quietly()
+        overlap.join_quietly()
     rec.order_keys, rec.channels, rec.match, rec.ambiguous = match_orders(
         db, refs, merchant_refs, kinds, channels, known_channels, by_key=by_key)
     ambiguous = rec.ambiguous
     if ambiguous:
         rec.warnings.append(f"{ambiguous} order-id(s) matched more than one stored order; the first key was used")
+    if rec.paid_before:
+        others = sorted({p["other_settlement"] for p in rec.paid_before})
+        rec.warnings.append(
+            f"{len(rec.paid_before)} order line(s) (order-id + SKU) were already paid by settlement(s) "
+            f"{', '.join(others[:5])}{' …' if len(others) > 5 else ''}: real settlements never pay a sale twice, so "
+            "this is a double payment to report to Amazon, or this settlement is a copy of one already applied "
+            "under another id (sheet 'Paid before')")
     return rec
+
+
+def _paid_lines(rows: pd.DataFrame, ocode: np.ndarray, cat: np.ndarray, units: np.ndarray, refs: list[str],
+                kinds: list[str]) -> list[tuple[str, str]]:
+    """The (order-id, SKU) pairs this settlement pays revenue for (a sale, not a refund), in key
+    order (so their insert walks the table's primary key instead of jumping around in it).
+    Codes are paired and sorted in numpy, by the texts' ranks; strings are touched once."""
+    if not len(rows):
+        return []
+    is_order = np.asarray([k == "order" for k in kinds], dtype=bool)
+    sel = np.flatnonzero((cat == REVENUE) & (units != 0))
+    sel = sel[is_order[ocode[sel]]] if len(sel) else sel
+    if not len(sel):
+        return []
+    scode, sku_values = pd.factorize(np.asarray([s.strip() for s in rows["sku"].to_numpy(dtype=object)[sel]],
+                                                dtype=object))
+    skus = list(sku_values)
+    ref_order, sku_order = _text_order(refs), _text_order(skus)
+    ref_rank, sku_rank = np.empty_like(ref_order), np.empty_like(sku_order)
+    ref_rank[ref_order] = np.arange(len(ref_order))
+    sku_rank[sku_order] = np.arange(len(sku_order))
+    n = len(skus)
+    keys = np.unique(ref_rank[ocode[sel]] * n + sku_rank[scode])  # distinct, sorted
+    return list(zip(np.asarray(refs, dtype=object)[ref_order[keys // n]].tolist(),
+                    np.asarray(skus, dtype=object)[sku_order[keys % n]].tolist()))
+
+
+def _text_order(texts: list[str]) -> np.ndarray:
+    """Indexes that sort ``texts`` by code point (SQLite's BINARY order), sorted in C."""
+    return np.argsort(np.asarray(texts, dtype=str), kind="stable").astype(np.int64)
+
+
+def paid_before(conn, settlement_id: str, lines: list[tuple[str, str]]) -> list[dict]:
+    """The lines of ``lines`` that another settlement already paid: one primary-key probe per
+    order-id, skipped when no other settlement has paid lines stored (a first settlement, a store
+    from before the table)."""
+    if not lines:
+        return []
+    if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'settlement_paid_lines'"
+                    ).fetchone() is None:
+        return []
+    if conn.execute("select 1 from settlement_paid_lines where settlement_id != ? limit 1",
+                    [settlement_id]).fetchone() is None:
+        return []
+    wanted = set(lines)
+    refs = list(dict.fromkeys(r for r, _ in lines))
+    out = []
+    for ref, sku, other in conn.execute(
+            "select p.order_ref, p.sku, p.settlement_id from json_each(?) j join settlement_paid_lines p "
+            "on p.order_ref = j.value where p.settlement_id != ? order by p.order_ref, p.sku, p.settlement_id",
+            [json.dumps(refs), settlement_id]):
+        if (ref, sku) in wanted:
+            out.append({"order_ref": ref, "sku": sku, "other_settlement": other})
+    return out
 
 
 def lookup_channels(db, channels=None, known_channels=None) -> tuple[list[str], str, list]:
@@ -552,6 +621,11 @@ def apply(db, rec: Reconciliation, info: FileInfo, now: datetime) -> dict:
                 [rec.channels[i] for i in sel], [rec.match[i] for i in sel],
                 [rec.marketplaces[i] or None for i in sel], [p.currency] * n, *table["cols"],
                 rec.row_counts[sel_arr].tolist(), table["firsts"], table["lasts"]))
+    if rec.paid_lines and "settlement_paid_lines" in db.table_names():
+        # one statement over a JSON array (in key order): no per-row parameter binding in Python
+        db.conn.execute("insert or ignore into settlement_paid_lines (order_ref, sku, settlement_id) "
+                        "select json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ? from json_each(?) j",
+                        [sid, json.dumps(rec.paid_lines)])
     rematched_keys: set = set()
     rematched = rematch_pending(db, keys_out=rematched_keys, exclude_settlement=sid)
     return {"settlement_orders": n, "rematched": rematched, "matched_keys": keys, "rematched_keys": rematched_keys}
@@ -645,6 +719,8 @@ def forget_settlement(db, settlement_id: str) -> int:
                      [settlement_id]).fetchone()[0]
     conn.execute("delete from settlement_orders where settlement_id = ?", [settlement_id])
     conn.execute("delete from settlements where settlement_id = ?", [settlement_id])
+    if "settlement_paid_lines" in db.table_names():
+        conn.execute("delete from settlement_paid_lines where settlement_id = ?", [settlement_id])
     return n
 
 

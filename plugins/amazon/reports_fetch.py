@@ -18,9 +18,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from marketd import config as config_mod
-from marketd.errors import ConfigError, MarketdError, TransientError
-from marketd.models import JobSpec
+from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError, inbox_settings_for
 
 from .orders import amazon_accounts, log_once
 from .spapi import SETTLEMENT_V2
@@ -63,14 +61,14 @@ def fetch_settlements(app, channel, since=None) -> list[Path]:
     # the rate limit, or created late, is still found. ``amazon_reports`` makes it download once.
     now = app.clock.now()
     oldest = now - timedelta(days=RETENTION_DAYS) + timedelta(hours=1)
-    backfill = now - timedelta(days=float(channel.settings.get("settlements_backfill_days", RETENTION_DAYS)))
+    backfill = now - timedelta(days=channel.settings.settlements_backfill_days)
     created_since = max(oldest, backfill)
     db = app.store.db
     done = {r["report_id"] for r in db.query("select report_id from amazon_reports where channel = ?", [channel.name])}
     reports = [r for r in channel.api.get_reports(report_types=[SETTLEMENT_V2], processing_statuses=["DONE"],
                                                   created_since=created_since)
                if r.get("reportId") not in done and r.get("reportDocumentId")]
-    settings = config_mod.inbox_settings(app.config, "settlements")
+    settings = inbox_settings_for(app, "settlements")
     folder = Path(app.inbox_dir) / "settlements"
     written = []
     for report in sorted(reports, key=lambda r: r.get("createdTime") or ""):

@@ -28,13 +28,14 @@ SANDBOX_CREDENTIALS = {
 
 def checkout_root() -> Path:
     """The source checkout holding ``tests/fakes``; a clear error when marketd is installed plainly."""
-    import marketd
+    import marketd.sdk
 
-    root = Path(marketd.__file__).resolve().parents[1]
+    package = Path(marketd.sdk.__file__).resolve().parents[1]
+    root = package.parent
     if not (root / "tests" / "fakes" / "spapi.py").is_file():
         raise click.ClickException(
             f"`marketd sandbox` needs a source checkout: {root / 'tests' / 'fakes'} not found next to the "
-            f"installed package ({Path(marketd.__file__).parent}). Clone the repository and install it with "
+            f"installed package ({package}). Clone the repository and install it with "
             "`pip install -e .`, then run `marketd sandbox` from there")
     return root
 
@@ -72,7 +73,7 @@ def start(directory: Path, *, port: int = 0, orders: int = 40, force: bool = Fal
     """Start the fakes and write the instance files; returns {'servers', 'fake', 'config', 'env', ...}."""
     import tomli_w
 
-    from marketd.clock import SYSTEM_CLOCK, FakeClock
+    from marketd.sdk import SYSTEM_CLOCK, FakeClock
 
     root = checkout_root()
     mods = load_fakes(root)
@@ -131,10 +132,7 @@ def check(state: dict) -> dict:
     """One order sync and one settlement fetch through the configured channel, in-process; the
     fetched settlement files then go through the settlements inbox (claim, reconcile, reports)
     exactly as the daemon would take them."""
-    import json
-
-    from marketd.app import App
-    from marketd.inbox import InboxEngine
+    from marketd.sdk import open_app, process_file
 
     from .orders import amazon_accounts
     from .reports_fetch import fetch_settlements
@@ -142,21 +140,16 @@ def check(state: dict) -> dict:
     saved = {k: os.environ.get(k) for k in state["env"]}
     os.environ.update(state["env"])
     try:
-        app = App.from_config_path(state["config"])
+        app = open_app(state["config"])
         try:
             channel = amazon_accounts(app)[ACCOUNT]
             n = channel.sync_orders(None)
             files = fetch_settlements(app, channel, None)
             settlements = []
-            engine = InboxEngine(app)
-            engine.ensure_dirs()
-            inbox = engine.inboxes.get("settlements")
-            for f in files if inbox is not None else []:
-                claimed = engine.claim(inbox, Path(f))
-                if claimed is not None:
-                    row = engine.process(claimed["id"])
-                    settlements.append({"file": row["name"], "state": row["state"],
-                                        **json.loads(row["summary"] or "{}")})
+            if "settlements" in app.inbox_handlers():
+                for f in files:
+                    row = process_file(app, "settlements", f)
+                    settlements.append({"file": row["name"], "state": row["state"], **(row["summary"] or {})})
             return {"orders": n, "settlement_files": [str(f) for f in files], "settlements": settlements}
         finally:
             app.close()

@@ -23,7 +23,7 @@ LABELS = {
 
 
 def _app(ctx):
-    from marketd.cli import build_app
+    from marketd.sdk import build_app
 
     return build_app(ctx)
 
@@ -165,7 +165,7 @@ def settlement_commands(cli) -> None:
     @click.pass_context
     def forget(ctx, settlement_id):
         """Remove an applied settlement and its per-order amounts (to apply a corrected copy)."""
-        from marketd.cli import exclusive
+        from marketd.sdk import exclusive
 
         app = _app(ctx)
         with exclusive(app, "stop the daemon first (systemctl stop marketd)"):

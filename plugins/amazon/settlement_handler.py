@@ -18,6 +18,7 @@ import sqlite_utils
 
 from .reconcile import (STATUS_OK, FileInfo, apply, forget_settlement, ReadInThread, reconcile,
                         unsettled_keys, unsettled_orders)
+from .settings import SettlementInboxSettings
 from .settlement_parser import parse_settlement, peek_settlement_id
 from .settlement_reports import (DEFAULT_XLSX_MAX_ROWS, duplicate_text, write_orders_csv, write_unsettled_csv,
                                  write_xlsx)
@@ -39,8 +40,7 @@ def _slug(name: str) -> str:
 
 
 def amazon_channel_names(app) -> list[str]:
-    return [name for name, section in (app.config.get("channels") or {}).items()
-            if isinstance(section, dict) and section.get("type") == "amazon"]
+    return [name for name, section in (app.config.get("channels") or {}).items() if section.get("type") == "amazon"]
 
 
 def channels_for(app, settings: dict, file_name: str) -> list[str] | None:
@@ -87,6 +87,7 @@ class SettlementHandler:
     completeness = ("the summary row's total-amount must equal the exact sum of every row (payout check): a "
                     "row cut in the middle is rejected as truncated, a file cut at a row boundary is applied "
                     "as an 'inconsistent settlement' and replaced when a complete copy arrives")
+    settings_model = SettlementInboxSettings
 
     def process(self, ctx) -> dict:
         settings = ctx.settings or {}
@@ -233,6 +234,11 @@ def ingest(ctx, *, prior: dict | None = None, timings: dict | None = None, check
         "decimal_sep": parsed.decimal_sep, "rows": parsed.transaction_rows, "rematched": applied["rematched"],
         "unsettled": len(unsettled), "outputs": outputs,
     }
+    if rec.paid_before:
+        summary["paid_before"] = len(rec.paid_before)
+        ctx.log.warning("settlement %s pays %d order line(s) that settlement(s) %s paid already (see %s.xlsx)", sid,
+                        len(rec.paid_before), ", ".join(sorted({p["other_settlement"] for p in rec.paid_before})[:5]),
+                        base.rsplit("/", 1)[-1])
     if replaced:
         summary["replaced"] = replaced
     if rec.warnings:

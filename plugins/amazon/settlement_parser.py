@@ -18,6 +18,7 @@ million ``Decimal`` objects. Dates are parsed once per distinct text, too.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -30,8 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marketd.errors import FileRejected
-from marketd.numbers import AMOUNT, DecimalStyle, NumberError, parse_decimal
+from marketd.sdk import AMOUNT, DecimalStyle, FileRejected, NumberError, parse_decimal, quote_input
 
 UTC = timezone.utc
 
@@ -114,10 +114,22 @@ class ParsedSettlement:
 
 # -- reading the head ------------------------------------------------------------------------------
 def _decode(data: bytes, configured: str | None) -> tuple[str, int]:
-    """(encoding, bom length). UTF-8 (with/without BOM), else cp1252; never guessed per line."""
+    """(encoding, bom length). UTF-8 (with/without BOM), else cp1252; never guessed per line.
+
+    A BOM or a configured encoding decides without trying others, so the whole file is checked
+    against it here: pandas reads only the columns it needs (a bad byte elsewhere went
+    unnoticed, or surfaced later as a bare UnicodeDecodeError)."""
     if configured and configured not in ("auto", ""):
-        return configured, 3 if data.startswith(b"\xef\xbb\xbf") and configured.replace("-", "").lower().startswith("utf8") else 0
+        try:
+            codecs.lookup(configured)
+        except LookupError:
+            raise FileRejected("encoding", f"the inbox's encoding setting {quote_input(configured)} is not an encoding "
+                               "Python knows", fix="set [inbox.settlements] encoding = \"auto\" (or utf-8, cp1252)")
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") and configured.replace("-", "").lower().startswith("utf8") else 0
+        _check_decodes(data, configured, bom, f"the inbox's encoding setting says {configured}, but")
+        return configured, bom
     if data.startswith(b"\xef\xbb\xbf"):
+        _check_decodes(data, "utf-8", 3, "the file starts with a UTF-8 byte-order mark, but")
         return "utf-8", 3
     if data.isascii():
         return "utf-8", 0
@@ -133,6 +145,23 @@ def _decode(data: bytes, configured: str | None) -> tuple[str, int]:
         raise FileRejected("encoding", "the file is neither UTF-8 nor Windows-1252 (cp1252) text: byte "
                            f"0x{data[exc.start]:02x} is not a character in either",
                            where=_byte_where(data, exc.start), fix=FIX_DOWNLOAD)
+
+
+def _check_decodes(data: bytes, encoding: str, start: int, said: str) -> None:
+    """Reject the file at its first byte that is not ``encoding`` (in 1 MiB steps: no second
+    copy of a large file as text)."""
+    if data.isascii():
+        return
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    step = 1 << 20
+    for pos in range(start, len(data), step):
+        pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous step
+        try:
+            decoder.decode(data[pos:pos + step], final=pos + step >= len(data))
+        except UnicodeDecodeError as exc:
+            offset = pos - pending + exc.start
+            raise FileRejected("encoding", f"{said} byte 0x{data[offset]:02x} is not {encoding} text ({exc.reason})",
+                               where=_byte_where(data, offset), fix=FIX_DOWNLOAD)
 
 
 def _byte_where(data: bytes, offset: int) -> str:
@@ -272,6 +301,35 @@ def _layout(header: list[str], raw_header: list[str] | None = None, head: str = 
         raise FileRejected("duplicate_column", f"column(s) {', '.join(dupes)} appear twice in the header",
                            where="line 1 (header)", fix=FIX_DOWNLOAD)
     return layout
+
+
+# -- size of a row ---------------------------------------------------------------------------------
+# A settlement row is a few hundred bytes (36 short fields at most). A far longer line is no
+# settlement row — a value with megabytes in it, or a file with its line breaks lost — and is
+# refused before anything else reads it.
+MAX_LINE_BYTES = 16 * 1024
+
+
+def _check_line_lengths(data: bytes, limit: int = MAX_LINE_BYTES, step: int = 8 << 20) -> None:
+    """Reject the file at its first line longer than ``limit`` bytes (numpy over 8 MiB steps:
+    no Python work per line)."""
+    if len(data) <= limit:
+        return
+    start_of_line = 0  # offset where the current line starts
+    for pos in range(0, len(data), step):
+        chunk = np.frombuffer(data, dtype=np.uint8, count=min(step, len(data) - pos), offset=pos)
+        breaks = np.flatnonzero(chunk == 10) + pos
+        starts = np.concatenate(([start_of_line], breaks + 1))
+        ends = np.concatenate((breaks, [pos + len(chunk)]))
+        long = np.flatnonzero(ends - starts > limit)
+        if len(long):
+            at = int(starts[long[0]])
+            raise FileRejected(
+                "line_too_long", f"a line of more than {limit // 1024} KiB (settlement rows are a few hundred "
+                "bytes): a value with far too much in it, or line breaks lost", where=_byte_where(data, at),
+                fix=FIX_DOWNLOAD)
+        if len(breaks):
+            start_of_line = int(breaks[-1]) + 1
 
 
 # -- line numbers ----------------------------------------------------------------------------------
@@ -444,16 +502,38 @@ def slash_order_of(values, dotted_seen: bool = False) -> tuple[str, str]:
     return "MDY", "assumed: Amazon documents posted-date as MM/DD/YY"
 
 
+# Settlement dates outside these years are typos or corruption: numpy parses "9999-12-31T23:59:59-01:00"
+# (year 10000 once the offset is applied) and "0000-01-01", which no datetime can hold.
+FIRST_YEAR, LAST_YEAR = 1990, 2199
+_EPOCH_MIN = int(np.datetime64(f"{FIRST_YEAR}-01-01T00:00:00", "s").astype(np.int64))
+_EPOCH_MAX = int(np.datetime64(f"{LAST_YEAR + 1}-01-01T00:00:00", "s").astype(np.int64)) - 1
+
+
+def _first_out_of_range(epochs: np.ndarray) -> int | None:
+    valid = epochs != ParsedSettlement.NO_DATE
+    bad = np.flatnonzero(valid & ((epochs < _EPOCH_MIN) | (epochs > _EPOCH_MAX)))
+    return int(bad[0]) if len(bad) else None
+
+
+def date_problem(text: str) -> str:
+    """Why a date text was refused (for the rejection message)."""
+    shape, _ = _date_shape(text.strip())
+    if shape is not None:
+        return (f"{quote_input(text)} is outside the years {FIRST_YEAR}–{LAST_YEAR} (in UTC): a typo in the year, "
+                "or a corrupted file")
+    return f"{quote_input(text)} is not a date format of Amazon settlement files"
+
+
 def epochs_of(texts, slash_order: str = "MDY") -> tuple[np.ndarray, int | None, set]:
     """Epoch seconds (UTC) per text; NO_DATE for empty. Returns (array, index of the first bad
-    text or None, shapes seen)."""
+    text — not a date, or outside FIRST_YEAR..LAST_YEAR — or None, shapes seen)."""
     texts = [t.strip() for t in texts]
     fast = _fast_canon(texts)
     if fast is not None:
         canon, name = fast
         try:
-            arr = np.array(canon, dtype="datetime64[s]")
-            return arr.astype(np.int64), None, {name}
+            arr = np.array(canon, dtype="datetime64[s]").astype(np.int64)
+            return arr, _first_out_of_range(arr), {name}
         except ValueError:
             pass  # a bad value among them: the slow path says which
     canon, offsets, shapes = [], [], set()
@@ -486,7 +566,7 @@ def epochs_of(texts, slash_order: str = "MDY") -> tuple[np.ndarray, int | None, 
         off = np.asarray(offsets, dtype=np.int64)
         valid = out != ParsedSettlement.NO_DATE
         out[valid] -= off[valid]
-    return out, None, shapes
+    return out, _first_out_of_range(out), shapes
 
 
 def _fast_canon(texts: list[str]) -> tuple[list[str], str] | None:
@@ -542,6 +622,7 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
     data = Path(source).read_bytes() if is_path else bytes(source)
     scan = _scan(data, settings.get("encoding"))
     layout = _layout(scan.header, scan.raw_header, scan.head)
+    _check_line_lengths(data)
     ncols = len(scan.header)
     if not scan.summary:
         raise FileRejected("no_rows", "the file has a header but no summary row and no transactions",
@@ -764,7 +845,7 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
             continue
         arr, bad, shapes = epochs_of([text], order)
         if bad is not None:
-            raise FileRejected("bad_date", f"{text!r} is not a date format of Amazon settlement files",
+            raise FileRejected("bad_date", date_problem(text),
                                where=f"line 2, column {c!r}", fix=DATE_FIX)
         summary_dates[c] = datetime.fromtimestamp(int(arr[0]), UTC)
         date_formats[c] = DATE_LABELS[shapes.pop()]
@@ -774,7 +855,7 @@ def parse_settlement(source: str | Path | bytes, settings: dict | None = None) -
             pos = int(np.argmax(posted_codes == bad))
             line = int(lines.of(ordinal[[pos]])[0])
             column = "posted-date" if posted_label != posted_col and no_time[pos] else posted_col
-            raise FileRejected("bad_date", f"{posted_uniques[bad]!r} is not a date format of Amazon settlement files",
+            raise FileRejected("bad_date", date_problem(posted_uniques[bad]),
                                where=f"line {line}, column {column!r}", fix=DATE_FIX)
         date_formats[posted_label] = " + ".join(DATE_LABELS[x] for x in sorted(shapes))
         row_epoch = epoch[posted_codes]

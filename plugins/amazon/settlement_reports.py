@@ -12,8 +12,7 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from marketd.tabular import safe_cell
-from marketd.xlsxout import MAX_ROWS as XLSX_MAX_ROWS, Workbook
+from marketd.sdk import XLSX_MAX_ROWS, XlsxWorkbook as Workbook, safe_cell
 
 from .reconcile import CATEGORIES, Reconciliation, STATUS_OK, iso
 
@@ -220,6 +219,24 @@ def write_xlsx(fh, rec: Reconciliation, info: dict, unsettled: list[dict], *, ma
             ws.append([line, safe_cell(tt), safe_cell(oid), safe_cell(at), safe_cell(ad), rec.dec(u), safe_cell(sku)])
     if len(unc) > shown:
         ws.append([f"... {len(unc) - shown} more unclassified row(s) not shown (limit xlsx_max_rows = {max_rows})"])
+
+    # Order lines another settlement paid already (real settlements never overlap)
+    if rec.paid_before:
+        ws = wb.sheet("Paid before")
+        header(ws, ["order_id", "sku", "also paid by settlement", "order_key", "revenue in this settlement"])
+        index = {r: i for i, r in enumerate(rec.refs)}
+        for p in rec.paid_before[:max_rows]:
+            i = index.get(p["order_ref"])
+            ws.append([safe_cell(p["order_ref"]), safe_cell(p["sku"]), safe_cell(p["other_settlement"]),
+                       safe_cell(rec.order_keys[i] or "") if i is not None else "",
+                       rec.dec(int(rec.amounts[i][0])) if i is not None else ""])
+        if len(rec.paid_before) > max_rows:
+            ws.append([f"... {len(rec.paid_before) - max_rows} more line(s) not shown (limit xlsx_max_rows = "
+                       f"{max_rows}): the whole settlement repeats another one"])
+        ws.append([])
+        ws.append(["Each row is an order line (order-id + SKU) this settlement pays revenue for that another "
+                   "settlement paid already: a double payment to report to Amazon, or a copy of an applied "
+                   "settlement under another id."])
 
     # Aging: shipped orders not settled yet
     ws = wb.sheet("Unsettled")

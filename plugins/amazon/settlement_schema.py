@@ -11,6 +11,11 @@ Money columns are TEXT holding ``format(Decimal, "f")``; times are ISO-8601 UTC.
   ``(settlement_id, order_ref)``); the index ``(order_key, order_ref)`` serves "everything for
   this order", "still unmatched" and "unmatched lines with this order-id".
   A settlement is applied once: re-ingesting is recognised by ``settlements`` / the business key.
+- ``settlement_paid_lines`` (v2): one row per (order-id, SKU) a settlement paid revenue for
+  (the sale of that order line), keyed by order-id first: a later settlement paying the same
+  line again is found with one index probe per line and flagged in its report (real
+  settlements never overlap: it is a double payment, or a copy applied under a new id).
+  Settlements applied before v2 have no rows here.
 """
 from __future__ import annotations
 
@@ -38,4 +43,10 @@ def _v1(db) -> None:
     db.execute("CREATE INDEX idx_settlement_orders_order_key ON settlement_orders (order_key, order_ref)")
 
 
-MIGRATIONS = [(1, _v1)]
+def _v2(db) -> None:
+    db.execute(
+        "CREATE TABLE settlement_paid_lines (order_ref TEXT NOT NULL, sku TEXT NOT NULL, settlement_id TEXT NOT NULL, "
+        "PRIMARY KEY (order_ref, sku, settlement_id)) WITHOUT ROWID")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2)]

@@ -24,10 +24,8 @@ import zlib
 from datetime import datetime
 from typing import Iterator
 
-from marketd import __version__
-from marketd.clock import Clock, SYSTEM_CLOCK
-from marketd.errors import MarketdError, TransientError
-from marketd.http import HttpClient, RateLimiter, RetryPolicy, redact_text, utc_iso
+from marketd.sdk import (SYSTEM_CLOCK, Clock, HttpClient, MarketdError, RateLimiter, RetryPolicy, TransientError,
+                        __version__, redact_text, utc_iso)
 
 from .lwa import LwaClient
 
@@ -64,6 +62,7 @@ MARKETPLACES: dict[str, tuple[str, str]] = {
 # operation's `description` in the official models: orders_2026-01-01.json (searchOrders,
 # getOrder), ordersV0.json (confirmShipment), reports_2021-06-30.json (getReports, createReport,
 # getReport, getReportDocument). Orders use dynamic plans: the header may report other values.
+RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"  # the rate in force for the operation, per answer
 DEFAULT_LIMITS: dict[str, tuple[float, float]] = {
     "searchOrders": (0.0056, 20),
     "getOrder": (0.5, 30),
@@ -155,7 +154,8 @@ class SpApiClient:
                  f"Platform={platform.system() or 'Linux'})")
         self.http = HttpClient(self.endpoint, transport=transport, timeout=timeout, clock=self.clock,
                                retry=retry or RetryPolicy(), limiter=self.limiter, name=f"SP-API {account}".strip(),
-                               headers={"user-agent": agent, "accept": "application/json"})
+                               headers={"user-agent": agent, "accept": "application/json"},
+                               rate_limit_header=RATE_LIMIT_HEADER)
         # Presigned document URLs: a plain GET with no SP-API headers (research §1.6).
         self.download_http = HttpClient("", transport=transport, timeout=max(timeout, 120.0), clock=self.clock,
                                         retry=retry or RetryPolicy(), name="report download",

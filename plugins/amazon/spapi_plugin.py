@@ -3,9 +3,9 @@ from __future__ import annotations
 
 
 def spapi_channels(register) -> None:
-    from .channel import factory
+    from .channel import AmazonChannel
 
-    register("amazon", factory)
+    register("amazon", AmazonChannel)
 
 
 def spapi_jobs(register) -> None:

@@ -1,12 +1,12 @@
 """Built-in plugin: the BRT (Bartolini) carrier: shipments with PDF/ZPL labels, confirm, delete,
 tracking by parcel ID. Configure ``[carriers.<name>] type = "brt"``; see docs/plugins/carriers.md."""
-from marketd.hookspecs import hookimpl
+from marketd.sdk import hookimpl
 
-from .carrier import BrtCarrier, factory
+from .carrier import BrtCarrier
 
 __all__ = ["BrtCarrier"]
 
 
 @hookimpl
 def register_carriers(register):
-    register("brt", factory)
+    register("brt", BrtCarrier)

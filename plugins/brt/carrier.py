@@ -1,14 +1,12 @@
 """The BRT carrier: ``[carriers.<name>] type = "brt"`` (keys in docs/plugins/carriers.md)."""
 from __future__ import annotations
 
-from marketd.carriers import (Carrier, InFlight, LabelFormat, Message, ShipmentRequest, ShipmentResult,
-                              TrackingResult, TrackingStatus)
-from marketd.errors import ConfigError
+from marketd.sdk import (Carrier, InFlight, LabelFormat, Message, ShipmentRequest, ShipmentResult, TrackingResult,
+                        TrackingStatus)
 
 from . import mapper
-from .client import DEFAULT_BASE_URL, BrtClient
-
-REQUIRED_SETTINGS = ("departure_depot", "sender_customer_code")
+from .client import BrtClient
+from .settings import DEFAULT_TRACKING_URL, BrtSettings
 
 
 class BrtCarrier(Carrier):
@@ -17,44 +15,40 @@ class BrtCarrier(Carrier):
     # A create that may have reached BRT before a crash is undone by our reference (delete)
     # and made again: BRT keys shipments by senderCustomerCode + sender references.
     in_flight = InFlight.recover
+    settings_model = BrtSettings
+    settings: BrtSettings
 
-    def __init__(self, app, name: str, settings: dict, transport=None):
+    def __init__(self, app, name: str, settings: BrtSettings | dict, transport=None):
         super().__init__(app, name, settings)
-        missing = [k for k in REQUIRED_SETTINGS if not settings.get(k)]
-        if missing:
-            raise ConfigError(f"[carriers.{name}] (type brt) needs {', '.join(missing)}")
-        self._transport = transport if transport is not None else settings.get("transport")
-        if isinstance(self._transport, str):
-            self._transport = None
+        self._transport = transport if transport is not None else self.settings.transport
         self._client: BrtClient | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     def credentials(self) -> tuple[str, str]:
         """Read at first use so a missing secret only affects this carrier, not the whole daemon."""
-        user = self.settings.get("user_id") or self.app.secret(self.settings.get("user_id_secret", "BRT_USER_ID"))
-        password = self.app.secret(self.settings.get("password_secret", "BRT_PASSWORD"))
+        user = self.settings.user_id or self.app.secret(self.settings.user_id_secret)
+        password = self.app.secret(self.settings.password_secret)
         return str(user), password
 
     @property
     def client(self) -> BrtClient:
         if self._client is None:
             self._client = BrtClient(
-                self.name, self.settings.get("base_url", DEFAULT_BASE_URL), credentials=self.credentials,
+                self.name, self.settings.base_url, credentials=self.credentials,
                 transport=self._transport, clock=self.app.clock,
-                requests_per_second=float(self.settings.get("requests_per_second", 5)),
-                timeout=float(self.settings.get("timeout", 30)))
+                requests_per_second=self.settings.requests_per_second, timeout=self.settings.timeout)
         return self._client
 
     @property
     def channel_carrier_code(self) -> str:
-        return self.settings.get("channel_carrier_code") or "BRT"
+        return self.settings.channel_carrier_code or "BRT"
 
     @property
     def channel_carrier_name(self) -> str:
-        return self.settings.get("channel_carrier_name") or "BRT"
+        return self.settings.channel_carrier_name or "BRT"
 
     def tracking_url(self, tracking_number: str) -> str:
-        template = self.settings.get("tracking_url", "https://vas.brt.it/vas/sped_det_show.hsm?chisono={tracking_number}")
+        template = self.settings.tracking_url or DEFAULT_TRACKING_URL
         return template.format(tracking_number=tracking_number) if tracking_number else ""
 
     # -- checks ---------------------------------------------------------------------------------
@@ -117,5 +111,4 @@ class BrtCarrier(Carrier):
         return result
 
 
-def factory(app, name: str, settings: dict) -> BrtCarrier:
-    return BrtCarrier(app, name, settings)
+factory = BrtCarrier  # the class is the factory; its settings_model declares the keys

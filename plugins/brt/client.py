@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 
-from marketd.carriers import Message
-from marketd.errors import TransientError
+from marketd.sdk import HttpClient, Message, RetryPolicy, TokenBucket, TransientError
 
-DEFAULT_BASE_URL = "https://api.brt.it/rest/v1"
+from .settings import DEFAULT_BASE_URL
 
 
 class BrtClient:
     def __init__(self, carrier: str, base_url: str, *, credentials, transport=None, clock=None,
                  requests_per_second: float = 5.0, timeout: float = 30.0):
-        from marketd.http import HttpClient, RetryPolicy, TokenBucket
-
         self.carrier = carrier
         self.credentials = credentials  # () -> (user_id, password), read lazily
         limiter = TokenBucket(rate=requests_per_second, capacity=max(1.0, requests_per_second), clock=clock)
@@ -36,16 +33,28 @@ class BrtClient:
         return {"userID": user, "password": password}
 
     def _json(self, resp, what: str) -> tuple[dict | None, list[Message]]:
-        if resp.status_code == 401:
-            return None, [Message(self.carrier, "BRT refused the credentials (HTTP 401): check user_id and the "
-                                                "password credential", "401")]
+        # BRT answers business errors (address, routing) inside HTTP 200; an HTTP error or a
+        # non-JSON page says the account or the connection is wrong, not the line: such messages
+        # carry ``account_problem`` so the line's reject reason says what to fix.
+        account = {"account_problem": True}
+        if resp.status_code in (401, 403):
+            return None, [Message(self.carrier, f"BRT refused the credentials (HTTP {resp.status_code})",
+                                  str(resp.status_code),
+                                  details={**account, "fix": "check user_id and the password credential"})]
+        if resp.status_code == 400:
+            return None, [Message(self.carrier, f"BRT {what} refused the request (HTTP 400): {resp.text[:200]}",
+                                  "400")]
         if resp.status_code >= 400:
             return None, [Message(self.carrier, f"BRT {what} failed with HTTP {resp.status_code}: "
-                                                f"{resp.text[:200]}", str(resp.status_code))]
+                                                f"{resp.text[:200]}", str(resp.status_code),
+                                  details={**account, "fix": "check base_url (it ends in /rest/v1) of this carrier "
+                                                             "account"})]
         try:
             return resp.json(), []
         except (json.JSONDecodeError, ValueError):
-            return None, [Message(self.carrier, f"BRT {what} answer is not JSON: {resp.text[:120]!r}", "format")]
+            return None, [Message(self.carrier, f"BRT {what} answer is not JSON: {resp.text[:120]!r}", "format",
+                                  details={**account, "fix": "check base_url (it ends in /rest/v1) of this carrier "
+                                                             "account"})]
 
     def create(self, payload: dict) -> tuple[dict | None, list[Message]]:
         resp = self.http_once.request("POST", "/shipments/shipment", operation="brt.create_shipment", json=payload)

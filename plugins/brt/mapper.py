@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from datetime import datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from marketd.carriers import (Label, Message, ParcelResult, ShipmentRequest, ShipmentResult,
-                              TrackingEvent, TrackingResult, TrackingStatus)
+from marketd.sdk import (Label, Message, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent, TrackingResult,
+                        TrackingStatus)
 
 ROME = ZoneInfo("Europe/Rome")
 MAX_ADDRESS = 35
+MAX_SENDER_REFERENCE = 15  # alphanumericSenderReference
 
 # Event ids seen in third-party clients (701..704, MIC); descriptions are matched as a fallback.
 STATUS_BY_CODE = {
@@ -56,17 +58,27 @@ def execution_messages(carrier: str, body: dict | None) -> list[Message]:
     severity = str(em.get("severity") or "").upper()
     text = " - ".join(t for t in (str(em.get("codeDesc") or "").strip(), str(em.get("message") or "").strip()) if t)
     if code < 0 or severity == "ERROR":
-        return [Message(carrier, text or f"BRT error {code}", str(code), "error", {"severity": severity})]
+        return [Message(carrier, text or f"BRT error {code}", str(code), "error",
+                        {"severity": severity,
+                         "fix": "correct the line (address, CAP/province, weight) and send it again in a new file"})]
     if severity in ("WARNING", "WARN") or code > 0:
         return [Message(carrier, text or f"BRT warning {code}", str(code), "warning", {"severity": severity})]
     return []
 
 
-def references(req: ShipmentRequest, settings: dict) -> dict:
+def sender_reference(idempotency_key: str) -> str:
+    """Our idempotency key as BRT's 15-character alphanumeric reference: the key itself when it
+    fits, else a digest of it (never a cut, which could make two keys one reference)."""
+    if len(idempotency_key) <= MAX_SENDER_REFERENCE:
+        return idempotency_key
+    return "M" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:MAX_SENDER_REFERENCE - 1].upper()
+
+
+def references(req: ShipmentRequest, settings) -> dict:
     return {
         "senderCustomerCode": int(settings["sender_customer_code"]),
         "numericSenderReference": int(settings.get("reference_offset", 0)) + int(req.sequence),
-        "alphanumericSenderReference": req.idempotency_key[:15],
+        "alphanumericSenderReference": sender_reference(req.idempotency_key),
     }
 
 

@@ -1,6 +1,5 @@
 """Built-in plugin: the product catalog inbox (``inbox/catalog/``) and its daily summary job."""
-from marketd.hookspecs import hookimpl
-from marketd.models import JobSpec
+from marketd.sdk import JobSpec, hookimpl
 
 from .handler import CatalogHandler
 from .schema import MIGRATIONS

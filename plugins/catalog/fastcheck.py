@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from marketd.numbers import DecimalStyle
+from marketd.sdk import DecimalStyle
 
 _WEIGHTS = np.array([1, 3] * 6, dtype=np.int64)
 _SEP = "\x00"  # never inside a value: NUL bytes are refused by the reader

@@ -22,12 +22,11 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
-from marketd.errors import FileRejected
-from marketd.numbers import DecimalStyle, votes
-from marketd.tabular import read_table, safe_cell, write_csv
+from marketd.sdk import DecimalStyle, FileRejected, read_table, safe_cell, votes, write_csv
 
 from .fastcheck import check_columns
 from .seen import Seen
+from .settings import CatalogSettings
 from .upsert import FIELDS, ProductStore
 from .validate import REQUIRED, check_row
 
@@ -45,6 +44,7 @@ class CatalogHandler:
     kind = "catalog"
     completeness = ("CSV rows are checked for a cut-off last row; a file cut at a row boundary cannot be "
                     "detected, so ERPs must use mode require_rename or done_file")
+    settings_model = CatalogSettings
 
     def _mapping(self, columns: list[str], settings: dict) -> dict[str, str]:
         """Map file column -> our field; ERP names come from [inbox.catalog.columns]."""
@@ -61,8 +61,8 @@ class CatalogHandler:
     def process(self, ctx) -> dict:
         table = read_table(ctx.path, ctx.settings)
         mapping = self._mapping(table.columns, ctx.settings)
-        defaults = {k: str(v) for k, v in (ctx.settings.get("defaults") or {}).items()}
-        required = ctx.settings.get("required_columns") or list(REQUIRED)
+        defaults = {k: str(v) for k, v in ctx.settings.defaults.items()}
+        required = ctx.settings.required_columns or list(REQUIRED)
         missing = [c for c in required if c not in mapping.values() and c not in defaults]
         if missing:
             raise _missing_columns(table, missing, ctx.settings)
@@ -70,7 +70,7 @@ class CatalogHandler:
         positions = {field: i for i, col in enumerate(table.columns) for c, field in mapping.items() if c == col}
         extra = {col: i for i, col in enumerate(table.columns) if col not in mapping}
         extra_cols = [c for c in table.columns if c not in mapping]
-        style = _decimal_style(table, positions, defaults, ctx.settings.get("decimal", "auto"))
+        style = _decimal_style(table, positions, defaults, ctx.settings.decimal)
         run = _Run(ctx, table, positions, extra, defaults, style)
         relpath = f"reports/catalog-{ctx.stem}-{ctx.stamp}.csv"
         with ctx.open_output(relpath) as report:

@@ -1,7 +1,7 @@
 """The daily catalog summary: what the store holds, and what came in since the last run."""
 from __future__ import annotations
 
-from marketd.tabular import csv_text
+from marketd.sdk import csv_text
 
 
 def catalog_summary(app, since):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from marketd.numbers import AMOUNT, COUNT, DecimalStyle, NumberError, parse_decimal
+from marketd.sdk import AMOUNT, COUNT, DecimalStyle, NumberError, parse_decimal
 
 REQUIRED = ("sku", "ean", "title", "brand", "price", "currency", "stock")
 _CURRENCY = re.compile(r"[A-Z]{3}")

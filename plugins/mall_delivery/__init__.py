@@ -1,13 +1,25 @@
 """Built-in plugin: MALL Delivery (MDP): labels from the MALL API, status moved by MALL, and the
 rule that smallbox orders of an MDP-active MALL account ship with nothing else.
 Configure ``[carriers.<name>] type = "mall_delivery"``; see docs/plugins/carriers.md."""
-from marketd.hookspecs import hookimpl
+from marketd.sdk import hookimpl
 
-from .carrier import MallDeliveryCarrier, factory
+from .carrier import MallDeliveryCarrier
 
 __all__ = ["MallDeliveryCarrier"]
 
 
 @hookimpl
 def register_carriers(register):
-    register("mall_delivery", factory)
+    register("mall_delivery", MallDeliveryCarrier)
+
+
+@hookimpl
+def veto_shipment(app, order, request, carrier):
+    """Smallbox orders of a MALL account with MALL Delivery active ship with MALL Delivery only,
+    whoever makes the shipment (a shipment-file line, the ERP's own tracking numbers)."""
+    for account in app.carriers.values():
+        if isinstance(account, MallDeliveryCarrier) and account is not carrier:
+            refusal = account.veto(order, request, carrier)
+            if refusal is not None:
+                return refusal
+    return None

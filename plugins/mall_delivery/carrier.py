@@ -5,7 +5,8 @@ Rules from MALL's partner help (seed 004) and the MPAPI docs (research §4):
 - once MALL Delivery is active, labels come from MALL (``POST /v1/orders/labels``) and the
   seller must not ship with the old carrier: the smallbox method is entirely MALL's. So this
   carrier **vetoes** any shipment of a smallbox order of its MALL channel(s) with another
-  carrier (``refuse_other_carrier``);
+  carrier (the ``veto_shipment`` hook in ``__init__``, asking each MALL Delivery account's
+  ``veto``);
 - labels can be made only while the order is in ``shipping`` (marketd confirms an ``open``
   order and moves it to ``shipping`` first); the parcel count can change only there; after
   ``shipped`` only the last version can be reprinted;
@@ -21,10 +22,13 @@ import binascii
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from marketd.carriers import (Carrier, InFlight, Label, LabelFormat, Message, ParcelResult, ShipmentRequest,
-                              ShipmentResult, TrackingEvent, TrackingResult, TrackingStatus)
+from marketd.sdk import (Carrier, InFlight, Label, LabelFormat, Message, ParcelResult, ShipmentRequest, ShipmentResult,
+                        TrackingEvent, TrackingResult, TrackingStatus)
+from marketd.sdk.labels import LabelError, split_pdf_labels, zpl_blocks
 
-from .client import DEFAULT_BASE_URL, MallClient
+from .client import MallClient
+from .orders import package_size
+from .settings import MallDeliverySettings
 
 STATUS = {
     "blocked": TrackingStatus.pending, "open": TrackingStatus.pending, "shipping": TrackingStatus.pending,
@@ -61,36 +65,35 @@ class MallDeliveryCarrier(Carrier):
     in_flight = InFlight.retry       # labels for an order in `shipping` are idempotent
     channel_managed = True           # MALL moves the order status from the carrier's tracking
     track_by = "shipment_id"         # the MALL order id
+    settings_model = MallDeliverySettings
+    settings: MallDeliverySettings
 
-    def __init__(self, app, name: str, settings: dict, transport=None):
+    def __init__(self, app, name: str, settings: MallDeliverySettings | dict, transport=None):
         super().__init__(app, name, settings)
-        self._transport = transport if transport is not None else settings.get("transport")
-        if isinstance(self._transport, str):
-            self._transport = None
+        self._transport = transport if transport is not None else self.settings.transport
         self._client: MallClient | None = None
 
     @property
     def client(self) -> MallClient:
         if self._client is None:
             self._client = MallClient(
-                self.name, self.settings.get("base_url", DEFAULT_BASE_URL),
-                client_id=lambda: self.app.secret(self.settings.get("client_id_secret", "MALL_CLIENT_ID")),
+                self.name, self.settings.base_url,
+                client_id=lambda: self.app.secret(self.settings.client_id_secret),
                 transport=self._transport, clock=self.app.clock,
-                requests_per_second=float(self.settings.get("requests_per_second", 2)),
-                timeout=float(self.settings.get("timeout", 30)))
+                requests_per_second=self.settings.requests_per_second, timeout=self.settings.timeout)
         return self._client
 
     @property
     def active(self) -> bool:
-        return bool(self.settings.get("active", True))
+        return self.settings.active
 
     @property
     def channel_carrier_code(self) -> str:
-        return self.settings.get("channel_carrier_code") or "MALL Delivery"
+        return self.settings.channel_carrier_code or "MALL Delivery"
 
     def mall_channels(self) -> set[str]:
-        ch = self.settings.get("channels", self.settings.get("channel", []))
-        return {ch} if isinstance(ch, str) else set(ch or [])
+        ch = self.settings.channels or self.settings.channel or []
+        return {ch} if isinstance(ch, str) else set(ch)
 
     def is_mall_order(self, order: dict | None) -> bool:
         if not order:
@@ -101,12 +104,11 @@ class MallDeliveryCarrier(Carrier):
         return str(order.get("channel_type") or "").lower() in ("mall", "mall_marketplace")
 
     # -- policy ---------------------------------------------------------------------------------
-    def refuse_other_carrier(self, order, request: ShipmentRequest, carrier: Carrier) -> Message | None:
+    def veto(self, order, request: ShipmentRequest, carrier) -> Message | None:
+        """Refuse ``carrier`` for a smallbox order of this account's MALL channel(s)."""
         if not self.active or carrier.type == self.type or not self.is_mall_order(order):
             return None
-        from marketd.plugins.shipments.orders import package_size
-
-        size = request.package_size or package_size(order)
+        size = str(request.options.get("package_size") or "").lower() or package_size(order)
         if size != "smallbox":
             return None
         return Message(
@@ -166,7 +168,7 @@ class MallDeliveryCarrier(Carrier):
             return ShipmentResult(self.name, messages=[Message(
                 self.name, f"MALL order {oid} is {status}: labels can be made only for open or shipping orders",
                 "status")])
-        per_page = int(self.settings.get("labels_per_page", 4))
+        per_page = self.settings.labels_per_page
         body = {"labels_type": request.label_format.value.lower(), "first_position": 1, "labels_per_page": per_page,
                 "labels": [{"order_id": int(oid) if oid.isdigit() else oid, "parcel_count": len(request.parcels)}]}
         data, msgs = self.client.labels(body)
@@ -191,8 +193,6 @@ class MallDeliveryCarrier(Carrier):
                               meta={"order_id": oid, "barcodes": barcodes})
 
     def _split(self, raw: bytes, fmt: LabelFormat, per_page: int, count: int, notes: list) -> list[Label]:
-        from marketd.plugins.shipments.labels import LabelError, split_pdf_labels, zpl_blocks
-
         try:
             if fmt == LabelFormat.ZPL:
                 blocks = zpl_blocks(raw)
@@ -232,5 +232,4 @@ class MallDeliveryCarrier(Carrier):
                               tracking_url=str(order.get("tracking_url") or ""))
 
 
-def factory(app, name: str, settings: dict) -> MallDeliveryCarrier:
-    return MallDeliveryCarrier(app, name, settings)
+factory = MallDeliveryCarrier  # the class is the factory; its settings_model declares the keys

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 
-from marketd import __version__
-from marketd.carriers import Message
-from marketd.errors import TransientError
+from marketd.sdk import HttpClient, Message, RetryPolicy, TokenBucket, TransientError, __version__
 
-DEFAULT_BASE_URL = "https://mpapi.mallgroup.com"
 
 
 class MallClient:
     def __init__(self, carrier: str, base_url: str, *, client_id, transport=None, clock=None,
                  requests_per_second: float = 2.0, timeout: float = 30.0):
-        from marketd.http import HttpClient, RetryPolicy, TokenBucket
-
         self.carrier = carrier
         self.client_id = client_id  # () -> str, read lazily
         limiter = TokenBucket(rate=requests_per_second, capacity=max(1.0, requests_per_second), clock=clock)
@@ -37,8 +32,10 @@ class MallClient:
         try:
             doc = resp.json()
         except (json.JSONDecodeError, ValueError):
+            # not MALL's API answering (a wrong base_url, a proxy page): the account, not the line
             return None, [Message(self.carrier, f"MALL answered HTTP {resp.status_code} without JSON: "
-                                                f"{resp.text[:120]!r}", str(resp.status_code))]
+                                                f"{resp.text[:120]!r}", str(resp.status_code),
+                                  details={"account_problem": True, "fix": "check base_url of this carrier account"})]
         result = doc.get("result") if isinstance(doc, dict) else None
         if isinstance(result, dict) and str(result.get("status") or "").upper() == "LIMITED":
             # MALL's rate limiter, also when it answers HTTP 200: not applied, worth retrying later.
@@ -46,7 +43,8 @@ class MallClient:
                                  f"({result.get('message') or 'LIMITED'})")
         if resp.status_code in (401, 403):
             return None, [Message(self.carrier, "MALL refused the client_id (HTTP %d): check the MALL client id "
-                                                "credential" % resp.status_code, str(resp.status_code))]
+                                                "credential" % resp.status_code, str(resp.status_code),
+                                  details={"account_problem": True, "fix": "check the MALL client id credential"})]
         if resp.status_code >= 400 or (isinstance(result, dict) and result.get("status") == "ERROR"):
             text = (result or {}).get("message") or f"HTTP {resp.status_code}"
             codes = doc.get("errorCodes") if isinstance(doc, dict) else None

@@ -1,29 +1,20 @@
-"""Built-in plugin: tracking numbers the ERP supplies itself.
+"""Built-in plugin: the ``manual`` carrier type, for tracking numbers the ERP supplies itself.
 
-Two doors, one result (a shipment the tracking sync confirms on the order's channel, once):
+A shipment-file line whose carrier is a ``type = "manual"`` account and that carries
+``tracking_number`` (and ``carrier_code``) makes no label: the number is recorded and the
+tracking sync confirms it on the order's channel, once. marketd does not poll these carriers.
 
-- the ``tracking`` inbox: a CSV with ``order``, ``carrier`` (the carrier's code, e.g. DHL),
-  ``tracking_number`` and optional ``service``, ``ship_date``, ``status``, ``tracking_url``,
-  ``channel`` (see config/examples/tracking.csv);
-- a shipment file line whose carrier is a ``type = "manual"`` account and that carries
-  ``tracking_number`` (and ``carrier_code``): no label is made, the number is recorded.
-
-marketd does not poll these carriers; a later tracking line with ``status = delivered`` (or
-``returned``) records that. Needs the ``shipments`` plugin (its tables and tracking sync).
+The other door for the ERP's tracking numbers, the ``tracking`` inbox, is part of the
+``shipments`` plugin (it writes the shipments ledger); its ``[inbox.tracking] carrier`` names
+the manual account used for its lines.
 """
-from marketd.hookspecs import hookimpl
+from marketd.sdk import hookimpl
 
-from .carrier import ManualCarrier, factory
-from .handler import TrackingHandler
+from .carrier import ManualCarrier
 
-__all__ = ["ManualCarrier", "TrackingHandler"]
+__all__ = ["ManualCarrier"]
 
 
 @hookimpl
 def register_carriers(register):
-    register("manual", factory)
-
-
-@hookimpl
-def register_inbox_handlers(register):
-    register(TrackingHandler())
+    register("manual", ManualCarrier)

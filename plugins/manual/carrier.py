@@ -1,25 +1,28 @@
 """``type = "manual"``: a carrier account whose shipments the ERP makes; marketd only records them."""
 from __future__ import annotations
 
-from marketd.carriers import (Carrier, InFlight, Message, ParcelResult, ShipmentRequest, ShipmentResult,
-                              TrackingResult, TrackingStatus)
+from marketd.sdk import (Carrier, InFlight, Message, ParcelResult, ShipmentRequest, ShipmentResult, TrackingResult,
+                        TrackingStatus)
+
+from .settings import ManualSettings
 
 
 class ManualCarrier(Carrier):
     type = "manual"
     trackable = False
     in_flight = InFlight.retry  # nothing is sent anywhere
+    settings_model = ManualSettings
+    settings: ManualSettings
 
     @property
     def channel_carrier_code(self) -> str:
-        return self.settings.get("channel_carrier_code") or "Other"
+        return self.settings.channel_carrier_code or "Other"
 
     def channel_codes(self, declared: str = "") -> tuple[str, str]:
         """``carrier_codes`` maps the ERP's carrier names to channel codes, e.g. ``{"DHL Paket" = "DHL"}``."""
-        mapping = self.settings.get("carrier_codes") or {}
         if declared:
-            return mapping.get(declared, declared), declared
-        return self.channel_carrier_code, self.settings.get("channel_carrier_name") or self.name
+            return self.settings.carrier_codes.get(declared, declared), declared
+        return self.channel_carrier_code, self.settings.channel_carrier_name or self.name
 
     def check_request(self, request: ShipmentRequest, orders: list[dict]) -> list[Message]:
         if not request.options.get("tracking_number"):
@@ -44,5 +47,4 @@ class ManualCarrier(Carrier):
                               messages=[Message(self.name, "tracking is kept by the ERP, not polled", "manual", "info")])
 
 
-def factory(app, name: str, settings: dict) -> ManualCarrier:
-    return ManualCarrier(app, name, settings)
+factory = ManualCarrier  # the class is the factory; its settings_model declares the keys

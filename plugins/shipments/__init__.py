@@ -1,13 +1,15 @@
 """Built-in plugin: shipment request files in (``inbox/shipments/``), labels and manifests out
-(``outbox/labels/``), and the ``tracking-sync`` job that follows every open shipment at its
-carrier and confirms it once on the order's channel. See docs/plugins/carriers.md."""
-from marketd.hookspecs import hookimpl
-from marketd.models import JobSpec
+(``outbox/labels/``), the ERP's own tracking numbers in (``inbox/tracking/``), and the
+``tracking-sync`` job that follows every open shipment at its carrier and confirms it once on
+the order's channel. See docs/plugins/carriers.md."""
+from marketd.sdk import JobSpec, hookimpl
 
 from .cli import shipments_commands
 from .handler import ShipmentsHandler
 from .schema import MIGRATIONS
+from .settings import TrackingSyncSettings
 from .tracking import tracking_sync
+from .tracking_inbox import TrackingHandler
 
 
 @hookimpl
@@ -18,12 +20,14 @@ def register_migrations(register):
 @hookimpl
 def register_inbox_handlers(register):
     register(ShipmentsHandler())
+    register(TrackingHandler())
 
 
 @hookimpl
 def register_jobs(register):
     register(JobSpec("tracking-sync", tracking_sync, trigger="interval", seconds=300,
-                     description="poll carriers for open shipments; confirm tracking on channels once"))
+                     description="poll carriers for open shipments; confirm tracking on channels once",
+                     settings_model=TrackingSyncSettings))
 
 
 @hookimpl

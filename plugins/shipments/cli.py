@@ -7,7 +7,7 @@ import click
 
 
 def _app(ctx):
-    from marketd.cli import build_app
+    from marketd.sdk import build_app
 
     return build_app(ctx)
 
@@ -23,6 +23,42 @@ def list_shipments(app, open_only: bool = True, limit: int = 200) -> list[dict]:
         "from shipments s left join shipment_pushes p on p.shipment_key = s.key "
         f"{where} group by s.key order by s.created_at desc limit ?")
     return list(db.query(sql, [limit]))
+
+
+def columns(header: list[str], rows: list[list[str]], right: set[str] = frozenset()) -> list[str]:
+    """A text table whose columns are as wide as their longest value (nothing cut: order ids,
+    MALL barcodes and ``channel:state`` pushes vary in length); the last column is left free."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header[:-1])]
+
+    def fmt(values):
+        cells = [v.rjust(w) if header[i] in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))]
+        return "  ".join(cells + [values[-1]]).rstrip()
+
+    return [fmt(header)] + [fmt(r) for r in rows]
+
+
+SYNC_WORDS = {"checks": "checked at the carrier", "first_scans": "scanned for the first time",
+              "closed": "closed", "errors": "carrier errors", "pushed": "confirmed on a channel",
+              "deferred": "left for the next round", "skipped": "skipped (carrier failing)",
+              "push_retry": "channel pushes to retry", "push_failed": "channel pushes failed",
+              "push_uncertain": "channel pushes uncertain", "push_skipped": "channel pushes skipped",
+              "alerts": "problems reported in outbox/reports/shipment-exceptions-*.csv"}
+
+
+def sync_text(app, stats: dict) -> str:
+    """One line a person reads after `marketd shipments sync` (was the bare counters, ``{}`` when
+    nothing was due)."""
+    if stats:
+        parts = [f"{n} {SYNC_WORDS.get(k) or k.replace('to_', 'now ').replace('_', ' ')}"
+                 for k, n in sorted(stats.items())]
+        return "tracking sync: " + ", ".join(parts)
+    db = app.store.db
+    if "shipments" not in db.table_names():
+        return "tracking sync: no shipments yet"
+    row = next(db.query("select count(*) n, min(next_check_at) nxt from shipments where open = 1"))
+    if not row["n"]:
+        return "tracking sync: nothing to do (no open shipments)"
+    return f"tracking sync: nothing due; {row['n']} open shipment(s), next check {row['nxt'][:19]}"
 
 
 def shipments_commands(cli) -> None:
@@ -42,13 +78,12 @@ def shipments_commands(cli) -> None:
         if not rows:
             click.echo("no open shipments" if not show_all else "no shipments")
             return
-        click.echo(f"{'shipment':16} {'orders':22} {'carrier':10} {'tracking':20} {'status':17} {'checks':>6}  "
-                   f"{'next check':20} {'push':18} last carrier answer")
-        for r in rows:
-            refs = "|".join(json.loads(r["refs"] or "[]"))
-            click.echo(f"{r['key']:16} {refs[:22]:22} {r['carrier'][:10]:10} {(r['tracking_number'] or '')[:20]:20} "
-                       f"{r['status']:17} {r['checks'] or 0:>6}  {(r['next_check_at'] or '-')[:19]:20} "
-                       f"{(r['pushes'] or '-')[:18]:18} {(r['last_answer'] or '')[:80]}")
+        table = [[r["key"], "|".join(json.loads(r["refs"] or "[]")), r["carrier"], r["tracking_number"] or "",
+                  r["status"], str(r["checks"] or 0), (r["next_check_at"] or "-")[:19], r["pushes"] or "-",
+                  " ".join((r["last_answer"] or "").split())] for r in rows]
+        for line in columns(["shipment", "orders", "carrier", "tracking", "status", "checks", "next check", "push",
+                             "last carrier answer"], table, right={"checks"}):
+            click.echo(line)
 
     @shipments.command("show")
     @click.argument("key")
@@ -77,13 +112,18 @@ def shipments_commands(cli) -> None:
                        f"{p['error'] or ''}")
 
     @shipments.command("sync")
+    @click.option("--json", "as_json", is_flag=True, help="The round's counters as JSON.")
     @click.pass_context
-    def sync(ctx):
+    def sync(ctx, as_json):
         """Run one tracking-sync round now."""
         from .tracking import tracking_sync
 
-        stats = tracking_sync(_app(ctx))
-        click.echo(json.dumps(stats, sort_keys=True))
+        app = _app(ctx)
+        stats = tracking_sync(app)
+        if as_json:
+            click.echo(json.dumps(stats, sort_keys=True))
+            return
+        click.echo(sync_text(app, stats))
 
     @shipments.command("push")
     @click.argument("key")

@@ -1,7 +1,7 @@
 """The ``shipments`` inbox: shipment request files in, labels and a manifest out.
 
-Per line: find the orders, build a :class:`ShipmentRequest`, let every configured carrier veto
-it (MALL Delivery's smallbox rule), create it with the carrier, write one label file per
+Per line: find the orders, build a :class:`ShipmentRequest`, let plugins veto it
+(``veto_shipment``: MALL Delivery's smallbox rule), create it with the carrier, write one label file per
 parcel. Per file: a merged print run (one 100x150 mm page per parcel, or one ZPL file), a
 manifest CSV and, when lines were refused, a rejects CSV. A refused line never stops the
 others.
@@ -23,20 +23,20 @@ from datetime import timedelta
 
 from pypdf import PdfReader, PdfWriter
 
-from marketd.carriers import Address, InFlight, LabelFormat, ShipmentRequest, ShipmentResult, TrackingStatus
-from marketd.errors import ConfigError, FileRejected
-from marketd.tabular import csv_text
+from marketd.sdk import (Address, ConfigError, FileRejected, InFlight, LabelFormat, ParcelResult, ShipmentRequest,
+                        ShipmentResult, TrackingStatus, crashpoint, csv_text, mask_emails, quote_input)
+from marketd.sdk.labels import LabelError, split_pdf_label_pages, zpl_blocks
 
 from . import ledger as ledger_mod
-from .labels import LabelError, split_pdf_label_pages, zpl_blocks
 from .ledger import Ledger
 from .lines import Line, read_lines
-from .orders import OrderFinder, address_from_order, package_size
+from .orders import OrderFinder, address_from_order
 from .policy import tracking_policy
 from .records import event_row, next_package_ref, push_row, shipment_row
+from .settings import ShipmentsInboxSettings
 
-MANIFEST_HEADER = ["line", "order", "channel", "parcel", "carrier", "service", "tracking_number", "parcel_number",
-                   "label_file", "status", "reason"]
+MANIFEST_HEADER = ["line", "order", "channel", "parcel", "weight_kg", "carrier", "service", "tracking_number",
+                   "parcel_number", "label_file", "status", "reason"]
 REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix", "column"]
 # The column a line-level refusal is about (parsing errors name their own column).
 REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambiguous_order": "channel",
@@ -45,7 +45,8 @@ REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambig
 
 
 def idempotency_key(sha256: str, line: int) -> str:
-    """15 characters (fits BRT's alphanumeric sender reference), same for the same file line."""
+    """15 characters, the same for the same file line: short enough for the carriers' free reference
+    fields as they are (a carrier with a shorter field derives its reference from this key)."""
     return "M" + hashlib.sha256(f"{sha256}:{line}".encode()).hexdigest()[:14].upper()
 
 
@@ -84,6 +85,7 @@ class Outcome:
     reason: str = ""
     fix: str = ""
     column: str = ""
+    detail: str = ""              # the offending value, for the private rejects file (never logged)
     note: str = ""
     label_files: list[str] = field(default_factory=list)
     existing: dict | None = None  # already in the store (a requeued file)
@@ -94,6 +96,7 @@ class ShipmentsHandler:
     kind = "shipments"
     completeness = ("CSV: a last row cut mid-line or an unclosed quote rejects the whole file; JSON must parse "
                     "as a whole. ERPs should upload with a temp name and rename (mode require_rename).")
+    settings_model = ShipmentsInboxSettings
 
     def process(self, ctx) -> dict:
         run = _Run(ctx)
@@ -135,16 +138,19 @@ class _Run:
             "reused": sum(1 for o in outcomes if o.status == "reused"),
             "rejected": len(outcomes) - len(shipped),
             "parcels": sum(len(o.result.parcels) for o in shipped if o.result),
-            "labels": sum(len(o.label_files) for o in outcomes),
+            "labels": sum(1 for o in outcomes for f in o.label_files if f),
             "manifest": f"labels/manifest-{self.stem}.csv",
         }
 
     # -- one line -------------------------------------------------------------------------------
-    def reject(self, o: Outcome, reason: str, message: str, fix: str = "", column: str = "") -> Outcome:
-        o.status, o.reason, o.fix = "rejected", f"{reason}: {message}", fix
+    def reject(self, o: Outcome, reason: str, message: str, fix: str = "", column: str = "",
+               detail: str = "") -> Outcome:
+        o.status, o.fix, o.detail = "rejected", fix, detail
+        o.reason = f"{reason}: {message}" + (f" ({detail})" if detail else "")
         o.column = column or o.line.column or REASON_COLUMNS.get(reason, "")
         # The log is not the place for buyers' names and addresses (carrier texts and our own
-        # messages may quote them): those are masked here; the private rejects file has it all.
+        # messages may quote them): those are masked here, and the offending value of a bad
+        # column is left out; the private rejects file has it all.
         self.ctx.log.warning("%s line %s rejected: %s: %s (details in rejects-%s.csv)", self.ctx.name, o.line.line,
                              reason, _mask(message, self._personal(o)), self.stem)
         return o
@@ -179,15 +185,14 @@ class _Run:
         """Everything up to the carrier call (store reads, vetoes, checks); decides ``o.action``."""
         o = Outcome(line, key=idempotency_key(self.ctx.sha256, line.line))
         if line.error:
-            return self.reject(o, *line.error)
+            return self.reject(o, *line.error, column=line.column, detail=line.detail)
         configured = self.app.config.get("carriers", {})
         if line.carrier not in configured:
-            return self.reject(o, "unknown_carrier", f"no carrier account {line.carrier!r} is configured",
+            return self.reject(o, "unknown_carrier", f"no carrier account {quote_input(line.carrier)} is configured",
                                f"use one of: {', '.join(sorted(configured)) or '(none)'} "
                                "or add [carriers.<name>] to the config")
         try:
             carrier = self.app.carrier(line.carrier)
-            others = [c for c in self.app.carriers.values() if c is not carrier]
         except ConfigError as exc:
             raise FileRejected("carrier_config", str(exc), where=f"line {line.line}",
                                fix="fix the [carriers] configuration, then `marketd requeue` this file")
@@ -238,24 +243,22 @@ class _Run:
             fmt = LabelFormat.parse(line.label_format, carrier.default_label_format())
         except ValueError as exc:
             return self.reject(o, "label_format", str(exc), "use PDF or ZPL")
-        size = line.package_size or next((package_size(r) for r in o.orders if package_size(r)), "")
         req = ShipmentRequest(
             carrier=carrier.name, parcels=line.parcels, recipient=recipient,
             sender=Address.from_dict(sender_cfg), service=line.service or carrier.settings.get("service", ""),
             label_format=fmt, references=list(line.orders), order_keys=[r["key"] for r in o.orders],
-            idempotency_key=o.key, package_size=size, cod_amount=line.cod_amount, cod_currency=line.cod_currency,
+            idempotency_key=o.key, cod_amount=line.cod_amount, cod_currency=line.cod_currency,
             notes=line.notes,
             options={k: v for k, v in {"reference": line.reference, "tracking_number": line.tracking_number,
-                                       "carrier_code": line.carrier_code,
+                                       "carrier_code": line.carrier_code, "package_size": line.package_size,
                                        "order_ids": [r["order_id"] for r in o.orders]}.items() if v},
         )
         o.request = req
-        # vetoes by other carriers (MALL Delivery owns smallbox shipping for its channel)
-        for other in others:
-            for order in (o.orders or [None]):
-                msg = other.refuse_other_carrier(order, req, carrier)
-                if msg is not None:
-                    return self.reject(o, "carrier_refused", msg.text, msg.details.get("fix", ""))
+        # vetoes by plugins (MALL Delivery owns smallbox shipping for its channel)
+        for order in (o.orders or [None]):
+            vetoes = self.app.hook.veto_shipment(app=self.app, order=order, request=req, carrier=carrier)
+            if vetoes:
+                return self.reject(o, "carrier_refused", vetoes[0].text, vetoes[0].details.get("fix", ""))
         problems = [m for m in carrier.check_request(req, o.orders) if m.level == "error"]
         if problems:
             return self.reject(o, "carrier_check", "; ".join(m.text for m in problems),
@@ -265,7 +268,10 @@ class _Run:
             self.shipped_in_file.setdefault(order["key"], line.line)
         o.existing = self.finder.shipment(o.key)
         row = self.ledger.get(o.key)
-        if o.existing is not None or (row and row["state"] in (ledger_mod.DONE, ledger_mod.FAILED)):
+        retry_failed = bool(row and row["state"] == ledger_mod.FAILED and row.get("claim") != self.ctx.file_id)
+        if retry_failed and o.existing is None:
+            o.action = "call"  # a requeue after a refused call: a new attempt (a refusal created nothing)
+        elif o.existing is not None or (row and row["state"] in (ledger_mod.DONE, ledger_mod.FAILED)):
             o.result = self.ledger.result(o.key)
             o.status, o.action = "reused", "reuse"
         elif row and row["state"] == ledger_mod.CREATED:
@@ -324,23 +330,36 @@ class _Run:
                                f"check `marketd shipments unresolved` and the carrier portal for reference {o.key}")
         if not o.result.ok:
             return self.reject(o, "carrier_error", "; ".join(str(m) for m in o.result.errors) or "carrier said no",
-                               "correct the line (address, CAP/province, weight) and send it again in a new file")
+                               self.carrier_fix(o))
         self.labels(o)
         return o
 
-    def result_from_store(self, row: dict) -> ShipmentResult:
-        from marketd.carriers import ParcelResult
+    def carrier_fix(self, o: Outcome) -> str:
+        """What to do about a carrier's refusal: its own advice, and whether it is the line (send
+        it again corrected) or the account/connection (fix that, then requeue this file: only
+        refused lines are tried again)."""
+        errors = o.result.errors
+        hints = [m.details.get("fix") for m in errors if m.details.get("fix")]
+        if any(m.details.get("account_problem") for m in errors):
+            hint = next((m.details["fix"] for m in errors if m.details.get("account_problem") and
+                         m.details.get("fix")), "check the carrier account in the configuration")
+            return (f"not this line's data but the {o.line.carrier} account or connection: {hint} "
+                    f"([carriers.{o.line.carrier}]), then `marketd requeue {self.ctx.file_id}` (the refused lines "
+                    "are sent to the carrier again, shipped ones are not)")
+        if hints:
+            return hints[0]
+        return ("read the carrier's message: correct the line and send it again in a new file, or, when the message "
+                f"is about the account, fix that and `marketd requeue {self.ctx.file_id}`")
 
+    def result_from_store(self, row: dict) -> ShipmentResult:
         parcels = [ParcelResult(p["parcel_number"], p["tracking_number"]) for p in
                    self.finder.query("select * from shipment_parcels where shipment_key = ? order by n", [row["key"]])]
         return ShipmentResult(row["carrier"], row["shipment_id"], parcels, tracking_url=row["tracking_url"] or "",
                               meta=json.loads(row["meta"] or "{}"))
 
     def call(self, o: Outcome, recover: bool = False) -> None:
-        from marketd.inbox import crashpoint
-
         req_doc = json.loads(json.dumps(asdict(o.request), default=str))
-        row = self.ledger.begin(o.key, o.carrier.name, req_doc)
+        row = self.ledger.begin(o.key, o.carrier.name, req_doc, claim=self.ctx.file_id)
         o.request.sequence = row["seq"]
         try:
             if recover:
@@ -412,19 +431,29 @@ class _Run:
         if self.print_zpl:
             self.ctx.output(f"labels/print-{stem}.zpl", "\n".join(self.print_zpl) + "\n", private=True)
         rows, rejects = [], []
+        # "send it again in a new file" means this line only when others of the file shipped
+        shipped = sum(1 for o in outcomes if o.status != "rejected")
+        others = (f" (only the refused lines: {shipped} other line(s) of this file were shipped)" if shipped
+                  else " (no line of this file was shipped)")
         for o in outcomes:
             carrier = o.line.carrier
             order_label = o.line.order_label
             channel = ",".join(sorted({r["channel"] for r in o.orders})) or o.line.channel
             if o.status == "rejected":
-                rows.append([o.line.line, order_label, channel, "", carrier, o.line.service, "", "", "", "rejected", o.reason])
+                rows.append([o.line.line, order_label, channel, "", "", carrier, o.line.service, "", "", "", "rejected",
+                             o.reason])
+                fix = o.fix + others if o.fix.endswith("in a new file") else o.fix
                 rejects.append([o.line.line, order_label, carrier, o.reason.split(":", 1)[0],
-                                o.reason.split(":", 1)[-1].strip(), o.fix, o.column])
+                                o.reason.split(":", 1)[-1].strip(), fix, o.column])
                 continue
             n = len(o.result.parcels) if o.result else 0
+            # the parcel's own weight from the file: a carrier that takes one weight per shipment
+            # (BRT) prints the total on every label, so this is what tells the packer which is which
+            weights = [format(p.weight_kg, "f") for p in o.request.parcels] if o.request else []
             for i, p in enumerate(o.result.parcels if o.result else []):
                 label = o.label_files[i] if i < len(o.label_files) else ""
-                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", carrier,
+                rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", weights[i] if i < len(weights) else "",
+                             carrier,
                              o.request.service if o.request else o.line.service, p.tracking_number, p.parcel_number,
                              label.split("labels/", 1)[-1] if label else "", o.status, o.note])
         # Private like the labels: reasons can quote recipients (carrier errors, address checks),
@@ -479,19 +508,34 @@ class _Run:
             db["shipment_pushes"].insert_all(pushes, pk=("shipment_key", "order_key"), replace=True)
 
 
+MASK_WHOLE_MAX = 200  # longer personal values are masked word by word only
+
+
 def _mask(text: str, values: list[str]) -> str:
-    """``text`` with each personal value (and each longer word of it) replaced by ``***``, and
-    e-mail addresses masked wherever they come from."""
-    words = set()
+    """``text`` with each personal value (and each word of 3+ characters of it) replaced by
+    ``***``, and e-mail addresses masked wherever they come from.
+
+    Linear in the text: whole values (a bounded number, each at most :data:`MASK_WHOLE_MAX`
+    characters) are one case-insensitive pass each, and the words are masked in a single pass
+    over the text's words (a set lookup each), however many words the values hold."""
+    text = mask_emails(text, "***@***")
+    words: set[str] = set()
+    whole: set[str] = set()
     for v in values:
         v = (v or "").strip()
         if len(v) < 3:
             continue  # 2-letter province/country codes: too short to mask without mangling words
-        words.add(v)
-        words.update(w for w in re.split(r"[\s,;]+", v) if len(w) >= 3)
-    for w in sorted(words, key=len, reverse=True):
-        text = re.sub(r"(?<!\w)" + re.escape(w) + r"(?!\w)", "***", text, flags=re.I)
-    return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "***@***", text)
+        if len(v) <= MASK_WHOLE_MAX:
+            whole.add(v.lower())
+        words.update(w.lower() for w in _WORD.findall(v) if len(w) >= 3)
+    for v in sorted(whole, key=len, reverse=True):
+        text = re.sub(r"(?<!\w)" + re.escape(v) + r"(?!\w)", "***", text, flags=re.I)
+    if words:
+        text = _WORD.sub(lambda m: "***" if m.group().lower() in words else m.group(), text)
+    return text
+
+
+_WORD = re.compile(r"\w++")
 
 
 def _merge(pages: list[bytes]) -> bytes:

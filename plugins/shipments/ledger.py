@@ -12,9 +12,13 @@ commits on its own connection, outside that transaction, with ``synchronous=FULL
 3. ``finish(key, result)`` commits the answer (and the label bytes, so a re-run can write the
    same label files again without asking the carrier).
 
-On a re-run, ``done``/``failed`` rows are reused as they are; a ``calling`` row means the
-daemon died during the call and the carrier's ``in_flight`` policy decides (retry, recover,
-or a person reviews). Label bytes are kept ``label_retention_days`` (default 30) for reprints.
+On a re-run of the same claim (after a crash or a transient error), ``done``/``failed`` rows
+are reused as they are; a ``calling`` row means the daemon died during the call and the
+carrier's ``in_flight`` policy decides (retry, recover, or a person reviews). ``claim`` is the
+inbox file id that made the last attempt: a ``failed`` row of an *earlier* claim (the operator
+fixed the carrier configuration and ran ``marketd requeue``) is a new attempt, since a refused
+call created nothing; ``done`` rows are never called again. Label bytes are kept
+``label_retention_days`` (default 30) for reprints.
 """
 from __future__ import annotations
 
@@ -23,8 +27,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from marketd.carriers import Label, LabelFormat, Message, ParcelResult, ShipmentResult
-from marketd.store import ThreadConnections
+from marketd.sdk import Label, LabelFormat, Message, ParcelResult, ShipmentResult, ThreadConnections
 
 CALLING, CREATED, DONE, FAILED = "calling", "created", "done", "failed"
 
@@ -38,7 +41,8 @@ create table if not exists calls (
   result text,
   attempts integer not null default 0,
   started_at text,
-  finished_at text
+  finished_at text,
+  claim text
 );
 create table if not exists call_labels (
   key text not null,
@@ -77,6 +81,8 @@ class Ledger:
         # file owner-only, whatever the umask.
         self._conns = ThreadConnections(self.path, row_factory=sqlite3.Row)
         self.conn.executescript(_SCHEMA)
+        if "claim" not in {r["name"] for r in self.conn.execute("pragma table_info(calls)")}:
+            self.conn.execute("alter table calls add column claim text")  # ledgers written before the column
 
     @classmethod
     def for_app(cls, app) -> "Ledger":
@@ -101,18 +107,20 @@ class Ledger:
         row = self.conn.execute("select * from calls where key = ?", [key]).fetchone()
         return dict(row) if row else None
 
-    def begin(self, key: str, carrier: str, request: dict) -> dict:
+    def begin(self, key: str, carrier: str, request: dict, claim: str | None = None) -> dict:
         """Commit the intent to call the carrier; returns the row (with ``seq``).
 
-        Called again for the same key (a retry of an in-flight call) it only counts the attempt.
+        Called again for the same key (a retry of an in-flight call, or a new attempt of a failed
+        one) it counts the attempt and keeps ``seq``, so the carrier sees the same references.
         """
         c = self.conn
         c.execute("begin immediate")
         try:
             c.execute("insert into calls (key, carrier, state, request, attempts, started_at) values (?, ?, ?, ?, 0, ?) "
                       "on conflict(key) do nothing", [key, carrier, CALLING, json.dumps(request, default=str), self._now()])
-            c.execute("update calls set attempts = attempts + 1, state = ?, started_at = ? where key = ?",
-                      [CALLING, self._now(), key])
+            c.execute("update calls set attempts = attempts + 1, state = ?, started_at = ?, claim = ?, "
+                      "request = ? where key = ?",
+                      [CALLING, self._now(), claim, json.dumps(request, default=str), key])
             c.execute("commit")
         except BaseException:
             c.execute("rollback")

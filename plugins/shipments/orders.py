@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 
-from marketd.carriers import Address
+from marketd.sdk import Address
 
 _ALIASES = {
     "name": ("name", "Name", "full_name", "fullName", "buyer_name"),
@@ -67,25 +67,6 @@ def order_items(order: dict) -> list[dict]:
 def order_raw(order: dict) -> dict:
     raw = _json(order.get("raw"))
     return raw if isinstance(raw, dict) else {}
-
-
-def package_size(order: dict | None, declared: str = "") -> str:
-    """``smallbox``/``bigbox`` from the line, else from the order (MALL ``package_size`` on items,
-    ``mdp`` orders are MALL Delivery smallbox orders), else ``""``."""
-    if declared:
-        return declared
-    if not order:
-        return ""
-    raw = order_raw(order)
-    sizes = {str(it.get("package_size") or "").lower() for it in order_items(order) + (raw.get("items") or [])
-             if isinstance(it, dict)}
-    if raw.get("package_size"):
-        sizes.add(str(raw["package_size"]).lower())
-    if "bigbox" in sizes:
-        return "bigbox"
-    if "smallbox" in sizes or raw.get("mdp") is True:
-        return "smallbox"
-    return ""
 
 
 class OrderFinder:

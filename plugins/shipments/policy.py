@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from marketd.carriers import TrackingStatus
+from marketd.sdk import Backoff, TrackingStatus
 
 
 @dataclass
@@ -53,14 +53,18 @@ class TrackingPolicy:
         return now + timedelta(seconds=interval)
 
     def after_error(self, errors: int, now: datetime) -> datetime:
-        return now + timedelta(seconds=min(self.error_base * (2 ** max(0, errors - 1)), self.error_max))
+        return now + timedelta(seconds=Backoff(self.error_base, self.error_max).delay(errors))
+
+    def push_backoff(self, attempts: int) -> float:
+        """Seconds before retrying a channel push after its ``attempts``-th transient failure."""
+        return Backoff(self.push_retry, self.push_retry * 64).delay(attempts)
 
 
 def tracking_policy(app) -> TrackingPolicy:
-    cfg = (app.config.get("jobs") or {}).get("tracking-sync") or {}
+    cfg = (app.config.get("jobs") or {}).get("tracking-sync") or {}  # TrackingSyncSettings once checked
     known = {f.name: f.type for f in fields(TrackingPolicy)}
     kw = {}
     for k, v in cfg.items():
-        if k in known:
+        if k in known and v is not None:
             kw[k] = int(v) if known[k] in ("int", int) else float(v)
     return TrackingPolicy(**kw)

@@ -39,9 +39,8 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from marketd.carriers import EXCEPTION_STATUSES, TrackingResult, TrackingStatus
-from marketd.errors import ConfigError, TransientError
-from marketd.tabular import csv_text
+from marketd.sdk import (EXCEPTION_STATUSES, ConfigError, TrackingResult, TrackingStatus, TransientError, crashpoint,
+                        csv_text)
 
 from .orders import order_items
 from .policy import TrackingPolicy, tracking_policy
@@ -274,8 +273,6 @@ def _failed_response(resp) -> str | None:
 
 def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: tuple | None = None,
                deadline: float | None = None) -> None:
-    from marketd.inbox import crashpoint
-
     store = app.store
     now = app.clock.now()
     sql = ("select p.*, s.tracking_number, s.first_scan_at, s.created_at, s.carrier_code, s.carrier_label, "
@@ -316,7 +313,7 @@ def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: 
         except TransientError as exc:
             attempts = (push["attempts"] or 0) + 1
             _set_push(app, push, state="retry", owner=None, error=str(exc)[:500],
-                      next_attempt_at=(now + timedelta(seconds=policy.push_retry * 2 ** min(attempts - 1, 6))).isoformat())
+                      next_attempt_at=(now + timedelta(seconds=policy.push_backoff(attempts))).isoformat())
             stats["push_retry"] += 1
             continue
         except Exception as exc:  # a refusal: not retried automatically

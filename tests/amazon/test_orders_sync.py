@@ -158,11 +158,19 @@ def test_secrets_in_toml_are_refused(tmp_path):
 
 
 def test_channel_refuses_secrets_even_without_the_loader(make_app):
-    app = make_app(amz={"client_secret": "s3cret-value"})
+    # At start-up: the channel's settings model refuses the key and names the variables to use.
     with pytest.raises(ConfigError) as exc:
-        app.channel("amz")
+        make_app(amz={"client_secret": "s3cret-value"})
     msg = str(exc.value)
+    assert "[channels.amz] holds client_secret in clear" in msg
     assert "MARKETD_AMAZON_AMZ_CLIENT_SECRET" in msg and "s3cret-value" not in msg
+    # A channel built by hand from a dict that never went through the loader or the App.
+    from marketd.plugins.amazon.channel import AmazonChannel
+
+    app = make_app(amz={})
+    with pytest.raises(ConfigError) as exc:
+        AmazonChannel(app, "shop", {"type": "amazon", "marketplace": "IT", "refresh_token": "Atzr|s3cret-value"})
+    assert "MARKETD_AMAZON_SHOP_REFRESH_TOKEN" in str(exc.value) and "s3cret-value" not in str(exc.value)
 
 
 def test_credentials_come_from_named_secrets_or_systemd_credentials(fake, make_app, tmp_path, monkeypatch):

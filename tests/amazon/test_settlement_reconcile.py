@@ -105,7 +105,7 @@ def test_settlement_is_matched_stored_per_order_and_reported(env):
     assert rows[0]["order_key"] == keys["A"] and rows[0]["fees"] == "-1.35" and rows[0]["rows"] == "8"
     assert rows[-1]["other"] == "-70.71" and rows[-1]["unclassified"] == "1.11"
     mode = stat.S_IMODE(os.stat(env.report(f"settlement-{SID}.csv")).st_mode)
-    assert mode == 0o644  # no personal data in it (no names, no addresses)
+    assert mode == 0o640  # no personal data in it (no names, no addresses): the group reads it, others never
     assert "Erika" not in env.report(f"settlement-{SID}.csv").read_text()
 
     summary = row["summary"]

@@ -45,11 +45,11 @@ def test_sandbox_refuses_a_foreign_config(tmp_path):
 
 
 def test_sandbox_needs_a_source_checkout(tmp_path, monkeypatch):
-    import marketd
+    import marketd.sdk
 
-    fake_pkg = tmp_path / "site-packages" / "marketd"
+    fake_pkg = tmp_path / "site-packages" / "marketd" / "sdk"
     fake_pkg.mkdir(parents=True)
-    monkeypatch.setattr(marketd, "__file__", str(fake_pkg / "__init__.py"))
+    monkeypatch.setattr(marketd.sdk, "__file__", str(fake_pkg / "__init__.py"))
     with pytest.raises(click.ClickException, match="needs a source checkout"):
         checkout_root()
 

@@ -9,7 +9,7 @@ import pytest
 
 from marketd.carriers import Address, LabelFormat, Parcel, ShipmentRequest, TrackingStatus
 from marketd.errors import TransientError
-from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
+from marketd.sdk.labels import check_pdf_label, zpl_blocks
 from marketd.plugins.shipments.tracking import tracking_sync
 
 from .conftest import BRT_SETTINGS, SENDER, RecordingChannel, add_order, drop
@@ -180,3 +180,26 @@ def test_refused_tracking_credentials_are_errors_not_pending(make_app, clock, tm
     row = next(app.store.db.query("select * from shipments"))
     assert stats["errors"] == 1 and row["errors"] == 1 and "401" in row["last_error"]
     assert row["status"] == "pending" and row["pending_checks"] == 0
+
+
+def test_brt_labels_per_parcel_with_sender_and_the_manifest_weights(make_app, brt_fake, tmp_path):
+    """The file gave 1.2 and 3.4 kg: BRT takes one weight per shipment (4.6, printed as the
+    shipment's weight on each label with "Collo i/n"), so the manifest row of each parcel
+    carries that parcel's weight next to its label file; every label shows the sender block."""
+    import csv
+
+    from .conftest import add_order, drop, outputs
+    from .label_text import pages_lines
+
+    app = make_app()
+    add_order(app, "402-1")
+    rec = drop(app, tmp_path, "w.csv", "order,carrier,weight_kg\n402-1,brt,1.2|3.4\n")
+    assert rec["state"] == "done", rec
+    m = list(csv.DictReader(outputs(app, "labels/manifest-*.csv")[0].open(encoding="utf-8")))
+    assert [(r["parcel"], r["weight_kg"]) for r in m] == [("1/2", "1.2"), ("2/2", "3.4")]
+    for r in m:
+        (shown,) = pages_lines((app.outbox_dir / "labels" / r["label_file"]).read_bytes())
+        assert f"BRT {r['parcel_number']}" in shown and f"Collo {r['parcel']}" in shown
+        assert "Peso spedizione 4.6 kg (2 colli)" in shown
+        assert "Mittente: Negozio Srl, Via Milano 5, 20100 Milano MI" in shown
+        assert r["label_file"].endswith(f"-{r['parcel'].replace('/', 'of')}.pdf")

@@ -84,3 +84,11 @@ def test_unknown_codes_fall_back_to_descriptions():
     assert mapper.event_status("", "MANCATA CONSEGNA - ASSENTE") == TrackingStatus.delivery_failed
     assert mapper.event_status("", "CONSEGNATA") == TrackingStatus.delivered
     assert mapper.event_status("", "???") == TrackingStatus.unknown
+
+
+def test_a_key_longer_than_brts_reference_is_digested_never_cut():
+    """Two keys that share their first 15 characters must not become one BRT reference."""
+    a, b = "M0123456789ABCD-line-1", "M0123456789ABCD-line-2"
+    ra, rb = mapper.sender_reference(a), mapper.sender_reference(b)
+    assert len(ra) == len(rb) == 15 and ra != rb and ra == mapper.sender_reference(a)
+    assert mapper.sender_reference("M0123456789ABCD") == "M0123456789ABCD"  # today's keys fit as they are

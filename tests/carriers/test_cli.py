@@ -63,3 +63,29 @@ def test_listing_shows_open_shipments_with_state_and_last_carrier_answer(make_ap
     assert "status changes:" in shown and "in_transit -> out_for_delivery" in shown
     assert "out_for_delivery -> delivery_failed" in shown and "amazon-it:402-2: pushed (attempts 1" in shown
     assert marketd(config, "unresolved").stdout.strip() == "none"
+
+
+def test_listing_never_cuts_a_value_and_sync_says_what_happened(make_app, brt_fake, clock, tmp_path):
+    """Long channel names, several orders on a line and MALL-length barcodes were cut to fixed
+    widths; `shipments sync` printed ``{}`` when nothing was due."""
+    root = tmp_path / "inst"
+    app = make_app(root=root, channels={"amazon_sandbox_italia": {"type": "recording"}})
+    for oid in ("402-1234567-1234567", "402-7654321-7654321"):
+        add_order(app, oid, channel="amazon_sandbox_italia")
+    drop(app, tmp_path, "s.csv", "order,carrier,weight_kg\n402-1234567-1234567|402-7654321-7654321,brt,1\n")
+    app.close()
+    config = write_config(root, carriers={"brt": {k: v for k, v in BRT_SETTINGS.items()}},
+                          channels={"amazon_sandbox_italia": {"type": "amazon", "marketplace": "IT"}})
+    lines = marketd(config).stdout.splitlines()
+    row = next(line for line in lines if "402-1234567" in line)
+    assert "402-1234567-1234567|402-7654321-7654321" in row
+    assert "amazon_sandbox_italia:waiting amazon_sandbox_italia:waiting" in row
+    # the header's columns start where the values do
+    assert lines[0].index("carrier") == row.index("brt") and lines[0].index("push") == row.index("amazon_sandbox")
+
+    # the fake's base_url does not answer outside the test process: one check, one carrier error
+    out = marketd(config, "sync").stdout.strip()
+    assert out == "tracking sync: 1 checked at the carrier, 1 carrier errors", out
+    out = marketd(config, "sync").stdout.strip()  # the next check waits for the error backoff
+    assert out.startswith("tracking sync: nothing due; 1 open shipment(s), next check 20"), out
+    assert json.loads(marketd(config, "sync", "--json").stdout) == {}

@@ -6,7 +6,7 @@ import base64
 import httpx
 import pytest
 
-from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
+from marketd.sdk.labels import check_pdf_label, zpl_blocks
 from tests.fakes.brt import BrtFake
 from tests.fakes.mall import MallFake
 

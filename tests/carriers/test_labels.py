@@ -6,7 +6,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from marketd.plugins.shipments.labels import (LabelError, check_pdf_label, merge_pdfs, merge_zpl, split_pdf_labels,
+from marketd.sdk.labels import (LabelError, check_pdf_label, merge_pdfs, merge_zpl, split_pdf_labels,
                                               zpl_blocks)
 from tests.fakes.carrier_kit import pdf_label, pdf_labels, zpl_label
 
@@ -76,3 +76,15 @@ def test_merge_is_one_page_per_label():
 def test_not_a_pdf():
     with pytest.raises(LabelError):
         split_pdf_labels(b"%PDF-1.4 truncated")
+
+
+def test_each_quarter_of_a_four_up_sheet_becomes_its_own_label_in_order():
+    """Only page count, size and "some clipping" were checked: reversing the rows or columns of
+    the quarters (another parcel's label on this parcel) passed. Each page must show its label."""
+    from .label_text import pages_lines
+
+    sheet = pdf_labels([[f"PARCEL-{i}", f"line two of {i}"] for i in range(7)], per_page=4)
+    out = split_pdf_labels(sheet, per_page=4, count=7)
+    for i, page in enumerate(out):
+        assert pages_lines(page) == [[f"PARCEL-{i}", f"line two of {i}"]], i
+    assert pages_lines(merge_pdfs(out)) == [[f"PARCEL-{i}", f"line two of {i}"] for i in range(7)]

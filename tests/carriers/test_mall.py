@@ -6,7 +6,7 @@ import io
 
 from pypdf import PdfReader
 
-from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
+from marketd.sdk.labels import check_pdf_label, zpl_blocks
 from marketd.plugins.shipments.tracking import tracking_sync
 
 from .conftest import RecordingChannel, add_order, drop, outputs
@@ -154,3 +154,25 @@ def test_erp_tracking_for_a_smallbox_order_is_refused_too(make_app, mall_fake, t
     assert [r["order_keys"] for r in app.store.db.query("select order_keys from shipments")] == ['["mall-cz:5061"]']
     tracking_sync(app)
     assert [c[1] for c in RecordingChannel.calls] == ["5061"]
+
+
+def test_each_mall_label_page_is_the_label_of_its_parcel(make_app, mall_fake, tmp_path):
+    """MALL's A4 sheets of four, cut into 100x150 pages: the label file of parcel i, and page i of
+    the print run, show parcel i's barcode (two sheets for five parcels)."""
+    from .label_text import pages_lines
+
+    app = make_app()
+    mall_order(app, mall_fake, 5020)
+    mall_order(app, mall_fake, 5021)
+    rec = drop(app, tmp_path, "m.csv", "order,carrier,weight_kg,parcel_count\n5020,mall,1.0,5\n5021,mall,2.0,2\n")
+    assert rec["state"] == "done", rec
+    m = manifest(app)
+    barcodes = [r["parcel_number"] for r in m]
+    assert barcodes[:5] == [f"14IS00005020*{i:03d}005" for i in range(1, 6)] and len(barcodes) == 7
+    for r in m:
+        shown = pages_lines((app.outbox_dir / "labels" / r["label_file"]).read_bytes())
+        assert len(shown) == 1 and shown[0][0] == r["parcel_number"], (r, shown)
+        n, total = r["parcel"].split("/")
+        assert f"Parcel {n}/{total}" in shown[0] and any(line.startswith("Sender: ") for line in shown[0])
+    printed = pages_lines(outputs(app, "labels/print-*.pdf")[0].read_bytes())
+    assert [p[0] for p in printed] == barcodes

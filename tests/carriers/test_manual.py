@@ -62,6 +62,10 @@ def test_shipment_file_line_with_manual_carrier_records_erp_tracking(make_app, t
     assert rec["state"] == "done", rec
     manifest = rows(outputs(app, "labels/manifest-*.csv")[0])
     assert manifest[0]["tracking_number"] == "JJD333" and manifest[0]["label_file"] == ""
+    import json
+
+    summary = json.loads(rec["summary"])  # the ERP made the label: marketd wrote none
+    assert (summary["parcels"], summary["labels"]) == (1, 0) and not outputs(app, "labels/print-*")
     tracking_sync(app)
     assert [(c[1], c[2]["trackingNumber"], c[2]["carrierCode"]) for c in RecordingChannel.calls] == [
         ("402-333", "JJD333", "DHL")]
@@ -72,3 +76,26 @@ def test_tracking_file_without_required_columns_is_rejected(make_app, tmp_path):
     rec = drop(app, tmp_path, "bad.csv", "order,number\n1,2\n", kind="tracking")
     assert rec["state"] == "error"
     assert "missing_column" in rec["error"]
+
+
+def test_tracking_file_without_header_or_with_overlong_values(make_app, tmp_path, caplog):
+    """A headerless tracking file does not echo its first row (the header check names no cell);
+    an overlong value refuses its line without copying it anywhere."""
+    import json
+    import logging
+
+    app = make_app()
+    add_order(app, "402-111")
+    with caplog.at_level(logging.DEBUG):
+        rec = drop(app, tmp_path, "nohead.csv", "402-111,DHL,JJD000111,Mario Rossi\n", kind="tracking")
+    err = json.loads(rec["error"])
+    assert rec["state"] == "error" and err["reason"] == "missing_column", rec
+    assert "Mario" not in json.dumps(err) and "JJD000111" not in json.dumps(err)
+    assert not any("Mario" in r.getMessage() for r in caplog.records)
+    long_number = "J" * 5000
+    rec = drop(app, tmp_path, "long.csv", f"order,carrier,tracking_number\n402-111,DHL,{long_number}\n"
+                                          "402-111,DHL,JJD1\n", kind="tracking")
+    receipt = rows(outputs(app, "tracking/receipt-*long.csv")[0])
+    assert [r["result"] for r in receipt] == ["rejected", "queued"]
+    assert "tracking_number is 5000 characters long" in receipt[0]["detail"] and long_number not in str(receipt)
+    assert app.store.db["shipments"].count == 1

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from marketd.plugins.shipments.labels import check_pdf_label, zpl_blocks
+from marketd.sdk.labels import check_pdf_label, zpl_blocks
 
 from .conftest import BRT_SETTINGS, SENDER, add_order, drop, outputs
 
@@ -102,7 +102,7 @@ class SimulatedCrash(BaseException):
 
 
 def test_crash_mid_file_never_creates_a_shipment_twice(make_app, brt_fake, tmp_path, monkeypatch):
-    import marketd.inbox as inbox_mod
+    import marketd.plugins.shipments.handler as handler_mod  # where the handler calls crashpoint
     from marketd.inbox import InboxEngine
 
     root = tmp_path / "inst"
@@ -120,13 +120,13 @@ def test_crash_mid_file_never_creates_a_shipment_twice(make_app, brt_fake, tmp_p
             if calls["n"] == 3:
                 raise SimulatedCrash()
 
-    monkeypatch.setattr(inbox_mod, "crashpoint", crashpoint)
+    monkeypatch.setattr(handler_mod, "crashpoint", crashpoint)
     with pytest.raises(SimulatedCrash):
         InboxEngine(app).adopt("shipments", src)
     assert brt_fake.creates == 3
     assert app.store.db["shipments"].count == 0  # rolled back with the file's transaction
     assert not list(app.outbox_dir.glob("labels/**/*.pdf"))
-    monkeypatch.setattr(inbox_mod, "crashpoint", lambda name: None)
+    monkeypatch.setattr(handler_mod, "crashpoint", lambda name: None)
     app.close()
     app2 = make_app(root=root, inbox={"concurrency": 1})  # the restarted daemon
     engine = InboxEngine(app2)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import marketd.inbox as inbox_mod
+import marketd.plugins.shipments.tracking as tracking_mod  # where the sync calls crashpoint
 from marketd.hookspecs import hookimpl
 from marketd.plugins.shipments import tracking as tracking_mod
 from marketd.plugins.shipments.tracking import tracking_sync
@@ -59,10 +59,10 @@ def test_crash_after_claim_is_never_pushed_again_automatically(make_app, tmp_pat
         if name == "tracking_after_push_claim":
             raise SimulatedCrash()
 
-    monkeypatch.setattr(inbox_mod, "crashpoint", crash)
+    monkeypatch.setattr(tracking_mod, "crashpoint", crash)
     with pytest.raises(SimulatedCrash):
         tracking_sync(app)
-    monkeypatch.setattr(inbox_mod, "crashpoint", lambda name: None)
+    monkeypatch.setattr(tracking_mod, "crashpoint", lambda name: None)
     assert pushes(app)[0]["state"] == "pushing" and RecordingChannel.calls == []
     # the process that claimed it is gone
     app.store.db.execute("update shipment_pushes set owner = ?", [dead_owner()])
@@ -92,11 +92,11 @@ def test_channel_that_can_verify_resolves_the_crash_window(make_app, tmp_path, m
     root = tmp_path / "inst"
     app = make_app(root=root)
     ship_with_erp(app, tmp_path, ("402-1", "402-2"))
-    monkeypatch.setattr(inbox_mod, "crashpoint", lambda n: (_ for _ in ()).throw(SimulatedCrash())
+    monkeypatch.setattr(tracking_mod, "crashpoint", lambda n: (_ for _ in ()).throw(SimulatedCrash())
                         if n == "tracking_after_push_claim" else None)
     with pytest.raises(SimulatedCrash):
         tracking_sync(app)
-    monkeypatch.setattr(inbox_mod, "crashpoint", lambda name: None)
+    monkeypatch.setattr(tracking_mod, "crashpoint", lambda name: None)
     app.store.db.execute("update shipment_pushes set owner = ? where state = 'pushing'", [dead_owner()])
     stats = tracking_sync(app)
     assert stats["push_verified"] == 1

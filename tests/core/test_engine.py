@@ -510,7 +510,7 @@ def test_a_deleted_temp_names_inode_is_forgotten(app_factory):
     (d / "aborted.csv.tmp").write_text("sku\n")
     eng.scan()
     ino = os.stat(d / "aborted.csv.tmp").st_ino
-    assert ino in eng.temp_inodes
+    assert ino in eng.gate.evidence.temp_inodes
     os.unlink(d / "aborted.csv.tmp")
     for i in range(50):  # ext4/tmpfs hand a freed inode number out again at once; try a few
         p = drop(app, "direct.csv", catalog_csv(2, start=i))
@@ -520,7 +520,7 @@ def test_a_deleted_temp_names_inode_is_forgotten(app_factory):
     else:
         pytest.skip("this file system did not reuse the inode number")
     eng.scan(); clock.advance(2)
-    assert eng.run_once() == 0 and ino not in eng.temp_inodes
+    assert eng.run_once() == 0 and ino not in eng.gate.evidence.temp_inodes
     clock.advance(30); eng.run_once()
     assert states(app) == {"direct.csv": "error"}
 

@@ -24,7 +24,7 @@ def make_dist(root, name, module_src, ep_name=None):
 
 
 GOOD = '''
-from marketd import hookimpl
+from marketd.sdk import hookimpl
 
 class Upper:
     kind = "notes"

@@ -127,7 +127,7 @@ def test_the_worker_loop_finds_files_by_rescanning_with_no_observer_at_all(app_f
     try:
         wait_for(lambda: not engine.rescan_requested, 10, what="first scan")
         (app.inbox_dir / "catalog" / "unseen.csv").write_text(catalog_csv(3))  # no watcher: no hint
-        assert not engine._hints
+        assert not engine.gate.pending_hints
         wait_for(lambda: states(app).get("unseen.csv") == "done", 30, what="file found by the periodic rescan")
     finally:
         daemon.stop.set()
@@ -182,7 +182,7 @@ def test_a_dead_observer_thread_is_rebuilt_and_a_rescan_requested(app_factory):
         assert w.observers["catalog"] is not old and w.healthy("catalog") and eng.rescan_requested
         p = app.inbox_dir / "catalog" / "after.csv"
         p.write_text("x")
-        wait_for(lambda: p in eng._hints, 10, what="an event from the rebuilt observer")
+        wait_for(lambda: p in eng.gate.pending_hints, 10, what="an event from the rebuilt observer")
     finally:
         w.stop()
 
@@ -228,7 +228,7 @@ def test_inotify_limit_falls_back_to_polling_with_an_error_naming_the_limit(app_
         assert "fs.inotify.max_user_watches" in msg and "max_user_instances" in msg and "polling" in msg
         p = app.inbox_dir / "catalog" / "polled.csv"
         p.write_text("x")
-        wait_for(lambda: p in eng._hints, 15, what="an event from the polling observer")
+        wait_for(lambda: p in eng.gate.pending_hints, 15, what="an event from the polling observer")
     finally:
         w.stop()
 
@@ -244,10 +244,10 @@ def test_an_overflow_warning_from_watchdog_forgets_event_evidence_and_requests_a
         p = app.inbox_dir / "catalog" / "x.csv"
         p.write_text("sku\n")
         eng.hint(p, event="created")  # created without a write event (yet): counted as a link
-        assert p in eng.arrivals
+        assert p in eng.gate.evidence.arrivals
         eng.rescan_requested = False
         logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
-        assert eng.rescan_requested and p not in eng.arrivals
+        assert eng.rescan_requested and p not in eng.gate.evidence.arrivals
     finally:
         w.stop()
 
@@ -297,7 +297,6 @@ class TwoFoldersPlugin:
 
 
 def test_publish_fsyncs_every_output_folder_and_new_folder_before_journal_published(app_factory, monkeypatch):
-    from marketd import inbox as inbox_mod
     from marketd import outbox as outbox_mod
 
     app, eng, clock = engine_for(app_factory, extra={"two": TwoFoldersPlugin()},
@@ -310,7 +309,6 @@ def test_publish_fsyncs_every_output_folder_and_new_folder_before_journal_publis
         real_fsync(path)
 
     monkeypatch.setattr(outbox_mod, "fsync_dir", spy)
-    monkeypatch.setattr(inbox_mod, "fsync_dir", spy)
     real_update = app.store.journal_update
 
     def update(file_id, **fields):

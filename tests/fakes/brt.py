@@ -60,12 +60,15 @@ class BrtFake(FakeService):
     def __init__(self, clock: FakeClock | None = None, *, user_id: str = "1020304", password: str = "brt-secret",
                  tracking_delay: float = 3 * 3600, event_interval: float = 2 * 3600, auto_confirm: bool = True,
                  padding: int = 10, duplicate_policy: str = "return_existing", single_event_object: bool = False,
-                 bad_zips: set[str] | None = None, short_delays: bool = False):
+                 bad_zips: set[str] | None = None, short_delays: bool = False, sender: dict | None = None):
         super().__init__(clock)
         if not (0 < tracking_delay <= 24 * 3600 if short_delays else 600 <= tracking_delay <= 24 * 3600):
             raise ValueError("tracking_delay must be between 10 minutes and 24 hours "
                              "(short_delays=True for a wall-clock end-to-end run)")
         self.user_id, self.password = user_id, password
+        # BRT prints the sender from the customer's contract data (the API sends only the code)
+        self.sender = sender or {"name": "Negozio Srl", "street": "Via Milano 5", "postal_code": "20100",
+                                 "city": "Milano", "province": "MI"}
         self.tracking_delay = tracking_delay
         self.event_interval = event_interval
         self.auto_confirm = auto_confirm
@@ -156,11 +159,15 @@ class BrtFake(FakeService):
             number = f"{int(data['departureDepot']):03d}{first + i:09d}"
             parcel_id = f"0{int(data['departureDepot']):03d}{first + i:014d}"
             parcel_ids.append(parcel_id)
+            snd = self.sender
+            # BRT knows one weight per shipment (createData.weightKG), so its labels say so
             lines = [parcel_id, f"BRT {number}", str(data["consigneeCompanyName"])[:35],
                      str(data["consigneeAddress"]), f"{data['consigneeZIPCode']} {data['consigneeCity']} "
                      f"{data.get('consigneeProvinceAbbreviation', '')}",
+                     f"Mittente: {snd['name']}, {snd['street']}, {snd['postal_code']} {snd['city']} "
+                     f"{snd.get('province', '')}".rstrip(),
                      f"Rif. {data['numericSenderReference']} {data.get('alphanumericSenderReference', '')}",
-                     f"Collo {i + 1}/{n}  {data['weightKG']} kg"]
+                     f"Collo {i + 1}/{n}", f"Peso spedizione {data['weightKG']} kg ({n} colli)"]
             if fmt == "ZPL":
                 stream = zpl_label(lines, parcel_id).encode()
             else:

@@ -48,9 +48,10 @@ def envelope(data=None, code=200, status="OK", message=None, paging=None):
 class MallFake(FakeService):
     def __init__(self, clock: FakeClock | None = None, *, client_id: str = "mall-client-id",
                  pickup_delay: float = 4 * 3600, delivery_delay: float = 24 * 3600,
-                 daily_quota: dict | None = None):
+                 daily_quota: dict | None = None, partner: str = "Negozio Srl, Via Milano 5, 20100 Milano IT"):
         super().__init__(clock)
         self.client_id = client_id
+        self.partner = partner  # the seller as MALL prints it in the sender block
         self.pickup_delay = pickup_delay
         self.delivery_delay = delivery_delay
         self.daily_quota = {"orders": 100_000, "other": 100_000, **(daily_quota or {})}
@@ -257,7 +258,8 @@ class MallFake(FakeService):
             addr = order["address"]
             for b in barcodes:
                 all_labels.append(([b, "MALL Delivery", addr["name"], addr["street"], f"{addr['zip']} {addr['city']}",
-                                    addr["country"], f"Order {oid}"], b))
+                                    addr["country"], f"Order {oid}", f"Sender: {self.partner}",
+                                    f"Parcel {barcodes.index(b) + 1}/{len(barcodes)}"], b))
         self.labels_calls += 1
         if kind == "zpl":
             raw = "\n".join(zpl_label(lines, b) for lines, b in all_labels).encode()

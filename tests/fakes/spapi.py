@@ -367,6 +367,7 @@ class SpApiFake:
         self.rate_limit_header = True
         self.buckets: dict[str, Bucket] = {}
         self.orders: dict[str, dict] = {}
+        self.settled: set[str] = set()  # order ids a settlement report paid (Amazon pays a sale once)
         self._sorted: dict[str, list] = {}
         self.reports: dict[str, dict] = {}
         self.documents: dict[str, dict] = {}
@@ -473,9 +474,10 @@ class SpApiFake:
                               compress: bool = True, settlement_id: str | None = None) -> str:
         end = end or self.clock.now() - timedelta(hours=1)
         start = end - timedelta(days=days)
-        if orders is None:
+        if orders is None:  # shipped orders of the period not paid by an earlier report: settlements never overlap
             orders = [o for o in self.orders.values() if (o.get("fulfillment") or {}).get("fulfillmentStatus") == "SHIPPED"
-                      and start <= parse_iso(o["lastUpdatedTime"]) <= end]
+                      and start <= parse_iso(o["lastUpdatedTime"]) <= end and o["orderId"] not in self.settled]
+        self.settled.update(o["orderId"] for o in orders)
         sid = settlement_id or str(self.rng.randint(10**10, 10**11 - 1))
         text = settlement_v2_text(sid, start, end, orders)
         return self.add_report(SETTLEMENT_V2, text.encode(self.charset), created=end + timedelta(hours=1),

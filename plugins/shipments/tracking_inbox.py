@@ -8,8 +8,12 @@ date-time), ``status`` (``shipped``/``in_transit`` default, ``delivered``, ``ret
 The same (order, tracking number) is one shipment however often it arrives: the shipment key is
 derived from them, so a second file only updates the status and never pushes twice. Each file
 gets a receipt ``outbox/tracking/receipt-<stamp>-<name>.csv`` saying what happened per line.
-A line for an order another carrier account vetoes (a smallbox order of a MALL account with MALL
-Delivery active) is rejected there with that carrier's message, as in shipment files.
+A line for an order a plugin vetoes (``veto_shipment``: MALL Delivery's smallbox rule) is
+rejected there with that plugin's message, as in shipment files.
+
+This handler belongs to the ``shipments`` plugin because what it writes is the shipments
+ledger (``shipments``, ``shipment_pushes`` …); the ``manual`` plugin provides only the carrier
+type (``type = "manual"``) whose account it names.
 """
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ import hashlib
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from marketd.carriers import Address, ShipmentRequest, TrackingStatus
-from marketd.errors import FileRejected
-from marketd.tabular import csv_text, read_table
+from marketd.sdk import Address, FileRejected, ShipmentRequest, TrackingStatus, csv_text, quote_input, read_table
 
-from marketd.plugins.shipments.handler import finder_for, output_stem
-from marketd.plugins.shipments.records import event_row, next_package_ref, push_row, shipment_row
+from .handler import finder_for, output_stem
+from .lines import MAX_TEXT, header_where
+from .records import event_row, next_package_ref, push_row, shipment_row
+from .settings import TrackingInboxSettings
 
 STATUS_WORDS = {
     "": TrackingStatus.in_transit, "shipped": TrackingStatus.in_transit, "in_transit": TrackingStatus.in_transit,
@@ -33,6 +37,8 @@ STATUS_WORDS = {
 }
 FINAL = {TrackingStatus.delivered, TrackingStatus.return_to_sender, TrackingStatus.lost}
 RECEIPT_HEADER = ["line", "order", "carrier", "tracking_number", "result", "detail"]
+COLUMNS = frozenset({"order", "carrier", "carrier_code", "tracking_number", "channel", "service", "ship_date",
+                     "status", "tracking_url"})
 
 
 def tracking_key(order_key: str, tracking_number: str) -> str:
@@ -46,48 +52,42 @@ def _when(text: str) -> datetime | None:
     try:
         d = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"ship_date {text!r} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+        raise ValueError(f"ship_date {quote_input(text)} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
-def _refusal(vetoers: list, order: dict, shipper):
-    """A configured carrier's veto (MALL Delivery: smallbox orders of its MALL account ship with it
-    only), as for shipment-file lines: an ERP that shipped such an order itself is told so."""
+def _refusal(app, order: dict, shipper):
+    """A plugin's veto (``veto_shipment``; MALL Delivery: smallbox orders of its MALL account ship
+    with it only), as for shipment-file lines: an ERP that shipped such an order itself is told so."""
     request = ShipmentRequest(carrier=shipper.name, parcels=[], recipient=Address())
-    for other in vetoers:
-        msg = other.refuse_other_carrier(order, request, shipper)
-        if msg is not None:
-            return msg
-    return None
+    vetoes = app.hook.veto_shipment(app=app, order=order, request=request, carrier=shipper)
+    return vetoes[0] if vetoes else None
 
 
 class TrackingHandler:
     kind = "tracking"
     completeness = "CSV: a last row cut mid-line or an unclosed quote rejects the whole file."
+    settings_model = TrackingInboxSettings
 
     def process(self, ctx) -> dict:
         app = ctx.app
         table = read_table(ctx.path, ctx.settings)
-        mapping = dict((ctx.settings or {}).get("columns") or {})
+        mapping = dict(ctx.settings.get("columns") or {})
         cols = [mapping.get(c, c).strip().lower() for c in table.columns]
         need = [c for c in ("order", "tracking_number") if c not in cols]
         if "carrier" not in cols and "carrier_code" not in cols:
             need.append("carrier")
         if need:
             raise FileRejected("missing_column", f"the tracking file lacks column(s) {', '.join(need)}",
-                               where=f"header: {', '.join(table.columns)}",
+                               where=header_where(table.columns, COLUMNS | {c.strip().lower() for c in mapping}),
                                fix="see config/examples/tracking.csv for the columns")
         finder = finder_for(app)
-        account = (ctx.settings or {}).get("carrier", "erp")
+        account = ctx.settings.get("carrier", "erp")
         carrier = None
         try:
             carrier = app.carrier(account)
         except Exception:
             carrier = None
-        try:
-            vetoers = [c for c in app.carriers.values() if c is not carrier]
-        except Exception:
-            vetoers = []
         shipper = carrier if carrier is not None else SimpleNamespace(name=account, type="manual")
         now = app.clock.now()
         receipt, ships, events, pushes, updates, changes = [], [], [], [], [], []
@@ -95,6 +95,11 @@ class TrackingHandler:
         seen: set[str] = set()
         for n, raw in table.rows():
             row = {mapping.get(k, k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+            too_long = next((c for c in COLUMNS if len(row.get(c, "")) > MAX_TEXT), None)
+            if too_long:  # a broken export: refused, and not copied into the receipt or the store
+                receipt.append([n, "", "", "", "rejected",
+                                f"{too_long} is {len(row[too_long])} characters long (at most {MAX_TEXT})"])
+                continue
             order_ref, number = row.get("order", ""), row.get("tracking_number", "")
             code = row.get("carrier") or row.get("carrier_code") or ""
             if not order_ref or not number or not code:
@@ -103,7 +108,8 @@ class TrackingHandler:
             status = STATUS_WORDS.get(row.get("status", "").lower())
             if status is None:
                 receipt.append([n, order_ref, code, number, "rejected",
-                                f"status {row.get('status')!r}: use shipped, delivered, returned, failed or lost"])
+                                f"status {quote_input(row.get('status'))}: use shipped, delivered, returned, failed "
+                                "or lost"])
                 continue
             try:
                 shipped_at = _when(row.get("ship_date", "")) or now
@@ -136,7 +142,7 @@ class TrackingHandler:
                 else:
                     receipt.append([n, order_ref, code, number, "known", "already recorded; not pushed again"])
                 continue
-            refusal = _refusal(vetoers, order, shipper)
+            refusal = _refusal(app, order, shipper)
             if refusal is not None:
                 receipt.append([n, order_ref, code, number, "rejected", refusal.text])
                 continue

@@ -1,0 +1,149 @@
+"""``marketd.sdk``: the one door from a plugin into marketd's core.
+
+Built-in plugins (``marketd.plugins.*``) and third-party packages import from the core only
+through this module and its submodules (an import-linter contract in ``pyproject.toml`` fails
+the test suite otherwise). Everything here is re-exported from the core module that owns it, so
+there is one implementation of each; everything not here is private to the core and may change.
+
+What each group is for:
+
+- **Hooks** — ``hookimpl`` marks a plugin's implementations of the hooks documented in
+  ``marketd/hookspecs.py`` (entry-point group ``marketd``).
+- **Inbox handlers** — ``FileContext`` is what ``process(ctx)`` gets: the claimed file, its
+  settings, the store inside the file's transaction, staged outputs. Raise ``FileRejected``
+  (content: never retried, reported with where/fix), ``TransientError`` (retried with backoff);
+  ``OutputExists`` is what a taken output name raises. ``MarketdError``/``ConfigError`` for the rest.
+- **Settings** — ``Settings`` (base of every table model: unknown keys are errors, strict types),
+  ``InboxSettings``, ``ChannelSettings``, ``CarrierSettings``, ``JobSettings`` to extend with a
+  plugin's own keys, ``AddressTable`` for a table of address fields, ``SecretRef`` for the *name* of a secret (env var / systemd credential,
+  read with ``app.secret(ref)``), never its value. See ``settings_model`` in ``hookspecs.py``.
+- **Channels, jobs and money** — ``Channel`` and ``Capabilities`` (a marketplace account),
+  ``JobSpec`` (a scheduled job), ``Money``.
+- **Carriers** — the unified models every carrier plugin speaks: ``Carrier``, ``ShipmentRequest``,
+  ``ShipmentResult``, ``Address``, ``Parcel``, ``Label``, ``TrackingResult`` … (errors are
+  ``Message`` data; only ``TransientError`` is raised). Label files: ``marketd.sdk.labels``.
+- **Numbers and tables** — the one number parser: ``DecimalStyle.detect`` (a file's ``.``/``,``
+  from all its values; ``votes`` counts them chunk by chunk), ``parse_decimal(text, style, kind)``
+  with bounds per use (``AMOUNT``, ``COUNT``, ``MEASURE``), refusing with ``NumberError`` only;
+  ``parse_amount``/``AmountError``/``guess_decimal_separator``/``fmt`` (Decimal, never float);
+  ``read_table``/``TableFile``/``Chunk`` (CSV/XLSX as ERPs export them, checked before any row is
+  used, read in chunks, with line/column errors); ``write_csv``/``csv_text``/``safe_cell``
+  (spreadsheet-safe output), ``clean_text`` (text an XLSX cell can hold), ``XlsxWorkbook`` (a
+  streamed workbook for reports).
+- **Logging input** — ``quote_input`` quotes a value from a file in a message (60 characters and
+  the length: files hold megabyte values), ``mask_emails`` masks addresses in text a plugin logs.
+- **HTTP** — ``HttpClient`` (rate limits, 429 waits, bounded retries, redacted logs) with
+  ``RetryPolicy``, ``RateLimiter``/``TokenBucket``, ``RateLimited``; ``redact_*`` for anything a
+  plugin logs itself; ``utc_iso``. ``Backoff`` is the one exponential backoff for any retry a
+  plugin schedules itself (polling after an error, a push to a channel).
+- **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
+- **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at.
+- **Private databases** — ``ThreadConnections``: a plugin's own SQLite file beside the store
+  (one connection per thread, WAL, ``synchronous=FULL``, owner-only), for state that must commit
+  outside the file's transaction (the carrier-call ledger).
+- **Commands** — ``build_app(ctx)`` inside a plugin's click command gives the instance's App (the
+  same plugin host and config as every other command); ``exclusive(app, advice)`` holds the
+  instance lock for a command that must not run beside the daemon.
+- **Housekeeping** — ``inbox_settings_for(app, kind)``: an inbox's validated settings;
+  ``prune_archives(app)``: the inboxes' retention (their layout stays private).
+- **Running the core** — ``open_app(config_path)`` for a tool outside a click command;
+  ``process_file(app, kind, path)`` processes a file now, exactly as a dropped one.
+- **Tests** — ``marketd.sdk.testing``: an in-process App with chosen plugins on a fake clock,
+  processing a file through the real engine, crash points for a daemon subprocess.
+"""
+from __future__ import annotations
+
+from .. import __version__
+from ..backoff import Backoff
+from ..carriers import (EXCEPTION_STATUSES, FINAL_STATUSES, Address, Carrier, InFlight, Label, LabelFormat, Message,
+                        Parcel, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent, TrackingResult,
+                        TrackingStatus, to_decimal)
+from ..cli import build_app, exclusive
+from ..clock import SYSTEM_CLOCK, Clock, FakeClock
+from ..config import inbox_settings
+from ..context import FileContext
+from ..errors import ConfigError, FileRejected, MarketdError, OutputExists, TransientError
+from ..hookspecs import hookimpl
+from ..http import (HttpClient, RateLimited, RateLimiter, RetryPolicy, TokenBucket, redact_form, redact_headers,
+                    redact_text, redact_url, utc_iso)
+from ..inbox import crashpoint
+from ..models import Capabilities, Channel, JobSpec, Money
+from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
+from ..numbers import AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind, parse_decimal, votes
+from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
+                        Settings, did_you_mean)
+from ..store import ThreadConnections
+from ..logs import mask_emails, quote_input
+from ..tabular import Chunk, TableFile, clean_text, csv_text, read_table, safe_cell, write_csv
+from ..xlsxout import MAX_ROWS as XLSX_MAX_ROWS, Workbook as XlsxWorkbook
+
+
+def open_app(config_path):
+    """The App of the instance whose config is ``config_path``, for plugin tools that run
+    outside a click command (``marketd sandbox --check``). Close it with ``app.close()``."""
+    from ..app import App
+
+    return App.from_config_path(config_path)
+
+
+def process_file(app, kind: str, path) -> dict:
+    """Process one file now through the same path as a dropped file (``marketd process``): a file
+    in inbox ``kind``'s folder is claimed by rename, one from elsewhere is copied in and left
+    alone. Returns the journal row with ``summary``, ``error`` and ``outputs`` decoded."""
+    import json
+    from pathlib import Path
+
+    from ..inbox import InboxEngine
+
+    engine = InboxEngine(app)
+    engine.ensure_dirs()
+    row = dict(engine.adopt(kind, Path(path)))
+    for key in ("summary", "error", "outputs"):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def prune_archives(app) -> int:
+    """Delete what the inboxes archived (``.done``, ``.duplicate``, ``.error``) past each inbox's
+    retention; returns how many items went. The layout stays the inbox's business."""
+    from ..inbox import retention
+
+    return retention.prune(app)
+
+
+def inbox_settings_for(app, kind: str) -> InboxSettings:
+    """The validated settings of inbox ``kind`` (its handler's model; the defaults for a kind
+    without a handler)."""
+    return inbox_settings(app.config, kind)
+
+
+__all__ = [
+    "__version__", "prune_archives",
+    # hooks
+    "hookimpl",
+    # inbox handlers and errors
+    "FileContext", "MarketdError", "ConfigError", "FileRejected", "TransientError", "OutputExists",
+    # settings
+    "Settings", "InboxSettings", "ChannelSettings", "CarrierSettings", "JobSettings", "SecretRef", "AddressTable",
+    "did_you_mean",
+    # channels, jobs, money
+    "JobSpec", "Money", "Channel", "Capabilities",
+    # carriers
+    "Address", "Parcel", "ShipmentRequest", "Label", "ParcelResult", "ShipmentResult", "TrackingEvent",
+    "TrackingResult", "Message", "Carrier", "LabelFormat", "TrackingStatus", "FINAL_STATUSES",
+    "EXCEPTION_STATUSES", "InFlight", "to_decimal",
+    # numbers and tables
+    "parse_amount", "AmountError", "guess_decimal_separator", "fmt", "read_table", "TableFile", "write_csv",
+    "csv_text", "safe_cell", "clean_text", "DecimalStyle", "DOT", "COMMA", "parse_decimal", "votes", "NumberError",
+    "NumberKind", "AMOUNT", "COUNT", "MEASURE", "Chunk", "XlsxWorkbook", "XLSX_MAX_ROWS",
+    # what a plugin logs: input quoted short, e-mail addresses masked
+    "quote_input", "mask_emails",
+    # HTTP
+    "HttpClient", "RetryPolicy", "RateLimiter", "TokenBucket", "RateLimited", "Backoff", "redact_headers",
+    "redact_url", "redact_form", "redact_text", "utc_iso",
+    # time
+    "Clock", "FakeClock", "SYSTEM_CLOCK",
+    # crash safety, private databases, commands, housekeeping
+    "crashpoint", "ThreadConnections", "build_app", "exclusive", "inbox_settings_for", "open_app", "process_file",
+]
