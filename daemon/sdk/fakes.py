@@ -1,0 +1,302 @@
+"""Fake vendor servers for plugin authors: a tiny WSGI router with a request journal, fault
+injection, a fake clock and a loopback server, plus the label material carrier fakes return.
+
+Every integration ships its contract-faithful fake in its own folder (``plugins/<name>/fake.py``)
+so ``marketd sandbox`` works from a plain install and tests run the same object in-process
+(``httpx.WSGITransport(app=fake)``) or on loopback (``fake.serve()`` / :func:`serve`) for a real
+daemon subprocess. The daemon cannot share a test's ``FakeClock``, so a fake's time moves either
+directly (``fake.clock.advance``) or over HTTP: ``POST /__control/advance?seconds=3600``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from socketserver import ThreadingMixIn
+
+from ..clock import FakeClock
+
+STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+               403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
+               500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+    at: str = ""
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+    def q(self, name, default=None):
+        v = self.query.get(name)
+        return v[0] if v else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | str | dict | list | None = None
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    pattern: str
+    status: int
+    times: int
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+    method: str | None = None
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class FakeService:
+    """Base of a fake vendor API. Subclasses call ``self.route(method, regex, fn)``."""
+
+    REDACT_HEADERS = {"password", "authorization"}
+
+    def __init__(self, clock: FakeClock | None = None):
+        self.clock = clock or FakeClock()
+        self.lock = threading.RLock()
+        self.routes: list[tuple[str, re.Pattern, callable]] = []
+        self.journal: list[Request] = []
+        self.faults: list[Fault] = []
+        self.server = None
+        self.thread = None
+        self.latency = 0.0  # real seconds each request takes (outside the lock, so calls overlap)
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests being answered at the same time
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def route(self, method: str, pattern: str, fn) -> None:
+        self.routes.append((method, re.compile(pattern + r"$"), fn))
+
+    def fail_next(self, pattern: str, status: int = 503, times: int = 1, body: bytes | str | dict = b"",
+                  headers: dict | None = None, method: str | None = None) -> None:
+        """The next ``times`` requests whose path matches ``pattern`` (regex), and ``method`` when
+        given, get ``status`` with ``body`` (a dict is sent as JSON)."""
+        if isinstance(body, dict):
+            body = json.dumps(body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        with self.lock:
+            self.faults.append(Fault(pattern, status, times, body.encode() if isinstance(body, str) else body,
+                                     headers or {}, method))
+
+    def requests(self, method: str | None = None, path_re: str | None = None) -> list[Request]:
+        return [r for r in self.journal if (method is None or r.method == method)
+                and (path_re is None or re.search(path_re, r.path))]
+
+    # -- WSGI -------------------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "/")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        req = Request(method, path, query, headers, body)
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency and not path.startswith("/__control/"):
+                time.sleep(self.latency)
+            with self.lock:
+                resp = self._dispatch(req)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+        payload = resp.body
+        hdrs = dict(resp.headers)
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        elif isinstance(payload, str):
+            payload = payload.encode()
+        elif payload is None:
+            payload = b""
+        hdrs["Content-Length"] = str(len(payload))
+        start_response(f"{resp.status} {STATUS_TEXT.get(resp.status, 'Status')}", list(hdrs.items()))
+        return [payload]
+
+    def _dispatch(self, req: Request) -> Response:
+        if req.path.startswith("/__control/"):
+            return self._control(req)
+        req.at = self.clock.now().isoformat()
+        self.journal.append(Request(req.method, req.path, req.query,
+                                    {k: ("***" if k in self.REDACT_HEADERS else v) for k, v in req.headers.items()},
+                                    req.body, req.at))
+        for fault in self.faults:
+            if fault.times > 0 and re.search(fault.pattern, req.path) and fault.method in (None, req.method):
+                fault.times -= 1
+                return Response(fault.status, fault.body, fault.headers)
+        self.tick()
+        allowed = []
+        for method, pattern, fn in self.routes:
+            m = pattern.match(req.path)
+            if m:
+                if method != req.method:
+                    allowed.append(method)
+                    continue
+                try:
+                    return fn(req, **m.groupdict())
+                except json.JSONDecodeError:
+                    return self.bad_json(req)
+        if allowed:
+            return Response(405, {"error": "method not allowed"})
+        return self.not_found(req)
+
+    def not_found(self, req: Request) -> Response:
+        return Response(404, {"error": f"no route {req.method} {req.path}"})
+
+    def bad_json(self, req: Request) -> Response:
+        return Response(400, {"error": "request body is not JSON"})
+
+    def tick(self) -> None:
+        """Advance clock-driven state (pickups, deliveries); called before every request."""
+
+    def _control(self, req: Request) -> Response:
+        if req.path == "/__control/advance":
+            self.clock.advance(float(req.q("seconds", "0")))
+            self.tick()
+            return Response(200, {"now": self.clock.now().isoformat()})
+        if req.path == "/__control/now":
+            return Response(200, {"now": self.clock.now().isoformat()})
+        if req.path == "/__control/fail":
+            self.fail_next(req.q("path", "."), int(req.q("status", "503")), int(req.q("times", "1")))
+            return Response(200, {"ok": True})
+        if req.path == "/__control/journal":
+            return Response(200, [{"method": r.method, "path": r.path, "at": r.at} for r in self.journal])
+        return self.control(req)
+
+    def control(self, req: Request) -> Response:
+        return Response(404, {"error": "unknown control"})
+
+    # -- loopback ---------------------------------------------------------------------------------
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on loopback in a daemon thread; returns the base URL."""
+        self.server = make_server(host, port, self, server_class=ThreadingServer, handler_class=QuietHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name=type(self).__name__, daemon=True)
+        self.thread.start()
+        return f"http://{host}:{self.server.server_address[1]}"
+
+    def shutdown(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+class Served:
+    """A running loopback server: ``url`` (``http://127.0.0.1:PORT``), ``shutdown()``."""
+
+    def __init__(self, app, host: str, port: int):
+        self.app = app
+        self.server = make_server(host, port, app, server_class=ThreadingServer, handler_class=QuietHandler)
+        self.host = host
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name=f"fake-{type(app).__name__}", daemon=True)
+        self.thread.start()
+
+    def shutdown(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(5)
+            self.server = None
+
+    def __enter__(self) -> "Served":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+def serve(app, port: int = 0, host: str = "127.0.0.1") -> Served:
+    """Start serving ``app`` on ``host:port`` (0 = any free port); returns the :class:`Served`."""
+    return Served(app, host, port)
+
+
+# -- label material the fakes return --------------------------------------------------------------
+def pdf_label(lines: list[str], *, width_mm: float = 100, height_mm: float = 150) -> bytes:
+    """A real one-page PDF label made with fpdf2 (text + a drawn barcode-like bar pattern)."""
+    return pdf_labels([lines], width_mm=width_mm, height_mm=height_mm)
+
+
+def pdf_labels(labels: list[list[str]], *, width_mm: float = 100, height_mm: float = 150, per_page: int = 1) -> bytes:
+    from fpdf import FPDF
+
+    if per_page == 4:
+        pdf = FPDF(unit="mm", format="A4")
+        cell_w, cell_h = 105, 148.5
+    else:
+        pdf = FPDF(unit="mm", format=(width_mm, height_mm))
+        cell_w, cell_h = width_mm, height_mm
+    pdf.set_auto_page_break(False)
+    pdf.set_font("Helvetica", size=10)
+    for i, lines in enumerate(labels):
+        slot = i % per_page if per_page == 4 else 0
+        if slot == 0:
+            pdf.add_page()
+        x0 = (slot % 2) * cell_w
+        y0 = (slot // 2) * cell_h
+        pdf.rect(x0 + 3, y0 + 3, cell_w - 6, cell_h - 6)
+        y = y0 + 10
+        for line in lines:
+            pdf.set_xy(x0 + 8, y)
+            pdf.cell(cell_w - 16, 6, _latin1(line))
+            y += 7
+        code = lines[0] if lines else "0"
+        bx = x0 + 10
+        for ch in code:
+            w = 0.4 + (ord(ch) % 4) * 0.3
+            pdf.rect(bx, y0 + cell_h - 40, w, 25, style="F")
+            bx += w + 0.6
+            if bx > x0 + cell_w - 10:
+                break
+    buf = io.BytesIO()
+    pdf.output(buf)
+    return buf.getvalue()
+
+
+def _latin1(text: str) -> str:
+    return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def zpl_label(lines: list[str], barcode: str) -> str:
+    """Real ZPL II for a 4x6" label at 203 dpi: ^XA … ^XZ."""
+    out = ["^XA", "^CI28", "^PW812", "^LL1218", "^FO40,40^GB732,1138,4^FS"]
+    y = 80
+    for line in lines:
+        out.append(f"^FO70,{y}^A0N,36,36^FD{_zpl_safe(line)}^FS")
+        y += 50
+    out.append(f"^FO70,{y + 40}^BY3^BCN,200,Y,N,N^FD{_zpl_safe(barcode)}^FS")
+    out.append("^XZ")
+    return "\n".join(out)
+
+
+def _zpl_safe(text: str) -> str:
+    return text.replace("^", " ").replace("~", " ")
