@@ -1,7 +1,7 @@
 """The ``marketd`` command line: init, run, status, process, requeue, plugins, report, jobs.
 
 Plugins add their own commands through the ``register_commands`` hook (``marketd orders``,
-``marketd shipments``, ``marketd sandbox`` …).
+``marketd shipments`` …); ``marketd sandbox`` (``sandbox.py``) serves the fakes they register.
 """
 from __future__ import annotations
 
@@ -412,6 +412,15 @@ def jobs_run(ctx, name):
     if error:
         raise click.ClickException(f"job {name} failed: {error}")
     click.echo(f"job {name}: ok")
+
+
+def _add_core_commands() -> None:
+    from .sandbox import sandbox  # the fakes come from the plugins (register_fakes); the command is the core's
+
+    cli.add_command(sandbox)
+
+
+_add_core_commands()
 
 
 def main() -> None:

@@ -115,6 +115,18 @@ def register_commands(cli):
 
 
 @hookspec
+def register_fakes(register):
+    """Provide fakes of the services the plugin talks to, for ``marketd sandbox``:
+    ``register(marketd.sdk.fakes.SandboxFake(name, make, configure, check))``.
+
+    The sandbox serves each fake on loopback, writes the config ``configure`` returns for it and,
+    with ``--check``, runs ``check(app, fake)``: the plugin's own code against its fake, so a
+    broken fake or a wrong config fails the check. The fake ships in the plugin's package
+    (``fake.py``), so the sandbox works from a plain install; the core knows only this hook.
+    """
+
+
+@hookspec
 def veto_shipment(app, order, request, carrier):
     """Policy: refuse to ship ``order`` with ``carrier`` (a rule another carrier or channel owns).
 

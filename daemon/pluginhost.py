@@ -29,6 +29,7 @@ from . import hookspecs
 
 log = logging.getLogger("marketd.plugins")
 GROUP = "marketd"
+RENAMED_GROUP = "marketd.renamed"
 
 # The plugin whose hook implementation is running (so ``register`` knows who registers), and the
 # plugins whose implementation failed during the current ``collect`` (their items are dropped).
@@ -62,11 +63,31 @@ def disabled_from_env() -> set[str]:
     return {p.strip() for p in os.environ.get("MARKETD_DISABLE_PLUGINS", "").split(",") if p.strip()}
 
 
+def renamed_plugins() -> dict[str, str]:
+    """Former plugin names -> current ones, as installed packages declare them (entry-point group
+    ``marketd.renamed``, ``old = "new"``); read from the metadata, nothing is imported."""
+    return {ep.name: ep.value for ep in md.entry_points(group=RENAMED_GROUP)}
+
+
+def current_names(names: set[str]) -> set[str]:
+    """``names`` with former plugin names replaced by the current ones (a logged deprecation
+    warning each), so a config written before a rename still disables the plugin it meant."""
+    renamed = renamed_plugins()
+    out = set()
+    for name in names:
+        new = renamed.get(name)
+        if new and new not in names:
+            log.warning("[plugins] disabled: plugin %r is now called %r; the old name still works for now, "
+                        "write %r", name, new, new)
+        out.add(new or name)
+    return out
+
+
 class PluginHost:
     def __init__(self, disabled: list[str] | None = None, strict: bool | None = None):
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
-        self.disabled = set(disabled or []) | disabled_from_env()
+        self.disabled = current_names(set(disabled or []) | disabled_from_env())
         self.strict = strict if strict is not None else os.environ.get("MARKETD_STRICT_PLUGINS") == "1"
         self.info: list[PluginInfo] = []
         self.failures: list[HookFailure] = []

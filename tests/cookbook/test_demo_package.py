@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for, write_config
-from tests.fakes.loopback import serve
+from marketd.sdk.fakes import serve
 
 from .marketd_demo.fake import API_KEY, DemoFake
 
