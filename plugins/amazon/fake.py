@@ -43,15 +43,16 @@ import json
 import random
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs
 
 from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
-from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order  # noqa: F401
-from .fake_reports import SETTLEMENT_V2, UNREQUESTABLE, ReportsApi, settlement_v2_text  # noqa: F401
+from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order
+from .fake_reports import ReportsApi, settlement_v2_text
+
+__all__ = ["SpApiFake", "OFFICIAL_LIMITS", "Bucket", "ContractNotChecked", "generate_orders", "make_order",
+           "settlement_v2_text", "sandbox"]
 
 # Default usage plans (rate requests/s, burst) as printed in the "Usage Plan" table of each
 # operation's description in the official models: orders_2026-01-01.json (searchOrders,
