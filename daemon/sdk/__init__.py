@@ -50,6 +50,9 @@ What each group is for:
   ``process_file(app, kind, path)`` processes a file now, exactly as a dropped one.
 - **Tests** — ``marketd.sdk.testing``: an in-process App with chosen plugins on a fake clock,
   processing a file through the real engine, crash points for a daemon subprocess.
+- **Fakes** — ``marketd.sdk.fakes``: the kit a plugin's ``fake.py`` is built on (router, journal,
+  faults, loopback server, label documents) and ``SandboxFake``, what ``register_fakes`` gives
+  ``marketd sandbox``.
 """
 from __future__ import annotations
 

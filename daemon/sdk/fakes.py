@@ -1,11 +1,14 @@
 """Fake vendor servers for plugin authors: a tiny WSGI router with a request journal, fault
-injection, a fake clock and a loopback server, plus the label material carrier fakes return.
+injection, a fake clock and a loopback server, the label material carrier fakes return, and what
+a plugin registers for ``marketd sandbox`` (``register_fakes``: :class:`SandboxFake`).
 
 Every integration ships its contract-faithful fake in its own folder (``plugins/<name>/fake.py``)
 so ``marketd sandbox`` works from a plain install and tests run the same object in-process
 (``httpx.WSGITransport(app=fake)``) or on loopback (``fake.serve()`` / :func:`serve`) for a real
 daemon subprocess. The daemon cannot share a test's ``FakeClock``, so a fake's time moves either
 directly (``fake.clock.advance``) or over HTTP: ``POST /__control/advance?seconds=3600``.
+Nothing here checks requests against a vendor's published schemas: a fake that can takes a
+validator from its tests (the Amazon fake's ``contract``), since the schemas are not shipped.
 """
 from __future__ import annotations
 
