@@ -302,8 +302,7 @@ def _sandbox_configure(fake: MallFake, url: str) -> SandboxConfig:
     return SandboxConfig(
         tables={"carriers": {SANDBOX_ACCOUNT: {"type": "mall_delivery", "base_url": url}}},
         env={"MALL_CLIENT_ID": fake.client_id},
-        hints=[f"MALL Delivery orders {', '.join(map(str, SANDBOX_ORDERS))} wait for labels "
-               "(a shipments line: carrier = mall_delivery, order = 1001)",
+        hints=[f"MALL: MALL Delivery orders {', '.join(map(str, SANDBOX_ORDERS))} wait for labels at the fake",
                f"curl -X POST '{url}/__control/advance?seconds=14400'   # MALL: 4 hours on, the carrier picks up"])
 
 
