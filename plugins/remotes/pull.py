@@ -1,0 +1,316 @@
+"""Pull: complete files from a remote folder into a local inbox, each exactly once.
+
+The order of steps, each committed to the pull ledger before the next (``MARKETD_CRASHPOINT``
+names in brackets; a ``kill -9`` there is what the tests do):
+
+1. a listing finds a complete file (the pull's ``completeness`` rule); row ``downloading``;
+2. it streams into ``inbox/<kind>/.marketd-pull-<remote>-<id>.part`` (a dot-name: the inbox
+   never takes it), hashed on the way, fsynced; the remote file is stat-ed again, and a file that
+   changed meanwhile is dropped and looked at again later [``remote_pull_downloaded``];
+3. row ``fetched`` with the sha256 [``remote_pull_fetched``];
+4. hard link to the final name (never over an existing file) [``remote_pull_linked``], unlink
+   the temp name, fsync the folder: the inbox sees a complete file arrive by a link, as a
+   ``require_rename`` inbox demands; for a ``done_file`` inbox the marker follows;
+5. row ``landed`` [``remote_pull_landed``];
+6. on the remote: move to the archive folder, delete, or keep [``remote_pull_archived``];
+7. row ``done``.
+
+Recovery, at the start of every run, uses only what is on disk: a ``downloading`` row's temp is
+deleted (the download is redone); a ``fetched`` row whose temp still has one link is linked now,
+one with two links (linked, not yet unlinked — also after the inbox has claimed it, since a
+rename keeps the inode) is only unlinked, one without a temp has landed. A ``landed`` row's
+remote file is re-hashed before it is archived, so a same-named newer upload is never archived
+unseen.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import posixpath
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from marketd.inbox import crashpoint
+
+from . import sftp as sftp_mod
+from .ledger import Ledger, iso
+from .settings import PULL_TEMP_PREFIX, Pull
+
+log = logging.getLogger("marketd.remotes")
+
+
+def inbox_folder(app, kind: str) -> Path:
+    return Path(app.inbox_dir) / kind
+
+
+def temp_path(app, remote: str, row: dict) -> Path:
+    return inbox_folder(app, row["inbox"]) / f"{PULL_TEMP_PREFIX}{remote}-{row['id']}.part"
+
+
+def _inbox_mode(app, kind: str) -> tuple[str, str]:
+    inboxes = app.config.get("inbox") or {}
+    s = inboxes.get(kind) or inboxes.get("defaults") or {}
+    return s.get("mode", "stable"), s.get("done_suffix", ".done")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- local steps (no network) -------------------------------------------------------------------
+def recover(app, remote, ledger: Ledger) -> None:
+    """Finish or undo what a crash (or a failed run) left locally. Never touches the remote."""
+    name = remote.name
+    fetched = {}
+    for row in ledger.pulls_in(name, ["downloading", "fetched"]):
+        tmp = temp_path(app, name, row)
+        if row["state"] == "downloading":
+            tmp.unlink(missing_ok=True)
+        else:
+            fetched[tmp.name] = row
+    prefix = f"{PULL_TEMP_PREFIX}{name}-"
+    for kind in {p.inbox for p in remote.pull} | {r["inbox"] for r in fetched.values()}:
+        folder = inbox_folder(app, kind)
+        try:
+            names = [e.name for e in os.scandir(folder) if e.name.startswith(prefix)]
+        except FileNotFoundError:
+            continue
+        for n in names:
+            if n not in fetched:
+                (folder / n).unlink(missing_ok=True)  # an orphan from a row that no longer exists
+    for row in fetched.values():
+        land(app, remote, ledger, row)
+
+
+def land(app, remote, ledger: Ledger, row: dict) -> bool:
+    """Step 4–5 for a ``fetched`` row; idempotent. False while the final name is taken."""
+    tmp = temp_path(app, remote.name, row)
+    folder = tmp.parent
+    final = folder / row["name"]
+    try:
+        st = os.lstat(tmp)
+    except FileNotFoundError:
+        st = None
+    if st is not None and st.st_nlink < 2:
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            ledger.update_pull(row["id"], last_error=f"inbox/{row['inbox']}/{row['name']} is still there (not taken "
+                                                     "yet): this download waits beside it")
+            return False
+        crashpoint("remote_pull_linked")
+    if st is not None:
+        os.unlink(tmp)
+    mode, suffix = _inbox_mode(app, row["inbox"])
+    if mode == "done_file" and final.exists():
+        # the inbox takes the data only with its marker: no marker means it has not been taken
+        fd = os.open(str(final.with_name(final.name + suffix)), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+    _fsync_dir(folder)
+    ledger.update_pull(row["id"], state="landed", landed_at=iso(app.clock.now()), last_error=None,
+                       next_attempt_at=None, attempts=0)
+    crashpoint("remote_pull_landed")
+    return True
+
+
+# -- remote steps -------------------------------------------------------------------------------
+def due(app, remote, ledger: Ledger, pull: Pull, now: datetime) -> bool:
+    last = ledger.pull_run(remote.name, pull.key).get("last_run_at")
+    return not last or datetime.fromisoformat(last) + timedelta(seconds=pull.seconds) <= now + timedelta(seconds=0.5)
+
+
+class Puller:
+    """The remote half of a pull run, on one event loop; ``pool`` hands out sessions."""
+
+    def __init__(self, app, remote, ledger: Ledger, pool, report):
+        self.app, self.remote, self.ledger, self.pool, self.report = app, remote, ledger, pool, report
+        self.name = remote.name
+        self._archives_ready: set[str] = set()
+
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    def _pull_of(self, row: dict) -> Pull | None:
+        return next((p for p in self.remote.pull if p.key == row["mapping"]), None)
+
+    async def finish_landed(self, force: bool) -> None:
+        """Step 6–7 for rows landed in an earlier run (a crash, or a refused archive/delete)."""
+        now = iso(self.now())
+        rows = [r for r in self.ledger.pulls_in(self.name, ["landed"])
+                if force or not r["next_attempt_at"] or r["next_attempt_at"] <= now]
+        await self.pool.map(rows, lambda s, r: self.remote_action(s, r, verify=True))
+
+    async def run_mapping(self, pull: Pull, force: bool) -> None:
+        session = await self.pool.first()
+        entries = await session.list_files(pull.remote_dir)
+        candidates, waiting = self._select(pull, entries)
+        if waiting and pull.completeness == "stable" and len(candidates) < pull.max_files:
+            # not yet seen unchanged for stable_seconds: look once more, then take what held still
+            wait = max(0.0, min(pull.stable_seconds, 120.0) - self._youngest_wait(pull, waiting))
+            await asyncio.sleep(wait)
+            entries = await session.list_files(pull.remote_dir)
+            candidates, waiting = self._select(pull, entries)
+        candidates = candidates[: pull.max_files]
+        self.report.waiting += len(waiting)
+        await self.pool.map(candidates, lambda s, item: self.fetch(s, pull, *item))
+        self.ledger.pull_ran(self.name, pull.key, self.now(), ok=True)
+
+    def _youngest_wait(self, pull: Pull, waiting: list) -> float:
+        """Seconds the most recently changed waiting file has already been observed unchanged."""
+        now = self.now()
+        return min((now - datetime.fromisoformat(first)).total_seconds() for _, _, _, first in waiting)
+
+    def _select(self, pull: Pull, entries: dict) -> tuple[list, list]:
+        """(complete files to fetch, files still waiting for the stable rule), oldest first."""
+        paths = {posixpath.join(pull.remote_dir, n): v for n, v in entries.items()}
+        first_seen = self.ledger.observe(self.name, paths, pull.remote_dir, self.now())
+        # a `downloading` row whose file is gone or changed since will never be finished
+        for row in self.ledger.pulls_in(self.name, ["downloading"]):
+            if row["mapping"] == pull.key and paths.get(row["path"]) != (row["size"], row["mtime"]):
+                self.ledger.delete_pull(row["id"])
+        now = self.now()
+        ready, waiting = [], []
+        for name, (size, mtime) in sorted(entries.items(), key=lambda kv: (kv[1][1], kv[0])):
+            if not pull.wants(name):
+                continue
+            path = posixpath.join(pull.remote_dir, name)
+            row = self.ledger.open_pull(self.name, path, size, mtime)
+            if row is not None and row["state"] != "downloading":
+                continue  # in the inbox already; its remote step is finish_landed's
+            if row is not None and row["next_attempt_at"] and row["next_attempt_at"] > iso(now):
+                continue  # backing off after a failed download
+            if pull.after == "keep" and self.ledger.kept_pull(self.name, path, size, mtime):
+                continue
+            if pull.completeness == "done_file" and name + pull.done_suffix not in entries:
+                continue
+            if pull.completeness == "stable":
+                held = (now - datetime.fromisoformat(first_seen[path])).total_seconds()
+                if held < pull.stable_seconds:
+                    waiting.append((name, size, mtime, first_seen[path]))
+                    continue
+            ready.append((name, size, mtime))
+        return ready, waiting
+
+    async def fetch(self, session, pull: Pull, name: str, size: int, mtime: int) -> None:
+        """Steps 1–7 for one remote file; a failure of this file alone is recorded, not raised."""
+        path = posixpath.join(pull.remote_dir, name)
+        try:
+            await self._fetch(session, pull, name, size, mtime, path)
+        except sftp_mod.RemoteUnavailable:
+            raise
+        except Exception as exc:
+            error = sftp_mod.describe(exc)
+            self.report.errors.append(f"{path}: {error}")
+            log.error("remote %s: cannot pull %s: %s; the remote file is untouched, retried with backoff",
+                      self.name, path, error)
+
+    async def _fetch(self, session, pull: Pull, name: str, size: int, mtime: int, path: str) -> None:
+        row = self.ledger.open_pull(self.name, path, size, mtime)
+        if row is None:
+            pull_id = self.ledger.new_pull(self.name, pull.key, path, size, mtime, pull.inbox, name, self.now())
+            row = self.ledger.one("select * from pulls where id = ?", (pull_id,))
+        tmp = temp_path(self.app, self.name, row)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            got, sha = await session.download(path, fd, size)
+            os.fsync(fd)
+        except BaseException as exc:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, Exception):
+                self.ledger.pull_failed(row["id"], f"download: {sftp_mod.describe(exc)}", self.now())
+            raise
+        os.close(fd)
+        after = await session.stat(path)
+        if got != size or after is None or (after.size, int(after.mtime or 0)) != (size, mtime):
+            tmp.unlink(missing_ok=True)
+            self.ledger.delete_pull(row["id"])
+            self.ledger.forget_seen(self.name, path)  # the stable rule starts over
+            log.info("remote %s: %s changed while it was downloaded (listed %d bytes, read %d): dropped, "
+                     "taken again once it is complete", self.name, path, size, got)
+            self.report.changed += 1
+            return
+        crashpoint("remote_pull_downloaded")
+        self.ledger.update_pull(row["id"], state="fetched", sha256=sha)
+        crashpoint("remote_pull_fetched")
+        row = self.ledger.one("select * from pulls where id = ?", (row["id"],))
+        if not land(self.app, self.remote, self.ledger, row):
+            self.report.blocked += 1
+            return
+        self.report.pulled += 1
+        self.report.pulled_bytes += size
+        log.info("remote %s: pulled %s into inbox/%s/%s (%d bytes, sha256 %s…)", self.name, path, pull.inbox,
+                 name, size, sha[:12])
+        row = self.ledger.one("select * from pulls where id = ?", (row["id"],))
+        await self.remote_action(session, row, verify=False)
+
+    async def remote_action(self, session, row: dict, verify: bool) -> None:
+        """Step 6–7: archive, delete or keep the remote original of a landed file."""
+        pull = self._pull_of(row)
+        action = pull.after if pull else "keep"
+        path = row["path"]
+        note = None
+        st = await session.stat(path)
+        if st is None:
+            note = "already gone from the remote"
+        elif (st.size, int(st.mtime or 0)) != (row["size"], row["mtime"]):
+            note = "replaced on the remote since it was pulled: the new file is pulled as a new one"
+        elif verify and action != "keep":
+            _, sha = await session.hash_of(path, row["size"])
+            if sha != row["sha256"]:
+                note = "replaced on the remote by other content of the same size and time: pulled as a new one"
+        if note is None:
+            try:
+                note = await self._act(session, pull, action, path)
+            except Exception as exc:
+                if isinstance(exc, sftp_mod.RemoteUnavailable):
+                    raise
+                error = f"{action}: {sftp_mod.describe(exc)}"
+                self.ledger.pull_failed(row["id"], error, self.now())
+                self.report.errors.append(f"{path}: {error}")
+                log.error("remote %s: %s is safely in inbox/%s, but the remote %s failed: %s; retried with "
+                          "backoff (`marketd remotes` shows it)", self.name, path, row["inbox"], action,
+                          sftp_mod.describe(exc))
+                return
+            crashpoint("remote_pull_archived")
+        self.ledger.update_pull(row["id"], state="done", action=action, note=note, done_at=iso(self.now()),
+                                last_error=None, next_attempt_at=None)
+
+    async def _act(self, session, pull: Pull, action: str, path: str) -> str:
+        marker = path + pull.done_suffix if pull and pull.completeness == "done_file" else None
+        if action == "keep":
+            return "kept on the remote"
+        if action == "delete":
+            await session.remove(path)
+            if marker and await session.stat(marker) is not None:
+                await session.remove(marker)
+            return "deleted on the remote"
+        archive = pull.archive_path
+        if archive not in self._archives_ready:
+            await session.ensure_dir(archive)
+            self._archives_ready.add(archive)
+        target = await self._archive_one(session, path, archive)
+        if marker and await session.stat(marker) is not None:
+            await self._archive_one(session, marker, archive)
+        return f"archived as {target}"
+
+    async def _archive_one(self, session, path: str, archive: str) -> str:
+        name = posixpath.basename(path)
+        target = posixpath.join(archive, name)
+        try:
+            await session.rename(path, target)
+            return target
+        except Exception as exc:
+            if isinstance(exc, sftp_mod.RemoteUnavailable) or await session.stat(target) is None:
+                raise
+        stem, dot, ext = name.partition(".")
+        stamp = self.now().strftime("%Y%m%dT%H%M%S")
+        target = posixpath.join(archive, f"{stem}-{stamp}{dot}{ext}")  # an earlier file of the same name
+        await session.rename(path, target)
+        return target

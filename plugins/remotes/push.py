@@ -1,0 +1,217 @@
+"""Push: outbox files to a remote folder, each delivered exactly once.
+
+A file is queued when an inbox file's outputs are published (the ``file_processed`` event) and
+by a sweep of the outbox folder at every run (the truth: it also finds outputs of jobs, and
+those whose event a crash swallowed). Its identity is (path, size, mtime, inode): a file
+re-published under the same name, or ``touch``-ed on purpose, is delivered again.
+
+Steps, each committed before the next (crash points in brackets):
+
+1. row ``uploading``; the file is written to ``temp_name`` (``NAME.tmp``) in the remote folder,
+   created with the local file's permission bits; the remote size is checked
+   [``remote_push_uploaded``];
+2. row ``renaming`` [``remote_push_renaming``]; rename to ``NAME`` — never over an existing
+   file unless ``conflict = "replace"`` [``remote_push_renamed``];
+3. with ``done_file``: row ``marking``, an empty ``NAME.done`` [``remote_push_marked``];
+4. row ``done``.
+
+After a crash in step 2 the temp name decides: still there means not renamed (rename now);
+gone means renamed (the ERP may even have taken the file already), so it is never uploaded a
+second time. The ERP must therefore leave ``NAME.tmp`` files alone.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import time
+from pathlib import Path
+
+from marketd.inbox import crashpoint
+
+from . import sftp as sftp_mod
+from .ledger import Ledger, iso
+
+log = logging.getLogger("marketd.remotes")
+
+
+def outbox_folder(app, push) -> Path:
+    return Path(app.outbox_dir) / push.outbox
+
+
+def sweep(app, remote, ledger: Ledger) -> int:
+    """Queue every file of each pushed outbox folder that the ledger has not seen (local only)."""
+    queued = 0
+    now = app.clock.now()
+    for push in remote.push:
+        folder = outbox_folder(app, push)
+        since = ledger.mapping_since(remote.name, push.key, now, time.time_ns())
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        known = ledger.known_pushes(remote.name, push.key)
+        for entry in sorted(entries, key=lambda e: e.name):
+            if not push.wants(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            ident = (entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
+            if ident in known:
+                continue
+            if push.existing == "skip" and st.st_ctime_ns < since:
+                continue  # there before this push was configured
+            if ledger.enqueue_push(remote.name, push.key, entry.path, st.st_size, st.st_mtime_ns, st.st_ino,
+                                   posixpath.join(push.remote_dir, entry.name), now):
+                queued += 1
+    return queued
+
+
+def enqueue_outputs(app, remotes: dict, ledger: Ledger, paths: list[str]) -> int:
+    """The ``file_processed`` hint: queue just-published outputs at once (no scan, no network)."""
+    queued = 0
+    now = app.clock.now()
+    outbox = Path(app.outbox_dir).resolve()
+    for p in paths:
+        path = Path(p)
+        try:
+            rel = path.resolve().relative_to(outbox)
+        except ValueError:
+            continue
+        if len(rel.parts) != 2:
+            continue
+        for remote in remotes.values():
+            if not remote.enabled:
+                continue
+            for push in remote.push:
+                if push.outbox != rel.parts[0] or not push.wants(path.name):
+                    continue
+                ledger.mapping_since(remote.name, push.key, now, time.time_ns())
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                if ledger.enqueue_push(remote.name, push.key, str(path), st.st_size, st.st_mtime_ns, st.st_ino,
+                                       posixpath.join(push.remote_dir, path.name), now):
+                    queued += 1
+    return queued
+
+
+class Pusher:
+    def __init__(self, app, remote, ledger: Ledger, report):
+        self.app, self.remote, self.ledger, self.report = app, remote, ledger, report
+        self.name = remote.name
+
+    def now(self):
+        return self.app.clock.now()
+
+    def _push_of(self, row: dict):
+        return next((p for p in self.remote.push if p.key == row["mapping"]), None)
+
+    async def deliver(self, session, row: dict) -> None:
+        """Steps 1–4 for one queued file, resuming from the step its row records."""
+        push = self._push_of(row)
+        if push is None:
+            self.ledger.update_push(row["id"], state="gone", last_error="its [[push]] entry was removed from the config")
+            return
+        try:
+            fd = os.open(row["local_path"], os.O_RDONLY)
+        except FileNotFoundError:
+            fd = None
+        if fd is None or _identity(fd) != (row["size"], row["mtime_ns"], row["ino"]):
+            if fd is not None:
+                os.close(fd)
+            if row["state"] in ("pending", "uploading"):
+                self.ledger.update_push(row["id"], state="gone", done_at=iso(self.now()),
+                                        last_error="the local file was removed or replaced before it was sent")
+                return
+            fd = None  # already uploaded: finishing the rename or the marker needs no local data
+        try:
+            await self._deliver(session, push, row, fd)
+        except Exception as exc:
+            if isinstance(exc, sftp_mod.RemoteUnavailable):
+                self.ledger.push_failed(row["id"], sftp_mod.describe(exc), self.now())
+                raise
+            error = _explain(exc, row)
+            self.ledger.push_failed(row["id"], error, self.now())
+            self.report.errors.append(f"{row['local_path']}: {error}")
+            log.error("remote %s: cannot deliver %s to %s: %s; kept in the outbox, retried with backoff",
+                      self.name, row["local_path"], row["remote_path"], error)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    async def _deliver(self, session, push, row: dict, fd: int | None) -> None:
+        final = row["remote_path"]
+        folder, name = posixpath.split(final)
+        temp = push.temp_for(name)
+        temp_path = posixpath.join(folder, temp) if temp else None
+        state = row["state"]
+        mode = os.fstat(fd).st_mode & 0o777 if fd is not None else 0o600
+        if state == "renaming":
+            st = await session.stat(temp_path)
+            if st is None:
+                state = "marking"  # renamed before a crash: never upload it again
+            elif st.size != row["size"]:
+                state = "uploading"
+        if state in ("pending", "uploading") and fd is None:
+            self.ledger.update_push(row["id"], state="gone", done_at=iso(self.now()),
+                                    last_error="the local file was removed or replaced before it was sent")
+            return
+        if state in ("pending", "uploading"):
+            self.ledger.update_push(row["id"], state="uploading")
+            target = temp_path or final
+            size = await session.upload(fd, row["size"], target, mode)
+            if size != row["size"]:
+                raise OSError(f"the remote holds {size} bytes of {target} after the upload, not {row['size']} "
+                              "(remote disk full or quota?)")
+            crashpoint("remote_push_uploaded")
+            state = "renaming" if temp_path else "marking"
+            self.ledger.update_push(row["id"], state=state)
+            if temp_path:
+                crashpoint("remote_push_renaming")
+        if state == "renaming":
+            await self._rename(session, push, temp_path, final)
+            crashpoint("remote_push_renamed")
+            state = "marking"
+        if state == "marking" and push.done_file:
+            self.ledger.update_push(row["id"], state="marking")
+            # the ERP takes NAME only with its marker: NAME gone means the marker was there
+            if await session.stat(final) is not None:
+                await session.touch(final + push.done_suffix, mode)
+            crashpoint("remote_push_marked")
+        self.ledger.update_push(row["id"], state="done", done_at=iso(self.now()), last_error=None,
+                                next_attempt_at=None)
+        self.report.pushed += 1
+        self.report.pushed_bytes += row["size"]
+        log.info("remote %s: delivered %s to %s (%d bytes)", self.name, row["local_path"], final, row["size"])
+
+    async def _rename(self, session, push, temp_path: str, final: str) -> None:
+        overwrite = push.conflict == "replace"
+        try:
+            await session.rename(temp_path, final, overwrite=overwrite)
+        except Exception as exc:
+            if isinstance(exc, sftp_mod.RemoteUnavailable):
+                raise
+            if not overwrite and await session.stat(final) is not None:
+                raise FileExistsError(f"{final} already exists on the remote; nothing was overwritten ({temp_path} "
+                                      "is kept). Have it removed, or set conflict = \"replace\"") from None
+            raise
+
+
+def _identity(fd: int) -> tuple[int, int, int]:
+    st = os.fstat(fd)
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _explain(exc: BaseException, row: dict) -> str:
+    import asyncssh
+
+    if isinstance(exc, asyncssh.SFTPNoSuchFile):
+        folder = posixpath.dirname(row["remote_path"])
+        return f"{sftp_mod.describe(exc)} (does the remote folder {folder} exist?)"
+    if isinstance(exc, (FileExistsError, OSError)) and not isinstance(exc, asyncssh.Error):
+        return str(exc)
+    return sftp_mod.describe(exc)
