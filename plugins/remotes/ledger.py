@@ -156,7 +156,7 @@ class Ledger:
         with self.tx() as db:
             cur = db.execute(
                 "insert into pulls (remote, mapping, path, size, mtime, inbox, name, state, created_at, attempts) "
-                "values (?, ?, ?, ?, ?, ?, ?, 'downloading', ?, 1)",
+                "values (?, ?, ?, ?, ?, ?, ?, 'downloading', ?, 0)",
                 (remote, mapping, path, size, mtime, inbox, name, iso(now)))
             return cur.lastrowid
 

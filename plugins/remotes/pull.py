@@ -28,6 +28,7 @@ import asyncio
 import logging
 import os
 import posixpath
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -148,13 +149,13 @@ class Puller:
     async def run_mapping(self, pull: Pull, force: bool) -> None:
         session = await self.pool.first()
         entries = await session.list_files(pull.remote_dir)
-        candidates, waiting = self._select(pull, entries)
+        candidates, waiting = self._select(pull, entries, force)
         if waiting and pull.completeness == "stable" and len(candidates) < pull.max_files:
             # not yet seen unchanged for stable_seconds: look once more, then take what held still
             wait = max(0.0, min(pull.stable_seconds, 120.0) - self._youngest_wait(pull, waiting))
             await asyncio.sleep(wait)
             entries = await session.list_files(pull.remote_dir)
-            candidates, waiting = self._select(pull, entries)
+            candidates, waiting = self._select(pull, entries, force)
         candidates = candidates[: pull.max_files]
         self.report.waiting += len(waiting)
         await self.pool.map(candidates, lambda s, item: self.fetch(s, pull, *item))
@@ -165,7 +166,7 @@ class Puller:
         now = self.now()
         return min((now - datetime.fromisoformat(first)).total_seconds() for _, _, _, first in waiting)
 
-    def _select(self, pull: Pull, entries: dict) -> tuple[list, list]:
+    def _select(self, pull: Pull, entries: dict, force: bool) -> tuple[list, list]:
         """(complete files to fetch, files still waiting for the stable rule), oldest first."""
         paths = {posixpath.join(pull.remote_dir, n): v for n, v in entries.items()}
         first_seen = self.ledger.observe(self.name, paths, pull.remote_dir, self.now())
@@ -182,7 +183,7 @@ class Puller:
             row = self.ledger.open_pull(self.name, path, size, mtime)
             if row is not None and row["state"] != "downloading":
                 continue  # in the inbox already; its remote step is finish_landed's
-            if row is not None and row["next_attempt_at"] and row["next_attempt_at"] > iso(now):
+            if not force and row is not None and row["next_attempt_at"] and row["next_attempt_at"] > iso(now):
                 continue  # backing off after a failed download
             if pull.after == "keep" and self.ledger.kept_pull(self.name, path, size, mtime):
                 continue
@@ -219,6 +220,9 @@ class Puller:
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             got, sha = await session.download(path, fd, size)
+            # the sender's time, as `sftp -p` keeps it; never in the future (the inbox's age checks)
+            stamp = min(mtime, int(time.time())) * 1_000_000_000
+            os.utime(fd, ns=(stamp, stamp))
             os.fsync(fd)
         except BaseException as exc:
             os.close(fd)

@@ -21,7 +21,8 @@ from marketd.errors import TransientError
 
 from .hostkeys import PinnedClient, parse_pins, Pins, refusal
 
-BLOCK = 256 * 1024  # bytes per SFTP read/write request (OpenSSH's sftp-server caps reads at 256 KiB)
+BLOCK = 256 * 1024  # at most this many bytes per request, and never over the server's limits@openssh.com
+FALLBACK_BLOCK = 32 * 1024  # what every server must accept (a server without the limits extension)
 DEPTH = 32  # requests in flight per file
 
 
@@ -172,17 +173,17 @@ class Session:
         Reads at most ``limit + 1`` bytes: more than the listed size means the file is still
         growing, and the caller drops this copy.
         """
-        f = await self._op(self.sftp.open(path, "rb", encoding=None, block_size=BLOCK))
+        f = await self._op(self.sftp.open(path, "rb", encoding=None))
         try:
-            return await _pipelined_read(f, fd, limit + 1, self.timeout)
+            return await _pipelined_read(f, fd, limit + 1, self.timeout, _block(f.read_len))
         finally:
             await _quiet_close(f, self.timeout)
 
     async def hash_of(self, path: str, limit: int) -> tuple[int, str]:
         """sha256 of a remote file without keeping its data (re-checking what an old row pulled)."""
-        f = await self._op(self.sftp.open(path, "rb", encoding=None, block_size=BLOCK))
+        f = await self._op(self.sftp.open(path, "rb", encoding=None))
         try:
-            return await _pipelined_read(f, None, limit + 1, self.timeout)
+            return await _pipelined_read(f, None, limit + 1, self.timeout, _block(f.read_len))
         finally:
             await _quiet_close(f, self.timeout)
 
@@ -190,10 +191,10 @@ class Session:
         """Write ``size`` bytes of ``local_fd`` to ``path`` (created or truncated, ``mode`` bits from
         creation on); returns the remote size after the close."""
         attrs = asyncssh.SFTPAttrs(permissions=mode & 0o777)
-        f = await self._op(self.sftp.open(path, "wb", attrs, encoding=None, block_size=BLOCK))
+        f = await self._op(self.sftp.open(path, "wb", attrs, encoding=None))
         closed = False
         try:
-            await _pipelined_write(f, local_fd, size, self.timeout)
+            await _pipelined_write(f, local_fd, size, self.timeout, _block(f.write_len))
             await self._op(f.close())
             closed = True
         finally:
@@ -215,6 +216,12 @@ class Session:
         await self._op(f.close())
 
 
+def _block(server_limit: int) -> int:
+    """Request size: a server that gets more than its limit may drop the whole session
+    (OpenSSH's sftp-server exits on a write over 261,120 bytes)."""
+    return min(BLOCK, server_limit) if server_limit else FALLBACK_BLOCK
+
+
 async def _quiet_close(f, timeout: float) -> None:
     try:
         await asyncio.wait_for(f.close(), timeout)
@@ -222,7 +229,7 @@ async def _quiet_close(f, timeout: float) -> None:
         pass
 
 
-async def _pipelined_read(f, fd: int | None, limit: int, stall: float) -> tuple[int, str]:
+async def _pipelined_read(f, fd: int | None, limit: int, stall: float, block: int) -> tuple[int, str]:
     """Up to ``DEPTH`` reads in flight, data written and hashed strictly in order.
 
     A short read (allowed by the protocol) is followed by a request for the rest of its block;
@@ -243,7 +250,7 @@ async def _pipelined_read(f, fd: int | None, limit: int, stall: float) -> tuple[
     try:
         while True:
             while not eof and next_off < limit and len(pending) + len(ready) < DEPTH:
-                n = min(BLOCK, limit - next_off)
+                n = min(block, limit - next_off)
                 pending[next_off] = asyncio.ensure_future(read(next_off, n))
                 next_off += n
             if not pending and pos not in ready:
@@ -281,14 +288,14 @@ async def _pipelined_read(f, fd: int | None, limit: int, stall: float) -> tuple[
     return pos, h.hexdigest()
 
 
-async def _pipelined_write(f, fd: int, size: int, stall: float) -> None:
+async def _pipelined_write(f, fd: int, size: int, stall: float, block: int) -> None:
     """Up to ``DEPTH`` writes in flight; the local file is read with ``pread`` (no shared offset)."""
     pending: set[asyncio.Task] = set()
     off = 0
     try:
         while off < size or pending:
             while off < size and len(pending) < DEPTH:
-                data = os.pread(fd, min(BLOCK, size - off), off)
+                data = os.pread(fd, min(block, size - off), off)
                 if not data:
                     raise OSError(f"the local file shrank to {off} bytes while being sent (expected {size})")
                 pending.add(asyncio.ensure_future(f.write(data, off)))

@@ -161,6 +161,7 @@ class AsyncErp:
 def remote_section(server, *, port: int | None = None, pull=(), push=(), **extra) -> dict:
     """A ``[remotes.<name>]`` table for ``server`` (an ErpSSHD or AsyncErp)."""
     user = getattr(server, "user", "erp")
-    return {"host": "127.0.0.1", "port": port or server.port, "user": user, "key_file": str(server.client_key),
-            "host_key": server.host_key_line, "pull": list(pull), "push": list(push),
-            "connect_timeout_seconds": 10, "read_timeout_seconds": 10, **extra}
+    section = {"host": "127.0.0.1", "port": port or server.port, "user": user, "key_file": str(server.client_key),
+               "host_key": server.host_key_line, "pull": list(pull), "push": list(push),
+               "connect_timeout_seconds": 10, "read_timeout_seconds": 10, **extra}
+    return {k: v for k, v in section.items() if v is not None}  # None: leave the key out
