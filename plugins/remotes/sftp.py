@@ -45,6 +45,9 @@ LOST = (OSError, asyncssh.DisconnectError, asyncssh.ConnectionLost, asyncssh.SFT
 
 def describe(exc: BaseException) -> str:
     """One line an operator can act on, for any exception a remote operation raises."""
+    if isinstance(exc, asyncssh.SFTPFailure) and (exc.reason or "Failure") == "Failure":
+        return ("SFTPFailure: Failure (the server gave no reason; OpenSSH answers this for a full disk, a "
+                "quota, or a rename onto an existing name)")
     if isinstance(exc, asyncssh.SFTPError):
         return f"{type(exc).__name__}: {exc.reason or 'failure'}"
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
@@ -118,7 +121,7 @@ class Session:
         try:
             return await asyncio.wait_for(coro, self.timeout)
         except asyncio.TimeoutError:
-            raise Stalled(f"the server did not answer within {self.timeout:.0f} s (read_timeout_seconds)") from None
+            raise Stalled(f"the server did not answer within {self.timeout:g} s (read_timeout_seconds)") from None
         except LOST as exc:
             raise RemoteUnavailable(f"connection lost: {describe(exc)}") from None
 
@@ -258,7 +261,7 @@ async def _pipelined_read(f, fd: int | None, limit: int, stall: float, block: in
             if pending:
                 done, _ = await asyncio.wait(pending.values(), timeout=stall, return_when=asyncio.FIRST_COMPLETED)
                 if not done:
-                    raise Stalled(f"no data for {stall:.0f} s (read_timeout_seconds) at byte {pos}")
+                    raise Stalled(f"no data for {stall:g} s (read_timeout_seconds) at byte {pos}")
                 for off in [o for o, t in pending.items() if t.done()]:
                     ready[off] = pending.pop(off).result()
             while pos in ready:
@@ -302,9 +305,10 @@ async def _pipelined_write(f, fd: int, size: int, stall: float, block: int) -> N
                 off += len(data)
             done, pending = await asyncio.wait(pending, timeout=stall, return_when=asyncio.FIRST_COMPLETED)
             if not done:
-                raise Stalled(f"no write acknowledged for {stall:.0f} s (read_timeout_seconds)")
-            for t in done:
-                t.result()  # raises the server's error (no space, permission denied …)
+                raise Stalled(f"no write acknowledged for {stall:g} s (read_timeout_seconds)")
+            failed = [t.exception() for t in done if t.exception() is not None]
+            if failed:
+                raise failed[0]  # the server's error (no space, permission denied …)
     except LOST as exc:
         if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError)):
             raise  # a local read error
