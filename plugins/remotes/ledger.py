@@ -25,7 +25,7 @@ create table if not exists pulls (
   id integer primary key autoincrement,
   remote text not null, mapping text not null, path text not null,
   size integer not null, mtime integer not null, sha256 text,
-  inbox text not null, name text not null, state text not null,
+  inbox text not null, name text not null, state text not null, temp text,
   action text, note text,
   attempts integer not null default 0, next_attempt_at text, last_error text,
   created_at text not null, landed_at text, done_at text
@@ -125,6 +125,16 @@ class Ledger:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
+    def release(self) -> None:
+        """Close this thread's connection (a thread that is about to end)."""
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            with self._lock:
+                if c in self._all:
+                    self._all.remove(c)
+            c.close()
+            self._local.conn = None
+
     def close(self) -> None:
         with self._lock:
             for c in self._all:
@@ -151,14 +161,23 @@ class Ledger:
         return self.query(f"select * from pulls where remote = ? and state in ({marks}) order by id",
                           (remote, *states))
 
-    def new_pull(self, remote: str, mapping: str, path: str, size: int, mtime: int, inbox: str, name: str,
-                 now: datetime) -> int:
-        with self.tx() as db:
-            cur = db.execute(
-                "insert into pulls (remote, mapping, path, size, mtime, inbox, name, state, created_at, attempts) "
-                "values (?, ?, ?, ?, ?, ?, ?, 'downloading', ?, 0)",
-                (remote, mapping, path, size, mtime, inbox, name, iso(now)))
-            return cur.lastrowid
+    @staticmethod
+    def record_pull(db, remote: str, mapping: str, path: str, size: int, mtime: int, inbox: str, name: str,
+                    now: datetime, state: str, **fields) -> int:
+        """Insert a pull row, or move this listing entry's ``downloading`` row on (inside ``db``'s
+        transaction); returns the row id."""
+        row = db.execute("select id from pulls where remote = ? and path = ? and size = ? and mtime = ? and "
+                         "state = 'downloading' order by id desc limit 1", (remote, path, size, mtime)).fetchone()
+        fields = {"state": state, **fields}
+        if row is not None:
+            cols = ", ".join(f"{k} = ?" for k in fields)
+            db.execute(f"update pulls set {cols} where id = ?", (*fields.values(), row[0]))
+            return row[0]
+        base = {"remote": remote, "mapping": mapping, "path": path, "size": size, "mtime": mtime, "inbox": inbox,
+                "name": name, "created_at": iso(now), "attempts": 0, **fields}
+        cur = db.execute(f"insert into pulls ({', '.join(base)}) values ({', '.join('?' * len(base))})",
+                         tuple(base.values()))
+        return cur.lastrowid
 
     def update_pull(self, pull_id: int, **fields) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -168,6 +187,15 @@ class Ledger:
     def delete_pull(self, pull_id: int) -> None:
         with self.tx() as db:
             db.execute("delete from pulls where id = ?", (pull_id,))
+
+    def download_failed(self, remote: str, mapping: str, path: str, size: int, mtime: int, inbox: str, name: str,
+                        error: str, now: datetime) -> None:
+        """A download that did not finish: a ``downloading`` row carries its backoff."""
+        with self.tx() as db:
+            pull_id = self.record_pull(db, remote, mapping, path, size, mtime, inbox, name, now, "downloading")
+            attempts = db.execute("select attempts from pulls where id = ?", (pull_id,)).fetchone()[0] + 1
+            db.execute("update pulls set attempts = ?, last_error = ?, next_attempt_at = ? where id = ?",
+                       (attempts, error[:500], iso(now + timedelta(seconds=backoff(attempts))), pull_id))
 
     def pull_failed(self, pull_id: int, error: str, now: datetime) -> None:
         row = self.one("select attempts from pulls where id = ?", (pull_id,)) or {"attempts": 0}

@@ -28,12 +28,14 @@ import asyncio
 import logging
 import os
 import posixpath
+import secrets
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from marketd.inbox import crashpoint
 
+from . import commit
 from . import sftp as sftp_mod
 from .ledger import Ledger, iso
 from .settings import PULL_TEMP_PREFIX, Pull
@@ -45,8 +47,8 @@ def inbox_folder(app, kind: str) -> Path:
     return Path(app.inbox_dir) / kind
 
 
-def temp_path(app, remote: str, row: dict) -> Path:
-    return inbox_folder(app, row["inbox"]) / f"{PULL_TEMP_PREFIX}{remote}-{row['id']}.part"
+def new_temp(app, remote: str, kind: str) -> Path:
+    return inbox_folder(app, kind) / f"{PULL_TEMP_PREFIX}{remote}-{secrets.token_hex(6)}.part"
 
 
 def _inbox_mode(app, kind: str) -> tuple[str, str]:
@@ -55,25 +57,11 @@ def _inbox_mode(app, kind: str) -> tuple[str, str]:
     return s.get("mode", "stable"), s.get("done_suffix", ".done")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # -- local steps (no network) -------------------------------------------------------------------
 def recover(app, remote, ledger: Ledger) -> None:
     """Finish or undo what a crash (or a failed run) left locally. Never touches the remote."""
     name = remote.name
-    fetched = {}
-    for row in ledger.pulls_in(name, ["downloading", "fetched"]):
-        tmp = temp_path(app, name, row)
-        if row["state"] == "downloading":
-            tmp.unlink(missing_ok=True)
-        else:
-            fetched[tmp.name] = row
+    fetched = {row["temp"]: row for row in ledger.pulls_in(name, ["fetched"])}
     prefix = f"{PULL_TEMP_PREFIX}{name}-"
     for kind in {p.inbox for p in remote.pull} | {r["inbox"] for r in fetched.values()}:
         folder = inbox_folder(app, kind)
@@ -83,20 +71,24 @@ def recover(app, remote, ledger: Ledger) -> None:
             continue
         for n in names:
             if n not in fetched:
-                (folder / n).unlink(missing_ok=True)  # an orphan from a row that no longer exists
+                (folder / n).unlink(missing_ok=True)  # a download a crash or an error cut short
     for row in fetched.values():
-        land(app, remote, ledger, row)
+        if link_into_inbox(app, ledger, row):
+            commit.fsync_dir(inbox_folder(app, row["inbox"]))
+            ledger.update_pull(row["id"], state="landed", landed_at=iso(app.clock.now()), last_error=None,
+                               next_attempt_at=None, attempts=0)
 
 
-def land(app, remote, ledger: Ledger, row: dict) -> bool:
-    """Step 4–5 for a ``fetched`` row; idempotent. False while the final name is taken."""
-    tmp = temp_path(app, remote.name, row)
-    folder = tmp.parent
+def link_into_inbox(app, ledger: Ledger, row: dict) -> bool:
+    """Step 4 for a ``fetched`` row, idempotent; the caller fsyncs the folder. False while the
+    final name is taken (the row then says so)."""
+    folder = inbox_folder(app, row["inbox"])
+    tmp = folder / row["temp"]
     final = folder / row["name"]
     try:
         st = os.lstat(tmp)
     except FileNotFoundError:
-        st = None
+        st = None  # linked and unlinked before a crash
     if st is not None and st.st_nlink < 2:
         try:
             os.link(tmp, final)
@@ -106,16 +98,12 @@ def land(app, remote, ledger: Ledger, row: dict) -> bool:
             return False
         crashpoint("remote_pull_linked")
     if st is not None:
-        os.unlink(tmp)
+        os.unlink(tmp)  # two links: linked before a crash (a claim by the inbox keeps the inode)
     mode, suffix = _inbox_mode(app, row["inbox"])
     if mode == "done_file" and final.exists():
         # the inbox takes the data only with its marker: no marker means it has not been taken
         fd = os.open(str(final.with_name(final.name + suffix)), os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
-    _fsync_dir(folder)
-    ledger.update_pull(row["id"], state="landed", landed_at=iso(app.clock.now()), last_error=None,
-                       next_attempt_at=None, attempts=0)
-    crashpoint("remote_pull_landed")
     return True
 
 
@@ -128,8 +116,9 @@ def due(app, remote, ledger: Ledger, pull: Pull, now: datetime) -> bool:
 class Puller:
     """The remote half of a pull run, on one event loop; ``pool`` hands out sessions."""
 
-    def __init__(self, app, remote, ledger: Ledger, pool, report):
+    def __init__(self, app, remote, ledger: Ledger, pool, report, committer):
         self.app, self.remote, self.ledger, self.pool, self.report = app, remote, ledger, pool, report
+        self.commit = committer
         self.name = remote.name
         self._archives_ready: set[str] = set()
 
@@ -211,50 +200,51 @@ class Puller:
                       self.name, path, error)
 
     async def _fetch(self, session, pull: Pull, name: str, size: int, mtime: int, path: str) -> None:
-        row = self.ledger.open_pull(self.name, path, size, mtime)
-        if row is None:
-            pull_id = self.ledger.new_pull(self.name, pull.key, path, size, mtime, pull.inbox, name, self.now())
-            row = self.ledger.one("select * from pulls where id = ?", (pull_id,))
-        tmp = temp_path(self.app, self.name, row)
+        tmp = new_temp(self.app, self.name, pull.inbox)
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             got, sha = await session.download(path, fd, size)
             # the sender's time, as `sftp -p` keeps it; never in the future (the inbox's age checks)
             stamp = min(mtime, int(time.time())) * 1_000_000_000
             os.utime(fd, ns=(stamp, stamp))
-            os.fsync(fd)
+            await self.commit.fsync(fd)
+            after = await session.stat(path)
         except BaseException as exc:
-            os.close(fd)
             tmp.unlink(missing_ok=True)
             if isinstance(exc, Exception):
-                self.ledger.pull_failed(row["id"], f"download: {sftp_mod.describe(exc)}", self.now())
+                self.ledger.download_failed(self.name, pull.key, path, size, mtime, pull.inbox, name,
+                                            f"download: {sftp_mod.describe(exc)}", self.now())
             raise
-        os.close(fd)
-        after = await session.stat(path)
+        finally:
+            os.close(fd)
         if got != size or after is None or (after.size, int(after.mtime or 0)) != (size, mtime):
             tmp.unlink(missing_ok=True)
-            self.ledger.delete_pull(row["id"])
             self.ledger.forget_seen(self.name, path)  # the stable rule starts over
             log.info("remote %s: %s changed while it was downloaded (listed %d bytes, read %d): dropped, "
                      "taken again once it is complete", self.name, path, size, got)
             self.report.changed += 1
             return
         crashpoint("remote_pull_downloaded")
-        self.ledger.update_pull(row["id"], state="fetched", sha256=sha)
+        now = self.now()
+        pull_id = await self.commit(lambda db: Ledger.record_pull(
+            db, self.name, pull.key, path, size, mtime, pull.inbox, name, now, "fetched", sha256=sha, temp=tmp.name,
+            last_error=None, next_attempt_at=None))
         crashpoint("remote_pull_fetched")
-        row = self.ledger.one("select * from pulls where id = ?", (row["id"],))
-        if not land(self.app, self.remote, self.ledger, row):
+        row = {"id": pull_id, "inbox": pull.inbox, "name": name, "temp": tmp.name, "path": path, "size": size,
+               "mtime": mtime, "sha256": sha, "mapping": pull.key}
+        if not link_into_inbox(self.app, self.ledger, row):
             self.report.blocked += 1
             return
+        await self.commit(dirs=[tmp.parent])  # the name is durable before the remote forgets the file
+        crashpoint("remote_pull_landed")
         self.report.pulled += 1
         self.report.pulled_bytes += size
         log.info("remote %s: pulled %s into inbox/%s/%s (%d bytes, sha256 %s…)", self.name, path, pull.inbox,
                  name, size, sha[:12])
-        row = self.ledger.one("select * from pulls where id = ?", (row["id"],))
-        await self.remote_action(session, row, verify=False)
+        await self.remote_action(session, row, verify=False, landed_at=iso(now))
 
-    async def remote_action(self, session, row: dict, verify: bool) -> None:
+    async def remote_action(self, session, row: dict, verify: bool, landed_at: str | None = None) -> None:
         """Step 6–7: archive, delete or keep the remote original of a landed file."""
         pull = self._pull_of(row)
         action = pull.after if pull else "keep"
@@ -276,6 +266,8 @@ class Puller:
                 if isinstance(exc, sftp_mod.RemoteUnavailable):
                     raise
                 error = f"{action}: {sftp_mod.describe(exc)}"
+                if landed_at:
+                    self.ledger.update_pull(row["id"], state="landed", landed_at=landed_at)
                 self.ledger.pull_failed(row["id"], error, self.now())
                 self.report.errors.append(f"{path}: {error}")
                 log.error("remote %s: %s is safely in inbox/%s, but the remote %s failed: %s; retried with "
@@ -283,8 +275,10 @@ class Puller:
                           sftp_mod.describe(exc))
                 return
             crashpoint("remote_pull_archived")
-        self.ledger.update_pull(row["id"], state="done", action=action, note=note, done_at=iso(self.now()),
-                                last_error=None, next_attempt_at=None)
+        done = {"state": "done", "action": action, "note": note, "done_at": iso(self.now()), "last_error": None,
+                "next_attempt_at": None, **({"landed_at": landed_at} if landed_at else {})}
+        cols = ", ".join(f"{k} = ?" for k in done)
+        await self.commit(lambda db: db.execute(f"update pulls set {cols} where id = ?", (*done.values(), row["id"])))
 
     async def _act(self, session, pull: Pull, action: str, path: str) -> str:
         marker = path + pull.done_suffix if pull and pull.completeness == "done_file" else None

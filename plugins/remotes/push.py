@@ -7,13 +7,15 @@ re-published under the same name, or ``touch``-ed on purpose, is delivered again
 
 Steps, each committed before the next (crash points in brackets):
 
-1. row ``uploading``; the file is written to ``temp_name`` (``NAME.tmp``) in the remote folder,
-   created with the local file's permission bits; the remote size is checked
-   [``remote_push_uploaded``];
+1. the file is written to ``temp_name`` (``NAME.tmp``) in the remote folder, created with the
+   local file's permission bits; the remote size is checked [``remote_push_uploaded``]; a crash
+   before step 2 means uploading it again (over the temp name);
 2. row ``renaming`` [``remote_push_renaming``]; rename to ``NAME`` — never over an existing
    file unless ``conflict = "replace"`` [``remote_push_renamed``];
-3. with ``done_file``: row ``marking``, an empty ``NAME.done`` [``remote_push_marked``];
+3. with ``done_file``: an empty ``NAME.done``, created only if absent [``remote_push_marked``];
 4. row ``done``.
+
+Steps of files in flight together are committed together (:mod:`.commit`).
 
 After a crash in step 2 the temp name decides: still there means not renamed (rename now);
 gone means renamed (the ERP may even have taken the file already), so it is never uploaded a
@@ -100,8 +102,9 @@ def enqueue_outputs(app, remotes: dict, ledger: Ledger, paths: list[str]) -> int
 
 
 class Pusher:
-    def __init__(self, app, remote, ledger: Ledger, report):
+    def __init__(self, app, remote, ledger: Ledger, report, committer):
         self.app, self.remote, self.ledger, self.report = app, remote, ledger, report
+        self.commit = committer
         self.name = remote.name
 
     def now(self):
@@ -155,35 +158,38 @@ class Pusher:
             if st is None:
                 state = "marking"  # renamed before a crash: never upload it again
             elif st.size != row["size"]:
-                state = "uploading"
+                state = "pending"
         if state in ("pending", "uploading") and fd is None:
             self.ledger.update_push(row["id"], state="gone", done_at=iso(self.now()),
                                     last_error="the local file was removed or replaced before it was sent")
             return
         if state in ("pending", "uploading"):
-            self.ledger.update_push(row["id"], state="uploading")
             target = temp_path or final
             size = await session.upload(fd, row["size"], target, mode)
             if size != row["size"]:
                 raise OSError(f"the remote holds {size} bytes of {target} after the upload, not {row['size']} "
                               "(remote disk full or quota?)")
             crashpoint("remote_push_uploaded")
-            state = "renaming" if temp_path else "marking"
-            self.ledger.update_push(row["id"], state=state)
             if temp_path:
+                await self.commit(lambda db: db.execute("update pushes set state = 'renaming' where id = ?",
+                                                        (row["id"],)))
                 crashpoint("remote_push_renaming")
+                state = "renaming"
+            else:
+                state = "marking"
         if state == "renaming":
             await self._rename(session, push, temp_path, final)
             crashpoint("remote_push_renamed")
             state = "marking"
         if state == "marking" and push.done_file:
-            self.ledger.update_push(row["id"], state="marking")
             # the ERP takes NAME only with its marker: NAME gone means the marker was there
             if await session.stat(final) is not None:
                 await session.touch(final + push.done_suffix, mode)
             crashpoint("remote_push_marked")
-        self.ledger.update_push(row["id"], state="done", done_at=iso(self.now()), last_error=None,
-                                next_attempt_at=None)
+        done_at = iso(self.now())
+        await self.commit(lambda db: db.execute(
+            "update pushes set state = 'done', done_at = ?, last_error = null, next_attempt_at = null where id = ?",
+            (done_at, row["id"])))
         self.report.pushed += 1
         self.report.pushed_bytes += row["size"]
         log.info("remote %s: delivered %s to %s (%d bytes)", self.name, row["local_path"], final, row["size"])

@@ -24,6 +24,7 @@ from marketd.errors import TransientError
 from . import pull as pull_mod
 from . import push as push_mod
 from . import sftp as sftp_mod
+from .commit import Committer
 from .ledger import Ledger, iso
 from .settings import remotes_of
 
@@ -209,10 +210,11 @@ def run(app, name: str, *, force: bool = False, wait_lock: float = 0.0, pulls: b
 
 async def _session(app, remote, ledger: Ledger, work: Plan, report: Report, force: bool) -> None:
     pool = Pool(remote, app.secret)
+    committer = Committer(ledger)
     try:
-        pusher = push_mod.Pusher(app, remote, ledger, report)
+        pusher = push_mod.Pusher(app, remote, ledger, report, committer)
         await pool.map(work.pushes, pusher.deliver)
-        puller = pull_mod.Puller(app, remote, ledger, pool, report)
+        puller = pull_mod.Puller(app, remote, ledger, pool, report, committer)
         if work.landed:
             await puller.finish_landed(force)
         for pull in work.mappings:
@@ -228,6 +230,7 @@ async def _session(app, remote, ledger: Ledger, work: Plan, report: Report, forc
                 log.error("remote %s: %s", remote.name, error)
     finally:
         await pool.close()
+        committer.close()
 
 
 def job(app, since: datetime | None, *, remote: str) -> dict:

@@ -71,6 +71,9 @@ async def connect(remote, secret) -> "Session":
         connect_timeout=remote.connect_timeout_seconds, login_timeout=remote.connect_timeout_seconds,
         keepalive_interval=max(1.0, min(30.0, remote.read_timeout_seconds / 3)), keepalive_count_max=3,
         client_keys=None, password=None, preferred_auth="publickey,password,keyboard-interactive",
+        # AES-GCM first: hardware-accelerated where chacha20 is not (every server offers one of these)
+        encryption_algs=["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+                         "aes256-ctr", "aes192-ctr", "aes128-ctr"],
     )
     if pins.fingerprints or not pins.keys:
         options["server_host_key_algs"] = "default"  # we cannot know which key type a fingerprint is

@@ -178,7 +178,7 @@ def test_a_full_remote_disk_fails_the_push_and_it_goes_through_once_there_is_roo
     assert report.pushed == 0 and report.errors, report.summary()
     assert not (disk / "a.pdf").exists()
     row, = rows(app, "pushes")
-    assert row["state"] == "uploading" and row["last_error"]
+    assert row["state"] == "pending" and row["last_error"]
     blocker.unlink()
     assert run(app, "erp", force=True).pushed == 1
     assert sorted(p.name for p in disk.iterdir()) == ["a.pdf"]

@@ -151,7 +151,8 @@ def test_a_name_still_waiting_in_the_inbox_is_never_overwritten(erp_sshd, remote
     assert inbox_files(app) == {"same.csv": b"dropped by a person"}
     assert erp.local("export/same.csv").exists()  # not archived: it is not in the inbox yet
     assert [r["state"] for r in pulls(app)] == ["fetched"]
-    assert (app.inbox_dir / "catalog" / ".marketd-pull-erp-1.part").read_bytes() == b"from the ERP"
+    temp, = [p for p in (app.inbox_dir / "catalog").iterdir() if p.name.startswith(".marketd-pull-erp-")]
+    assert temp.read_bytes() == b"from the ERP" and pulls(app)[0]["temp"] == temp.name
     (app.inbox_dir / "catalog" / "same.csv").unlink()  # the inbox took the other file
     report = run(app, "erp", force=True)
     assert inbox_files(app) == {"same.csv": b"from the ERP"}
