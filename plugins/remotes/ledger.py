@@ -250,14 +250,19 @@ class Ledger:
         return {(r["local_path"], r["size"], r["mtime_ns"], r["ino"]) for r in self.query(
             "select local_path, size, mtime_ns, ino from pushes where remote = ? and mapping = ?", (remote, mapping))}
 
-    def enqueue_push(self, remote: str, mapping: str, local_path: str, size: int, mtime_ns: int, ino: int,
-                     remote_path: str, now: datetime) -> bool:
+    def enqueue_pushes(self, remote: str, mapping: str, files: list[tuple[str, int, int, int, str]],
+                       now: datetime) -> int:
+        """Queue ``(local_path, size, mtime_ns, ino, remote_path)`` rows in one commit; returns how
+        many were new (a file already queued or delivered is ignored)."""
+        if not files:
+            return 0
         with self.tx() as db:
-            cur = db.execute(
+            before = db.total_changes
+            db.executemany(
                 "insert or ignore into pushes (remote, mapping, local_path, size, mtime_ns, ino, remote_path, state, "
                 "created_at) values (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                (remote, mapping, local_path, size, mtime_ns, ino, remote_path, iso(now)))
-            return cur.rowcount > 0
+                [(remote, mapping, *f, iso(now)) for f in files])
+            return db.total_changes - before
 
     def due_pushes(self, remote: str, now: datetime, force: bool = False) -> list[dict]:
         rows = self.query(f"select * from pushes where remote = ? and state in {PUSH_OPEN} order by mtime_ns, id",

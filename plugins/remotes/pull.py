@@ -204,12 +204,11 @@ class Puller:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            got, sha = await session.download(path, fd, size)
+            got, sha, after = await session.download(path, fd, size)
             # the sender's time, as `sftp -p` keeps it; never in the future (the inbox's age checks)
             stamp = min(mtime, int(time.time())) * 1_000_000_000
             os.utime(fd, ns=(stamp, stamp))
             await self.commit.fsync(fd)
-            after = await session.stat(path)
         except BaseException as exc:
             tmp.unlink(missing_ok=True)
             if isinstance(exc, Exception):
@@ -218,7 +217,7 @@ class Puller:
             raise
         finally:
             os.close(fd)
-        if got != size or after is None or (after.size, int(after.mtime or 0)) != (size, mtime):
+        if got != size or (after.size, int(after.mtime or 0)) != (size, mtime):
             tmp.unlink(missing_ok=True)
             self.ledger.forget_seen(self.name, path)  # the stable rule starts over
             log.info("remote %s: %s changed while it was downloaded (listed %d bytes, read %d): dropped, "

@@ -53,6 +53,7 @@ def sweep(app, remote, ledger: Ledger) -> int:
         except FileNotFoundError:
             continue
         known = ledger.known_pushes(remote.name, push.key)
+        new = []
         for entry in sorted(entries, key=lambda e: e.name):
             if not push.wants(entry.name) or not entry.is_file(follow_symlinks=False):
                 continue
@@ -65,17 +66,17 @@ def sweep(app, remote, ledger: Ledger) -> int:
                 continue
             if push.existing == "skip" and st.st_ctime_ns < since:
                 continue  # there before this push was configured
-            if ledger.enqueue_push(remote.name, push.key, entry.path, st.st_size, st.st_mtime_ns, st.st_ino,
-                                   posixpath.join(push.remote_dir, entry.name), now):
-                queued += 1
+            new.append((entry.path, st.st_size, st.st_mtime_ns, st.st_ino, posixpath.join(push.remote_dir, entry.name)))
+        queued += ledger.enqueue_pushes(remote.name, push.key, new, now)
     return queued
 
 
 def enqueue_outputs(app, remotes: dict, ledger: Ledger, paths: list[str]) -> int:
-    """The ``file_processed`` hint: queue just-published outputs at once (no scan, no network)."""
-    queued = 0
+    """The ``file_processed`` hint: queue just-published outputs at once (no scan, no network),
+    in one commit per push (a shipments file may publish a thousand labels)."""
     now = app.clock.now()
     outbox = Path(app.outbox_dir).resolve()
+    groups: dict[tuple[str, str], list] = {}
     for p in paths:
         path = Path(p)
         try:
@@ -84,20 +85,23 @@ def enqueue_outputs(app, remotes: dict, ledger: Ledger, paths: list[str]) -> int
             continue
         if len(rel.parts) != 2:
             continue
+        st = None
         for remote in remotes.values():
             if not remote.enabled:
                 continue
             for push in remote.push:
                 if push.outbox != rel.parts[0] or not push.wants(path.name):
                     continue
-                ledger.mapping_since(remote.name, push.key, now, time.time_ns())
                 try:
-                    st = os.stat(path)
+                    st = st or os.stat(path)
                 except FileNotFoundError:
-                    continue
-                if ledger.enqueue_push(remote.name, push.key, str(path), st.st_size, st.st_mtime_ns, st.st_ino,
-                                       posixpath.join(push.remote_dir, path.name), now):
-                    queued += 1
+                    break
+                groups.setdefault((remote.name, push.key), []).append(
+                    (str(path), st.st_size, st.st_mtime_ns, st.st_ino, posixpath.join(push.remote_dir, path.name)))
+    queued = 0
+    for (remote, key), files in groups.items():
+        ledger.mapping_since(remote, key, now, time.time_ns())
+        queued += ledger.enqueue_pushes(remote, key, files, now)
     return queued
 
 

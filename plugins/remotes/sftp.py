@@ -173,23 +173,26 @@ class Session:
             await self._op(self.sftp.rename(old, new))
 
     # -- data ----------------------------------------------------------------------------------
-    async def download(self, path: str, fd: int, limit: int) -> tuple[int, str]:
-        """Stream ``path`` into the local file ``fd``; returns (bytes, sha256 hex).
+    async def download(self, path: str, fd: int, size: int):
+        """Stream the first ``size`` bytes of ``path`` into the local file ``fd``; returns
+        (bytes read, sha256 hex, the open file's attributes after the read).
 
-        Reads at most ``limit + 1`` bytes: more than the listed size means the file is still
-        growing, and the caller drops this copy.
+        The caller compares those attributes with the listing: the same size and time mean the
+        bytes read are the whole file as listed; anything else means it changed meanwhile.
         """
         f = await self._op(self.sftp.open(path, "rb", encoding=None))
         try:
-            return await _pipelined_read(f, fd, limit + 1, self.timeout, _block(f.read_len))
+            got, sha = await _pipelined_read(f, fd, size, self.timeout, _block(f.read_len))
+            attrs = await self._op(f.stat())
         finally:
             await _quiet_close(f, self.timeout)
+        return got, sha, attrs
 
-    async def hash_of(self, path: str, limit: int) -> tuple[int, str]:
+    async def hash_of(self, path: str, size: int) -> tuple[int, str]:
         """sha256 of a remote file without keeping its data (re-checking what an old row pulled)."""
         f = await self._op(self.sftp.open(path, "rb", encoding=None))
         try:
-            return await _pipelined_read(f, None, limit + 1, self.timeout, _block(f.read_len))
+            return await _pipelined_read(f, None, size, self.timeout, _block(f.read_len))
         finally:
             await _quiet_close(f, self.timeout)
 
@@ -236,7 +239,8 @@ async def _quiet_close(f, timeout: float) -> None:
 
 
 async def _pipelined_read(f, fd: int | None, limit: int, stall: float, block: int) -> tuple[int, str]:
-    """Up to ``DEPTH`` reads in flight, data written and hashed strictly in order.
+    """Up to ``DEPTH`` reads in flight for the first ``limit`` bytes, written and hashed strictly
+    in order.
 
     A short read (allowed by the protocol) is followed by a request for the rest of its block;
     an empty read or ``SFTPEOFError`` at the next expected offset is the end of the file.
