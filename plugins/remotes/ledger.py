@@ -7,10 +7,11 @@ ERP open and block; worse, a commit from this thread in the middle of that trans
 worker's snapshot stale. Here every step commits at once, ``synchronous=FULL``, so after a
 ``kill -9`` the ledger says exactly which step each file reached.
 
-Pull row states: ``downloading`` -> ``fetched`` (complete temp file in the inbox folder) ->
-``landed`` (under its final name in the inbox) -> ``done`` (archived/deleted on the remote, or
-kept with ``after = "keep"``). Push row states: ``pending`` -> ``uploading`` -> ``renaming``
--> ``marking`` (done file) -> ``done``; ``gone`` when the local file vanished first.
+Pull row states: ``fetched`` (complete temp file in the inbox folder) -> ``landed`` (only when
+the remote step has to wait: refused, or cut off) -> ``done`` (archived/deleted on the remote, or
+kept with ``after = "keep"``); ``downloading`` marks a download that failed, with its backoff.
+Push row states: ``pending`` -> ``renaming`` (uploaded under the temp name) -> ``done``;
+``gone`` when the local file vanished before it was sent.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ create table if not exists remote_state (
 """
 
 PULL_OPEN = ("downloading", "fetched", "landed")
-PUSH_OPEN = ("pending", "uploading", "renaming", "marking")
+PUSH_OPEN = ("pending", "renaming")
 BACKOFF_BASE, BACKOFF_CAP = 5.0, 900.0
 
 

@@ -1,26 +1,27 @@
 """Pull: complete files from a remote folder into a local inbox, each exactly once.
 
-The order of steps, each committed to the pull ledger before the next (``MARKETD_CRASHPOINT``
-names in brackets; a ``kill -9`` there is what the tests do):
+The order of steps for one file (``MARKETD_CRASHPOINT`` names in brackets; a ``kill -9`` there is
+what the tests do). Every ledger write is durable before the step after it:
 
-1. a listing finds a complete file (the pull's ``completeness`` rule); row ``downloading``;
-2. it streams into ``inbox/<kind>/.marketd-pull-<remote>-<id>.part`` (a dot-name: the inbox
-   never takes it), hashed on the way, fsynced; the remote file is stat-ed again, and a file that
-   changed meanwhile is dropped and looked at again later [``remote_pull_downloaded``];
-3. row ``fetched`` with the sha256 [``remote_pull_fetched``];
-4. hard link to the final name (never over an existing file) [``remote_pull_linked``], unlink
-   the temp name, fsync the folder: the inbox sees a complete file arrive by a link, as a
-   ``require_rename`` inbox demands; for a ``done_file`` inbox the marker follows;
-5. row ``landed`` [``remote_pull_landed``];
-6. on the remote: move to the archive folder, delete, or keep [``remote_pull_archived``];
-7. row ``done``.
+1. a listing finds a complete file (the pull's ``completeness`` rule);
+2. it streams into ``inbox/<kind>/.marketd-pull-<remote>-<token>.part`` (a dot-name: the inbox
+   never takes it), hashed on the way, stamped with the sender's mtime, fsynced; the open file is
+   stat-ed after the read, and a file that changed meanwhile is dropped and taken later
+   [``remote_pull_downloaded``];
+3. row ``fetched`` with the sha256 and the temp name [``remote_pull_fetched``];
+4. hard link to the final name (never over an existing file) [``remote_pull_linked``], unlink the
+   temp name, and for a ``done_file`` inbox its marker; fsync the folder [``remote_pull_landed``]:
+   the inbox sees a complete file arrive by a link, as a ``require_rename`` inbox demands;
+5. on the remote: move to the archive folder, delete, or keep [``remote_pull_archived``];
+6. row ``done``.
 
-Recovery, at the start of every run, uses only what is on disk: a ``downloading`` row's temp is
-deleted (the download is redone); a ``fetched`` row whose temp still has one link is linked now,
-one with two links (linked, not yet unlinked — also after the inbox has claimed it, since a
-rename keeps the inode) is only unlinked, one without a temp has landed. A ``landed`` row's
-remote file is re-hashed before it is archived, so a same-named newer upload is never archived
-unseen.
+Recovery, at the start of every run, uses only the ledger and the disk: a temp file that no
+``fetched`` row names is a download cut short and is deleted (redone from the remote); a
+``fetched`` row whose temp has one link is linked now; one with two links (linked, not yet
+unlinked — also after the inbox has claimed it, since its claim is a rename, which keeps the
+inode) is only unlinked; one without a temp has landed. A file landed in an earlier run has its
+remote copy re-hashed before it is archived or deleted, so a same-named newer upload is never
+archived unseen. A download that fails leaves a ``downloading`` row that only carries its backoff.
 """
 from __future__ import annotations
 

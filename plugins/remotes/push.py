@@ -130,7 +130,7 @@ class Pusher:
         if fd is None or _identity(fd) != (row["size"], row["mtime_ns"], row["ino"]):
             if fd is not None:
                 os.close(fd)
-            if row["state"] in ("pending", "uploading"):
+            if row["state"] == "pending":
                 self.ledger.update_push(row["id"], state="gone", done_at=iso(self.now()),
                                         last_error="the local file was removed or replaced before it was sent")
                 return
@@ -163,11 +163,11 @@ class Pusher:
                 state = "marking"  # renamed before a crash: never upload it again
             elif st.size != row["size"]:
                 state = "pending"
-        if state in ("pending", "uploading") and fd is None:
+        if state == "pending" and fd is None:
             self.ledger.update_push(row["id"], state="gone", done_at=iso(self.now()),
                                     last_error="the local file was removed or replaced before it was sent")
             return
-        if state in ("pending", "uploading"):
+        if state == "pending":
             target = temp_path or final
             size = await session.upload(fd, row["size"], target, mode)
             if size != row["size"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import posixpath
 
@@ -24,6 +25,8 @@ from .hostkeys import PinnedClient, parse_pins, Pins, refusal
 BLOCK = 256 * 1024  # at most this many bytes per request, and never over the server's limits@openssh.com
 FALLBACK_BLOCK = 32 * 1024  # what every server must accept (a server without the limits extension)
 DEPTH = 32  # requests in flight per file
+_REPORTED_NAMES: set[tuple] = set()  # undecodable remote names already logged (once per process)
+log = logging.getLogger("marketd.remotes")
 
 
 class RemoteUnavailable(TransientError):
@@ -97,7 +100,9 @@ async def connect(remote, secret) -> "Session":
         raise RemoteUnavailable(f"remote {remote.name}: cannot connect to {remote.host}:{remote.port}: "
                                 f"{describe(exc)}") from None
     try:
-        sftp = await asyncio.wait_for(conn.start_sftp_client(), remote.read_timeout_seconds)
+        # a name that is not UTF-8 (a Latin-1 export) must not make the whole folder unreadable
+        sftp = await asyncio.wait_for(conn.start_sftp_client(path_errors="surrogateescape"),
+                                      remote.read_timeout_seconds)
     except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
         conn.close()
         raise RemoteUnavailable(f"remote {remote.name}: no SFTP service on {remote.address}: {describe(exc)}") from None
@@ -138,6 +143,16 @@ class Session:
             name = n.filename if isinstance(n.filename, str) else n.filename.decode("utf-8", "surrogateescape")
             if name in (".", "..") or a.type not in (asyncssh.FILEXFER_TYPE_REGULAR, asyncssh.FILEXFER_TYPE_UNKNOWN):
                 continue  # folders, symlinks, devices: never pulled
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                key = (self.remote.name, folder, name)
+                if key not in _REPORTED_NAMES:
+                    _REPORTED_NAMES.add(key)
+                    log.warning("remote %s: %s/%s: the file name is not UTF-8, so it is never pulled; have it "
+                                "renamed on the server", self.remote.name, folder,
+                                name.encode("utf-8", "surrogateescape").decode("latin-1"))
+                continue
             out[name] = (a.size or 0, int(a.mtime or 0))
         return out
 

@@ -187,3 +187,17 @@ def test_a_file_that_grows_during_the_download_is_dropped_and_taken_whole_later(
     assert inbox_files(app) == {"big.csv": (erp.local("export/done/big.csv")).read_bytes()}
     assert len(inbox_files(app)["big.csv"]) == 450_000
     proxy.close()
+
+
+def test_a_name_that_is_not_utf8_is_skipped_and_never_blocks_the_folder(erp_sshd, remote_app, caplog):
+    erp = erp_sshd
+    erp.local("export/ok.csv").write_bytes(b"fine")
+    latin = os.fsencode(str(erp.local("export"))) + b"/caf\xe9.csv"  # a Latin-1 export
+    with open(latin, "wb") as fh:
+        fh.write(b"x")
+    app = remote_app(erp, pull=[pull_cfg(erp)])
+    report = run(app, "erp", force=True)
+    assert (report.pulled, report.errors) == (1, []), report.summary()
+    assert inbox_files(app) == {"ok.csv": b"fine"}
+    assert os.path.exists(latin)
+    assert "is not UTF-8, so it is never pulled" in caplog.text
