@@ -92,6 +92,7 @@ class AsyncErp:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.deny_rename = False
+        self.password: str | None = None  # when set, password logins with it are accepted too
         self.quota: int | None = None  # bytes this server accepts in writes before "no space"
         self.written = 0
         self.renames = 0
@@ -132,9 +133,17 @@ class AsyncErp:
                 erp.written += len(data)
                 return super().write(file_obj, offset, data)
 
+        class Server(asyncssh.SSHServer):
+            def password_auth_supported(self):
+                return erp.password is not None
+
+            def validate_password(self, username, password):
+                return erp.password is not None and password == erp.password
+
         return await asyncssh.listen(
             "127.0.0.1", 0, server_host_keys=[self.host_key], authorized_client_keys=self._authorized,
-            sftp_factory=lambda chan: FaultySFTP(chan, chroot=str(self.root)), allow_scp=False)
+            server_factory=Server, sftp_factory=lambda chan: FaultySFTP(chan, chroot=str(self.root)),
+            allow_scp=False)
 
     def remote(self, rel: str) -> str:
         return "/" + rel.strip("/")
