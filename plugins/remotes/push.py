@@ -41,32 +41,45 @@ def outbox_folder(app, push) -> Path:
     return Path(app.outbox_dir) / push.outbox
 
 
+def _files(folder: Path, push):
+    """(entry, path relative to the outbox folder) of every file to consider, sub-folders too
+    when ``push.subfolders`` (dot-folders never: they hold temp files)."""
+    stack = [(folder, "")]
+    while stack:
+        here, rel = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if push.subfolders and not entry.name.startswith("."):
+                    stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+            elif entry.is_file(follow_symlinks=False) and push.wants(entry.name):
+                yield entry, rel + entry.name
+
+
 def sweep(app, remote, ledger: Ledger) -> int:
     """Queue every file of each pushed outbox folder that the ledger has not seen (local only)."""
     queued = 0
     now = app.clock.now()
     for push in remote.push:
         folder = outbox_folder(app, push)
-        since = ledger.mapping_since(remote.name, push.key, now, time.time_ns())
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
+        if not folder.is_dir():
             continue
+        since = ledger.mapping_since(remote.name, push.key, now, time.time_ns())
         known = ledger.known_pushes(remote.name, push.key)
         new = []
-        for entry in sorted(entries, key=lambda e: e.name):
-            if not push.wants(entry.name) or not entry.is_file(follow_symlinks=False):
-                continue
+        for entry, rel in _files(folder, push):
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            ident = (entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
-            if ident in known:
+            if (entry.path, st.st_size, st.st_mtime_ns, st.st_ino) in known:
                 continue
             if push.existing == "skip" and st.st_ctime_ns < since:
                 continue  # there before this push was configured
-            new.append((entry.path, st.st_size, st.st_mtime_ns, st.st_ino, posixpath.join(push.remote_dir, entry.name)))
+            new.append((entry.path, st.st_size, st.st_mtime_ns, st.st_ino, posixpath.join(push.remote_dir, rel)))
         queued += ledger.enqueue_pushes(remote.name, push.key, new, now)
     return queued
 
@@ -83,7 +96,7 @@ def enqueue_outputs(app, remotes: dict, ledger: Ledger, paths: list[str]) -> int
             rel = path.resolve().relative_to(outbox)
         except ValueError:
             continue
-        if len(rel.parts) != 2:
+        if len(rel.parts) < 2 or any(part.startswith(".") for part in rel.parts[1:-1]):
             continue
         st = None
         for remote in remotes.values():
@@ -92,12 +105,15 @@ def enqueue_outputs(app, remotes: dict, ledger: Ledger, paths: list[str]) -> int
             for push in remote.push:
                 if push.outbox != rel.parts[0] or not push.wants(path.name):
                     continue
+                if len(rel.parts) > 2 and not push.subfolders:
+                    continue
                 try:
                     st = st or os.stat(path)
                 except FileNotFoundError:
                     break
                 groups.setdefault((remote.name, push.key), []).append(
-                    (str(path), st.st_size, st.st_mtime_ns, st.st_ino, posixpath.join(push.remote_dir, path.name)))
+                    (str(path), st.st_size, st.st_mtime_ns, st.st_ino,
+                     posixpath.join(push.remote_dir, *rel.parts[1:])))
     queued = 0
     for (remote, key), files in groups.items():
         ledger.mapping_since(remote, key, now, time.time_ns())
@@ -109,6 +125,7 @@ class Pusher:
     def __init__(self, app, remote, ledger: Ledger, report, committer):
         self.app, self.remote, self.ledger, self.report = app, remote, ledger, report
         self.commit = committer
+        self._folders_ready: set[str] = set()
         self.name = remote.name
 
     def now(self):
@@ -168,6 +185,8 @@ class Pusher:
                                     last_error="the local file was removed or replaced before it was sent")
             return
         if state == "pending":
+            if folder != push.remote_dir and folder not in self._folders_ready:
+                await self._make_folders(session, push.remote_dir, folder)
             target = temp_path or final
             size = await session.upload(fd, row["size"], target, mode)
             if size != row["size"]:
@@ -197,6 +216,16 @@ class Pusher:
         self.report.pushed += 1
         self.report.pushed_bytes += row["size"]
         log.info("remote %s: delivered %s to %s (%d bytes)", self.name, row["local_path"], final, row["size"])
+
+    async def _make_folders(self, session, base: str, folder: str) -> None:
+        """The sub-folders of a ``subfolders`` push, created below ``remote_dir`` (never above)."""
+        parts = posixpath.relpath(folder, base).split("/")
+        path = base
+        for part in parts:
+            path = posixpath.join(path, part)
+            if path not in self._folders_ready:
+                await session.ensure_dir(path)
+                self._folders_ready.add(path)
 
     async def _rename(self, session, push, temp_path: str, final: str) -> None:
         overwrite = push.conflict == "replace"

@@ -117,6 +117,7 @@ class Push(_Strict):
     done_suffix: str = ".done"
     conflict: Literal["fail", "replace"] = "fail"
     existing: Literal["skip", "push"] = "skip"
+    subfolders: bool = False
     pattern: str = "*"
     temp_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_TEMP_PATTERNS))
 

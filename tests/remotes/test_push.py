@@ -135,3 +135,23 @@ def test_a_missing_remote_folder_is_a_clear_per_file_error(erp_sshd, remote_app)
     report = run(app, "erp", force=True)
     assert report.pushed == 0 and report.error is None
     assert "does the remote folder" in report.errors[0] and erp.remote("nope") in report.errors[0]
+
+
+def test_subfolders_are_mirrored_only_when_asked(erp_sshd, remote_app):
+    erp = erp_sshd
+    app = remote_app(erp, push=[push_cfg(erp, existing="push", subfolders=True)])
+    flat = publish(app, "print-run.pdf", b"all labels")
+    nested = app.outbox.write("labels/20261130-batch/0001-1of1.pdf", b"one label", private=True)
+    (app.outbox_dir / "labels" / ".hidden").mkdir()
+    (app.outbox_dir / "labels" / ".hidden" / "x.pdf").write_bytes(b"never")
+    processed(app, nested)  # the event for a file in a sub-folder is taken too
+    assert run(app, "erp", force=True).pushed == 2
+    assert erp.local("import/print-run.pdf").read_bytes() == flat.read_bytes()
+    assert erp.local("import/20261130-batch/0001-1of1.pdf").read_bytes() == b"one label"
+    assert not erp.local("import/.hidden").exists()
+    app2 = remote_app(erp, push=[push_cfg(erp, remote_dir=erp.remote("flat"), existing="push")])
+    erp.mkdirs("flat")
+    app2.outbox.write("labels/sub/x.pdf", b"x")
+    app2.outbox.write("labels/top.pdf", b"t")
+    assert run(app2, "erp", force=True).pushed == 1
+    assert sorted(p.name for p in erp.local("flat").iterdir()) == ["top.pdf"]
