@@ -20,7 +20,7 @@ from .cli import remotes_commands
 from .ledger import Ledger
 from .push import enqueue_outputs
 from .runner import job
-from .settings import remotes_of
+from .settings import check_inboxes, remotes_of
 from .status import lines
 
 log = logging.getLogger("marketd.remotes")
@@ -28,7 +28,10 @@ log = logging.getLogger("marketd.remotes")
 
 @hookimpl
 def register_jobs(register, app):
-    for name, remote in remotes_of(app).items():
+    remotes = remotes_of(app)
+    if any(r.pull for r in remotes.values()):
+        check_inboxes(app, remotes, set(app.inbox_handlers()))
+    for name, remote in remotes.items():
         register(JobSpec(f"remote-{name}", partial(job, remote=name), trigger="interval",
                          seconds=max(1, math.ceil(remote.job_seconds)), catch_up=True, enabled=remote.enabled,
                          description=f"SFTP {remote.address}: {len(remote.pull)} pull(s), {len(remote.push)} push(es)"))

@@ -313,6 +313,19 @@ def _check_inbox_temp_names(config: dict, path: str, name: str, i: int, pull: Pu
             f"complete file. Add \".*\" to [inbox.{pull.inbox}] temp_patterns")
 
 
+def check_inboxes(app, remotes: dict[str, Remote], kinds: set[str]) -> None:
+    """Every pull feeds an inbox some loaded plugin handles: a misspelt kind would fill a folder
+    nobody reads while the files disappear into the remote's archive."""
+    path = app.config.get("_path", "the config")
+    for name, remote in remotes.items():
+        for i, pull in enumerate(remote.pull):
+            if pull.inbox not in kinds:
+                raise ConfigError(
+                    f"{path}: [[remotes.{name}.pull]] #{i + 1} inbox = {pull.inbox!r}: no loaded plugin handles that "
+                    f"inbox; {_did_you_mean(pull.inbox, kinds)}known: {', '.join(sorted(kinds)) or 'none'} "
+                    "(see `marketd plugins`)")
+
+
 def remotes_of(app) -> dict[str, Remote]:
     """The app's remotes, parsed once per config object (the CLI and the daemon build one app)."""
     cache = app.__dict__.setdefault("_remotes_settings", {})

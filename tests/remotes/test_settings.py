@@ -120,3 +120,15 @@ def test_one_job_per_enabled_remote_at_its_shortest_interval(app_factory, tmp_pa
     assert specs["remote-erp"].seconds == 7 and specs["remote-erp"].enabled
     assert specs["remote-wms"].enabled is False
     assert "remote-erp" in JobRunner(app).specs and "remote-wms" not in JobRunner(app).specs
+
+
+def test_a_pull_into_an_inbox_no_plugin_handles_stops_the_start(app_factory, tmp_path):
+    from marketd.scheduler import JobRunner
+
+    key = tmp_path / "k"
+    key.write_text("x")
+    app = app_factory(remotes={"erp": {"host": "h", "user": "u", "key_file": str(key), "host_key": KEY_LINE,
+                                       "pull": [{"remote_dir": "/a", "inbox": "catlog"}]}})
+    with pytest.raises(ConfigError, match=r"#1 inbox = 'catlog': no loaded plugin handles that inbox; "
+                                          r"did you mean 'catalog'\?"):
+        JobRunner(app)
