@@ -13,8 +13,7 @@ import logging
 import math
 from functools import partial
 
-from marketd.hookspecs import hookimpl
-from marketd.models import JobSpec
+from marketd.sdk import JobSpec, hookimpl
 
 from .cli import remotes_commands
 from .ledger import Ledger

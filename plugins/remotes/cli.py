@@ -9,7 +9,7 @@ import click
 
 
 def _app(ctx):
-    from marketd.cli import build_app
+    from marketd.sdk import build_app
 
     return build_app(ctx)
 

@@ -68,8 +68,5 @@ class Committer:
             return [fn(db) if fn else None for fn in fns]
 
     def close(self) -> None:
-        """Close this committer's database connection with its thread (no leak per run)."""
-        try:
-            self._pool.submit(self.ledger.release).result()
-        finally:
-            self._pool.shutdown(wait=True)
+        """End the flush thread (its database connection is closed with it by the ledger)."""
+        self._pool.shutdown(wait=True)

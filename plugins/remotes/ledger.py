@@ -15,11 +15,12 @@ Push row states: ``pending`` -> ``renaming`` (uploaded under the temp name) -> `
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from marketd.sdk import Backoff, ThreadConnections
 
 SCHEMA = """
 create table if not exists pulls (
@@ -64,12 +65,13 @@ create table if not exists remote_state (
 
 PULL_OPEN = ("downloading", "fetched", "landed")
 PUSH_OPEN = ("pending", "renaming")
-BACKOFF_BASE, BACKOFF_CAP = 5.0, 900.0
+# Before the next try after n failures: 5 s, 10 s, 20 s … at most 15 min; a remote that comes back
+# is not hit by every waiting file at the same instant (jitter).
+BACKOFF = Backoff(base=5.0, cap=900.0, jitter=0.2)
 
 
 def backoff(attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` failures: 5 s, 10 s, 20 s … at most 15 min."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return BACKOFF.delay(attempts)
 
 
 def iso(dt: datetime) -> str:
@@ -77,20 +79,12 @@ def iso(dt: datetime) -> str:
 
 
 class Ledger:
-    """Thread-local connections to ``remotes.sqlite`` (WAL, FULL sync, owner-only file)."""
+    """Thread-local connections to ``remotes.sqlite`` (the SDK's ``ThreadConnections``: WAL,
+    ``synchronous=FULL``, owner-only file, connections of ended threads closed)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600))
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.chmod(f"{self.path}{suffix}", 0o600)
-            except FileNotFoundError:
-                pass
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        self._conns = ThreadConnections(self.path, row_factory=sqlite3.Row)
         self.conn().executescript(SCHEMA)  # idempotent (create … if not exists); commits itself
 
     @classmethod
@@ -104,17 +98,7 @@ class Ledger:
             return ledger
 
     def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-            c.row_factory = sqlite3.Row
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=FULL")
-            c.execute("PRAGMA busy_timeout=60000")
-            self._local.conn = c
-            with self._lock:
-                self._all.append(c)
-        return c
+        return self._conns.raw()
 
     def tx(self):
         return _Tx(self.conn())
@@ -126,25 +110,8 @@ class Ledger:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
-    def release(self) -> None:
-        """Close this thread's connection (a thread that is about to end)."""
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            with self._lock:
-                if c in self._all:
-                    self._all.remove(c)
-            c.close()
-            self._local.conn = None
-
     def close(self) -> None:
-        with self._lock:
-            for c in self._all:
-                try:
-                    c.close()
-                except Exception:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+        self._conns.close()
 
     # -- pulls ---------------------------------------------------------------------------------
     def open_pull(self, remote: str, path: str, size: int, mtime: int) -> dict | None:

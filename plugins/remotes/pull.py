@@ -34,7 +34,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from marketd.inbox import crashpoint
+from marketd.sdk import crashpoint, inbox_settings_for
 
 from . import commit
 from . import sftp as sftp_mod
@@ -53,8 +53,7 @@ def new_temp(app, remote: str, kind: str) -> Path:
 
 
 def _inbox_mode(app, kind: str) -> tuple[str, str]:
-    inboxes = app.config.get("inbox") or {}
-    s = inboxes.get(kind) or inboxes.get("defaults") or {}
+    s = inbox_settings_for(app, kind)
     return s.get("mode", "stable"), s.get("done_suffix", ".done")
 
 

@@ -29,7 +29,7 @@ import posixpath
 import time
 from pathlib import Path
 
-from marketd.inbox import crashpoint
+from marketd.sdk import crashpoint
 
 from . import sftp as sftp_mod
 from .ledger import Ledger, iso

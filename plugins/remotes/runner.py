@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from marketd.errors import TransientError
+from marketd.sdk import TransientError
 
 from . import pull as pull_mod
 from . import push as push_mod

@@ -7,16 +7,15 @@ only ever *names* of environment variables or systemd credentials (``password_se
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import posixpath
 import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from marketd.errors import ConfigError
+from marketd.sdk import ConfigError, SecretRef, Settings, did_you_mean
 
 # Names an uploader uses while a file is still being written; never pulled, never pushed.
 DEFAULT_TEMP_PATTERNS = [
@@ -25,12 +24,11 @@ DEFAULT_TEMP_PATTERNS = [
 ]
 # Keys that would hold a secret in clear; the message says where secrets go instead.
 CLEAR_SECRETS = {"password", "passphrase", "key_passphrase", "private_key", "secret", "token"}
-_SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+class _Strict(Settings):
+    """The SDK's settings base: unknown keys are errors, strict types, frozen."""
 
 
 def _check_patterns(value: list[str]) -> list[str]:
@@ -165,8 +163,8 @@ class Remote(_Strict):
     port: int = Field(22, ge=1, le=65535)
     user: str
     key_file: str | None = None
-    key_passphrase_secret: str | None = None
-    password_secret: str | None = None
+    key_passphrase_secret: SecretRef | None = None
+    password_secret: SecretRef | None = None
     host_key: str | list[str] | None = None
     connect_timeout_seconds: float = Field(15.0, gt=0)
     read_timeout_seconds: float = Field(60.0, gt=0)
@@ -177,14 +175,6 @@ class Remote(_Strict):
     pull: list[Pull] = Field(default_factory=list)
     push: list[Push] = Field(default_factory=list)
     name: str = Field("", exclude=True)
-
-    @field_validator("key_passphrase_secret", "password_secret")
-    @classmethod
-    def _secret_name(cls, v: str | None) -> str | None:
-        if v is not None and not _SECRET_NAME.match(v):
-            raise ValueError("is the *name* of an environment variable or systemd credential "
-                             "(letters, digits, _), e.g. \"ERP_SFTP_PASSWORD\"; the value never goes in this file")
-        return v
 
     @field_validator("host_key")
     @classmethod
@@ -223,8 +213,8 @@ class Remote(_Strict):
 
 
 def _did_you_mean(key: str, known) -> str:
-    close = difflib.get_close_matches(str(key), list(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(str(key), list(known))
+    return f"{hint} " if hint else ""
 
 
 def _where(name: str, loc: tuple) -> tuple[str, str | None]:

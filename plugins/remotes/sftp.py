@@ -18,7 +18,7 @@ import posixpath
 
 import asyncssh
 
-from marketd.errors import TransientError
+from marketd.sdk import TransientError
 
 from .hostkeys import PinnedClient, parse_pins, Pins, refusal
 

@@ -48,8 +48,9 @@ def test_published_outputs_are_uploaded_as_tmp_renamed_and_delivered_once(erp_ss
     report = run(app, "erp", force=True)
     assert (report.pushed, report.error, report.errors) == (2, None, []), report.summary()
     assert remote_files(erp) == {"L1.pdf": label.read_bytes(), "manifest.csv": manifest.read_bytes()}
-    assert erp.local("import/L1.pdf").stat().st_mode & 0o777 == 0o600  # private stays private on the ERP
-    assert erp.local("import/manifest.csv").stat().st_mode & 0o777 == 0o644
+    # the remote file gets the local file's permission bits: private stays private on the ERP
+    assert erp.local("import/L1.pdf").stat().st_mode & 0o777 == 0o600
+    assert erp.local("import/manifest.csv").stat().st_mode & 0o777 == manifest.stat().st_mode & 0o777 != 0o600
     assert [r["state"] for r in pushes(app)] == ["done", "done"]
     again = run(app, "erp", force=True)
     assert again.pushed == 0 and len(pushes(app)) == 2

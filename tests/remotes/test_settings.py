@@ -56,7 +56,7 @@ def test_a_valid_remote_parses_with_defaults_and_resolves_the_key_file(tmp_path)
     ({"push": [{"outbox": "labels", "remote_dir": "/in", "temp_name": "upload.tmp"}]}, "must contain {name}"),
     ({"host_key": "SHA256:short"}, "is not a SHA256 fingerprint"),
     ({"host_key": "ssh-ed25519 bm90IGEga2V5"}, "is neither a public key"),
-    ({"password_secret": "my password"}, "is the *name* of an environment variable"),
+    ({"password_secret": "my password"}, "must be the name of an environment variable or systemd credential"),
     ({"pull": [{"remote_dir": "/x", "inbox": "catalog"}, {"remote_dir": "/x/", "inbox": "shipments"}]},
      "pulls '/x' twice"),
 ])
@@ -123,12 +123,9 @@ def test_one_job_per_enabled_remote_at_its_shortest_interval(app_factory, tmp_pa
 
 
 def test_a_pull_into_an_inbox_no_plugin_handles_stops_the_start(app_factory, tmp_path):
-    from marketd.scheduler import JobRunner
-
     key = tmp_path / "k"
     key.write_text("x")
-    app = app_factory(remotes={"erp": {"host": "h", "user": "u", "key_file": str(key), "host_key": KEY_LINE,
-                                       "pull": [{"remote_dir": "/a", "inbox": "catlog"}]}})
     with pytest.raises(ConfigError, match=r"#1 inbox = 'catlog': no loaded plugin handles that inbox; "
                                           r"did you mean 'catalog'\?"):
-        JobRunner(app)
+        app_factory(remotes={"erp": {"host": "h", "user": "u", "key_file": str(key), "host_key": KEY_LINE,
+                                     "pull": [{"remote_dir": "/a", "inbox": "catlog"}]}})
