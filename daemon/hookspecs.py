@@ -98,8 +98,9 @@ def register_jobs(register, app):
     A job function is called as ``func(app, since)`` where ``since`` is the last successful
     run (timezone-aware) or ``None``; it must be idempotent for that window. An implementation
     that declares ``app`` can register one job per configured account (the ``remotes`` plugin:
-    ``remote-<name>`` per ``[remotes.<name>]``); a :class:`marketd.sdk.ConfigError` it raises for
-    a wrong table stops the start like any config error.
+    ``remote-<name>`` per ``[remotes.<name>]``; ``app`` is ``None`` when jobs are listed without
+    an instance); a :class:`marketd.sdk.ConfigError` it raises for a wrong table stops the start
+    like any config error.
     """
 
 

@@ -212,10 +212,14 @@ class PluginHost:
         def register(*args):
             items.append((_CURRENT.get(), args[0] if len(args) == 1 else args))
 
+        hook = getattr(self.pm.hook, hook_name)
+        for arg in (hook.spec.argnames if hook.spec else ()):
+            if arg != "register":
+                kwargs.setdefault(arg, None)  # e.g. ``app`` when a tool lists jobs without an instance
         failed: set[str] = set()
         token = _FAILED.set(failed)
         try:
-            getattr(self.pm.hook, hook_name)(register=register, **kwargs)
+            hook(register=register, **kwargs)
         finally:
             _FAILED.reset(token)
         return [(plugin, item) for plugin, item in items if plugin not in failed]

@@ -27,6 +27,8 @@ log = logging.getLogger("marketd.remotes")
 
 @hookimpl
 def register_jobs(register, app):
+    if app is None:  # listed without an instance (no config): no remotes, no jobs
+        return
     remotes = remotes_of(app)
     if any(r.pull for r in remotes.values()):
         check_inboxes(app, remotes, set(app.inbox_handlers()))

@@ -62,3 +62,19 @@ def test_status_sections_isolate_a_broken_plugin(app_factory):
     sections = plugin_status_sections(app)
     assert sections["widgets"] == ["3 ok"] and sections["gadgets"] == ["one line"]
     assert sections["broken"] == ["(status unavailable: KeyError: 'boom'; see the log)"]
+
+
+def test_jobs_listed_without_an_instance_give_app_none():
+    from marketd.pluginhost import PluginHost
+
+    seen = []
+
+    class Probe:
+        @hookimpl
+        def register_jobs(self, register, app):
+            seen.append(app)
+
+    host = PluginHost()
+    host.register(Probe(), "probe")
+    host.register(Legacy(), "legacy")
+    assert [s.name for s in host.collect("register_jobs")] == ["legacy"] and seen == [None]
