@@ -313,7 +313,7 @@ def to_payout(parsed: ParsedSettlement, *, channels: list[str] | None = None, pr
         L, order_ref=ref_text[line_ref], merchant_ref=ref_merchant[line_ref], ref_kind=ref_kind[line_ref],
         marketplace=ref_market[line_ref], category=g_cat[line_group], subtype=g_sub[line_group],
         description=description, currency=parsed.currency, amount_e4=amount_e4, rows=counts,
-        posted_first=iso_array(first), posted_last=iso_array(last))
+        posted_first=_iso_distinct(first), posted_last=_iso_distinct(last))
 
     # what a person checks: the vocabulary with its totals, unclassified rows, rows without order-id
     vocabulary = []
@@ -344,6 +344,14 @@ def to_payout(parsed: ParsedSettlement, *, channels: list[str] | None = None, pr
                        ("Encoding", parsed.encoding), ("Decimal separator", parsed.decimal_sep),
                        ("Date formats", "; ".join(f"{k}: {v}" for k, v in parsed.date_formats.items())),
                        ("Transaction rows", parsed.transaction_rows), ("Amount rows", n)])
+
+
+def _iso_distinct(epochs: np.ndarray) -> list:
+    """:func:`iso_array`, formatting each distinct time once (an order's lines share theirs)."""
+    if not len(epochs):
+        return []
+    uniq, inverse = np.unique(epochs, return_inverse=True)
+    return np.asarray(iso_array(uniq), dtype=object)[inverse].tolist()
 
 
 def _source_rows(parsed, rows, cat, group, group_meta, ocode, refs) -> list[SourceRow]:

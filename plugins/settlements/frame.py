@@ -138,21 +138,40 @@ def _column(table: LineTable, name: str, order: np.ndarray | None) -> list:
     return arr.tolist()
 
 
+def _grouped(keyed: np.ndarray) -> tuple[np.ndarray | None, list]:
+    """(codes, references) when the lines come grouped by reference in sorted order, the
+    account-level one last (what a large format hands over): no factorizing or sorting again.
+    (None, []) otherwise."""
+    n = len(keyed)
+    if not n:
+        return np.zeros(0, dtype=np.int64), []
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    change[1:] = keyed[1:] != keyed[:-1]
+    uniq = keyed[change].tolist()
+    body = uniq[:-1] if uniq[-1] == NONE_REF else uniq
+    if NONE_REF in body or any(a >= b for a, b in zip(body, body[1:])):
+        return None, []
+    return np.cumsum(change, dtype=np.int64) - 1, uniq
+
+
 def build(payout: Payout) -> Frame:
     """The payout's lines grouped under sorted references (exact, no floats)."""
     table = payout.lines if isinstance(payout.lines, LineTable) else LineTable.from_lines(payout.lines)
     n = len(table)
     refs_raw = table.column("order_ref")
-    keyed = [NONE_REF if r is None or r == "" else r for r in refs_raw]
-    codes, uniques = pd.factorize(np.asarray(keyed, dtype=object), sort=True)
-    uniques = list(uniques)
-    if uniques and uniques[0] == NONE_REF:  # the account-level reference goes last
-        codes = np.where(codes == 0, len(uniques) - 1, codes - 1)
-        uniques = uniques[1:] + [NONE_REF]
+    keyed = np.asarray([NONE_REF if r is None or r == "" else r for r in refs_raw], dtype=object)
+    codes, uniques = _grouped(keyed)
     order = None
-    if n and not bool(np.all(np.diff(codes) >= 0)):
-        order = np.argsort(codes, kind="stable")
-        codes = codes[order]
+    if codes is None:
+        codes, uniques = pd.factorize(keyed, sort=True)
+        uniques = list(uniques)
+        if uniques and uniques[0] == NONE_REF:  # the account-level reference goes last
+            codes = np.where(codes == 0, len(uniques) - 1, codes - 1)
+            uniques = uniques[1:] + [NONE_REF]
+        if n and not bool(np.all(np.diff(codes) >= 0)):
+            order = np.argsort(codes, kind="stable")
+            codes = codes[order]
     ref_no = codes.astype(np.int64)
 
     def col(name):
@@ -187,16 +206,26 @@ def build(payout: Payout) -> Frame:
         return out
 
     def agg_per_ref(values: list, how: str) -> list:
+        """Per reference, the min/max of ISO-8601 UTC texts (their text order is time order),
+        by rank in numpy: pandas' groupby on object columns runs Python per group."""
         out = [None] * R
         if not n:
             return out
-        s = pd.Series(values, dtype=object)
-        mask = s.notna()
-        if not mask.any():
+        codes_, uniq = pd.factorize(np.asarray(values, dtype=object), sort=True)  # None -> -1
+        if not len(uniq):
             return out
-        got = getattr(s[mask].groupby(ref_no[mask.to_numpy()]), how)()
-        for k, v in zip(got.index.tolist(), got.tolist()):
-            out[k] = v
+        ok = codes_ >= 0
+        if how == "min":
+            acc = np.full(R, len(uniq), dtype=np.int64)
+            np.minimum.at(acc, ref_no[ok], codes_[ok])
+            hit = acc < len(uniq)
+        else:
+            acc = np.full(R, -1, dtype=np.int64)
+            np.maximum.at(acc, ref_no[ok], codes_[ok])
+            hit = acc >= 0
+        texts = np.asarray(uniq, dtype=object)
+        for k in np.flatnonzero(hit).tolist():
+            out[k] = texts[acc[k]]
         return out
 
     merchant = first_per_ref(col("merchant_ref")) if not table.is_constant("merchant_ref") else \

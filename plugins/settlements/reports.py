@@ -43,13 +43,34 @@ def guard_all(values) -> list[str]:
     return [safe_cell(v) if v and v[0] in _GUARD else v for v in values]
 
 
-def write_rows(fh, header: list[str], columns: list[list[str]], text_columns: int) -> int:
+def guard_map(values) -> list[str]:
+    """``guard_all`` for a long column of few distinct texts (categories, subtypes, currencies):
+    each distinct value guarded once."""
+    if not isinstance(values, list):
+        values = list(values)
+    distinct = set(values)
+    if len(distinct) == 1:
+        (v,) = distinct
+        return guard_all([v]) * len(values)
+    m = dict(zip(distinct, guard_all(list(distinct))))
+    return [m[v] for v in values]
+
+
+def needs_quoting(*texts_lists) -> bool:
+    return any(_SPECIAL.search("\x00".join(t)) is not None for t in texts_lists)
+
+
+def write_rows(fh, header: list[str], columns: list[list[str]], text_columns: int,
+               quoting: bool | None = None) -> int:
     """Columns of texts as CSV rows (CRLF). When no cell of the first ``text_columns`` columns
-    needs quoting, a row is a plain join (what csv.writer would write, much faster)."""
+    needs quoting (``quoting``, when the caller knows, e.g. from the distinct values), a row is a
+    plain join (what csv.writer would write, much faster)."""
     w = csv.writer(fh, lineterminator="\r\n")
     w.writerow(header)
     n = len(columns[0]) if columns else 0
-    if _SPECIAL.search("\x00".join("\x00".join(c) for c in columns[:text_columns])) is None:
+    if quoting is None:
+        quoting = needs_quoting(*columns[:text_columns])
+    if not quoting:
         rows = zip(*columns)
         while True:
             chunk = [",".join(row) for row in itertools.islice(rows, 50_000)]
@@ -112,14 +133,17 @@ def write_legacy_orders_csv(fh, frame: Frame) -> int:
 
 def write_lines_csv(fh, frame: Frame) -> int:
     """Every payout line (the fee-subtype detail): ``order_ref, category, subtype, description,
-    currency, amount, rows``; informational lines are marked in ``category`` (``… (info)``)."""
-    refs = [frame.refs[k] for k in frame.ref_no.tolist()]
+    currency, amount, rows``; informational lines are marked in ``category`` (``… (info)``).
+    Texts are guarded per reference and per distinct value (a reference has several lines)."""
+    ref_texts = guard_all(frame.refs)
+    refs = [ref_texts[k] for k in frame.ref_no.tolist()]
     cats = frame.categories
     if frame.informational.any():
         cats = [f"{c} (info)" if i else c for c, i in zip(cats, frame.informational.tolist())]
-    columns = [guard_all(refs), list(cats), guard_all(frame.subtypes), guard_all(frame.descriptions),
-               guard_all(frame.currencies), fmt_e4(frame.amount_e4, frame.scale), [str(x) for x in frame.rows.tolist()]]
-    return write_rows(fh, LINE_COLUMNS, columns, 5)
+    columns = [refs, guard_map(cats), guard_map(frame.subtypes), guard_map(frame.descriptions),
+               guard_map(frame.currencies), fmt_e4(frame.amount_e4, frame.scale), [str(x) for x in frame.rows.tolist()]]
+    quoting = needs_quoting(ref_texts, *(list(set(c)) for c in columns[1:5]))
+    return write_rows(fh, LINE_COLUMNS, columns, 5, quoting=quoting)
 
 
 def write_unsettled_csv(fh, rows: list[dict]) -> int:
