@@ -17,7 +17,7 @@ import io
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from marketd.sdk import XlsxWorkbook, csv_text, safe_cell
+from marketd.sdk import MarketdError, XlsxWorkbook, csv_text, safe_cell
 from marketd.sdk.settlements import e4_text
 
 from .finance import fee_pct
@@ -48,7 +48,7 @@ def _check_month(month: str) -> str:
     try:
         datetime.strptime(month, "%Y-%m")
     except (TypeError, ValueError):
-        raise ValueError(f"month {month!r}: write YYYY-MM, e.g. 2026-10")
+        raise MarketdError(f"month {month!r}: write YYYY-MM, e.g. --set month=2026-10") from None
     return month
 
 
