@@ -189,15 +189,23 @@ class LineTable:
 
     Each column is a sequence of ``n`` values or one value for every line (``currency="EUR"``).
     ``amount_e4`` holds ten-thousandths (ints); ``posted_first``/``posted_last`` ISO-8601 UTC
-    text or ``None``; ``alt_refs`` a tuple per line."""
+    text or ``None``; ``alt_refs`` a tuple per line.
+
+    Grouped form (``refs=…, ref_of_line=…``): the lines come grouped by order reference, the
+    references sorted with the account-level one (``order_ref`` None) last; ``refs`` holds the
+    per-reference columns (:data:`REF_COLUMNS`, each a sequence of R values) and
+    ``ref_of_line`` (non-decreasing ints) says each line's reference. The plugin then takes the
+    references as they are instead of grouping a million texts again. A line's ``posted_first``/
+    ``posted_last`` None means its reference's."""
 
     COLUMNS = ("order_ref", "merchant_ref", "alt_refs", "ref_kind", "category", "subtype", "description", "currency",
                "amount_e4", "rows", "posted_first", "posted_last", "sku", "informational", "derived", "marketplace")
     DEFAULTS = {"order_ref": None, "merchant_ref": None, "alt_refs": (), "ref_kind": None, "subtype": None,
                 "description": None, "rows": 1, "posted_first": None, "posted_last": None, "sku": None,
                 "informational": False, "derived": False, "marketplace": None}
+    REF_COLUMNS = ("order_ref", "merchant_ref", "alt_refs", "ref_kind", "marketplace", "posted_first", "posted_last")
 
-    def __init__(self, n: int, **columns):
+    def __init__(self, n: int, *, refs: dict | None = None, ref_of_line=None, **columns):
         unknown = set(columns) - set(self.COLUMNS)
         if unknown:
             raise TypeError(f"LineTable: unknown column(s) {', '.join(sorted(unknown))}")
@@ -205,6 +213,19 @@ class LineTable:
             if required not in columns:
                 raise TypeError(f"LineTable: column {required} is required")
         self.n = int(n)
+        self.refs: dict[str, list] | None = None
+        self.ref_of_line = None
+        if refs is not None:
+            bad = set(refs) - set(self.REF_COLUMNS)
+            both = set(refs) & set(columns) - {"posted_first", "posted_last"}
+            if bad or both or "order_ref" not in refs or ref_of_line is None or len(ref_of_line) != self.n:
+                raise TypeError("LineTable: grouped form needs refs with order_ref (and only reference columns, "
+                                "not given per line too) and ref_of_line for every line")
+            size = len(refs["order_ref"])
+            self.refs = {k: list(v.tolist() if hasattr(v, "tolist") else v) for k, v in refs.items()}
+            if any(len(v) != size for v in self.refs.values()):
+                raise ValueError("LineTable: every reference column needs one value per reference")
+            self.ref_of_line = ref_of_line
         self._cols: dict[str, Any] = {}
         for name in self.COLUMNS:
             value = columns.get(name, self.DEFAULTS.get(name))
@@ -217,10 +238,21 @@ class LineTable:
         return self.n
 
     def is_constant(self, name: str) -> bool:
+        if self.refs is not None and name in self.refs and name not in ("posted_first", "posted_last"):
+            return False
         return not _is_column(self._cols[name])
 
     def column(self, name: str) -> list:
-        """The column as a list of ``n`` values (a constant is repeated)."""
+        """The column as a list of ``n`` values (a constant is repeated; in the grouped form a
+        reference's value is repeated on its lines)."""
+        if self.refs is not None and name in self.refs:
+            per_ref = self.refs[name]
+            index = self.ref_of_line.tolist() if hasattr(self.ref_of_line, "tolist") else list(self.ref_of_line)
+            if name in ("posted_first", "posted_last") and _is_column(self._cols[name]):
+                own = self._cols[name]
+                own = own.tolist() if hasattr(own, "tolist") else list(own)
+                return [v if v is not None else per_ref[k] for v, k in zip(own, index)]
+            return [per_ref[k] for k in index]
         value = self._cols[name]
         if _is_column(value):
             return value.tolist() if hasattr(value, "tolist") else list(value)

@@ -196,9 +196,10 @@ def _first_nonempty(values: np.ndarray, codes: np.ndarray, n: int) -> list[str]:
     out = [""] * n
     idx = np.flatnonzero(values != "")
     if len(idx):
-        groups, first = np.unique(codes[idx], return_index=True)
-        for g, v in zip(groups.tolist(), values[idx[first]].tolist()):
-            out[g] = v.strip()
+        first = np.full(n, len(values), dtype=np.int64)
+        np.minimum.at(first, codes[idx], idx)
+        for g in np.flatnonzero(first < len(values)).tolist():
+            out[g] = values[first[g]].strip()
     return out
 
 
@@ -253,15 +254,16 @@ def to_payout(parsed: ParsedSettlement, *, channels: list[str] | None = None, pr
     cat = combo_cat[ccombo] if n else np.zeros(0, dtype=np.int64)
     group = combo_group[ccombo] if n else np.zeros(0, dtype=np.int64)
 
-    # per order-id, sorted (the account-level rows, without order-id, last)
-    stripped = np.asarray([r.strip() for r in rows["order-id"].to_numpy(dtype=object)], dtype=object) if n else \
-        np.zeros(0, dtype=object)
-    ocode, refs_idx = pd.factorize(stripped, sort=True)
+    # per order-id, sorted (the account-level rows, without order-id, last): the raw texts are
+    # factorized once, then only the distinct ones are stripped and sorted
+    raw_codes, raw_refs = pd.factorize(rows["order-id"].to_numpy(dtype=object))
+    c2, refs_idx = pd.factorize(np.asarray([r.strip() for r in raw_refs], dtype=object), sort=True)
     refs = [str(r) for r in refs_idx]
     R = len(refs)
     if refs and refs[0] == "":
-        ocode = np.where(ocode == 0, R - 1, ocode - 1)
+        c2 = np.where(c2 == 0, R - 1, c2 - 1)
         refs = refs[1:] + [""]
+    ocode = c2[raw_codes] if n else np.zeros(0, dtype=np.int64)
     kinds = [None if r and not (r.startswith("FBA") and FBA_SHIPMENT_RE.fullmatch(r)) else
              ("fba_shipment" if r else "no_order") for r in refs]
     paid = _paid_lines(rows, ocode, cat, units, refs, kinds)
@@ -272,7 +274,7 @@ def to_payout(parsed: ParsedSettlement, *, channels: list[str] | None = None, pr
     # one line per (order-id, group): the combined key, sorted, is already in the plugin's order
     G = max(len(group_meta), 1)
     key = ocode.astype(np.int64) * G + group
-    ukeys, inverse = np.unique(key, return_inverse=True)
+    ukeys, inverse = _dense_unique(key, R * G)
     L = len(ukeys)
     sums = np.zeros(L, dtype=object if exact_objects else np.int64)
     if n:
@@ -300,20 +302,27 @@ def to_payout(parsed: ParsedSettlement, *, channels: list[str] | None = None, pr
     # description: the source's words when one (transaction-type, amount-type, amount-description)
     # made the line, else every one its group has in the file
     NC = max(len(ucombo), 1)
-    pairs = np.unique(inverse.astype(np.int64) * NC + ccombo) if n else np.zeros(0, dtype=np.int64)
+    pairs = _dense_unique(inverse.astype(np.int64) * NC + ccombo, L * NC)[0] if n else np.zeros(0, dtype=np.int64)
     per_line = np.bincount(pairs // NC, minlength=L) if n else np.zeros(0, dtype=np.int64)
-    first_combo = np.zeros(L, dtype=np.int64)
+    first_combo = np.full(L, NC, dtype=np.int64)
     if n:
-        first_combo[(pairs // NC)[::-1]] = (pairs % NC)[::-1]
+        np.minimum.at(first_combo, pairs // NC, pairs % NC)
     combo_label = np.asarray([f"{uat[b]}/{uad[c]}".strip("/") if (uat[b] or uad[c]) else utt[a]
                               for a, b, c in combo_parts] or [""], dtype=object)
     g_desc = np.asarray([m[2] for m in group_meta], dtype=object)
     description = np.where(per_line == 1, combo_label[first_combo], g_desc[line_group]) if L else g_desc[line_group]
+    # posted per order-id; a line keeps its own only where it differs (None: as its order-id)
+    ref_first = np.full(R, INT64_MAX, dtype=np.int64)
+    ref_last = np.full(R, NO_DATE, dtype=np.int64)
+    if L:
+        np.minimum.at(ref_first, line_ref, first)
+        np.maximum.at(ref_last, line_ref, last)
     lines = LineTable(
-        L, order_ref=ref_text[line_ref], merchant_ref=ref_merchant[line_ref], ref_kind=ref_kind[line_ref],
-        marketplace=ref_market[line_ref], category=g_cat[line_group], subtype=g_sub[line_group],
-        description=description, currency=parsed.currency, amount_e4=amount_e4, rows=counts,
-        posted_first=_iso_distinct(first), posted_last=_iso_distinct(last))
+        L, refs={"order_ref": ref_text, "merchant_ref": ref_merchant, "ref_kind": ref_kind, "marketplace": ref_market,
+                 "posted_first": iso_array(ref_first), "posted_last": iso_array(ref_last)},
+        ref_of_line=line_ref, category=g_cat[line_group], subtype=g_sub[line_group], description=description,
+        currency=parsed.currency, amount_e4=amount_e4, rows=counts,
+        posted_first=_own_times(first, ref_first[line_ref]), posted_last=_own_times(last, ref_last[line_ref]))
 
     # what a person checks: the vocabulary with its totals, unclassified rows, rows without order-id
     vocabulary = []
@@ -346,12 +355,38 @@ def to_payout(parsed: ParsedSettlement, *, channels: list[str] | None = None, pr
                        ("Transaction rows", parsed.transaction_rows), ("Amount rows", n)])
 
 
-def _iso_distinct(epochs: np.ndarray) -> list:
+def _iso_distinct(epochs: np.ndarray) -> np.ndarray:
     """:func:`iso_array`, formatting each distinct time once (an order's lines share theirs)."""
     if not len(epochs):
-        return []
-    uniq, inverse = np.unique(epochs, return_inverse=True)
-    return np.asarray(iso_array(uniq), dtype=object)[inverse].tolist()
+        return np.zeros(0, dtype=object)
+    inverse, uniq = pd.factorize(epochs)
+    return np.asarray(iso_array(np.asarray(uniq, dtype=np.int64)), dtype=object)[inverse]
+
+
+def _own_times(epochs: np.ndarray, ref_epochs: np.ndarray):
+    """A line's posted time where it differs from its order-id's, else None (one None for all)."""
+    differ = epochs != ref_epochs
+    if not differ.any():
+        return None
+    out = np.full(len(epochs), None, dtype=object)
+    idx = np.flatnonzero(differ)
+    out[idx] = _iso_distinct(epochs[idx])
+    return out
+
+
+def _dense_unique(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct keys, each key's index among them) for non-negative keys below ``size``:
+    counting instead of sorting (keys here are order-id × a few groups)."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if size > 8 * len(keys) + (1 << 20):  # sparse: sorting is cheaper than a huge table
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return uniq, inverse
+    present = np.bincount(keys, minlength=size) > 0
+    uniq = np.flatnonzero(present)
+    lookup = np.empty(size, dtype=np.int64)
+    lookup[uniq] = np.arange(len(uniq), dtype=np.int64)
+    return uniq, lookup[keys]
 
 
 def _source_rows(parsed, rows, cat, group, group_meta, ocode, refs) -> list[SourceRow]:
@@ -393,8 +428,9 @@ def _paid_lines(rows: pd.DataFrame, ocode: np.ndarray, cat: np.ndarray, units: n
     sel = sel[is_order[ocode[sel]]] if len(sel) else sel
     if not len(sel):
         return []
-    scode, sku_values = pd.factorize(np.asarray([s.strip() for s in rows["sku"].to_numpy(dtype=object)[sel]],
-                                                dtype=object))
+    raw_codes, raw_skus = pd.factorize(rows["sku"].to_numpy(dtype=object)[sel])  # strip the distinct texts only
+    c2, sku_values = pd.factorize(np.asarray([s.strip() for s in raw_skus], dtype=object))
+    scode = c2[raw_codes]
     skus = list(sku_values)
     ref_order, sku_order = _text_order(refs), _text_order(skus)
     ref_rank, sku_rank = np.empty_like(ref_order), np.empty_like(sku_order)

@@ -128,20 +128,14 @@ def insert_lines(db, pid: int, frame: Frame) -> None:
         else:
             value, constant = _maybe_constant(values)
             cols.append((name, value, constant))
-    cols.append(("amount", fmt_e4(frame.amount_e4, frame.scale), False))
     cols.append(("amount_e4", frame.amount_e4.tolist(), False))
     for name, flags in (("informational", frame.informational), ("derived", frame.derived)):
         if flags.any():
             cols.append((name, flags.astype(int).tolist(), False))
     cols.append(("rows", frame.rows.tolist(), False) if not (frame.rows == 1).all() else ("rows", 1, True))
     # a line posted when its reference was (the common case) stores NULL: the reference has it
-    for name, per_ref in (("posted_first", frame.ref_first), ("posted_last", frame.ref_last)):
-        if name in frame.constant and frame.constant[name] is None:
-            continue
-        values = np.asarray(getattr(frame, name), dtype=object)
-        own = np.asarray(per_ref, dtype=object)[ref_no] if len(per_ref) else values
-        values = np.where(values == own, None, values)
-        value, constant = _maybe_constant(values.tolist())
+    for name in ("posted_first", "posted_last"):
+        value, constant = _maybe_constant(getattr(frame, name))
         cols.append((name, value, constant))
     _insert_columns(db.conn, "payout_lines", n, cols)
 
@@ -255,10 +249,9 @@ def split_net_lines(db, *, pids=None, order_refs=None) -> tuple[int, list[str]]:
         for k, (category, sub, value) in enumerate((("revenue", None, gross),
                                                     ("marketplace_fee", subtype or "commission", fee)), start=1):
             conn.execute("insert into payout_lines (pid, ref_no, line_no, category, subtype, description, currency, "
-                         "amount, amount_e4, derived, rows, posted_first, posted_last, sku) values "
-                         "(?,?,?,?,?,?,?,?,?,1,?,?,?,?)",
+                         "amount_e4, derived, rows, posted_first, posted_last, sku) values (?,?,?,?,?,?,?,?,1,?,?,?,?)",
                          [pid, ref_no, top + k, category, sub, "split of a net-of-fees line by the order's breakdown",
-                          cur, e4_text(value, scale), value, *base])
+                          cur, value, *base])
         split += 1
     for pid in sorted({r[0] for r in rows}):
         refresh_totals(conn, pid)

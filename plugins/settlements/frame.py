@@ -54,6 +54,7 @@ class Frame:
     ambiguous: int = 0
     _ref_amounts: np.ndarray | None = field(default=None, repr=False)
     _totals: dict | None = field(default=None, repr=False)
+    _amount_texts: list | None = field(default=None, repr=False)
 
     # -- money -----------------------------------------------------------------------------------
     @property
@@ -62,6 +63,12 @@ class Frame:
 
     def text(self, e4: int) -> str:
         return e4_text(int(e4), self.scale)
+
+    def amount_texts(self) -> list[str]:
+        """Every line's amount as exact text (computed once: the store and the lines CSV share it)."""
+        if self._amount_texts is None:
+            self._amount_texts = fmt_e4(self.amount_e4, self.scale)
+        return self._amount_texts
 
     def counted(self) -> np.ndarray:
         """Lines in every sum (not informational)."""
@@ -156,8 +163,11 @@ def _grouped(keyed: np.ndarray) -> tuple[np.ndarray | None, list]:
 
 
 def build(payout: Payout) -> Frame:
-    """The payout's lines grouped under sorted references (exact, no floats)."""
+    """The payout's lines grouped under sorted references (exact, no floats). A line's own
+    posted times are kept only where they differ from its reference's (None: as the reference)."""
     table = payout.lines if isinstance(payout.lines, LineTable) else LineTable.from_lines(payout.lines)
+    if table.refs is not None:
+        return _build_grouped(payout, table)
     n = len(table)
     refs_raw = table.column("order_ref")
     keyed = np.asarray([NONE_REF if r is None or r == "" else r for r in refs_raw], dtype=object)
@@ -173,27 +183,10 @@ def build(payout: Payout) -> Frame:
             order = np.argsort(codes, kind="stable")
             codes = codes[order]
     ref_no = codes.astype(np.int64)
+    R = len(uniques)
 
     def col(name):
         return _column(table, name, order)
-
-    amount = np.asarray(table.column("amount_e4"), dtype=np.int64)
-    rows = np.asarray(table.column("rows"), dtype=np.int64)
-    informational = np.asarray(table.column("informational"), dtype=bool)
-    derived = np.asarray(table.column("derived"), dtype=bool)
-    if order is not None:
-        amount, rows, informational, derived = amount[order], rows[order], informational[order], derived[order]
-    categories = col("category")
-    unknown = sorted({c for c in set(categories) if c not in CAT_INDEX})
-    if unknown:
-        raise ValueError(f"format {payout.source}: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
-                         f"{', '.join(map(repr, unknown))} (see marketd.sdk.settlements.Category)")
-    cat_code = np.fromiter((CAT_INDEX[c] for c in categories), dtype=np.int64, count=len(categories))
-    R = len(uniques)
-    posted_first, posted_last = col("posted_first"), col("posted_last")
-    ref_rows = np.zeros(R, dtype=np.int64)
-    if n:
-        np.add.at(ref_rows, ref_no, rows)
 
     def first_per_ref(values: list) -> list:
         out = [None] * R
@@ -205,35 +198,11 @@ def build(payout: Payout) -> Frame:
             out[k] = v if v is not None and v == v else None
         return out
 
-    def agg_per_ref(values: list, how: str) -> list:
-        """Per reference, the min/max of ISO-8601 UTC texts (their text order is time order),
-        by rank in numpy: pandas' groupby on object columns runs Python per group."""
-        out = [None] * R
-        if not n:
-            return out
-        codes_, uniq = pd.factorize(np.asarray(values, dtype=object), sort=True)  # None -> -1
-        if not len(uniq):
-            return out
-        ok = codes_ >= 0
-        if how == "min":
-            acc = np.full(R, len(uniq), dtype=np.int64)
-            np.minimum.at(acc, ref_no[ok], codes_[ok])
-            hit = acc < len(uniq)
-        else:
-            acc = np.full(R, -1, dtype=np.int64)
-            np.maximum.at(acc, ref_no[ok], codes_[ok])
-            hit = acc >= 0
-        texts = np.asarray(uniq, dtype=object)
-        for k in np.flatnonzero(hit).tolist():
-            out[k] = texts[acc[k]]
-        return out
-
     merchant = first_per_ref(col("merchant_ref")) if not table.is_constant("merchant_ref") else \
         [table.raw("merchant_ref") or None] * R
     market = first_per_ref(col("marketplace")) if not table.is_constant("marketplace") else \
         [table.raw("marketplace") or None] * R
-    kinds_line = col("ref_kind")
-    ref_kind = first_per_ref(kinds_line) if not table.is_constant("ref_kind") else [table.raw("ref_kind")] * R
+    ref_kind = first_per_ref(col("ref_kind")) if not table.is_constant("ref_kind") else [table.raw("ref_kind")] * R
     alt = [()] * R
     if not table.is_constant("alt_refs"):
         acc: dict[int, list] = {}
@@ -242,17 +211,122 @@ def build(payout: Payout) -> Frame:
                 acc.setdefault(k, []).extend(x for x in a if x)
         alt = [tuple(dict.fromkeys(acc.get(k, ()))) for k in range(R)]
     refs = [None if u == NONE_REF else u for u in uniques]
-    ref_kind = ["no_order" if refs[k] is None else ref_kind[k] for k in range(R)]
-    constant = {}
-    for name in ("currency", "description", "subtype", "sku", "posted_first", "posted_last"):
-        if table.is_constant(name):
-            constant[name] = table.raw(name)
+    lines = _lines(payout, table, order, ref_no, R)
+    posted_first, posted_last = col("posted_first"), col("posted_last")
+    ref_first, ref_last = _agg_per_ref(posted_first, ref_no, R, "min"), _agg_per_ref(posted_last, ref_no, R, "max")
     return Frame(
-        payout=payout, refs=refs, merchant_refs=merchant, alt_refs=alt, ref_kinds=ref_kind, marketplaces=market,
-        ref_rows=ref_rows, ref_first=agg_per_ref(posted_first, "min"), ref_last=agg_per_ref(posted_last, "max"),
-        ref_no=ref_no, categories=categories, subtypes=col("subtype"), descriptions=col("description"),
-        currencies=col("currency"), amount_e4=amount, rows=rows, posted_first=posted_first, posted_last=posted_last,
-        skus=col("sku"), informational=informational, derived=derived, cat_code=cat_code, constant=constant)
+        payout=payout, refs=refs, merchant_refs=merchant, alt_refs=alt,
+        ref_kinds=["no_order" if refs[k] is None else ref_kind[k] for k in range(R)], marketplaces=market,
+        ref_first=ref_first, ref_last=ref_last, ref_no=ref_no,
+        posted_first=_own(posted_first, ref_first, ref_no), posted_last=_own(posted_last, ref_last, ref_no), **lines)
+
+
+def _build_grouped(payout: Payout, table: LineTable) -> Frame:
+    """The grouped form of :class:`LineTable`: the format hands over its references."""
+    refs_cols = table.refs
+    refs = [r if r not in ("",) else None for r in refs_cols["order_ref"]]
+    R = len(refs)
+    ref_no = np.asarray(table.ref_of_line, dtype=np.int64)
+    body = refs[:-1] if refs and refs[-1] is None else refs
+    if (len(ref_no) and (ref_no.min() < 0 or ref_no.max() >= R or not bool(np.all(np.diff(ref_no) >= 0)))) or \
+            None in body or any(a >= b for a, b in zip(body, body[1:])):
+        raise ValueError(f"format {payout.source}: LineTable references must be sorted (account-level last) and "
+                         "the lines grouped by them")
+
+    def per_ref(name, default=None):
+        values = refs_cols.get(name)
+        return [v or default for v in values] if values is not None else [default] * R
+
+    kinds = per_ref("ref_kind")
+    lines = _lines(payout, table, None, ref_no, R)
+    own_first = table.raw("posted_first") if not table.is_constant("posted_first") else None
+    own_last = table.raw("posted_last") if not table.is_constant("posted_last") else None
+    ref_first, ref_last = refs_cols.get("posted_first"), refs_cols.get("posted_last")
+    if ref_first is None:
+        ref_first = _agg_per_ref(_list(own_first, len(ref_no)), ref_no, R, "min")
+        own_first = _own(_list(own_first, len(ref_no)), ref_first, ref_no)
+    if ref_last is None:
+        ref_last = _agg_per_ref(_list(own_last, len(ref_no)), ref_no, R, "max")
+        own_last = _own(_list(own_last, len(ref_no)), ref_last, ref_no)
+    return Frame(
+        payout=payout, refs=refs, merchant_refs=per_ref("merchant_ref"),
+        alt_refs=[tuple(a or ()) for a in refs_cols.get("alt_refs", [()] * R)],
+        ref_kinds=["no_order" if refs[k] is None else kinds[k] for k in range(R)], marketplaces=per_ref("marketplace"),
+        ref_first=list(ref_first), ref_last=list(ref_last), ref_no=ref_no,
+        posted_first=_list(own_first, len(ref_no)), posted_last=_list(own_last, len(ref_no)), **lines)
+
+
+def _list(values, n: int) -> list:
+    if values is None:
+        return [None] * n
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _lines(payout: Payout, table: LineTable, order, ref_no: np.ndarray, R: int) -> dict:
+    """The per-line columns (in reference order), category codes and rows per reference."""
+    n = len(table)
+
+    def col(name):
+        return _column(table, name, order)
+
+    def arr(name, dtype):
+        a = np.asarray(table.column(name), dtype=dtype) if not table.is_constant(name) else \
+            np.full(n, table.raw(name), dtype=dtype)
+        return a[order] if order is not None else a
+
+    amount, rows = arr("amount_e4", np.int64), arr("rows", np.int64)
+    informational, derived = arr("informational", bool), arr("derived", bool)
+    categories = col("category")
+    codes, uniq = pd.factorize(np.asarray(categories, dtype=object))
+    unknown = sorted(str(c) for c in uniq if str(c) not in CAT_INDEX)
+    if unknown:
+        raise ValueError(f"format {payout.source}: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+                         f"{', '.join(map(repr, unknown))} (see marketd.sdk.settlements.Category)")
+    cat_code = np.asarray([CAT_INDEX[str(c)] for c in uniq] or [0], dtype=np.int64)[codes] if n else \
+        np.zeros(0, dtype=np.int64)
+    categories = [str(c) for c in categories] if n and not isinstance(categories[0], str) else categories
+    ref_rows = np.zeros(R, dtype=np.int64)
+    if n:
+        np.add.at(ref_rows, ref_no, rows)
+    constant = {name: table.raw(name) for name in ("currency", "description", "subtype", "sku")
+                if table.is_constant(name)}
+    return {"categories": categories, "subtypes": col("subtype"), "descriptions": col("description"),
+            "currencies": col("currency"), "skus": col("sku"), "amount_e4": amount, "rows": rows,
+            "informational": informational, "derived": derived, "cat_code": cat_code, "ref_rows": ref_rows,
+            "constant": constant}
+
+
+def _agg_per_ref(values: list, ref_no: np.ndarray, R: int, how: str) -> list:
+    """Per reference, the min/max of ISO-8601 UTC texts (their text order is time order), by
+    rank in numpy: pandas' groupby on object columns runs Python per group."""
+    out = [None] * R
+    if not len(values):
+        return out
+    codes_, uniq = pd.factorize(np.asarray(values, dtype=object), sort=True)  # None -> -1
+    if not len(uniq):
+        return out
+    ok = codes_ >= 0
+    if how == "min":
+        acc = np.full(R, len(uniq), dtype=np.int64)
+        np.minimum.at(acc, ref_no[ok], codes_[ok])
+        hit = acc < len(uniq)
+    else:
+        acc = np.full(R, -1, dtype=np.int64)
+        np.maximum.at(acc, ref_no[ok], codes_[ok])
+        hit = acc >= 0
+    texts = np.asarray(uniq, dtype=object)
+    for k in np.flatnonzero(hit).tolist():
+        out[k] = texts[acc[k]]
+    return out
+
+
+def _own(values: list, per_ref: list, ref_no: np.ndarray) -> list:
+    """A line's own posted time, None where it is its reference's."""
+    if not len(values):
+        return []
+    vals = np.asarray(values, dtype=object)
+    ref_vals = np.asarray(per_ref, dtype=object)[ref_no]
+    return np.where(vals == ref_vals, None, vals).tolist()
 
 
 def fmt_e4(values, scale: int) -> list[str]:

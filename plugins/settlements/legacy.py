@@ -112,19 +112,19 @@ def _move(conn, s: dict, has_paid: bool) -> None:
             v = to_e4(_d(o.get(old)))
             residual[new] -= v
             if v:
-                lines.append((pid, ref_no, len(lines), new, "migrated", o.get("currency") or s.get("currency"),
-                              e4_text(v, scale), v, None))
+                lines.append((pid, ref_no, len(lines), new, "migrated", o.get("currency") or s.get("currency"), v,
+                              None))
     if any(residual.values()) or (s.get("no_order_rows") or 0):
         ref_no = len(orders)
         refs.append((pid, ref_no, None, None, None, None, "no_order", None, s.get("no_order_rows"), None, None))
         for new, v in residual.items():
             if v:
                 lines.append((pid, ref_no, len(lines), new, "migrated: account-level (no order-id)", s.get("currency"),
-                              e4_text(v, scale), v, None))
+                              v, None))
     conn.executemany("insert into payout_refs (pid, ref_no, order_ref, merchant_ref, order_key, channel, match, "
                      "marketplace, rows, posted_first, posted_last) values (?,?,?,?,?,?,?,?,?,?,?)", refs)
-    conn.executemany("insert into payout_lines (pid, ref_no, line_no, category, description, currency, amount, "
-                     "amount_e4, rows) values (?,?,?,?,?,?,?,?,?)", lines)
+    conn.executemany("insert into payout_lines (pid, ref_no, line_no, category, description, currency, "
+                     "amount_e4, rows) values (?,?,?,?,?,?,?,?)", lines)
     conn.execute("update payouts set lines = ? where pid = ?", [len(lines), pid])
     if has_paid:
         conn.execute("insert or ignore into payout_paid_items (channel_type, order_ref, item, pid) "

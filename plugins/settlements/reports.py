@@ -31,16 +31,21 @@ NET_CATEGORIES = [c for c in CATEGORIES if c not in ("payout", "transfer")]
 
 _SPECIAL = re.compile(r'[,"\r\n]')
 _GUARD = frozenset("=+-@\t\r")
-_GUARD_START = re.compile(r"(?:^|\x00)[=+\-@\t\r]")
+_GUARD_START = re.compile(r"\x00[=+\-@\t\r]")  # a literal first: the regex engine scans for it fast
 
 
 def guard_all(values) -> list[str]:
     """``safe_cell`` over a column of texts (None → ""), calling it only when some cell starts
     with a formula character (one regex over the joined column tells)."""
-    values = ["" if v is None else str(v) for v in values]
-    if _GUARD_START.search("\x00".join(values)) is None:
+    values = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
+    if _GUARD_START.search("\x00" + "\x00".join(values)) is None:
         return values
     return [safe_cell(v) if v and v[0] in _GUARD else v for v in values]
+
+
+def guard_one(value, n: int) -> list[str]:
+    """A column of ``n`` times the same text, guarded once."""
+    return guard_all([value]) * n
 
 
 def guard_map(values) -> list[str]:
@@ -48,11 +53,13 @@ def guard_map(values) -> list[str]:
     each distinct value guarded once."""
     if not isinstance(values, list):
         values = list(values)
-    distinct = set(values)
+    distinct = list(set(values))
     if len(distinct) == 1:
-        (v,) = distinct
-        return guard_all([v]) * len(values)
-    m = dict(zip(distinct, guard_all(list(distinct))))
+        return guard_one(distinct[0], len(values))
+    guarded = guard_all(distinct)
+    if guarded == distinct and None not in distinct and all(isinstance(v, str) for v in distinct):
+        return values  # nothing to guard, nothing to convert
+    m = dict(zip(distinct, guarded))
     return [m[v] for v in values]
 
 
@@ -100,9 +107,9 @@ def write_orders_csv(fh, frame: Frame) -> int:
     n = len(sel)
     match = ["no_order" if frame.refs[i] is None else frame.match[i] for i in sel]
     columns = [
-        guard_all([p.key()] * n), guard_all([p.channel_type] * n), guard_all([p.channel] * n),
-        guard_all([p.payout_id] * n), guard_all(frame.refs), guard_all(frame.merchant_refs),
-        guard_all(frame.order_keys), match, guard_all(_ref_currency(frame)), *cols, net,
+        guard_one(p.key(), n), guard_one(p.channel_type, n), guard_one(p.channel, n),
+        guard_one(p.payout_id, n), guard_all(frame.refs), guard_all(frame.merchant_refs),
+        guard_all(frame.order_keys), match, guard_map(_ref_currency(frame)), *cols, net,
         [str(x) for x in frame.ref_rows.tolist()], [x or "" for x in frame.ref_first], [x or "" for x in frame.ref_last]]
     return write_rows(fh, ORDER_COLUMNS, columns, 9)
 
@@ -124,9 +131,9 @@ def write_legacy_orders_csv(fh, frame: Frame) -> int:
     cols = [fmt_e4(amounts[:, CAT_INDEX[new]], frame.scale) for new in LEGACY_CATEGORIES.values()]
     net = fmt_e4(amounts[:, [CAT_INDEX[c] for c in NET_CATEGORIES]].sum(axis=1), frame.scale)
     match = ["no_order" if frame.refs[i] is None else frame.match[i] for i in range(n)]
-    columns = [guard_all([p.payout_id] * n), guard_all(frame.refs), guard_all(frame.merchant_refs),
-               guard_all(frame.order_keys), guard_all(frame.channels), match, guard_all(frame.marketplaces),
-               guard_all(_ref_currency(frame)), *cols, net, [str(x) for x in frame.ref_rows.tolist()],
+    columns = [guard_one(p.payout_id, n), guard_all(frame.refs), guard_all(frame.merchant_refs),
+               guard_all(frame.order_keys), guard_map(frame.channels), match, guard_map(frame.marketplaces),
+               guard_map(_ref_currency(frame)), *cols, net, [str(x) for x in frame.ref_rows.tolist()],
                [x or "" for x in frame.ref_first], [x or "" for x in frame.ref_last]]
     return write_rows(fh, LEGACY_ORDER_COLUMNS, columns, 8)
 
@@ -141,7 +148,7 @@ def write_lines_csv(fh, frame: Frame) -> int:
     if frame.informational.any():
         cats = [f"{c} (info)" if i else c for c, i in zip(cats, frame.informational.tolist())]
     columns = [refs, guard_map(cats), guard_map(frame.subtypes), guard_map(frame.descriptions),
-               guard_map(frame.currencies), fmt_e4(frame.amount_e4, frame.scale), [str(x) for x in frame.rows.tolist()]]
+               guard_map(frame.currencies), frame.amount_texts(), [str(x) for x in frame.rows.tolist()]]
     quoting = needs_quoting(ref_texts, *(list(set(c)) for c in columns[1:5]))
     return write_rows(fh, LINE_COLUMNS, columns, 5, quoting=quoting)
 

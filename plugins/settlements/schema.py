@@ -12,7 +12,8 @@ floats). Times are ISO-8601 UTC text.
   update, and the lines stay narrow. Index ``order_key`` (an order's money), partial indexes
   for the references still waiting (``order_ref``/``merchant_ref`` where unmatched).
 - ``payout_lines``: the money, ``WITHOUT ROWID`` keyed ``(pid, ref_no, line_no)`` — a payout's
-  lines are written in key order (append-only) and read by key prefix. Grain: (payout,
+  lines are written in key order (append-only) and read by key prefix. ``amount`` is generated
+  from ``amount_e4`` (exact text, never out of step, nothing to write). Grain: (payout,
   reference, category, subtype, currency), aggregated; the raw rows stay in the archived file.
   ``informational`` lines are excluded from every sum; ``superseded`` lines were split into
   ``derived`` ones (a net-of-fees line with a matching breakdown).
@@ -33,6 +34,15 @@ from marketd.sdk.settlements import CATEGORIES, NOT_IN_NET
 
 COMPONENT = "settlements"
 MONEY = ("stated_total", "computed_total", "difference", *CATEGORIES, "net")
+
+
+# A line's exact text, computed from its integer by SQLite (integer arithmetic only): 2 decimals,
+# or 3 or 4 when the amount has them ("12.34", "-0.0005"). A generated column cannot disagree
+# with the integer and costs nothing to write (a large settlement has ~600,000 lines).
+_ABS = "abs(amount_e4)"
+E4_TEXT_SQL = (f"CASE WHEN amount_e4 < 0 THEN '-' ELSE '' END || ({_ABS} / 10000) || '.' || "
+               f"substr(substr('0000' || ({_ABS} % 10000), -4), 1, CASE WHEN {_ABS} % 100 = 0 THEN 2 "
+               f"WHEN {_ABS} % 10 = 0 THEN 3 ELSE 4 END)")
 
 
 def _money_columns(names) -> str:
@@ -62,8 +72,9 @@ def create_tables(db) -> None:
                "WHERE order_key IS NULL AND match = 'none' AND merchant_ref IS NOT NULL")
     db.execute(
         "CREATE TABLE payout_lines (pid INTEGER NOT NULL, ref_no INTEGER NOT NULL, line_no INTEGER NOT NULL, "
-        "category TEXT NOT NULL, subtype TEXT, description TEXT, currency TEXT, amount TEXT NOT NULL, "
-        "amount_e4 INTEGER NOT NULL, informational INTEGER NOT NULL DEFAULT 0, derived INTEGER NOT NULL DEFAULT 0, "
+        "category TEXT NOT NULL, subtype TEXT, description TEXT, currency TEXT, amount_e4 INTEGER NOT NULL, "
+        f"amount TEXT GENERATED ALWAYS AS ({E4_TEXT_SQL}) VIRTUAL, "
+        "informational INTEGER NOT NULL DEFAULT 0, derived INTEGER NOT NULL DEFAULT 0, "
         "superseded INTEGER NOT NULL DEFAULT 0, rows INTEGER, posted_first TEXT, posted_last TEXT, sku TEXT, "
         "PRIMARY KEY (pid, ref_no, line_no)) WITHOUT ROWID")
     db.execute(
