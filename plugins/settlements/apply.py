@@ -15,7 +15,7 @@ import numpy as np
 
 from marketd.sdk.settlements import CATEGORIES, e4_text, to_e4
 
-from .frame import Frame, fmt_e4
+from .frame import Frame
 from .schema import MONEY
 
 

@@ -1,10 +1,10 @@
-"""The settlements plugin's config tables: ``[inbox.settlements]`` and ``[jobs.fees-report]``.
-Keys and defaults are documented in docs/plugins/settlements.md."""
+"""The settlements plugin's config table ``[inbox.settlements]`` (keys and defaults in
+docs/plugins/settlements.md); ``[jobs.fees-report]`` has the keys every job has."""
 from __future__ import annotations
 
 from typing import Literal
 
-from marketd.sdk import XLSX_MAX_ROWS, InboxSettings, JobSettings
+from marketd.sdk import XLSX_MAX_ROWS, InboxSettings
 
 
 class SettlementInboxSettings(InboxSettings):
@@ -16,7 +16,3 @@ class SettlementInboxSettings(InboxSettings):
     # "legacy": Amazon payouts keep the report names and columns of before the settlements plugin
     # (settlement-<id>.csv|.xlsx|-unsettled.csv), for ERPs that poll them
     report_names: Literal["channel", "legacy"] = "channel"
-
-
-class FeesReportSettings(JobSettings):
-    months_back: int = 1                     # how many closed months the job (re)writes at each run
