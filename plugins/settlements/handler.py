@@ -236,7 +236,7 @@ def ingest(ctx, *, timings: dict | None = None) -> dict:
     try:
         parsed = fmt.parse(pctx)
         t1 = clock()
-        results, dups, applied = [], [], []
+        dups, applied = [], []
         for payout in parsed.payouts:
             frame = build(payout)
             status, stated_e4, diff_e4 = frame.check()
@@ -282,9 +282,13 @@ def ingest(ctx, *, timings: dict | None = None) -> dict:
         breakdowns = store.upsert_breakdowns(db, parsed.breakdowns, file, now) if parsed.breakdowns else 0
         rematched_keys: set = set()
         rematched = rematch_pending(db, keys_out=rematched_keys, exclude_pids=[a["pid"] for a in applied])
-        split, split_warnings = store.split_net_lines(
-            db, pids=[a["pid"] for a in applied] or None,
-            order_refs=sorted({b.order_ref for b in parsed.breakdowns}) or None) if (applied or breakdowns) else (0, [])
+        split, split_warnings = 0, []
+        for scope_kw in ({"pids": [a["pid"] for a in applied]} if applied else None,
+                         {"order_refs": sorted({b.order_ref for b in parsed.breakdowns})} if breakdowns else None):
+            if scope_kw:  # this file's net lines; the lines waiting for this file's breakdowns
+                n_split, warned = store.split_net_lines(db, **scope_kw)
+                split += n_split
+                split_warnings += [w for w in warned if w not in split_warnings]
         t2 = clock()
         settled = set(rematched_keys)
         scopes: set = set()

@@ -139,14 +139,16 @@ def test_money_waiting_for_its_order_is_attached_when_the_order_arrives(env):
     assert env.finance(key2)["totals"][0]["revenue"] == "8.00"
 
 
-@pytest.mark.parametrize("breakdown_first", [True, False])
-def test_a_net_of_fees_line_is_split_by_the_orders_breakdown_when_it_adds_up(env, breakdown_first):
+@pytest.mark.parametrize("arrival", ["breakdown first", "payout first", "one file"])
+def test_a_net_of_fees_line_is_split_by_the_orders_breakdown_when_it_adds_up(env, arrival):
     key = env.order("M-1")
     env.order("M-2")
-    bd = render("breakdown,M-1,59.90,-8.99,50.91,EUR", "breakdown,M-2,10.00,-1.00,8.00,EUR")
-    pay = render(payout("PO-1"), line("PO-1", "M-1", "revenue", "50.91", "EUR", "net_of_fees"),
-                 line("PO-1", "M-2", "revenue", "8.00", "EUR", "net_of_fees"))
-    rows = [env.drop(bd), env.drop(pay)] if breakdown_first else [env.drop(pay), env.drop(bd)]
+    bd = ["breakdown,M-1,59.90,-8.99,50.91,EUR", "breakdown,M-2,10.00,-1.00,8.00,EUR"]
+    pay = [payout("PO-1"), line("PO-1", "M-1", "revenue", "50.91", "EUR", "net_of_fees"),
+           line("PO-1", "M-2", "revenue", "8.00", "EUR", "net_of_fees")]
+    rows = {"breakdown first": lambda: [env.drop(render(*bd)), env.drop(render(*pay))],
+            "payout first": lambda: [env.drop(render(*pay)), env.drop(render(*bd))],
+            "one file": lambda: [env.drop(render(*pay, *bd))]}[arrival]()
     assert all(r["state"] == "done" for r in rows), rows
     (t,) = env.finance(key)["totals"]
     assert (t["revenue"], t["marketplace_fee"], t["net"]) == ("59.90", "-8.99", "50.91")
