@@ -85,7 +85,7 @@ class FeeSubtype:
     def normalise(name: str) -> str:
         """A source's fee name as a subtype: ``FBAPerUnitFulfillmentFee`` → ``fba_per_unit_fulfillment_fee``,
         ``Final Value Fee - fixed`` → ``final_value_fee_fixed``."""
-        text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name or "").strip())
+        text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", str(name or "").strip())
         text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
         return text or FeeSubtype.OTHER
 
