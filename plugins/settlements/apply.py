@@ -65,8 +65,10 @@ def _maybe_constant(values: list) -> tuple[object, bool]:
 
 
 def _all_equal(values: list, first) -> bool:
+    if first is None:
+        return values.count(None) == len(values)  # C speed: posted times are mostly None per line
     arr = np.asarray(values, dtype=object)
-    return bool((arr == first).all()) if first is not None else all(v is None for v in values)
+    return bool((arr == first).all())
 
 
 def insert_payout(db, frame: Frame, *, status: str, stated_e4: int | None, difference_e4: int | None,
@@ -144,7 +146,7 @@ def insert_paid_items(db, pid: int, channel_type: str, items) -> None:
     if items:
         db.conn.execute("insert or ignore into payout_paid_items (channel_type, order_ref, item, pid) "
                         "select ?, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ? from json_each(?) j",
-                        [channel_type, pid, json.dumps([list(i) for i in items])])
+                        [channel_type, pid, json.dumps(items if isinstance(items, list) else list(items))])
 
 
 def record_aliases(db, frame: Frame) -> None:

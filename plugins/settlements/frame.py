@@ -55,6 +55,7 @@ class Frame:
     _ref_amounts: np.ndarray | None = field(default=None, repr=False)
     _totals: dict | None = field(default=None, repr=False)
     _amount_texts: list | None = field(default=None, repr=False)
+    _counts: dict | None = field(default=None, repr=False)
 
     # -- money -----------------------------------------------------------------------------------
     @property
@@ -119,6 +120,11 @@ class Frame:
 
     # -- counts ----------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        if self._counts is None:
+            self._counts = self._count()
+        return dict(self._counts)
+
+    def _count(self) -> dict[str, int]:
         kinds = self.ref_kinds
         match = self.match or ["none"] * len(self.refs)
         no_order = [i for i, k in enumerate(kinds) if k == "no_order"]

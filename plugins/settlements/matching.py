@@ -82,6 +82,7 @@ def match_frame(db, frame, names: list[str], cond: str, cparams: list, by_key: d
     chans: list = [None] * R
     match = ["none" if k is None else k for k in frame.ref_kinds]
     frame.order_keys, frame.channels, frame.match, frame.ambiguous = keys, chans, match, 0
+    frame._counts = None  # the counts depend on the matches
     if "orders" not in db.table_names():
         return
     index = {r: i for i, r in enumerate(frame.refs) if frame.ref_kinds[i] is None}
