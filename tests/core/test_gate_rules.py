@@ -11,22 +11,10 @@ import time
 
 import pytest
 
-from marketd.clock import FakeClock
 from marketd.hookspecs import hookimpl
-from marketd.inbox import InboxEngine, unterminated_tail
+from marketd.inbox import unterminated_tail
+from tests.helpers import engine_for, states
 from tests.samples import catalog_csv
-
-
-def engine_for(app_factory, clock=None, extra=None, **overrides):
-    clock = clock or FakeClock()
-    app = app_factory(clock=clock, extra_plugins=extra, **overrides)
-    eng = InboxEngine(app)
-    eng.ensure_dirs()
-    return app, eng, clock
-
-
-def states(app):
-    return {r["name"]: r["state"] for r in app.store.db.query("select name, state from files")}
 
 
 def error_reason(app, name):
