@@ -167,7 +167,8 @@ def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
     except LookupError:
         raise FileRejected("encoding", f"unknown encoding {encoding!r}", fix="set a known `encoding` for this inbox")
     bom = 3 if head.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") else 0
-    first_line = head[bom:].decode(encoding, errors="replace").splitlines()[0] if head.strip() else ""
+    lines = head[bom:].decode(encoding, errors="replace").splitlines()  # none: a BOM and nothing else
+    first_line = lines[0] if lines and head.strip() else ""
     delimiter = detect_delimiter(first_line, settings.get("delimiter", "auto"))
     st = csvscan.scan(path, encoding, delimiter, bom)
     if not st.records:
