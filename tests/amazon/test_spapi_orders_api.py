@@ -69,7 +69,6 @@ def test_changed_filters_with_a_token_are_refused(fake, api, clock):
 
 def test_nextToken_is_not_a_searchOrders_parameter(fake, api, clock):
     """The v2026 model names the page parameter paginationToken; the fake rejects the v0 spelling."""
-    pytest.importorskip("jsonschema")
     from tests.fakes.specs import require_amazon_specs
 
     require_amazon_specs()
