@@ -29,12 +29,12 @@ REPO = Path(__file__).resolve().parents[2]
 MODULES = {
     "numbers": ("daemon/numbers.py", ["tests/core/test_numbers.py", "tests/core/test_money_tabular.py",
                                       "tests/amazon/test_settlement_numbers.py", "tests/carriers/test_shipment_numbers.py",
-                                      "tests/core/test_mutation_kills.py"]),
+                                      "tests/core/test_numbers_edges.py"]),
     "money": ("daemon/money.py", ["tests/core/test_numbers.py", "tests/core/test_money_tabular.py",
-                                  "tests/core/test_mutation_kills.py"]),
+                                  "tests/core/test_numbers_edges.py"]),
     "settlement_parser": ("plugins/amazon/settlement_parser.py", [
         "tests/amazon/test_settlement_parser.py", "tests/amazon/test_settlement_numbers.py",
-        "tests/amazon/test_settlement_robust.py", "tests/amazon/test_settlement_parser_mutants.py"]),
+        "tests/amazon/test_settlement_robust.py", "tests/amazon/test_settlement_parser_edges.py"]),
     "commit": ("daemon/inbox/commit.py", ["tests/core/test_engine.py", "tests/core/test_reliability.py",
                                           "tests/core/test_output_policy_retention.py",
                                           "tests/core/test_output_done_files.py"]),
@@ -94,6 +94,7 @@ def main() -> int:
     ap.add_argument("--module", action="append", choices=sorted(MODULES))
     ap.add_argument("--sample", type=int, default=0, help="test a seeded random sample of N mutants per module")
     ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--index", default="", help="only these mutant numbers (comma-separated): re-check survivors")
     ap.add_argument("--out", type=Path, default=None, help="JSON with every mutant's outcome")
     a = ap.parse_args()
     sys.dont_write_bytecode = True  # a mutant must never be read from a stale .pyc
@@ -117,7 +118,10 @@ def main() -> int:
                 continue
             ms = mutants(original)
             total = len(ms)
-            if a.sample and a.sample < len(ms):
+            if a.index:
+                wanted = {int(i) for i in a.index.split(",") if i.strip()}
+                ms = [m for m in ms if m.index in wanted]
+            elif a.sample and a.sample < len(ms):
                 ms = sorted(random.Random(f"{a.seed}:{mod}").sample(ms, a.sample), key=lambda m: m.index)
             print(f"{mod}: {rel}, {total} mutants, testing {len(ms)}; tests take {base:.1f}s", flush=True)
             killed, survived = 0, []
@@ -133,6 +137,7 @@ def main() -> int:
                         print(f"  survived #{m.index} line {m.line}: {m.what}", flush=True)
                     else:
                         killed += 1
+                        print(f"  killed   #{m.index} line {m.line}: {m.what} ({res}, {took:.0f}s)", flush=True)
             finally:
                 path.write_text(original)
             score = 100.0 * killed / len(ms) if ms else 100.0
