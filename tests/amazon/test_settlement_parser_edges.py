@@ -23,3 +23,54 @@ def test_a_configured_encoding_is_checked_over_the_whole_file_not_only_the_colum
     err = exc.value
     assert err.reason == "encoding" and "the inbox's encoding setting says utf-8, but byte 0xe9" in err.message
     assert err.where == f"line {line}, byte {data.index(b'caf') + 3}"
+
+
+def _long_line_file(length: int) -> bytes:
+    """A V2 file whose 'Storage Fee' line is exactly ``length`` bytes long (without its newline)."""
+    data = render_v2(basic_settlement())
+    line = line_of(data, "Storage Fee")
+    current = len(data.split(b"\n")[line - 1])
+    return set_cell(data, line, "merchant-adjustment-item-id", "x" * (length - current))
+
+
+def test_a_line_of_16_kib_is_read_and_one_byte_more_is_refused():
+    assert parse_settlement(_long_line_file(16 * 1024)).settlement_id == "24288684721"
+    with pytest.raises(FileRejected) as exc:
+        parse_settlement(_long_line_file(16 * 1024 + 1))
+    assert exc.value.reason == "line_too_long" and "more than 16 KiB" in exc.value.message
+
+
+def test_a_short_row_before_a_complete_last_row_is_a_column_count_not_a_cut_file():
+    """Without a final line break only the *last* line can have been cut off; a short row
+    earlier is a line break inside a field."""
+    data = render_v2(basic_settlement()).rstrip(b"\n")
+    rows = data.split(b"\n")
+    rows[-2] = b"\t".join(rows[-2].split(b"\t")[:5])
+    with pytest.raises(FileRejected) as exc:
+        parse_settlement(b"\n".join(rows))
+    assert exc.value.reason == "column_count" and exc.value.where == f"line {len(rows) - 1}"
+
+
+def test_date_only_summary_dates_are_read_and_named():
+    """A start date as YYYY-MM-DD (an export through a spreadsheet) is one of the accepted shapes:
+    midnight UTC, reported under its own label."""
+    from datetime import datetime, timezone
+
+    data = set_cell(render_v2(basic_settlement()), 2, "settlement-start-date", "2026-08-03")
+    parsed = parse_settlement(data)
+    assert parsed.date_formats["settlement-start-date"] == "YYYY-MM-DD", parsed.date_formats
+    assert parsed.start == datetime(2026, 8, 3, tzinfo=timezone.utc)
+
+
+def test_a_blank_date_is_no_date():
+    from marketd.plugins.amazon.settlement_parser import parse_date
+
+    assert parse_date("") is None and parse_date("   ") is None
+
+
+def test_a_file_without_any_currency_says_so():
+    from .settlement_samples import Settlement, basic_settlement as basic
+
+    s: Settlement = basic(currency="")
+    parsed = parse_settlement(render_v2(s, currency_on_rows=False))
+    assert "no currency in the file (summary row and rows are empty)" in parsed.warnings

@@ -104,3 +104,8 @@ def test_each_refusal_says_why_in_the_files_terms(text, style, why):
     with pytest.raises(NumberError) as exc:
         parse_decimal(text, style)
     assert why in str(exc.value), str(exc.value)
+
+
+def test_a_style_prints_as_its_separator():
+    """Config values and reports show a file's style as the separator itself."""
+    assert (str(DOT), f"{COMMA}") == (".", ",")
