@@ -74,3 +74,10 @@ def test_a_file_without_any_currency_says_so():
     s: Settlement = basic(currency="")
     parsed = parse_settlement(render_v2(s, currency_on_rows=False))
     assert "no currency in the file (summary row and rows are empty)" in parsed.warnings
+
+
+def test_an_encoding_setting_python_does_not_know_is_a_rejection_naming_the_setting():
+    """Even for a pure-ASCII file (which needs no decoding check) the setting itself is refused."""
+    with pytest.raises(FileRejected) as exc:
+        parse_settlement(render_v2(basic_settlement()), {"encoding": "no-such-codec"})
+    assert exc.value.reason == "encoding" and "is not an encoding Python knows" in exc.value.message
