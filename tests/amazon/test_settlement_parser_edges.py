@@ -81,3 +81,13 @@ def test_an_encoding_setting_python_does_not_know_is_a_rejection_naming_the_sett
     with pytest.raises(FileRejected) as exc:
         parse_settlement(render_v2(basic_settlement()), {"encoding": "no-such-codec"})
     assert exc.value.reason == "encoding" and "is not an encoding Python knows" in exc.value.message
+
+
+@pytest.mark.parametrize("values, order", [(["12/05/26"], "MDY"), (["05/12/26", "12/12/26"], "MDY"),
+                                           (["13/05/26"], "DMY"), (["05/13/26"], "MDY")])
+def test_slash_dates_decide_day_first_only_past_12(values, order):
+    """12 can be a month: only a first field above 12 proves day-first; otherwise Amazon's
+    documented MM/DD/YY."""
+    from marketd.plugins.amazon.settlement_parser import slash_order_of
+
+    assert slash_order_of(values)[0] == order
