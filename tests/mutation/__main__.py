@@ -35,7 +35,7 @@ MODULES = {
     "settlement_parser": ("plugins/amazon/settlement_parser.py", [
         "tests/amazon/test_settlement_parser.py", "tests/amazon/test_settlement_numbers.py",
         "tests/amazon/test_settlement_robust.py", "tests/amazon/test_settlement_parser_edges.py"]),
-    "commit": ("daemon/inbox/commit.py", ["tests/core/test_engine.py", "tests/core/test_reliability.py",
+    "commit": ("daemon/inbox/commit.py", ["tests/core/test_commit_edges.py", "tests/core/test_engine.py", "tests/core/test_reliability.py",
                                           "tests/core/test_output_policy_retention.py",
                                           "tests/core/test_output_done_files.py"]),
     "publish": ("daemon/inbox/publish.py", ["tests/core/test_engine.py", "tests/core/test_reliability.py",
