@@ -109,3 +109,44 @@ def test_each_refusal_says_why_in_the_files_terms(text, style, why):
 def test_a_style_prints_as_its_separator():
     """Config values and reports show a file's style as the separator itself."""
     assert (str(DOT), f"{COMMA}") == (".", ",")
+
+
+def test_the_shared_styles_and_kinds_cannot_be_changed_by_a_caller():
+    """DOT, COMMA, AMOUNT… are module-wide singletons every file is read with: frozen."""
+    import dataclasses
+
+    from marketd.numbers import AMOUNT
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DOT.sep = ","
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        AMOUNT.decimals = 9
+    assert len({DOT, COMMA, DOT}) == 2  # hashable: usable as keys
+
+
+@pytest.mark.parametrize("text", ["(12.00", "12.00)", "(12.00))"])
+def test_an_accounting_negative_needs_both_parentheses(text):
+    with pytest.raises(NumberError):
+        parse_decimal(text, DOT)
+
+
+def test_a_refusal_quotes_at_most_40_characters_of_the_value():
+    text = "x" * 41
+    with pytest.raises(NumberError) as exc:
+        parse_decimal("1" + text, DOT)
+    assert ("1" + "x" * 39 + "…") in str(exc.value) and "x" * 40 not in str(exc.value)
+
+
+def test_a_tie_between_the_styles_falls_back_to_the_default_then_the_point():
+    from marketd.numbers import DecimalStyle
+
+    assert DecimalStyle.detect(["12,50", "12.50"]) is DOT
+    assert DecimalStyle.detect(["12,50", "12.50"], default=",") is COMMA
+    assert DecimalStyle.decide({}) is None and DecimalStyle.decide({}, default=",") is COMMA
+
+
+@pytest.mark.parametrize("value, style", [("1234,567", COMMA), ("1234.567", DOT)])
+def test_four_digits_before_three_decimals_cannot_be_grouping(value, style):
+    from marketd.numbers import DecimalStyle
+
+    assert DecimalStyle.detect([value]) is style
