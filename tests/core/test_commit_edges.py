@@ -86,3 +86,36 @@ def test_a_busy_database_inside_the_handler_is_retried_a_missing_table_is_a_bug(
         reason = json.loads(app.store.db.execute("select error from files").fetchone()[0])["reason"]
         assert reason == "plugin_error:blob"
     assert Plugin.finished == ([] if state == "retry_wait" else [("f.bin", "error")])
+
+
+def test_recovery_counts_what_it_finished_for_a_file_committed_before_a_crash(app_factory, monkeypatch):
+    """A crash between the commit and the publish leaves the journal at 'processed'; the next
+    start publishes and archives it, and says how many it finished."""
+    import marketd.inbox.commit as commit_mod
+    import marketd.inbox.publish as publish_mod
+    from marketd.inbox import InboxEngine
+
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": POLL})
+    drop(app, "c.csv", catalog_csv(3))
+    with monkeypatch.context() as m:
+        m.setattr(commit_mod, "finish", lambda *a, **k: None)  # the process dies right after the commit
+        m.setattr(publish_mod, "finish", lambda *a, **k: None)  # (and the worker loop cannot finish it either)
+        run(eng, clock)
+    assert states(app) == {"c.csv": "processed"}
+    stats = InboxEngine(app).recover()
+    assert stats["published"] == 1 and states(app) == {"c.csv": "done"}
+
+
+@pytest.mark.parametrize("state, summary, shown", [
+    ("done", {"rejected": 2, "lines": 5}, "done_some_rejected"),
+    ("done", {"rejected": 5, "rows": 5}, "done_all_rejected"),
+    ("done", {"rejected": 7, "lines": 5}, "done_all_rejected"),
+    ("done", {"rejected": 0, "lines": 5}, "done"),
+    ("done", {"rejected": True, "lines": 5}, "done"),
+    ("done", None, "done"),
+    ("error", {"rejected": 2, "lines": 5}, "error"),
+])
+def test_status_outcome_tells_files_with_refused_lines_apart(state, summary, shown):
+    from marketd.inbox.publish import outcome
+
+    assert outcome(state, summary) == shown

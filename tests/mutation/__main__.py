@@ -38,7 +38,7 @@ MODULES = {
     "commit": ("daemon/inbox/commit.py", ["tests/core/test_commit_edges.py", "tests/core/test_engine.py", "tests/core/test_reliability.py",
                                           "tests/core/test_output_policy_retention.py",
                                           "tests/core/test_output_done_files.py"]),
-    "publish": ("daemon/inbox/publish.py", ["tests/core/test_engine.py", "tests/core/test_reliability.py",
+    "publish": ("daemon/inbox/publish.py", ["tests/core/test_commit_edges.py", "tests/core/test_engine.py", "tests/core/test_reliability.py",
                                             "tests/core/test_output_policy_retention.py",
                                             "tests/core/test_output_done_files.py", "tests/core/test_permissions.py"]),
     "ledger": ("plugins/shipments/ledger.py", ["tests/carriers/test_shipments_file.py",
