@@ -162,3 +162,28 @@ def test_a_row_in_another_currency_than_the_summary_is_reported():
     data = render_v2(basic_settlement())
     data = set_cell(data, line_of(data, "Storage Fee"), "currency", "GBP")
     assert "rows in other currencies than EUR: GBP" in parse_settlement(data).warnings
+
+
+@pytest.mark.parametrize("header", [b"settlement-id\tfoo\tbar", b"total-amount\tfoo"])
+def test_a_settlement_header_without_amount_columns_is_a_missing_column(header):
+    """Either settlement column says "a settlement, damaged" (download again), not "another file"."""
+    with pytest.raises(FileRejected) as exc:
+        parse_settlement(header + b"\n1\t2\t3\n")
+    assert exc.value.reason == "missing_column" and "download the settlement again" in exc.value.fix
+
+
+def test_the_date_range_report_is_named_at_its_header_line():
+    data = (b"Includes Amazon Marketplace, Fulfillment by Amazon (FBA), and Amazon Webstore transactions\n"
+            b"All amounts in EUR, unless specified\n"
+            b'"date/time","settlement id","type","order id","total"\n'
+            b'"Aug 3, 2026 10:07:18 PM UTC","24288684721","Order","302-1234567-1234567","19.99"\n')
+    with pytest.raises(FileRejected) as exc:
+        parse_settlement(data)
+    assert exc.value.where.startswith("line 3 (the header 'date/time'")
+
+
+def test_v1_rows_take_their_dates_from_posted_date():
+    from .settlement_samples import render_v1
+
+    parsed = parse_settlement(render_v1(basic_settlement()))
+    assert "posted-date" in parsed.date_formats, parsed.date_formats
