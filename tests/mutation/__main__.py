@@ -41,7 +41,7 @@ MODULES = {
     "publish": ("daemon/inbox/publish.py", ["tests/core/test_commit_edges.py", "tests/core/test_engine.py", "tests/core/test_reliability.py",
                                             "tests/core/test_output_policy_retention.py",
                                             "tests/core/test_output_done_files.py", "tests/core/test_permissions.py"]),
-    "ledger": ("plugins/shipments/ledger.py", ["tests/carriers/test_shipments_file.py",
+    "ledger": ("plugins/shipments/ledger.py", ["tests/carriers/test_ledger.py", "tests/carriers/test_shipments_file.py",
                                                "tests/carriers/test_requeue_failed_lines.py",
                                                "tests/carriers/test_hardening.py"]),
 }
