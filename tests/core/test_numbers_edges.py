@@ -130,11 +130,14 @@ def test_an_accounting_negative_needs_both_parentheses(text):
         parse_decimal(text, DOT)
 
 
-def test_a_refusal_quotes_at_most_40_characters_of_the_value():
-    text = "x" * 41
+@pytest.mark.parametrize("length", [41, 42])
+def test_a_refusal_quotes_at_most_40_characters_of_the_value(length):
     with pytest.raises(NumberError) as exc:
-        parse_decimal("1" + text, DOT)
+        parse_decimal("1" + "x" * (length - 1), DOT)
     assert ("1" + "x" * 39 + "…") in str(exc.value) and "x" * 40 not in str(exc.value)
+    with pytest.raises(NumberError) as exc:
+        parse_decimal("1" + "x" * 39, DOT)  # 40 characters: quoted whole
+    assert ("'1" + "x" * 39 + "'") in str(exc.value)
 
 
 def test_a_tie_between_the_styles_falls_back_to_the_default_then_the_point():
