@@ -196,9 +196,13 @@ class World:
         assert len({e["shipment_key"] for e in events}) == 3
         for key in {e["shipment_key"] for e in events}:
             chain = [(e["old_status"], e["new_status"]) for e in events if e["shipment_key"] == key]
-            # every change recorded in order (a poll may see out_for_delivery and delivered at once)
-            assert chain[:2] == [(None, "pending"), ("pending", "in_transit")] and chain[-1][1] == "delivered"
+            # every change recorded in order, forward only. Which intermediate states a poll sees
+            # depends on the wall clock (BRT's scans are 2 s apart, the sync polls every second; a
+            # loaded machine's poll may skip in_transit or out_for_delivery), so none is required.
+            progress = ["pending", "in_transit", "out_for_delivery", "delivered"]
+            assert chain[0] == (None, "pending") and chain[-1][1] == "delivered" and len(chain) >= 2, chain
             assert all(a[1] == b[0] for a, b in zip(chain, chain[1:])), chain
+            assert all(progress.index(old) < progress.index(new) for old, new in chain[1:]), chain
         out = subprocess.run([sys.executable, "-m", "marketd", "--config", str(self.config), "shipments", "--all",
                               "--json"], capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
         assert out.returncode == 0, out.stderr
