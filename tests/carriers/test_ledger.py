@@ -47,3 +47,11 @@ def test_pruning_labels_says_how_many_went(tmp_path):
     assert ledger.prune_labels(-1) == 1          # older than "in a day": its label bytes go
     assert ledger.result("k").parcels[0].label is None
     ledger.close()
+
+
+def test_an_answer_recorded_before_confirmed_existed_reads_as_confirmed():
+    """Ledgers written before the ``confirmed`` key hold only confirmed shipments."""
+    from marketd.plugins.shipments.ledger import result_from_json
+
+    old = '{"carrier": "brt", "shipment_id": "S-1", "parcels": [{"parcel_number": "P1", "tracking_number": "T1"}]}'
+    assert result_from_json(old, {}).confirmed is True
