@@ -28,6 +28,10 @@ CHUNK_ROWS = 50_000
 PROBE_ROWS = 12
 DELIMITERS = [";", ",", "\t", "|"]
 XLSX_MAGIC = b"PK\x03\x04"
+# Ten times the widest real export (Amazon's flat-file templates have ~250 columns). A wider header
+# is a broken file (a lost line break, a wrong delimiter); read as columns, 500,000 of them kept the
+# worker busy for minutes.
+MAX_COLUMNS = 2_000
 
 
 @dataclass
@@ -163,13 +167,15 @@ def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
     except LookupError:
         raise FileRejected("encoding", f"unknown encoding {encoding!r}", fix="set a known `encoding` for this inbox")
     bom = 3 if head.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name in ("utf-8", "utf-8-sig") else 0
-    first_line = head[bom:].decode(encoding, errors="replace").splitlines()[0] if head.strip() else ""
+    lines = head[bom:].decode(encoding, errors="replace").splitlines()  # none: a BOM and nothing else
+    first_line = lines[0] if lines and head.strip() else ""
     delimiter = detect_delimiter(first_line, settings.get("delimiter", "auto"))
     st = csvscan.scan(path, encoding, delimiter, bom)
     if not st.records:
         raise FileRejected("no_header", "the header line cannot be read (the file holds only line breaks)",
                            where="line 1", fix="the first line must hold the column names")
     header = _csv_header(path, encoding, delimiter, st)
+    _check_width(header, "line 1")
     csvscan.check_columns(st, delimiter)
     st.fields = None  # checked: the chunks need only where rows start and which may be blank
     unterminated = int(st.starts[-1]) if st.last_unterminated and st.records > 1 else None
@@ -203,6 +209,14 @@ def _csv_header(path: Path, encoding: str, delimiter: str, st: csvscan.Structure
             raise FileRejected("no_header", f"the header line cannot be read ({exc})", where="line 1",
                                fix="the first line must hold the column names")
     return [h.strip().lstrip("\ufeff").strip() for h in header]
+
+
+def _check_width(header: list[str], where: str) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise FileRejected(
+            "too_many_columns", f"the header has {len(header):,} columns, more than any table read here "
+            f"({MAX_COLUMNS:,})", where=where,
+            fix="check the delimiter and the line breaks of the header line, or export fewer columns")
 
 
 def _pandas_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, usecols) -> Iterator[Chunk]:
@@ -295,6 +309,7 @@ def _read_xlsx(path: Path) -> TableFile:
     while header and header[-1] == "":
         header.pop()
     wb.close()
+    _check_width(header, f"sheet {title!r}, row 1")
     ncols = len(header)
 
     def chunks(size: int, usecols: list[int] | None) -> Iterator[Chunk]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import threading
 import weakref
 
@@ -137,9 +138,12 @@ class Watcher:
         if any(not e.is_alive() for e in getattr(obs, "emitters", ())):
             return False
         try:
-            return os.stat(self.engine.inboxes[kind].dir).st_ino == self.inodes.get(kind)
+            st = os.stat(self.engine.inboxes[kind].dir)
         except OSError:  # gone, or no longer searchable: rebuilding says why
             return False
+        # a file put where the folder was may get the deleted folder's inode number at once: the
+        # number alone would call it the same folder while the watch is on a deleted one
+        return stat.S_ISDIR(st.st_mode) and st.st_ino == self.inodes.get(kind)
 
     def supervise(self) -> bool:
         """Check every observer; rebuild broken ones. False when recovery keeps failing."""

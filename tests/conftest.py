@@ -118,7 +118,14 @@ class DaemonProcess:
             self.log.close()
 
 
+# A wait is an upper bound, never a speed check: on a loaded 2-core machine a daemon's start plus
+# one small file took over 20 s (test_startup_scan_and_drop_while_stopped failed so, by load
+# alone). No wait gives up sooner than this; it costs time only when the test fails anyway.
+MIN_WAIT = 60.0
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
+    timeout = max(timeout, MIN_WAIT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -398,11 +398,12 @@ def _read_json(ctx, defaults: dict) -> list[Line]:
                            where=f"line {exc.lineno}, column {exc.colno}", fix=JSON_FIX)
     except RecursionError:
         raise FileRejected("json_too_deep", f"the JSON is nested far deeper than a shipment file (more than "
-                           f"{MAX_JSON_DEPTH} levels of lists and objects)", fix=JSON_FIX)
+                           f"{MAX_JSON_DEPTH} levels of lists and objects)", where=_too_deep_at(text), fix=JSON_FIX)
     _check_json(data)
     entries = data.get("shipments") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise FileRejected("json_shape", "expected a list of shipments or {\"shipments\": [...]}",
+                           where="field $.shipments" if isinstance(data, dict) else "the top level ($)",
                            fix="see config/examples/shipments.json")
     lines = []
     style = number_style(e for e in entries if isinstance(e, dict))
@@ -413,6 +414,25 @@ def _read_json(ctx, defaults: dict) -> list[Line]:
             continue
         lines.append(line_from_mapping(i, entry, defaults, style))
     return lines
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep_at(text: str) -> str:
+    """Where the nesting first passes :data:`MAX_JSON_DEPTH` (for a document too deep for the
+    parser itself to say): one pass over the brackets, strings skipped."""
+    depth = 0
+    for m in _JSON_TOKEN.finditer(text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                at = m.start()
+                return f"line {text.count(chr(10), 0, at) + 1}, column {at - text.rfind(chr(10), 0, at)}"
+        elif token in "]}":
+            depth -= 1
+    return "the whole document"
 
 
 def _check_json(data) -> None:

@@ -287,7 +287,6 @@ def test_shipment_confirmed_asks_amazon_after_a_crash(fake, make_app):
 
 def test_tracking_sync_pushes_through_the_amazon_channel(fake, make_app, clock):
     """The shipments plugin's push code calls our confirm_shipment and records the result."""
-    pytest.importorskip("marketd.plugins.shipments.tracking")
     from marketd.plugins.shipments.tracking import build_package
 
     order = fake.new_orders(1)[0]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import wait_for, write_config
+from tests.helpers import db_rows as query, table_exists
 
 from .settlement_samples import big_v2_file
 
@@ -20,17 +20,6 @@ pytestmark = pytest.mark.e2e
 
 CONFIG = {"channels": {"amazon-de": {"type": "amazon", "marketplace": "DE"}},
           "inbox": {"settlements": {"xlsx_max_rows": 500}}}
-
-
-def query(root: Path, sql: str, params=()):
-    db = root / "var" / "marketd.sqlite"
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:  # the daemon has not created the table yet
-        return []
-    finally:
-        conn.close()
 
 
 def state_of(root: Path, name: str) -> str | None:

@@ -12,6 +12,7 @@ from marketd.http import (HttpClient, RateLimiter, RetryPolicy, TokenBucket, red
                           redact_url)
 
 from marketd.sdk.fakes import serve
+from tests.helpers import HoldRequests
 
 from .spapi_fixtures import CREDS
 from .spapi_fixtures import *  # noqa: F401,F403  (fixtures)
@@ -127,16 +128,22 @@ def test_4xx_is_returned_not_raised():
 
 
 def test_real_timeout_over_loopback_is_retried(clock):
-    """The fake's delay is real time: served on loopback, the client's timeout fires, then the retry works."""
+    """A real client timeout over loopback, then the retry works. The first token request is held
+    at the fake's door until the client has given up on it, so it times out whatever the load;
+    the timeout (which applies to the retry too) is long enough for a loaded machine to answer
+    the retry within it. (A 1 s delay against a 0.2 s timeout made the retry race the clock.)"""
     from marketd.plugins.amazon.fake import SpApiFake
     from marketd.plugins.amazon.lwa import LwaClient
 
     f = SpApiFake(clock, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2])
-    with serve(f) as served:
-        f.delay_next("lwa.token", 1.0)
-        lwa = LwaClient(lambda: CREDS, endpoint=served.url + "/auth/o2/token", clock=clock, timeout=0.2)
-        assert lwa.access_token().startswith("Atza|")
-        assert lwa.http.transport_errors == 1
+    door = HoldRequests(f, "POST", r"/auth/o2/token$").arm(times=1)
+    with serve(door) as served:
+        lwa = LwaClient(lambda: CREDS, endpoint=served.url + "/auth/o2/token", clock=clock, timeout=2.0)
+        try:
+            assert lwa.access_token().startswith("Atza|")
+        finally:
+            door.release.set()
+        assert door.arrived.is_set() and lwa.http.transport_errors == 1
         lwa.close()
 
 

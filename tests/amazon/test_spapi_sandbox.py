@@ -2,7 +2,6 @@
 in tests/core/test_sandbox.py), and the real daemon syncing orders from the fake over loopback."""
 from __future__ import annotations
 
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -14,6 +13,7 @@ from marketd.plugins.amazon.settings import env_name
 from marketd.sdk.fakes import serve
 
 from tests.conftest import wait_for, write_config
+from tests.helpers import db_value
 
 from .spapi_fixtures import CREDS
 from .spapi_fixtures import *  # noqa: F401,F403  (fixtures)
@@ -49,16 +49,8 @@ def test_real_daemon_syncs_orders_from_the_fake_over_loopback(tmp_path, daemon_f
         env = {env_name("shop-it", "CLIENT_ID"): CREDS[0], env_name("shop-it", "CLIENT_SECRET"): CREDS[1],
                env_name("shop-it", "REFRESH_TOKEN"): CREDS[2]}
         daemon = daemon_factory(config, env=env)
-        db = config.parent / "var" / "marketd.sqlite"
-
-        def count():
-            try:
-                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-                    return conn.execute("select count(*) from orders where channel = 'shop-it'").fetchone()[0]
-            except sqlite3.OperationalError:
-                return 0
-
-        wait_for(lambda: count() == 35, timeout=60, what="35 orders imported by the daemon")
+        wait_for(lambda: db_value(config.parent, "select count(*) from orders where channel = 'shop-it'") == 35,
+                 timeout=60, what="35 orders imported by the daemon")
         assert daemon.stop() == 0
         log = daemon.log_path.read_text(errors="replace")
         assert "shop-it" in log

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -37,6 +36,7 @@ from marketd.plugins.amazon.fake import SpApiFake, generate_orders
 from marketd.plugins.brt.fake import BrtFake
 from marketd.sdk.fakes import serve
 from tests.fakes.specs import AmazonContract, amazon_model, require_amazon_specs
+from tests.helpers import HoldRequests, db_dicts, db_value, table_exists
 
 
 pytestmark = pytest.mark.e2e
@@ -49,20 +49,6 @@ CREDS = ("amzn1.application-oa2-client.e2e", "e2e-lwa-client-secret", "Atzr|e2e-
 TRACKING_DELAY, EVENT_INTERVAL = 14.0, 2.0
 
 
-def db_rows(root: Path, sql: str, params=(), db: str = "marketd.sqlite") -> list[dict]:
-    path = root / "var" / db
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-
-
 def drop_file(inbox: Path, name: str, text: str) -> None:
     inbox.mkdir(parents=True, exist_ok=True)
     tmp = inbox / f".{name}.tmp"
@@ -71,8 +57,7 @@ def drop_file(inbox: Path, name: str, text: str) -> None:
 
 
 def count(root: Path, sql: str, params=(), db: str = "marketd.sqlite") -> int:
-    rows = db_rows(root, sql, params, db)
-    return rows[0]["n"] if rows else 0
+    return db_value(root, sql, params, db)
 
 
 def parse_iso(text: str) -> datetime:
@@ -92,7 +77,9 @@ class World:
         self.orders = generate_orders(n_orders, now=now - timedelta(hours=2), days=1, seed=42,
                                       status="UNSHIPPED", fulfilled_by="MERCHANT")
         self.amazon.add_orders(self.orders)
-        self.amazon_served = serve(self.amazon)
+        # confirmShipment calls can be held at the fake's door until the test releases them
+        self.confirm_door = HoldRequests(self.amazon, "POST", r"/orders/v0/orders/[^/]+/shipmentConfirmation$")
+        self.amazon_served = serve(self.confirm_door)
         self.brt = BrtFake(SYSTEM_CLOCK, tracking_delay=TRACKING_DELAY, event_interval=EVENT_INTERVAL,
                            short_delays=True)
         brt_url = self.brt.serve()
@@ -114,6 +101,7 @@ class World:
                     env_name(ACCOUNT, "CLIENT_SECRET"): CREDS[1], env_name(ACCOUNT, "REFRESH_TOKEN"): CREDS[2]}
 
     def close(self) -> None:
+        self.confirm_door.release.set()
         self.brt.shutdown()
         self.amazon_served.shutdown()
 
@@ -143,11 +131,10 @@ class World:
         with self.amazon.lock:
             return self.amazon.calls_of("confirmShipment")
 
-    def delayed_confirm_in_flight(self, seconds: float):
-        """Arm the next confirmShipment to take ``seconds``; returns a predicate: is it in flight now?"""
-        self.amazon.delay_next("confirmShipment", seconds)
-        fault = self.amazon.faults[-1]
-        return lambda: fault.times == 0
+    def hold_next_confirm(self) -> HoldRequests:
+        """The next confirmShipment waits at Amazon's door (``arrived``) until ``release`` is set;
+        Amazon applies it then, whether or not the daemon that sent it is still there."""
+        return self.confirm_door.arm(times=1)
 
     # -- the checks both tests end with ----------------------------------------------------------
     def check_labels(self, manifest: list[dict]) -> None:
@@ -203,15 +190,19 @@ class World:
     def check_delivered_and_listed(self, env: dict) -> None:
         wait_for(lambda: count(self.root, "select count(*) n from shipments where status = 'delivered'") == 3,
                  60, what="delivered")
-        pushes = db_rows(self.root, "select state from shipment_pushes")
+        pushes = db_dicts(self.root, "select state from shipment_pushes")
         assert [p["state"] for p in pushes] == ["pushed"] * 3
-        events = db_rows(self.root, "select shipment_key, old_status, new_status from shipment_events order by id")
+        events = db_dicts(self.root, "select shipment_key, old_status, new_status from shipment_events order by id")
         assert len({e["shipment_key"] for e in events}) == 3
         for key in {e["shipment_key"] for e in events}:
             chain = [(e["old_status"], e["new_status"]) for e in events if e["shipment_key"] == key]
-            # every change recorded in order (a poll may see out_for_delivery and delivered at once)
-            assert chain[:2] == [(None, "pending"), ("pending", "in_transit")] and chain[-1][1] == "delivered"
+            # every change recorded in order, forward only. Which intermediate states a poll sees
+            # depends on the wall clock (BRT's scans are 2 s apart, the sync polls every second; a
+            # loaded machine's poll may skip in_transit or out_for_delivery), so none is required.
+            progress = ["pending", "in_transit", "out_for_delivery", "delivered"]
+            assert chain[0] == (None, "pending") and chain[-1][1] == "delivered" and len(chain) >= 2, chain
             assert all(a[1] == b[0] for a, b in zip(chain, chain[1:])), chain
+            assert all(progress.index(old) < progress.index(new) for old, new in chain[1:]), chain
         out = subprocess.run([sys.executable, "-m", "marketd", "--config", str(self.config), "shipments", "--all",
                               "--json"], capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
         assert out.returncode == 0, out.stderr
@@ -247,16 +238,17 @@ def test_kill_9_mid_file_and_mid_confirmation_confirms_each_package_once(world, 
 
     # run 2: finishes the file (line 1 from the ledger), polls BRT while it does not know the
     # parcels, and is killed while Amazon is processing the first confirmShipment
-    in_flight = w.delayed_confirm_in_flight(2.0)
+    door = w.hold_next_confirm()
     d2 = daemon_factory(w.config, env=w.env)
     manifest = w.manifest()
     w.check_labels(manifest)
     assert w.confirmations() == []
-    wait_for(in_flight, 40, what="the first confirmShipment reaching Amazon")
+    assert door.arrived.wait(40), "the first confirmShipment never reached Amazon"
     assert count(w.root, "select count(*) n from shipment_pushes where state = 'pushing'") == 1
     d2.kill()  # SIGKILL between the 'pushing' commit and Amazon's answer
     assert d2.proc.returncode == -signal.SIGKILL
-    wait_for(lambda: len(w.confirmations()) == 1, 10, what="Amazon applying the confirmation of the dead daemon")
+    door.release.set()
+    wait_for(lambda: len(w.confirmations()) == 1, 30, what="Amazon applying the confirmation of the dead daemon")
     assert count(w.root, "select count(*) n from shipment_pushes where state = 'pushed'") == 0
 
     # run 3: asks Amazon (getOrder, PACKAGES) about the interrupted push instead of sending it
@@ -265,7 +257,7 @@ def test_kill_9_mid_file_and_mid_confirmation_confirms_each_package_once(world, 
     wait_for(lambda: count(w.root, "select count(*) n from shipment_pushes where state = 'pushed'") == 3,
              40, what="all pushes recorded")
     assert len(w.confirmations()) == 3
-    verified = db_rows(w.root, "select error from shipment_pushes where error like 'verified%'")
+    verified = db_dicts(w.root, "select error from shipment_pushes where error like 'verified%'")
     assert len(verified) == 1  # the interrupted one, resolved by asking Amazon
     assert w.amazon.count("getOrder") >= 1
     w.check_delivered_and_listed(w.env)
@@ -279,7 +271,8 @@ def test_sigterm_mid_file_and_mid_confirmation_confirms_each_package_once(world,
     d1 = daemon_factory(w.config, env=w.env)
     w.wait_orders_synced()
     drop_file(w.root / "inbox" / "shipments", "day.csv", w.shipment_file())
-    wait_for(lambda: count(w.root, "select count(*) n from calls", db="carrier-ledger.sqlite") >= 1,
+    wait_for(lambda: table_exists(w.root, "calls", db="carrier-ledger.sqlite")
+             and count(w.root, "select count(*) n from calls", db="carrier-ledger.sqlite") >= 1,
              30, what="the first carrier call of the file")
     done_at_signal = count(w.root, "select count(*) n from calls where state = 'done'", db="carrier-ledger.sqlite")
     assert d1.stop(timeout=60) == 0  # SIGTERM
@@ -292,10 +285,13 @@ def test_sigterm_mid_file_and_mid_confirmation_confirms_each_package_once(world,
 
     # run 2: SIGTERM while Amazon is processing a confirmShipment: the daemon waits for the
     # answer and records it before it exits
-    in_flight = w.delayed_confirm_in_flight(2.0)
+    door = w.hold_next_confirm()
     d2 = daemon_factory(w.config, env=w.env)
-    wait_for(in_flight, 40, what="the first confirmShipment reaching Amazon")
-    assert d2.stop(timeout=60) == 0  # SIGTERM
+    assert door.arrived.wait(40), "the first confirmShipment never reached Amazon"
+    d2.proc.send_signal(signal.SIGTERM)
+    d2.wait_message("STOPPING=1", 30)  # the daemon is stopping while Amazon still holds the call
+    door.release.set()
+    assert d2.stop(timeout=60) == 0
     pushed = count(w.root, "select count(*) n from shipment_pushes where state = 'pushed'")
     assert pushed >= 1 and pushed == len(w.confirmations())
     assert count(w.root, "select count(*) n from shipment_pushes where state in ('pushing', 'uncertain')") == 0

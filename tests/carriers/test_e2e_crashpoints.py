@@ -15,14 +15,15 @@ import signal
 import pytest
 
 from tests.conftest import wait_for
+from tests.helpers import db_dicts
 
-from .test_e2e_carriers import count, db_rows, drop_file, world  # noqa: F401  (world: fixture)
+from .test_e2e_carriers import count, drop_file, world  # noqa: F401  (world: fixture)
 
 pytestmark = pytest.mark.e2e
 
 
 def shipments_by_order(w) -> dict[str, int]:
-    rows = db_rows(w.root, "select refs from shipments")
+    rows = db_dicts(w.root, "select refs from shipments")
     out: dict[str, int] = {}
     for r in rows:
         out[r["refs"]] = out.get(r["refs"], 0) + 1
@@ -69,7 +70,7 @@ def test_kill_9_after_a_recorded_push_never_confirms_it_again(world, daemon_fact
     wait_for(lambda: d1.proc.poll() is not None, 60, what="the kill after the first recorded push")
     assert d1.proc.returncode == -signal.SIGKILL
     assert len(w.confirmations()) == 1
-    pushed = db_rows(w.root, "select order_id from shipment_pushes where state = 'pushed'")
+    pushed = db_dicts(w.root, "select order_id from shipment_pushes where state = 'pushed'")
     assert [p["order_id"] for p in pushed] == [w.confirmations()[0]["orderId"]]
 
     daemon_factory(w.config, env=w.env)

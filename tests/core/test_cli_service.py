@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import openpyxl
 
@@ -68,9 +67,8 @@ def test_watchdog_pings_and_poll_mode_and_reload(tmp_path, daemon_factory):
     (root / "inbox" / "catalog" / "p.csv").write_text(catalog_csv(3))
     wait_for(lambda: any((root / "outbox" / "reports").glob("catalog-p-*.csv")) if (root / "outbox" / "reports").exists() else False,
              20, what="polling observer picks the file up")
-    time.sleep(1.5)
-    d.poll_messages()
-    assert sum(m == "WATCHDOG=1" for m in d.messages) >= 2
+    wait_for(lambda: (d.poll_messages(), sum(m == "WATCHDOG=1" for m in d.messages) >= 2)[1], 20,
+             what="two watchdog pings")
     assert any(m.startswith("STATUS=") for m in d.messages)
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "configuration reloaded" in d.output(), 10, what="SIGHUP reload")

@@ -5,33 +5,10 @@ import time
 
 import pytest
 
-from marketd.clock import FakeClock
 from marketd.errors import TransientError
 from marketd.hookspecs import hookimpl
-from marketd.inbox import InboxEngine
+from tests.helpers import drop, engine_for, products, states
 from tests.samples import catalog_csv
-
-
-def engine_for(app_factory, clock=None, extra=None, **overrides):
-    clock = clock or FakeClock()
-    app = app_factory(clock=clock, extra_plugins=extra, **overrides)
-    eng = InboxEngine(app)
-    eng.ensure_dirs()
-    return app, eng, clock
-
-
-def drop(app, name, text, kind="catalog"):
-    p = app.inbox_dir / kind / name
-    p.write_text(text, encoding="utf-8")
-    return p
-
-
-def products(app):
-    return app.store.db.execute("select count(*) from products").fetchone()[0]
-
-
-def states(app):
-    return {r["name"]: r["state"] for r in app.store.db.query("select name, state from files")}
 
 
 def test_stable_gate_waits_for_window(app_factory):
@@ -345,9 +322,14 @@ def test_output_name_taken_while_processing_rolls_the_file_back(app_factory):
 
 def test_staging_many_outputs_is_linear(app_factory):
     """A shipments file stages a label per parcel (1,000+). Checking "staged twice" against a list
-    made staging quadratic: the last 1,000 of 8,000 outputs took ~15x the first 1,000."""
+    made staging quadratic: the last 1,000 of 8,000 outputs took ~15x the first 1,000.
+
+    Counted, not timed (a timed ratio fails on a loaded machine; the time is measured by
+    bench/bench_staging.py): the output-path comparisons made while staging 1,000 outputs must
+    not grow with the number already staged. A list scan compares against every earlier path."""
     from datetime import datetime, timezone
     import logging
+    import pathlib
 
     from marketd.context import FileContext
 
@@ -355,19 +337,28 @@ def test_staging_many_outputs_is_linear(app_factory):
     ctx = FileContext(app=app, kind="catalog", settings={}, path=app.inbox_dir / "x.csv", name="x.csv",
                       file_id="20261102T090000-0badcafe", sha256="0" * 64, size=1,
                       claimed_at=datetime(2026, 11, 2, 9, tzinfo=timezone.utc), log=logging.getLogger("t"))
+    real_eq = pathlib.PurePath.__eq__
+    compared = [0]
+
+    def counting_eq(self, other):
+        compared[0] += 1
+        return real_eq(self, other)
 
     def stage(first, last):
-        t = time.perf_counter()
-        for i in range(first, last):
-            ctx._stage(f"labels/{ctx.stamp}-x/{i:05d}.pdf", True)
-        return time.perf_counter() - t
+        compared[0] = 0
+        pathlib.PurePath.__eq__ = counting_eq
+        try:
+            for i in range(first, last):
+                ctx._stage(f"labels/{ctx.stamp}-x/{i:05d}.pdf", True)
+        finally:
+            pathlib.PurePath.__eq__ = real_eq
+        return compared[0]
 
-    stage(0, 200)  # warm up
-    head = stage(200, 1200)
-    stage(1200, 7200)
-    tail = stage(7200, 8200)
-    assert len(ctx.outputs) == 8200
-    assert tail < 4 * head + 0.05, f"staging slows down with the number of outputs: {head:.3f}s -> {tail:.3f}s"
+    head = stage(0, 1000)
+    stage(1000, 7000)
+    tail = stage(7000, 8000)
+    assert len(ctx.outputs) == 8000
+    assert tail <= head + 10 and tail <= 5 * 1000, f"path comparisons per 1,000 outputs: {head} -> {tail}"
     try:
         ctx._stage(f"labels/{ctx.stamp}-x/00007.pdf", True)
     except ValueError as exc:

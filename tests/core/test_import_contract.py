@@ -17,10 +17,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import importlinter  # noqa: F401  (a test extra: if it is missing the install is broken; never a skip)
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-pytest.importorskip("importlinter")
 
 
 def installed_layout(dest: Path) -> Path:

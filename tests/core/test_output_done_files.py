@@ -6,7 +6,7 @@ import pytest
 
 from marketd.config import ConfigError
 from marketd.outbox import Outbox
-from tests.core.test_engine import drop, engine_for
+from tests.helpers import drop, engine_for
 from tests.samples import catalog_csv
 
 

@@ -7,19 +7,11 @@ import json
 import os
 import time
 
-import pytest
 
 from marketd.clock import FakeClock
 from marketd.hookspecs import hookimpl
-from marketd.inbox import InboxEngine, retention
-
-
-def engine_for(app_factory, clock=None, extra=None, **overrides):
-    clock = clock or FakeClock()
-    app = app_factory(clock=clock, extra_plugins=extra, **overrides)
-    eng = InboxEngine(app)
-    eng.ensure_dirs()
-    return app, eng, clock
+from marketd.inbox import retention
+from tests.helpers import engine_for
 
 
 class FixedName:

@@ -8,21 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from marketd.clock import FakeClock
-from marketd.inbox import InboxEngine
+from tests.helpers import engine_for
 from tests.samples import catalog_csv
 
 
 def mode(p: Path) -> int:
     return stat.S_IMODE(os.lstat(p).st_mode)
-
-
-def engine_for(app_factory, **overrides):
-    clock = FakeClock()
-    app = app_factory(clock=clock, **overrides)
-    eng = InboxEngine(app)
-    eng.ensure_dirs()
-    return app, eng, clock
 
 
 def test_marketd_process_keeps_a_private_input_private(app_factory, tmp_path):

@@ -1,6 +1,5 @@
 import subprocess
 import sys
-import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,16 +10,7 @@ from marketd.models import JobSpec
 from marketd.pluginhost import PluginHost
 from marketd.scheduler import JobRunner, missed_since
 from marketd.hookspecs import hookimpl
-
-
-def make_dist(root, name, module_src, ep_name=None):
-    """A minimal installed distribution (dist-info + module) that importlib.metadata finds."""
-    pkg = root / f"{name}.py"
-    pkg.write_text(textwrap.dedent(module_src))
-    di = root / f"{name}-1.2.3.dist-info"
-    di.mkdir()
-    (di / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.2.3\n")
-    (di / "entry_points.txt").write_text(f"[marketd]\n{ep_name or name} = {name}\n")
+from tests.helpers import install_plugin
 
 
 GOOD = '''
@@ -46,8 +36,8 @@ BROKEN = "raise ImportError('this plugin is broken on purpose')\n"
 def third_party(tmp_path, monkeypatch):
     site = tmp_path / "site"
     site.mkdir()
-    make_dist(site, "marketd_notes", GOOD)
-    make_dist(site, "marketd_broken", BROKEN)
+    install_plugin(site, "marketd_notes", GOOD, version="1.2.3")
+    install_plugin(site, "marketd_broken", BROKEN, version="1.2.3")
     monkeypatch.syspath_prepend(str(site))
     import importlib
     importlib.invalidate_caches()
@@ -132,16 +122,23 @@ def test_missed_since():
 
 class Jobs:
     calls = []
+    ran = None  # a threading.Event set by each run
 
     @hookimpl
     def register_jobs(self, register):
-        register(JobSpec("daily-x", lambda app, since: Jobs.calls.append(since), trigger="cron", cron={"hour": 6}))
+        register(JobSpec("daily-x", Jobs.run, trigger="cron", cron={"hour": 6}))
+
+    @staticmethod
+    def run(app, since):
+        Jobs.calls.append(since)
+        Jobs.ran.set()
 
 
 def test_catch_up_runs_once_with_since(app_factory):
-    import time
+    import threading
 
     Jobs.calls = []
+    Jobs.ran = threading.Event()
     app = app_factory(extra_plugins={"jobs": Jobs()})
     last = datetime.now(timezone.utc) - timedelta(days=3)
     app.store.job_started("daily-x", last)
@@ -149,12 +146,13 @@ def test_catch_up_runs_once_with_since(app_factory):
     runner = JobRunner(app)
     runner.start()
     try:
-        deadline = time.time() + 10
-        while not Jobs.calls and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
+        assert Jobs.ran.wait(60), "the catch-up did not run"
+        # once the catch-up was handed out, the next run is the cron's next 06:00, not "now"
+        # again: the deterministic form of "no second catch-up" (no sleeping to see if one comes)
+        next_run = runner.sched.get_job("daily-x").next_run_time
     finally:
-        runner.shutdown()
+        runner.shutdown()  # waits for the running job
+    assert next_run > datetime.now(timezone.utc) and (next_run.hour, next_run.minute) == (6, 0)
     assert len(Jobs.calls) == 1 and Jobs.calls[0] == last  # one catch-up for three missed days
     assert app.store.job_run("daily-x")["last_success_at"] > last.isoformat()
 
@@ -162,20 +160,20 @@ def test_catch_up_runs_once_with_since(app_factory):
 def test_never_two_concurrent_runs(app_factory):
     import threading
 
-    gate = threading.Event()
+    gate, in_job = threading.Event(), threading.Event()
     started = []
 
     class Slow:
         @hookimpl
         def register_jobs(self, register):
-            register(JobSpec("slow", lambda app, since: (started.append(1), gate.wait(5)), seconds=3600))
+            register(JobSpec("slow", lambda app, since: (started.append(1), in_job.set(), gate.wait(60)),
+                             seconds=3600))
 
     app = app_factory(extra_plugins={"slow": Slow()})
     runner = JobRunner(app)
     t = threading.Thread(target=runner.run_job, args=["slow"])
     t.start()
-    while not started:
-        pass
+    assert in_job.wait(60), "the first run never started"
     assert runner.run_job("slow") == "already running"
     gate.set()
     t.join()

@@ -14,27 +14,11 @@ import time
 import pytest
 
 from marketd import config as config_mod
-from marketd.clock import FakeClock
 from marketd.hookspecs import hookimpl
 from marketd.inbox import InboxEngine
 from tests.conftest import wait_for
+from tests.helpers import engine_for, products, states
 from tests.samples import catalog_csv
-
-
-def engine_for(app_factory, clock=None, extra=None, **overrides):
-    clock = clock or FakeClock()
-    app = app_factory(clock=clock, extra_plugins=extra, **overrides)
-    eng = InboxEngine(app)
-    eng.ensure_dirs()
-    return app, eng, clock
-
-
-def states(app):
-    return {r["name"]: r["state"] for r in app.store.db.query("select name, state from files")}
-
-
-def products(app):
-    return app.store.db.execute("select count(*) from products").fetchone()[0]
 
 
 POLL = {"stability_seconds": 1, "watch": "poll"}

@@ -14,7 +14,7 @@ import pytest
 import tomli_w
 
 from tests.conftest import wait_for
-from tests.e2e.test_daemon import db_rows, file_states
+from tests.helpers import db_rows, file_states
 from tests.samples import catalog_csv
 
 pytestmark = pytest.mark.e2e

@@ -8,14 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import wait_for, write_config
-from tests.e2e.test_daemon import db_rows, file_states, python_without_dac_override
+from tests.e2e.test_daemon import python_without_dac_override
+from tests.helpers import file_states, install_plugin
 from tests.samples import catalog_csv
 
 pytestmark = pytest.mark.e2e
@@ -108,16 +108,6 @@ class Hang:
 def register_inbox_handlers(register):
     register(Hang())
 '''
-
-
-def install_plugin(site: Path, name: str, source: str) -> dict:
-    site.mkdir(exist_ok=True)
-    (site / f"{name}.py").write_text(textwrap.dedent(source))
-    di = site / f"{name}-1.0.dist-info"
-    di.mkdir()
-    (di / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (di / "entry_points.txt").write_text(f"[marketd]\n{name} = {name}\n")
-    return {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 
 def pings_during(d, seconds: float) -> int:

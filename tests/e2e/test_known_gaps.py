@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.conftest import wait_for, write_config
-from tests.e2e.test_sftp import db_rows, journal
+from tests.helpers import assert_no_table, db_value, install_plugin, journal
 from tests.samples import catalog_csv
 
 pytestmark = pytest.mark.e2e
@@ -28,27 +28,55 @@ def final_state(root, name, timeout=30):
     return wait_for(done, timeout, interval=0.1, what=f"{name} finished")[0]
 
 
+HOLD = '''
+import os, time
+from marketd.sdk import hookimpl
+
+class Hold:
+    """Keeps the (only) inbox worker busy until the test says so."""
+    kind = "hold"
+    completeness = "any text"
+    def process(self, ctx):
+        open(os.environ["HOLD_STARTED"], "w").close()
+        deadline = time.monotonic() + 120
+        while not os.path.exists(os.environ["HOLD_RELEASE"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return {}
+
+@hookimpl
+def register_inbox_handlers(register):
+    register(Hold())
+'''
+
+
 def test_link_rename_while_worker_busy_and_ctime_not_after_mtime_is_accepted(tmp_path, daemon_factory):
     """OpenSSH's legacy rename is link()+unlink(). If the worker is busy with another file for the
     whole (short) life of the temp name, only the watcher thread sees it; no move event exists,
     and on kernels with coarse (jiffy) timestamps the link can land in the same tick as the last
     write, leaving ctime == mtime. os.utime emulates that tick here. The complete, renamed file
-    used to be sent to .error as not_renamed once the grace period ended."""
+    used to be sent to .error as not_renamed once the grace period ended.
+
+    The worker is held in a handler (not merely given a big file) until the temp name is gone:
+    with a file processed quickly the test used to pass without the worker ever being busy."""
     root = tmp_path / "i"
     cfg = write_config(root, inbox={"catalog": {"mode": "require_rename", "direct_write_grace_seconds": 5}})
-    daemon_factory(cfg)
+    started, release = tmp_path / "hold-started", tmp_path / "hold-release"
+    env = {**install_plugin(tmp_path / "site", "marketd_hold", HOLD),
+           "HOLD_STARTED": str(started), "HOLD_RELEASE": str(release)}
+    daemon_factory(cfg, env=env)
     inbox = root / "inbox" / "catalog"
-    big = tmp_path / "big.csv"
-    big.write_text(catalog_csv(40_000))
-    os.link(big, inbox / ".big.csv.tmp")
-    os.rename(inbox / ".big.csv.tmp", inbox / "big.csv")
-    wait_for(lambda: any((inbox / ".processing").iterdir()), 30, interval=0.02, what="big.csv claimed")
-    tmp = inbox / "small.csv.tmp"  # the worker is busy with big.csv now
+    (tmp_path / "busy.txt").write_text("x\n")
+    os.rename(tmp_path / "busy.txt", root / "inbox" / "hold" / "busy.txt")
+    wait_for(started.exists, 30, interval=0.02, what="the worker busy in the hold handler")
+    tmp = inbox / "small.csv.tmp"
     tmp.write_text(catalog_csv(10, start=900_000))
     os.link(tmp, inbox / "small.csv")
     os.unlink(tmp)
     soon = time.time_ns() + 50_000_000
     os.utime(inbox / "small.csv", ns=(soon, soon))  # ctime <= mtime, as with a same-tick link
+    assert journal(root, "small.csv") == []  # the worker is still held: the link-rename happened meanwhile
+    release.write_text("go")
+    assert final_state(root, "busy.txt", 30)["state"] == "done"
     row = final_state(root, "small.csv", 60)
     assert row["state"] == "done", row["error"]
 
@@ -114,14 +142,9 @@ def test_output_name_conflict_rejects_the_file_without_applying_it(tmp_path, dae
     """With output_conflict = "fail", an input whose output name already exists goes to .error as
     output_exists with "Nothing from it was applied", and nothing of it is applied: the names are
     checked inside the store transaction. (It used to be found at publish, after the commit.)"""
-    from tests.core.test_plugins_scheduler_config import make_dist
-
-    site = tmp_path / "site"
-    site.mkdir()
-    make_dist(site, "marketd_ledger", LEDGER)
     root = tmp_path / "i"
     cfg = write_config(root)
-    daemon_factory(cfg, env={"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    daemon_factory(cfg, env=install_plugin(tmp_path / "site", "marketd_ledger", LEDGER))
     reports = root / "outbox" / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "ledger-feed.txt").write_text("an earlier report\n")
@@ -131,8 +154,8 @@ def test_output_name_conflict_rejects_the_file_without_applying_it(tmp_path, dae
     assert row["state"] == "error" and json.loads(row["error"])["reason"] == "output_exists", row
     report = next((root / "inbox" / "ledger" / ".error").glob("*__feed.txt.error.txt")).read_text()
     assert "Nothing from it was applied" in report and "ledger-feed.txt" in report
-    applied = db_rows(root, "select count(*) from ledger")
-    assert not applied or applied[0][0] == 0, f"feed.txt is in .error as 'nothing applied', yet {applied} rows were"
+    # the handler's first insert created the table inside the file's transaction: rolled back with it
+    assert_no_table(root, "ledger")
     assert (reports / "ledger-feed.txt").read_text() == "an earlier report\n"
 
 
@@ -152,4 +175,4 @@ def test_same_stem_files_dropped_together_each_get_their_own_report(tmp_path, da
     rows = [final_state(root, n) for n in ("feed.csv", "feed.tsv")]
     assert [r["state"] for r in rows] == ["done", "done"], rows
     assert len(list((root / "outbox" / "reports").glob("catalog-feed-*.csv"))) == 2
-    assert db_rows(root, "select count(*) from products")[0][0] == 11
+    assert db_value(root, "select count(*) from products") == 11
