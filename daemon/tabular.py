@@ -15,13 +15,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from itertools import islice
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import numpy as np
-import pandas as pd
-
-from . import csvscan
 from .errors import FileRejected
+
+if TYPE_CHECKING:  # imported by the readers that use them: writing a CSV must not cost numpy and pandas
+    import numpy as np
+    import pandas as pd
+
+    from . import csvscan
 
 SNIFF_BYTES = 256 * 1024
 CHUNK_ROWS = 50_000
@@ -142,6 +144,8 @@ def _xlsx_text(value) -> str:
 
 def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
     """Open a CSV/TSV/XLSX file for reading in chunks, or raise FileRejected saying why not."""
+    from . import csvscan
+
     settings = settings or {}
     path = Path(path)
     with open(path, "rb") as fh:
@@ -206,6 +210,9 @@ def _csv_header(path: Path, encoding: str, delimiter: str, st: csvscan.Structure
 
 
 def _pandas_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, usecols) -> Iterator[Chunk]:
+    import numpy as np
+    import pandas as pd
+
     ncols = st.ncols
     reader = pd.read_csv(
         path, sep=delimiter, header=None, names=list(range(ncols)), usecols=usecols, dtype=object, na_filter=False,
@@ -250,6 +257,9 @@ def _mismatch(st: csvscan.Structure, got: int) -> FileRejected:
 
 
 def _exact_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int) -> Iterator[Chunk]:
+    import numpy as np
+    import pandas as pd
+
     ncols = st.ncols
     with open(path, "r", encoding=encoding, newline="") as text:
         reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -269,7 +279,9 @@ def _exact_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int) -
 
 
 def _read_xlsx(path: Path) -> TableFile:
+    import numpy as np
     import openpyxl
+    import pandas as pd
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import click
 
-from .reconcile import CATEGORIES, forget_settlement, order_finance
 from .settlement_schema import AMOUNTS
 
 LABELS = {
@@ -49,6 +48,8 @@ def order_finance_view(db, ref: str) -> dict:
     out = {"orders": orders, "finance": [], "settlements": [], "unmatched": []}
     if "settlement_orders" not in db.table_names():
         return out
+    from .reconcile import order_finance  # pandas: only when a command runs, not for `marketd --help`
+
     for o in orders:
         finance = order_finance(db, o["key"])
         if finance:
@@ -173,10 +174,12 @@ def settlement_commands(cli) -> None:
                 if "settlements" not in db.table_names() or not list(
                         db.query("select 1 from settlements where settlement_id = ?", [settlement_id])):
                     raise click.ClickException(f"no settlement {settlement_id}")
+                from .reconcile import forget_settlement
+
                 n = forget_settlement(db, settlement_id)
                 db.conn.execute("delete from business_keys where key = ?", [f"amazon-settlement:{settlement_id}"])
         click.echo(f"settlement {settlement_id} forgotten (its amounts for {n} stored order(s) removed); drop the "
                    "corrected file into inbox/settlements/ (or `marketd requeue FILE_ID`)")
 
 
-__all__ = ["settlement_commands", "order_finance_view", "CATEGORIES"]
+__all__ = ["settlement_commands", "order_finance_view"]
