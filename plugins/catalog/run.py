@@ -17,7 +17,7 @@ import heapq
 import json
 import re
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import islice, repeat
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ import pandas as pd
 from marketd.sdk import DecimalStyle, FileRejected, read_table, safe_cell, votes, write_csv
 
 from .fastcheck import check_columns
+from . import seen as seen_mod
 from .seen import Seen
 from .upsert import FIELDS, ProductStore
 from .validate import REQUIRED, check_row
@@ -33,6 +34,7 @@ REPORT_HEADER = ["line", "sku", "result", "column", "reason"]
 _GUARD = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
 _FORMULA_START = re.compile(r"\x00[=+\-@\t\r]")
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')  # what csv.writer would quote in a report cell
 
 
 def _norm(name: str) -> str:
@@ -68,6 +70,7 @@ def process(ctx) -> dict:
     run = _Run(ctx, table, positions, extra, defaults, style)
     relpath = f"reports/catalog-{ctx.stem}-{ctx.stamp}.csv"
     with ctx.open_output(relpath) as report:
+        run.report_file = report
         run.report = csv.writer(report, lineterminator="\r\n")
         write_csv(report, REPORT_HEADER, [])
         for chunk in table.chunks():
@@ -131,6 +134,7 @@ class _Run:
         self.counts = {"rows": 0, "new": 0, "changed": 0, "unchanged": 0, "rejected": 0, "warnings": 0}
         self.first_rejected = "?"
         self.report = None
+        self.report_file = None
         self.last_field = self._field_at(len(table.columns) - 1)
 
     def _field_at(self, pos: int) -> str:
@@ -173,30 +177,32 @@ class _Run:
                 for k, v in product.items():
                     products[k][i] = v
         skus = products["sku"]
-        accepted = self._first_occurrences(np.flatnonzero(ok), skus, lines, problems)
+        accepted, acc_skus, acc_hashes = self._first_occurrences(np.flatnonzero(ok), skus, lines, problems)
         self.counts["rejected"] += len(problems)
-        results = self._upsert(frame, products, accepted, lines)
-        self._write(lines, skus, accepted, results, problems)
+        results = self._upsert(frame, products, accepted, acc_skus, acc_hashes, lines)
+        self._write(lines, skus, accepted, acc_skus, results, problems)
 
-    def _first_occurrences(self, accepted: np.ndarray, skus, lines, problems) -> np.ndarray:
+    def _first_occurrences(self, accepted: np.ndarray, skus: list[str], lines, problems):
         """A SKU twice in the file: the first accepted row wins (this chunk or an earlier one);
-        the later ones become problems. Returns the accepted rows left."""
-        acc = pd.Series(skus[accepted], dtype=object)
-        earlier = self.seen.earlier(acc.unique().tolist())
-        dup = acc.duplicated(keep="first").to_numpy(copy=True)
+        the later ones become problems. Returns the accepted rows left, their SKUs and hashes."""
+        acc = _take(skus, accepted)
+        h = seen_mod.hashes(acc)
+        earlier = self.seen.earlier(acc, h)
+        dup = seen_mod.repeats(acc, h)
         if earlier:
-            dup |= acc.isin(list(earlier)).to_numpy()
+            dup |= np.fromiter((s in earlier for s in acc), dtype=bool, count=len(acc))
         if not dup.any():
-            return accepted
-        first_here = {}
+            return accepted, acc, h
+        first_here: dict[str, int] = {}
         for j in np.flatnonzero(~dup).tolist():
-            first_here.setdefault(acc.iat[j], int(lines[accepted[j]]))
+            first_here.setdefault(acc[j], int(lines[accepted[j]]))
         for j in np.flatnonzero(dup).tolist():
-            sku = acc.iat[j]
+            sku = acc[j]
             first = earlier.get(sku, first_here.get(sku))
             problems[int(accepted[j])] = [("sku", f"SKU {sku!r} appears twice in this file (first on line {first}); "
                                                   "the first occurrence was kept")]
-        return accepted[~dup]
+        keep = ~dup
+        return accepted[keep], [s for s, d in zip(acc, dup.tolist()) if not d], h[keep]
 
     def _attributes(self, frame: pd.DataFrame, rows: np.ndarray) -> list[str | None]:
         """The extra columns as ``json.dumps(..., ensure_ascii=False, sort_keys=True)`` writes them,
@@ -205,7 +211,7 @@ class _Run:
             return [None] * len(rows)
         columns = []
         for name, pos in self.extra:
-            values = frame[pos].to_numpy(dtype=object)[rows].tolist()
+            values = _take(frame[pos].tolist(), rows)
             if _NEEDS_ESCAPE.search("".join(values)):
                 values = [json.dumps(v, ensure_ascii=False)[1:-1] if _NEEDS_ESCAPE.search(v) else v for v in values]
             columns.append(values)
@@ -215,54 +221,71 @@ class _Run:
             return [head + v + '"}' for v in columns[0]]
         return ["{" + ", ".join(f'{k}: "{v}"' for k, v in zip(keys, vals)) + "}" for vals in zip(*columns)]
 
-    def _upsert(self, frame, products: dict[str, np.ndarray], accepted: np.ndarray, lines) -> tuple[list, list]:
-        """(result, changed-columns) per accepted row; writes new and changed products."""
+    def _upsert(self, frame, products: dict[str, list], accepted: np.ndarray, sku_list: list[str], hashes,
+                lines) -> tuple[list, list] | None:
+        """(result, changed-columns) per accepted row, None when all are new; writes new and
+        changed products."""
         if not len(accepted):
             return [], []
-        new = {f: products[f][accepted] for f in products}
-        new["attributes"] = np.asarray(self._attributes(frame, accepted), dtype=object)
-        sku_list = new["sku"].tolist()
-        ean_list = new["ean"].tolist()
+        new = {f: _take(v, accepted) for f, v in products.items() if f != "sku"}
+        new["sku"] = sku_list
+        new["attributes"] = self._attributes(frame, accepted)
         acc_lines = lines[accepted]
-        result = np.full(len(accepted), "new", dtype=object)
-        changed_text = np.full(len(accepted), "", dtype=object)
-        if not self.store_was_empty:
-            for k, ean, other in self.store.ean_owners(ean_list, sku_list):
-                self.store_eans.append((int(acc_lines[k]), sku_list[k], ean, other))
-            old = self.store.existing(sku_list)
-            if len(old):
-                rows = np.flatnonzero(pd.Series(sku_list).isin(old.index).to_numpy())
-                olds = old.loc[new["sku"][rows]]
-                code = np.zeros(len(rows), dtype=np.int64)
-                for bit, f in enumerate(FIELDS):
-                    now = new[f][rows]
-                    now_text = now.astype(str).astype(object) if f == "stock" else \
-                        np.where(pd.isna(now), "None", now).astype(object)
-                    differs = olds[f].to_numpy(dtype=object) != now_text
-                    code |= differs.astype(np.int64) << bit
-                names = {c: ";".join(f for bit, f in enumerate(FIELDS) if c >> bit & 1)
-                         for c in np.unique(code).tolist()}
-                result[rows] = np.where(code == 0, "unchanged", "changed")
-                changed_text[rows] = [names[c] for c in code.tolist()]
+        results = None
         if self.store_was_empty:
-            self.counts["new"] += len(result)
-            write = np.arange(len(result))
+            self.counts["new"] += len(accepted)
+            self.store.upsert(new, self.now, self.ctx.file_id)
         else:
+            results = self._compare(new, acc_lines)
+            result = results[0]
             for r in ("new", "changed", "unchanged"):
                 self.counts[r] += int((result == r).sum())
             write = np.flatnonzero(result != "unchanged")
-        if len(write):
-            w = {f: (v if len(write) == len(accepted) else v[write]).tolist() for f, v in new.items()}
-            n = len(write)
-            self.store.upsert(list(zip(w["sku"], w["ean"], w["title"], w["brand"], w["price"], w["currency"],
-                                       w["stock"], w["attributes"], [self.now] * n, [self.ctx.file_id] * n)))
-        self.seen.add(sku_list, acc_lines, ean_list)
-        return result.tolist(), changed_text.tolist()
+            if len(write):
+                self.store.upsert(new if len(write) == len(accepted) else {f: _take(v, write) for f, v in new.items()},
+                                  self.now, self.ctx.file_id)
+            results = (result.tolist(), results[1])
+        self.seen.add(sku_list, acc_lines, new["ean"], hashes)
+        return results
 
-    def _write(self, lines, skus, accepted, results, problems) -> None:
+    def _compare(self, new: dict[str, list], acc_lines) -> tuple[np.ndarray, list]:
+        """Each accepted row against the store: ``new``/``changed``/``unchanged`` and the changed
+        columns; notes the stored products that hold a row's EAN under another SKU."""
+        sku_list, ean_list = new["sku"], new["ean"]
+        result = np.full(len(sku_list), "new", dtype=object)
+        changed_text = [""] * len(sku_list)
+        for k, ean, other in self.store.ean_owners(ean_list, sku_list):
+            self.store_eans.append((int(acc_lines[k]), sku_list[k], ean, other))
+        old = self.store.existing(sku_list)
+        if len(old):
+            rows = np.flatnonzero(pd.Series(sku_list).isin(old.index).to_numpy())
+            olds = old.loc[_take(sku_list, rows)]
+            code = np.zeros(len(rows), dtype=np.int64)
+            for bit, f in enumerate(FIELDS):
+                now = _take(new[f], rows)
+                now_text = [str(v) for v in now] if f == "stock" else ["None" if v is None else v for v in now]
+                differs = olds[f].to_numpy(dtype=object) != np.asarray(now_text, dtype=object)
+                code |= differs.astype(np.int64) << bit
+            names = {c: ";".join(f for bit, f in enumerate(FIELDS) if c >> bit & 1) for c in np.unique(code).tolist()}
+            result[rows] = np.where(code == 0, "unchanged", "changed")
+            for r, c in zip(rows.tolist(), code.tolist()):
+                changed_text[r] = names[c]
+        return result, changed_text
+
+    def _write(self, lines, skus, accepted, acc_skus, results, problems) -> None:
         """The chunk's report rows in line order: one per accepted row, one per problem."""
         acc_lines = lines[accepted].tolist()
-        good = zip(acc_lines, _guarded(skus[accepted].tolist()), results[0], results[1], [""] * len(acc_lines))
+        shown = _guarded(acc_skus)
+        if not problems and _CSV_SPECIAL.search("".join(shown)) is None:
+            # nothing to quote: the rows as text, without a csv.writer call per row
+            if results is None:
+                self.report_file.write("".join(map("{},{},new,,\r\n".format, acc_lines, shown)))
+            else:
+                self.report_file.write("".join(map("{},{},{},{},\r\n".format, acc_lines, shown, *results)))
+            return
+        n = len(acc_lines)
+        result, changed = results if results is not None else (repeat("new", n), repeat("", n))
+        good = zip(acc_lines, shown, result, changed, repeat("", n))
         if not problems:
             self.report.writerows(good)
             return
@@ -287,6 +310,13 @@ class _Run:
                                   safe_cell(f"EAN {ean} is also the EAN of SKU {other!r} ({where}); one of them is "
                                             "probably wrong")])
             self.counts["warnings"] += 1
+
+
+def _take(values: list, rows: np.ndarray) -> list:
+    """``values`` at ``rows`` (sorted positions); the list itself when that is all of them."""
+    if len(rows) == len(values):
+        return values
+    return [values[i] for i in rows.tolist()]
 
 
 def _guarded(values: list[str]) -> list[str]:

@@ -5,13 +5,22 @@ Everything runs on the connection of the file's transaction, so a rejected file 
 from __future__ import annotations
 
 import json
+import sqlite3
+from itertools import chain
 
 import pandas as pd
 
 FIELDS = ("ean", "title", "brand", "price", "currency", "stock", "attributes")
 _COLUMNS = ("sku", "ean", "title", "brand", "price", "currency", "stock", "attributes", "updated_at", "source_file")
-_UPSERT = (f"insert into products ({', '.join(_COLUMNS)}) values ({', '.join('?' * len(_COLUMNS))}) "
-           "on conflict(sku) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:]))
+_ROW = f"({', '.join('?' * len(_COLUMNS))})"
+_ON_CONFLICT = " on conflict(sku) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+# Rows per INSERT: one statement of many rows costs SQLite and the sqlite3 module much less per
+# row than one execution per row (executemany), within SQLite's limit on parameters per statement.
+BATCH_ROWS = 1000
+
+
+def _upsert_sql(rows: int) -> str:
+    return f"insert into products ({', '.join(_COLUMNS)}) values " + ", ".join([_ROW] * rows) + _ON_CONFLICT
 
 
 class ProductStore:
@@ -41,6 +50,17 @@ class ProductStore:
     def empty(self) -> bool:
         return self.conn.execute("select not exists (select 1 from products)").fetchone()[0] == 1
 
-    def upsert(self, rows: list[tuple]) -> None:
-        if rows:
-            self.conn.executemany(_UPSERT, rows)
+    def upsert(self, columns: dict[str, list], updated_at: str, source_file: str) -> None:
+        """Insert or replace the products given column by column (``sku`` … ``attributes``)."""
+        n = len(columns["sku"])
+        if not n:
+            return
+        cols = [columns[c] for c in _COLUMNS[:-2]] + [[updated_at] * n, [source_file] * n]
+        per = min(BATCH_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS))
+        full = n - n % per
+        if full:
+            sql = _upsert_sql(per)
+            for lo in range(0, full, per):
+                self.conn.execute(sql, list(chain.from_iterable(zip(*(c[lo:lo + per] for c in cols)))))
+        if full < n:
+            self.conn.executemany(_upsert_sql(1), zip(*(c[full:] for c in cols)))
