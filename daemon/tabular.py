@@ -59,6 +59,7 @@ class TableFile:
     unterminated_line: int | None = None
     _chunks: Callable[[int, list[int] | None], Iterator[Chunk]] | None = field(default=None, repr=False)
     _probe: Callable[[], Iterator[tuple[int, list]]] | None = field(default=None, repr=False)
+    _column: Callable[[int], Iterator[list[str]]] | None = field(default=None, repr=False)
 
     def chunks(self, size: int | None = None, usecols: list[int] | None = None) -> Iterator[Chunk]:
         """Rows in chunks of at most ``size`` (default :data:`CHUNK_ROWS`); with ``usecols`` only
@@ -66,6 +67,15 @@ class TableFile:
         first look at a column."""
         assert self._chunks is not None
         return self._chunks(size or CHUNK_ROWS, usecols)
+
+    def column_values(self, pos: int) -> Iterator[list[str]]:
+        """The texts of header position ``pos`` in every row (blank rows may add empty texts), in
+        bounded pieces: for a first look at one column (votes, statistics), faster than
+        ``chunks(usecols=[pos])`` where the file allows (a CSV without any quote is read from its
+        bytes)."""
+        if self._column is not None:
+            return self._column(pos)
+        return (chunk.frame[pos].tolist() for chunk in self.chunks(usecols=[pos]))
 
     def probe(self) -> Iterator[tuple[int, list]]:
         """The first rows as they are, header included and not cut to the header's width: to tell
@@ -196,7 +206,11 @@ def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
             except csv.Error:
                 return
 
-    return TableFile(path, "csv", header, encoding, delimiter, unterminated, chunks, probe)
+    def column(pos: int) -> Iterator[list[str]]:
+        return csvscan.column_values(path, encoding, delimiter, st, pos)
+
+    return TableFile(path, "csv", header, encoding, delimiter, unterminated, chunks, probe,
+                     None if st.quoted or exact else column)
 
 
 def _csv_header(path: Path, encoding: str, delimiter: str, st: csvscan.Structure) -> list[str]:

@@ -107,9 +107,8 @@ def _decimal_style(table, positions: dict, defaults: dict, configured) -> Decima
         return DecimalStyle.of(configured)
     counts = votes([defaults["price"]]) if "price" in defaults else {".": 0, ",": 0}
     if "price" in positions:
-        pos = positions["price"]
-        for chunk in table.chunks(usecols=[pos]):
-            for sep, n in votes(chunk.frame[pos]).items():
+        for values in table.column_values(positions["price"]):
+            for sep, n in votes(values).items():
                 counts[sep] += n
     return DecimalStyle.decide(counts)
 
