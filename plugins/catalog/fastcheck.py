@@ -44,41 +44,60 @@ def matches(values: list[str], pattern: str, every=None) -> np.ndarray:
 
 
 # -- quick whole-column tests: True only if every value fits (False says nothing) ---------------
+def _lengths(values: list[str]) -> np.ndarray | None:
+    """Each value's length, from where the separators sit in the column joined into one ASCII
+    string (no call per value); None when a value is not ASCII or holds the separator."""
+    text = _SEP.join(values)
+    if not text.isascii() or text.count(_SEP) != len(values) - 1:
+        return None
+    ends = np.flatnonzero(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == 0)
+    bounds = np.concatenate(([-1], ends, [len(text)]))
+    return np.diff(bounds) - 1
+
+
 def _digits(lo: int, hi: int):
     def every(values: list[str]) -> bool:
         text = "".join(values)
-        return text.isascii() and text.isdigit() and lo <= min(map(len, values)) and max(map(len, values)) <= hi
+        if not (text.isascii() and text.isdigit()):
+            return False
+        lengths = _lengths(values)
+        return lengths is not None and lo <= int(lengths.min()) and int(lengths.max()) <= hi
     return every
 
 
 def _currencies(values: list[str]) -> bool:
     text = "".join(values)
-    return len(text) == 3 * len(values) and max(map(len, values)) == 3 and text.isascii() and text.isalpha() \
-        and text.isupper()
+    if not (len(text) == 3 * len(values) and text.isascii() and text.isalpha() and text.isupper()):
+        return False
+    lengths = _lengths(values)
+    return lengths is not None and bool((lengths == 3).all())
 
 
 _DIGITS_AS_ZERO = str.maketrans("0123456789", "0000000000")
 _LEADING_ZERO = re.compile(f"{_SEP}0[0-9]")
 
 
-def _plain_numbers(sep: str | None, decimals: tuple[int, int]):
-    """Values ``_INT`` followed, if ``decimals`` allows, by ``sep`` and ``decimals`` digits
-    (``(0, 2)``: none, one or two; ``(2, 2)``: exactly two), at most 12 characters."""
-    def every(values: list[str]) -> bool:
-        text = _SEP + _SEP.join(values) + _SEP
-        if text.count(_SEP) != len(values) + 1 or max(map(len, values)) > 12 or _SEP + _SEP in text:
-            return False
-        digits = text.replace(_SEP, "") if sep is None else text.replace(sep, "").replace(_SEP, "")
-        if not (digits.isascii() and digits.isdigit()) or _LEADING_ZERO.search(text):
-            return False
-        if sep is None:
-            return True
-        if _SEP + sep in text:  # no integer part
-            return False
-        shape = text.translate(_DIGITS_AS_ZERO)  # every separator must close its value after 1-2 digits
-        seps, one, two = shape.count(sep), shape.count(sep + "0" + _SEP), shape.count(sep + "00" + _SEP)
-        return (seps == one + two) if decimals[0] == 0 else (seps == two == len(values))
-    return every
+def _plain_numbers(values: list[str], sep: str | None) -> tuple[bool, bool]:
+    """``(plain, two)``: whether every value is ``_INT`` optionally followed by ``sep`` and one or
+    two digits (at most 12 characters; with ``sep`` None: ``_INT`` alone), and whether every value
+    also has exactly two decimals. Both False says nothing: the regexes decide then."""
+    text = _SEP + _SEP.join(values) + _SEP
+    if text.count(_SEP) != len(values) + 1 or _SEP + _SEP in text:
+        return False, False
+    digits = text.replace(_SEP, "") if sep is None else text.replace(sep, "").replace(_SEP, "")
+    if not (digits.isascii() and digits.isdigit()) or _LEADING_ZERO.search(text):
+        return False, False
+    lengths = _lengths(values)
+    if lengths is None or int(lengths.max()) > 12:
+        return False, False
+    if sep is None:
+        return True, False
+    if _SEP + sep in text:  # no integer part
+        return False, False
+    shape = text.translate(_DIGITS_AS_ZERO)  # every separator must close its value after 1-2 digits
+    seps, one, two = shape.count(sep), shape.count(sep + "0" + _SEP), shape.count(sep + "00" + _SEP)
+    plain = seps == one + two
+    return plain, plain and two == len(values)
 
 
 def _ean_ok(eans: list[str]) -> np.ndarray:
@@ -94,13 +113,14 @@ def _ean_ok(eans: list[str]) -> np.ndarray:
 def _price(prices: list[str], style: DecimalStyle | None) -> tuple[np.ndarray, list[str]]:
     """Prices written as ``123`` or ``123.4``/``123.45`` (in the file's style, no grouping, no
     leading zero, at most 12 integer digits) → ``123.00``/``123.40``/``123.45``."""
+    plain, two = _plain_numbers(prices, style.sep if style else None)
     if style is None:
-        return matches(prices, _INT, _plain_numbers(None, (0, 0))), [p + ".00" for p in prices]
+        return matches(prices, _INT, lambda _: plain), [p + ".00" for p in prices]
     sep = re.escape(style.sep)
-    ok = matches(prices, rf"{_INT}(?:{sep}[0-9]{{1,2}})?", _plain_numbers(style.sep, (0, 2)))
+    ok = matches(prices, rf"{_INT}(?:{sep}[0-9]{{1,2}})?", lambda _: plain)
     if style.sep == ",":
         prices = [p.replace(",", ".") for p in prices]
-    if matches(prices, rf"{_INT}\.[0-9]{{2}}", _plain_numbers(".", (2, 2))).all():
+    if two or (not plain and matches(prices, rf"{_INT}\.[0-9]{{2}}").all()):
         return ok, prices  # already the stored form
     out = []
     for p in prices:
