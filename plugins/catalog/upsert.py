@@ -56,7 +56,7 @@ class ProductStore:
         if not n:
             return
         cols = [columns[c] for c in _COLUMNS[:-2]] + [[updated_at] * n, [source_file] * n]
-        per = min(BATCH_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS))
+        per = max(1, min(BATCH_ROWS, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS)))
         full = n - n % per
         if full:
             sql = _upsert_sql(per)
