@@ -91,12 +91,15 @@ class TableFile:
                 yield line, dict(zip(header, values))
 
 
+_CONTROL_BYTES = bytes([*range(9), *range(14, 32)])  # not tab, LF, VT, FF, CR
+
+
 def _looks_binary(head: bytes) -> bool:
     if b"\x00" in head:
         return True
     if not head:
         return False
-    ctrl = sum(1 for b in head if b < 9 or 13 < b < 32)
+    ctrl = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return ctrl / len(head) > 0.01
 
 

@@ -44,11 +44,10 @@ def matches(values: list[str], pattern: str, every=None) -> np.ndarray:
 
 
 # -- quick whole-column tests: True only if every value fits (False says nothing) ---------------
-def _lengths(values: list[str]) -> np.ndarray | None:
-    """Each value's length, from where the separators sit in the column joined into one ASCII
-    string (no call per value); None when a value is not ASCII or holds the separator."""
-    text = _SEP.join(values)
-    if not text.isascii() or text.count(_SEP) != len(values) - 1:
+def _lengths(text: str, n: int) -> np.ndarray | None:
+    """The lengths of the ``n`` values joined into ``text`` with the separator, from where the
+    separators sit (no call per value); None when a value is not ASCII or holds the separator."""
+    if not text.isascii() or text.count(_SEP) != n - 1:
         return None
     ends = np.flatnonzero(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == 0)
     bounds = np.concatenate(([-1], ends, [len(text)]))
@@ -57,19 +56,21 @@ def _lengths(values: list[str]) -> np.ndarray | None:
 
 def _digits(lo: int, hi: int):
     def every(values: list[str]) -> bool:
-        text = "".join(values)
-        if not (text.isascii() and text.isdigit()):
+        text = _SEP.join(values)
+        digits = text.replace(_SEP, "")
+        if not (digits.isascii() and digits.isdigit()):
             return False
-        lengths = _lengths(values)
+        lengths = _lengths(text, len(values))
         return lengths is not None and lo <= int(lengths.min()) and int(lengths.max()) <= hi
     return every
 
 
 def _currencies(values: list[str]) -> bool:
-    text = "".join(values)
-    if not (len(text) == 3 * len(values) and text.isascii() and text.isalpha() and text.isupper()):
+    text = _SEP.join(values)
+    letters = text.replace(_SEP, "")
+    if not (len(letters) == 3 * len(values) and letters.isascii() and letters.isalpha() and letters.isupper()):
         return False
-    lengths = _lengths(values)
+    lengths = _lengths(text, len(values))
     return lengths is not None and bool((lengths == 3).all())
 
 
@@ -87,7 +88,7 @@ def _plain_numbers(values: list[str], sep: str | None) -> tuple[bool, bool]:
     digits = text.replace(_SEP, "") if sep is None else text.replace(sep, "").replace(_SEP, "")
     if not (digits.isascii() and digits.isdigit()) or _LEADING_ZERO.search(text):
         return False, False
-    lengths = _lengths(values)
+    lengths = _lengths(text[1:-1], len(values))
     if lengths is None or int(lengths.max()) > 12:
         return False, False
     if sep is None:

@@ -215,9 +215,9 @@ class _Run:
                 values = [json.dumps(v, ensure_ascii=False)[1:-1] if _NEEDS_ESCAPE.search(v) else v for v in values]
             columns.append(values)
         keys = [json.dumps(name, ensure_ascii=False) for name, _ in self.extra]
-        if len(keys) == 1:
+        if len(keys) == 1:  # one join and one split instead of a concatenation per row (no value holds NUL)
             head = "{" + keys[0] + ': "'
-            return [head + v + '"}' for v in columns[0]]
+            return (head + ('"}\x00' + head).join(columns[0]) + '"}').split("\x00") if columns[0] else []
         return ["{" + ", ".join(f'{k}: "{v}"' for k, v in zip(keys, vals)) + "}" for vals in zip(*columns)]
 
     def _upsert(self, frame, products: dict[str, list], accepted: np.ndarray, sku_list: list[str], hashes,

@@ -25,7 +25,7 @@ def repeats(skus: list[str], h: np.ndarray) -> np.ndarray:
     dup = np.zeros(len(skus), dtype=bool)
     if len(skus) < 2:
         return dup
-    order = np.argsort(h, kind="stable")
+    order = np.argsort(h)
     sorted_h = h[order]
     same = sorted_h[1:] == sorted_h[:-1]
     if not same.any():
@@ -105,7 +105,7 @@ class Seen:
         self._lines.append(np.asarray(lines, dtype=np.int32))
         self._eans.append(_ean_numbers(eans))
         h = hashes(skus) if h is None else h
-        order = np.argsort(h, kind="stable")
+        order = np.argsort(h)
         h = h[order]
         at = np.searchsorted(self._keys, h, side="right")  # a merge of two sorted arrays, no full sort
         self._keys = np.insert(self._keys, at, h)
