@@ -255,15 +255,13 @@ class _Run:
         changed_text = [""] * len(sku_list)
         for k, ean, other in self.store.ean_owners(ean_list, sku_list):
             self.store_eans.append((int(acc_lines[k]), sku_list[k], ean, other))
-        old = self.store.existing(sku_list)
-        if len(old):
-            rows = np.flatnonzero(pd.Series(sku_list).isin(old.index).to_numpy())
-            olds = old.loc[_take(sku_list, rows)]
+        rows, olds = self.store.existing(sku_list)
+        if len(rows):
             code = np.zeros(len(rows), dtype=np.int64)
             for bit, f in enumerate(FIELDS):
                 now = _take(new[f], rows)
                 now_text = [str(v) for v in now] if f == "stock" else ["None" if v is None else v for v in now]
-                differs = olds[f].to_numpy(dtype=object) != np.asarray(now_text, dtype=object)
+                differs = olds[f] != np.asarray(now_text, dtype=object)
                 code |= differs.astype(np.int64) << bit
             names = {c: ";".join(f for bit, f in enumerate(FIELDS) if c >> bit & 1) for c in np.unique(code).tolist()}
             result[rows] = np.where(code == 0, "unchanged", "changed")

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from itertools import chain
 
-import pandas as pd
+import numpy as np
 
 FIELDS = ("ean", "title", "brand", "price", "currency", "stock", "attributes")
 _COLUMNS = ("sku", "ean", "title", "brand", "price", "currency", "stock", "attributes", "updated_at", "source_file")
@@ -27,15 +27,20 @@ class ProductStore:
     def __init__(self, db):
         self.conn = db.conn
 
-    def existing(self, skus: list[str]) -> pd.DataFrame:
-        """Stored values as the text they compare by (``str()`` of what the row holds), by SKU."""
-        cols = ", ".join(f"cast({f} as text)" if f == "stock" else f for f in FIELDS)
-        cur = self.conn.execute(f"select sku, {cols} from products where sku in (select value from json_each(?))",
-                                [json.dumps(skus)])
-        old = pd.DataFrame(cur.fetchall(), columns=["sku", *FIELDS], dtype=object)
-        for f in FIELDS:
-            old[f] = old[f].where(old[f].notna(), "None")
-        return old.set_index("sku")
+    def existing(self, skus: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """For the SKUs that are stored: their positions in ``skus`` (ascending) and, per field,
+        the stored value as the text it compares by (``str()`` of what the row holds, NULL as
+        ``"None"``), one index probe per SKU."""
+        cols = ", ".join(f"ifnull(cast(p.{f} as text), 'None')" if f == "stock" else f"ifnull(p.{f}, 'None')"
+                         for f in FIELDS)
+        rows = self.conn.execute(f"select j.key, {cols} from json_each(?) j join products p on p.sku = j.value",
+                                 [json.dumps(skus)]).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), {}
+        columns = list(zip(*rows))
+        at = np.asarray(columns[0], dtype=np.int64)
+        order = np.argsort(at, kind="stable")
+        return at[order], {f: np.asarray(c, dtype=object)[order] for f, c in zip(FIELDS, columns[1:])}
 
     def ean_owners(self, eans: list[str], skus: list[str]) -> list[tuple[int, str, str]]:
         """``(index, ean, stored_sku)`` for each row ``index`` whose EAN a stored product has under
