@@ -41,8 +41,9 @@ import marketd.plugins.amazon as amazon_plugin  # noqa: E402
 from marketd.app import App  # noqa: E402
 from marketd.clock import FakeClock  # noqa: E402
 from marketd.config import default_config  # noqa: E402
-from marketd.plugins.amazon.channel import env_name  # noqa: E402
-from tests.fakes.spapi import OFFICIAL_LIMITS, Bucket, SpApiFake  # noqa: E402
+from marketd.plugins.amazon.fake import OFFICIAL_LIMITS, Bucket, SpApiFake  # noqa: E402
+from marketd.plugins.amazon.settings import env_name  # noqa: E402
+from tests.fakes.specs import amazon_contract  # noqa: E402
 
 CREDS = ("amzn1.application-oa2-client.bench", "bench-client-secret", "Atzr|bench-refresh-token")
 
@@ -63,7 +64,8 @@ class Timed:
 
 def run(n_orders: int, scenario: str, base: Path) -> dict:
     clock = FakeClock()
-    fake = SpApiFake(clock, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2], seed=7)
+    fake = SpApiFake(clock, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2], seed=7,
+                     contract=amazon_contract())
     t = time.perf_counter()
     fake.populate(n_orders, days=30)
     gen_s = time.perf_counter() - t
@@ -112,8 +114,8 @@ def run(n_orders: int, scenario: str, base: Path) -> dict:
         "fake_elapsed_s": clock.monotonic() - mono0, "first_to_last_s": elapsed, "allowed": allowed,
         "share": len(ok) / allowed if allowed else 1.0,
         "sleeps": clock.sleeps - sleeps0, "slept_s": clock.slept - slept0, "client_requests": http.requests,
-        "wall_s": wall, "gen_s": gen_s, "fake_s": timed.seconds, "violations": len(fake.violations) + len(fake.response_violations),
-        "validated": fake.specs_dir is not None,
+        "wall_s": wall, "gen_s": gen_s, "fake_s": timed.seconds, "validated": fake.contract is not None,
+        "violations": len(fake.violations) + len(fake.response_violations) if fake.contract is not None else 0,
     }
     channel.close()
     app.close()

@@ -43,7 +43,7 @@ from marketd.clock import FakeClock  # noqa: E402
 from marketd.config import default_config  # noqa: E402
 from marketd.inbox import InboxEngine  # noqa: E402
 from marketd.plugins.shipments.tracking import tracking_sync  # noqa: E402
-from tests.fakes.brt import BrtFake  # noqa: E402
+from marketd.plugins.brt.fake import BrtFake  # noqa: E402
 
 SENDER = {"name": "Negozio Srl", "street": "Via Milano 5", "postal_code": "20100", "city": "Milano",
           "province": "MI", "country": "IT"}
@@ -166,7 +166,7 @@ def warm_up() -> None:
 
     from pypdf import PdfReader
 
-    from tests.fakes.carrier_kit import pdf_label
+    from marketd.sdk.fakes import pdf_label
 
     PdfReader(io.BytesIO(pdf_label(label_lines(0)))).pages[0]
 
@@ -224,7 +224,7 @@ def worker_floor(n: int, fmt: str) -> dict:
 
     from marketd.carriers import Address, LabelFormat, Parcel, ShipmentRequest
     from marketd.plugins.brt import mapper
-    from tests.fakes.carrier_kit import pdf_label, zpl_label
+    from marketd.sdk.fakes import pdf_label, zpl_label
 
     warm_up()
     rss0 = vm_hwm_mb()

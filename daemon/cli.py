@@ -1,7 +1,7 @@
 """The ``marketd`` command line: init, run, status, process, requeue, plugins, report, jobs.
 
 Plugins add their own commands through the ``register_commands`` hook (``marketd orders``,
-``marketd shipments``, ``marketd sandbox`` …).
+``marketd shipments`` …); ``marketd sandbox`` (``sandbox.py``) serves the fakes they register.
 """
 from __future__ import annotations
 
@@ -227,7 +227,7 @@ def status(ctx, as_json):
     pid = InstanceLock(app.state_dir).holder()
     data = {"daemon": f"running (pid {pid})" if pid else "not running",
             **inbox_status(app, daemon_running=bool(pid)), "plugin_errors": app.store.plugin_error_count(),
-            "jobs": JobRunner(app).listing()}
+            "jobs": JobRunner(app).listing(), "sections": plugin_status_sections(app)}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
@@ -256,6 +256,21 @@ def status(ctx, as_json):
     for j in data["jobs"]:
         click.echo(f"  {j['job']:<26} next {j['next_run'] or '-'}  last ok {j['last_success'] or '-'}"
                    + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
+    for title, lines in data["sections"].items():
+        click.echo(f"{title}:" + "".join(f"\n  {line}" for line in lines))
+
+
+def plugin_status_sections(app) -> dict[str, list[str]]:
+    """The plugins' ``status_sections``; a plugin that raises shows one line instead of its own."""
+    before = len(app.plugins.failures)
+    sections: dict[str, list[str]] = {}
+    for got in app.hook.status_sections(app=app):
+        for title, lines in (got or {}).items():
+            sections[str(title)] = [str(x) for x in ([lines] if isinstance(lines, str) else lines)]
+    for failure in app.plugins.failures[before:]:
+        if failure.hook == "status_sections":
+            sections[failure.plugin] = [f"(status unavailable: {failure.error}; see the log)"]
+    return sections
 
 
 def _outcome_text(r: dict) -> str:
@@ -412,6 +427,15 @@ def jobs_run(ctx, name):
     if error:
         raise click.ClickException(f"job {name} failed: {error}")
     click.echo(f"job {name}: ok")
+
+
+def _add_core_commands() -> None:
+    from .sandbox import sandbox  # the fakes come from the plugins (register_fakes); the command is the core's
+
+    cli.add_command(sandbox)
+
+
+_add_core_commands()
 
 
 def main() -> None:

@@ -92,11 +92,15 @@ def register_reports(register):
 
 
 @hookspec
-def register_jobs(register):
+def register_jobs(register, app):
     """Provide scheduled jobs: ``register(marketd.sdk.JobSpec(...))``.
 
     A job function is called as ``func(app, since)`` where ``since`` is the last successful
-    run (timezone-aware) or ``None``; it must be idempotent for that window.
+    run (timezone-aware) or ``None``; it must be idempotent for that window. An implementation
+    that declares ``app`` can register one job per configured account (the ``remotes`` plugin:
+    ``remote-<name>`` per ``[remotes.<name>]``; ``app`` is ``None`` when jobs are listed without
+    an instance); a :class:`marketd.sdk.ConfigError` it raises for a wrong table stops the start
+    like any config error.
     """
 
 
@@ -112,6 +116,18 @@ def register_migrations(register):
 @hookspec
 def register_commands(cli):
     """Add click commands to the ``marketd`` command group."""
+
+
+@hookspec
+def register_fakes(register):
+    """Provide fakes of the services the plugin talks to, for ``marketd sandbox``:
+    ``register(marketd.sdk.fakes.SandboxFake(name, make, configure, check))``.
+
+    The sandbox serves each fake on loopback, writes the config ``configure`` returns for it and,
+    with ``--check``, runs ``check(app, fake)``: the plugin's own code against its fake, so a
+    broken fake or a wrong config fails the check. The fake ships in the plugin's package
+    (``fake.py``), so the sandbox works from a plain install; the core knows only this hook.
+    """
 
 
 @hookspec
@@ -134,6 +150,16 @@ def order_imported(app, order):
 @hookspec
 def shipment_updated(app, shipment, old_status, new_status):
     """Event: a shipment's normalised tracking status changed."""
+
+
+@hookspec
+def status_sections(app):
+    """Extra sections for ``marketd status``: return ``{title: [line, ...]}`` (or ``None``).
+
+    Called in the CLI process (the daemon may or may not run), so read state from the store or
+    the plugin's own files, never from the daemon's memory. A plugin that raises gets one line
+    saying so in its place; the other sections still show.
+    """
 
 
 @hookspec

@@ -9,7 +9,9 @@ Every hook is called through pluggy (``host.hook.<name>(...)``), so ordering (``
 as pluggy documents them. What pluggy does not do is isolate plugins from each other: one
 implementation that raises aborts the whole call. So each implementation is registered behind a
 guard that logs the failure with the plugin's name and lets the call go on without that plugin's
-answer; ``MARKETD_STRICT_PLUGINS=1`` (plugin development, CI) makes it fatal instead.
+answer; ``MARKETD_STRICT_PLUGINS=1`` (plugin development, CI) makes it fatal instead. A
+``ConfigError`` from a ``register_*`` hook is not a plugin bug but a wrong config table (a plugin
+that registers one job per configured account checks its table there): it always propagates.
 ``MARKETD_TRACE_HOOKS=1`` logs every hook call with its implementations and results.
 """
 from __future__ import annotations
@@ -26,9 +28,11 @@ from dataclasses import dataclass
 import pluggy
 
 from . import hookspecs
+from .errors import ConfigError
 
 log = logging.getLogger("marketd.plugins")
 GROUP = "marketd"
+RENAMED_GROUP = "marketd.renamed"
 
 # The plugin whose hook implementation is running (so ``register`` knows who registers), and the
 # plugins whose implementation failed during the current ``collect`` (their items are dropped).
@@ -62,11 +66,31 @@ def disabled_from_env() -> set[str]:
     return {p.strip() for p in os.environ.get("MARKETD_DISABLE_PLUGINS", "").split(",") if p.strip()}
 
 
+def renamed_plugins() -> dict[str, str]:
+    """Former plugin names -> current ones, as installed packages declare them (entry-point group
+    ``marketd.renamed``, ``old = "new"``); read from the metadata, nothing is imported."""
+    return {ep.name: ep.value for ep in md.entry_points(group=RENAMED_GROUP)}
+
+
+def current_names(names: set[str]) -> set[str]:
+    """``names`` with former plugin names replaced by the current ones (a logged deprecation
+    warning each), so a config written before a rename still disables the plugin it meant."""
+    renamed = renamed_plugins()
+    out = set()
+    for name in names:
+        new = renamed.get(name)
+        if new and new not in names:
+            log.warning("[plugins] disabled: plugin %r is now called %r; the old name still works for now, "
+                        "write %r", name, new, new)
+        out.add(new or name)
+    return out
+
+
 class PluginHost:
     def __init__(self, disabled: list[str] | None = None, strict: bool | None = None):
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
-        self.disabled = set(disabled or []) | disabled_from_env()
+        self.disabled = current_names(set(disabled or []) | disabled_from_env())
         self.strict = strict if strict is not None else os.environ.get("MARKETD_STRICT_PLUGINS") == "1"
         self.info: list[PluginInfo] = []
         self.failures: list[HookFailure] = []
@@ -151,6 +175,8 @@ class PluginHost:
             try:
                 return func(*args, **kwargs)
             except Exception as exc:
+                if isinstance(exc, ConfigError) and hook.startswith("register_"):
+                    raise  # a registration that finds its config table wrong stops the start, as config.load does
                 self._failed(plugin, hook, exc)
                 return None  # no answer from this plugin; firstresult hooks go on to the next one
             finally:
@@ -207,10 +233,14 @@ class PluginHost:
         def register(*args):
             items.append((_CURRENT.get(), args[0] if len(args) == 1 else args))
 
+        hook = getattr(self.pm.hook, hook_name)
+        for arg in (hook.spec.argnames if hook.spec else ()):
+            if arg != "register":
+                kwargs.setdefault(arg, None)  # e.g. ``app`` when a tool lists jobs without an instance
         failed: set[str] = set()
         token = _FAILED.set(failed)
         try:
-            getattr(self.pm.hook, hook_name)(register=register, **kwargs)
+            hook(register=register, **kwargs)
         finally:
             _FAILED.reset(token)
         return [(plugin, item) for plugin, item in items if plugin not in failed]

@@ -166,3 +166,13 @@ def app_factory(tmp_path):
     yield make
     for a in apps:
         a.close()
+
+
+@pytest.fixture
+def amazon_contract():
+    """The official SP-API models as the fake's ``contract``. A test that asserts the fake saw no
+    violation takes this fixture: without ``shared/specs/amazon`` it skips with the reason
+    locally and fails under CI (``CI=true``), so such an assertion never passes unchecked."""
+    from tests.fakes.specs import require_amazon_contract
+
+    return require_amazon_contract()

@@ -50,6 +50,9 @@ What each group is for:
   ``process_file(app, kind, path)`` processes a file now, exactly as a dropped one.
 - **Tests** — ``marketd.sdk.testing``: an in-process App with chosen plugins on a fake clock,
   processing a file through the real engine, crash points for a daemon subprocess.
+- **Fakes** — ``marketd.sdk.fakes``: the kit a plugin's ``fake.py`` is built on (router, journal,
+  faults, loopback server, label documents) and ``SandboxFake``, what ``register_fakes`` gives
+  ``marketd sandbox``.
 """
 from __future__ import annotations
 
@@ -124,6 +127,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..logs import mask_emails, quote_input
     from ..tabular import Chunk, TableFile, clean_text, csv_text, read_table, safe_cell, write_csv
     from ..xlsxout import MAX_ROWS as XLSX_MAX_ROWS, Workbook as XlsxWorkbook
+
 
 def open_app(config_path):
     """The App of the instance whose config is ``config_path``, for plugin tools that run

@@ -3,7 +3,8 @@
 Two halves live in this package and each hook below is defined once and delegates to both:
 
 - SP-API (``spapi_plugin.py``): the channel (orders sync, shipment confirmation), the
-  ``amazon-orders`` and ``amazon-settlements-fetch`` jobs, their tables, ``marketd sandbox``.
+  ``amazon-orders`` and ``amazon-settlements-fetch`` jobs, their tables, the fake SP-API
+  ``marketd sandbox`` serves.
 - Settlement files (``settlement_plugin.py``): the ``inbox/settlements/`` handler, its tables
   and commands.
 
@@ -52,8 +53,12 @@ def register_inbox_handlers(register):
 
 @hookimpl
 def register_commands(cli):
-    _delegate("spapi_plugin", "spapi_commands", cli)
     _delegate("settlement_plugin", "settlement_commands", cli)
+
+
+@hookimpl
+def register_fakes(register):
+    _delegate("spapi_plugin", "spapi_fakes", register)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """The Amazon channel: one seller account in one marketplace (``[channels.<name>] type = "amazon"``).
 
-What it does through SP-API (see ``spapi.py``):
+The glue between the store and SP-API: HTTP is ``client.py`` (and ``lwa.py``), JSON in and
+out is ``mapper.py``. What it does:
 
 - ``sync_orders(since)``: Orders v2026-01-01 ``searchOrders`` by ``lastUpdatedAfter`` (the
   account's own watermark, else the job's ``since``), every page, upserted into the core
@@ -22,122 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
 
 from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
 
+from . import mapper
+from .client import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError, error_list
 from .lwa import LWA_ENDPOINT, LwaClient
 from .settings import FORBIDDEN_KEYS, AmazonChannelSettings, env_name, secrets_in_clear
-from .spapi import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError
 
 log = logging.getLogger("marketd.amazon")
 
 ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
-
-# Our carrier code (what a carrier plugin calls `channel_carrier_code`, normalised: upper case,
-# no spaces/dashes/underscores) -> Amazon `carrierCode`. Amazon's accepted list is a docs page
-# linked from the ordersV0 model ("CarrierCode announcement"); whether every value below is
-# accepted in every marketplace is unverified (research §9.4). Anything not listed is sent as
-# carrierCode "Other" with carrierName. Override per account with the `carrier_codes` table.
-AMAZON_CARRIER_CODES = {
-    "BRT": "BRT", "BARTOLINI": "BRT",
-    "GLS": "GLS", "DHL": "DHL", "UPS": "UPS", "FEDEX": "FedEx", "TNT": "TNT", "DPD": "DPD",
-    "SDA": "SDA", "POSTEITALIANE": "Poste Italiane", "POSTE": "Poste Italiane", "NEXIVE": "Nexive",
-    "HERMES": "Hermes", "ROYALMAIL": "Royal Mail", "DEUTSCHEPOST": "Deutsche Post",
-    "COLISSIMO": "Colissimo", "CHRONOPOST": "Chronopost", "CORREOS": "Correos", "SEUR": "SEUR",
-    "POSTNL": "PostNL", "INPOST": "InPost", "USPS": "USPS",
-}
-
-
-def _iso(value: str | None) -> str | None:
-    """Amazon's ``2024-12-25T10:30:00Z`` as ``2024-12-25T10:30:00+00:00`` (our store's form)."""
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat()
-
-
-def _money(m: dict | None) -> tuple[str | None, str | None]:
-    if not isinstance(m, dict) or m.get("amount") in (None, ""):
-        return None, None
-    try:
-        return format(Decimal(str(m["amount"])), "f"), m.get("currencyCode")
-    except InvalidOperation:
-        return None, m.get("currencyCode")
-
-
-def order_row(channel: str, order: dict) -> dict:
-    """An SP-API v2026 ``Order`` as a row of the core ``orders`` table.
-
-    Buyer PII goes only to ``buyer_name`` and ``ship_to`` (stored for shipping labels);
-    ``raw`` keeps the order without the ``buyer`` and ``recipient`` blocks.
-    """
-    buyer = order.get("buyer") or {}
-    recipient = order.get("recipient") or {}
-    address = dict(recipient.get("deliveryAddress") or {})
-    if address and buyer.get("buyerEmail"):
-        address["email"] = buyer["buyerEmail"]
-    if address and buyer.get("buyerCompanyName") and not address.get("companyName"):
-        address["companyName"] = buyer["buyerCompanyName"]
-    items = []
-    currency = None
-    computed = Decimal(0)
-    computable = True
-    for it in order.get("orderItems") or []:
-        product = it.get("product") or {}
-        unit, cur = _money((product.get("price") or {}).get("unitPrice"))
-        proceeds, pcur = _money((it.get("proceeds") or {}).get("proceedsTotal"))
-        currency = currency or pcur or cur
-        fulfil = it.get("fulfillment") or {}
-        item = {
-            "order_item_id": it.get("orderItemId"),
-            "sku": product.get("sellerSku"),
-            "asin": product.get("asin"),
-            "title": product.get("title"),
-            "quantity": it.get("quantityOrdered"),
-            "quantity_shipped": fulfil.get("quantityFulfilled"),
-            "unit_price": unit,
-            "proceeds": proceeds,
-            "currency": pcur or cur,
-        }
-        url = (product.get("customization") or {}).get("customizedUrl")
-        if url:
-            item["customized_url"] = url
-        items.append(item)
-        if proceeds is not None:
-            computed += Decimal(proceeds)
-        else:
-            computable = False
-    total, tcur = _money((order.get("proceeds") or {}).get("grandTotal"))
-    if total is None and computable and items:
-        total = format(computed, "f")
-    merchant_id = next((a.get("aliasId") for a in order.get("orderAliases") or []
-                        if a.get("aliasType") == "SELLER_ORDER_ID"), None)
-    raw = {k: v for k, v in order.items() if k not in ("buyer", "recipient")}
-    return {
-        "key": f"{channel}:{order['orderId']}",
-        "channel": channel,
-        "channel_type": "amazon",
-        "order_id": order["orderId"],
-        "merchant_order_id": merchant_id,
-        "status": (order.get("fulfillment") or {}).get("fulfillmentStatus"),
-        "purchased_at": _iso(order.get("createdTime")),
-        "updated_at": _iso(order.get("lastUpdatedTime")),
-        "currency": tcur or currency,
-        "total": total,
-        "buyer_name": buyer.get("buyerName") or address.get("name"),
-        "ship_to": address or None,
-        "items": items,
-        "raw": raw,
-    }
-
 
 class AmazonChannel(Channel):
     type = "amazon"
@@ -173,7 +70,7 @@ class AmazonChannel(Channel):
         self.max_wait = None if s.max_wait_seconds < 0 else s.max_wait_seconds
         self.fulfilled_by = s.fulfilled_by or None
         self.included_data = list(s.included_data or ORDER_DATA)
-        self.carrier_codes = {self._norm(k): v for k, v in s.carrier_codes.items()}
+        self.carrier_codes = {mapper.carrier_key(k): v for k, v in s.carrier_codes.items()}
         bad = [op for op, v in s.limits.items() if len(v) != 2]
         if bad:
             raise ConfigError(f"[channels.{name}] limits.{bad[0]} must be [rate, burst], e.g. [0.0167, 20]")
@@ -253,7 +150,7 @@ class AmazonChannel(Channel):
             for page in pages:
                 stats["pages"] += 1
                 if watermark is None and page.get("lastUpdatedBefore"):
-                    watermark = _iso(page["lastUpdatedBefore"])
+                    watermark = mapper.store_time(page["lastUpdatedBefore"])
                 self._store_page(page, stats)
                 token = (page.get("pagination") or {}).get("nextToken")
                 if token and max_wait is not None and api.http.wait_time("searchOrders") > max_wait:
@@ -288,7 +185,7 @@ class AmazonChannel(Channel):
         with store.transaction():
             for order in page.get("orders") or []:
                 stats["seen"] += 1
-                row = order_row(self.name, order)
+                row = mapper.order_row(self.name, order)
                 old = store.get_order(row["key"])
                 if old is not None and old.get("updated_at") == row["updated_at"] and old.get("status") == row["status"]:
                     stats["unchanged"] += 1
@@ -301,25 +198,12 @@ class AmazonChannel(Channel):
             self.app.emit("order_imported", order=store.get_order(row["key"]) or row)
 
     # -- shipment confirmation -----------------------------------------------------------------
-    @staticmethod
-    def _norm(code: str) -> str:
-        return re.sub(r"[\s_\-.]+", "", str(code or "")).upper()
-
     def amazon_carrier(self, code: str, name: str = "") -> tuple[str, str]:
-        """(carrierCode, carrierName) for our carrier code/name."""
-        if str(code) == "Other":
-            return "Other", name or "Other"
-        key = self._norm(code)
-        mapped = self.carrier_codes.get(key) or AMAZON_CARRIER_CODES.get(key)
-        if mapped and mapped != "Other":
-            return mapped, name or mapped
-        return "Other", name or code
+        """(carrierCode, carrierName) for our carrier code/name, with this account's overrides."""
+        return mapper.amazon_carrier(code, name, self.carrier_codes)
 
     def _items_for(self, order_id: str) -> list[dict]:
-        row = self.app.store.get_order(f"{self.name}:{order_id}")
-        items = json.loads(row["items"]) if row and row.get("items") else []
-        out = [{"orderItemId": str(i["order_item_id"]), "quantity": int(i.get("quantity") or 1)}
-               for i in items if isinstance(i, dict) and i.get("order_item_id")]
+        out = mapper.stored_items(self.app.store.get_order(f"{self.name}:{order_id}"))
         if out:
             return out
         order = self.api.get_order(order_id)
@@ -327,31 +211,8 @@ class AmazonChannel(Channel):
                 for i in (order or {}).get("orderItems") or []]
 
     def confirmation_body(self, order_id: str, package: dict) -> dict:
-        code, name = self.amazon_carrier(package.get("carrierCode", ""), package.get("carrierName", ""))
-        ship_date = package.get("shipDate")
-        if isinstance(ship_date, datetime):
-            ship_date = utc_iso(ship_date)
-        elif ship_date:
-            try:
-                ship_date = utc_iso(datetime.fromisoformat(str(ship_date).replace("Z", "+00:00")))
-            except ValueError:
-                pass
-        else:
-            ship_date = utc_iso(self.app.clock.now())
-        ref = str(package.get("packageReferenceId") or "1")
-        detail = {
-            "packageReferenceId": ref,
-            "carrierCode": code,
-            "trackingNumber": str(package["trackingNumber"]),
-            "shipDate": ship_date,
-            "orderItems": [{"orderItemId": str(i["orderItemId"]), "quantity": int(i["quantity"])}
-                           for i in (package.get("orderItems") or self._items_for(order_id))],
-        }
-        if code == "Other" or name != code:
-            detail["carrierName"] = name
-        if package.get("shippingMethod"):
-            detail["shippingMethod"] = str(package["shippingMethod"])
-        return {"marketplaceId": self.marketplace_id, "packageDetail": detail}
+        items = [] if package.get("orderItems") else self._items_for(order_id)
+        return mapper.confirmation_body(self.marketplace_id, package, items, self.app.clock.now(), self.carrier_codes)
 
     def confirm_shipment(self, order_id: str, package: dict) -> dict:
         """Confirm one package on Amazon; returns the outcome as data.
@@ -377,7 +238,7 @@ class AmazonChannel(Channel):
         resp = self.api.confirm_shipment(order_id, body)
         now = self.app.clock.now().isoformat()
         ok = resp.status_code in (200, 204)
-        errors = [] if ok else _errors_of(resp)
+        errors = [] if ok else error_list(resp)
         with self.app.store.transaction() as tx:
             tx["amazon_confirmations"].upsert({
                 "channel": self.name, "order_id": order_id, "package_ref": detail["packageReferenceId"],
@@ -408,12 +269,6 @@ class AmazonChannel(Channel):
         if order is None:
             return None
         return any(str(p.get("trackingNumber") or "") == tracking for p in order.get("packages") or [])
-
-
-def _errors_of(resp) -> list:
-    from .spapi import _errors
-
-    return _errors(resp)
 
 
 factory = AmazonChannel  # register("amazon", AmazonChannel): the class is the factory, with its settings_model

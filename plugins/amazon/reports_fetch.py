@@ -21,7 +21,7 @@ from pathlib import Path
 from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError, inbox_settings_for
 
 from .orders import amazon_accounts, log_once
-from .spapi import SETTLEMENT_V2
+from .client import SETTLEMENT_V2
 
 log = logging.getLogger("marketd.amazon")
 

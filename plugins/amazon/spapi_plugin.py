@@ -22,7 +22,7 @@ def spapi_migrations(register) -> None:
     register(COMPONENT, MIGRATIONS)
 
 
-def spapi_commands(cli) -> None:
-    from .sandbox import sandbox_commands
+def spapi_fakes(register) -> None:
+    from .fake import sandbox
 
-    sandbox_commands(cli)
+    register(sandbox())

@@ -10,3 +10,10 @@ __all__ = ["BrtCarrier"]
 @hookimpl
 def register_carriers(register):
     register("brt", BrtCarrier)
+
+
+@hookimpl
+def register_fakes(register):
+    from .fake import sandbox
+
+    register(sandbox())

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 
-from marketd.sdk import HttpClient, Message, RetryPolicy, TokenBucket, TransientError
-
-from .settings import DEFAULT_BASE_URL
+from marketd.sdk import HttpClient, Message, RetryPolicy, TokenBucket
 
 
 class BrtClient:
@@ -74,5 +72,3 @@ class BrtClient:
                                  headers={"userID": user, "password": password})
         return self._json(resp, "tracking")
 
-
-__all__ = ["BrtClient", "DEFAULT_BASE_URL", "TransientError"]

@@ -1,9 +1,11 @@
-"""``type = "manual"``: a carrier account whose shipments the ERP makes; marketd only records them."""
+"""``type = "manual"``: a carrier account whose shipments the ERP makes; marketd only records them
+(the numbers are read in ``mapper.py``; nothing is called, so there is no client and no fake)."""
 from __future__ import annotations
 
-from marketd.sdk import (Carrier, InFlight, Message, ParcelResult, ShipmentRequest, ShipmentResult, TrackingResult,
-                        TrackingStatus)
+from marketd.sdk import (Carrier, InFlight, Message, ShipmentRequest, ShipmentResult, TrackingResult,
+                         TrackingStatus)
 
+from . import mapper
 from .settings import ManualSettings
 
 
@@ -25,21 +27,13 @@ class ManualCarrier(Carrier):
         return self.channel_carrier_code, self.settings.channel_carrier_name or self.name
 
     def check_request(self, request: ShipmentRequest, orders: list[dict]) -> list[Message]:
-        if not request.options.get("tracking_number"):
-            return [Message(self.name, "a manual carrier line needs the ERP's tracking_number", "tracking_number",
-                            details={"fix": "fill tracking_number (and carrier_code) on this line"})]
-        numbers = [t for t in str(request.options["tracking_number"]).split("|") if t.strip()]
-        if len(numbers) not in (1, len(request.parcels)):
-            return [Message(self.name, f"{len(numbers)} tracking numbers for {len(request.parcels)} parcels",
-                            "tracking_number", details={"fix": "give one tracking number, or one per parcel"})]
-        return []
+        numbers = mapper.tracking_numbers(request.options.get("tracking_number"))
+        return mapper.problems(self.name, numbers, len(request.parcels))
 
     def create_shipment(self, request: ShipmentRequest) -> ShipmentResult:
-        numbers = [t.strip() for t in str(request.options.get("tracking_number", "")).split("|") if t.strip()]
-        parcels = [ParcelResult(parcel_number=numbers[i] if len(numbers) > 1 else numbers[0],
-                                tracking_number=numbers[i] if len(numbers) > 1 else numbers[0])
-                   for i in range(len(request.parcels))]
-        return ShipmentResult(self.name, shipment_id=numbers[0], parcels=parcels,
+        numbers = mapper.tracking_numbers(request.options.get("tracking_number"))
+        return ShipmentResult(self.name, shipment_id=numbers[0],
+                              parcels=mapper.parcel_results(numbers, len(request.parcels)),
                               tracking_url=self.tracking_url(numbers[0]))
 
     def track(self, tracking_or_parcel_id: str) -> TrackingResult:

@@ -330,7 +330,7 @@ def test_backlog_pass_stops_at_the_rate_limit_and_resumes_next_run(fake, make_ap
     assert _state(app)["synced_until"]  # the watermark moved only at the end of the pass
 
 
-def test_stale_resume_token_restarts_the_window(fake, make_app, clock):
+def test_stale_resume_token_restarts_the_window(fake, make_app, clock, amazon_contract):
     fake.populate(2100, days=25)
     app = make_app(amz={"orders_sync": True})
     ch = app.channel("amz")
@@ -344,7 +344,7 @@ def test_stale_resume_token_restarts_the_window(fake, make_app, clock):
 
 
 def test_job_mode_429_stops_quietly_and_resumes(fake, make_app, clock):
-    from tests.fakes.spapi import Bucket
+    from marketd.plugins.amazon.fake import Bucket
 
     fake.populate(150, days=5)
     app = make_app(amz={"orders_sync": True})

@@ -123,16 +123,10 @@ def test_fetched_settlement_report_is_reconciled_with_the_synced_orders(fake, ma
 
 
 def test_sandbox_check_reconciles_the_fetched_settlement(tmp_path):
-    import click
     from click.testing import CliRunner
 
-    from marketd.plugins.amazon.sandbox import sandbox_commands
+    from marketd.cli import cli
 
-    @click.group()
-    def cli():
-        pass
-
-    sandbox_commands(cli)
     result = CliRunner().invoke(cli, ["sandbox", str(tmp_path / "sb"), "--check", "--orders", "30"])
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("settlement "))

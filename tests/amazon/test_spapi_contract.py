@@ -1,4 +1,4 @@
-"""Contract tests against the official models in shared/specs/amazon (skipped when absent)."""
+"""Contract tests against the official models in shared/specs/amazon (skipped when absent, failed under CI)."""
 from __future__ import annotations
 
 import json
@@ -17,8 +17,9 @@ def specs():
 
 
 def test_rate_limit_tables_match_the_models_usage_plans(specs):
-    from marketd.plugins.amazon.spapi import DEFAULT_LIMITS
-    from tests.fakes.spapi import MODEL_OF, OFFICIAL_LIMITS
+    from marketd.plugins.amazon.client import DEFAULT_LIMITS
+    from marketd.plugins.amazon.fake import OFFICIAL_LIMITS
+    from tests.fakes.specs import MODEL_OF
 
     for table in (OFFICIAL_LIMITS, DEFAULT_LIMITS):
         for op, (rate, burst) in table.items():

@@ -11,7 +11,7 @@ from marketd.errors import TransientError
 from marketd.http import (HttpClient, RateLimiter, RetryPolicy, TokenBucket, redact_form, redact_headers,
                           redact_url)
 
-from tests.fakes.loopback import serve
+from marketd.sdk.fakes import serve
 
 from .spapi_fixtures import CREDS
 from .spapi_fixtures import *  # noqa: F401,F403  (fixtures)
@@ -128,7 +128,7 @@ def test_4xx_is_returned_not_raised():
 
 def test_real_timeout_over_loopback_is_retried(clock):
     """The fake's delay is real time: served on loopback, the client's timeout fires, then the retry works."""
-    from tests.fakes.spapi import SpApiFake
+    from marketd.plugins.amazon.fake import SpApiFake
     from marketd.plugins.amazon.lwa import LwaClient
 
     f = SpApiFake(clock, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2])

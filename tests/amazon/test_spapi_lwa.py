@@ -53,7 +53,7 @@ def test_token_expiring_on_the_clock_is_refreshed_before_use(fake, api, clock):
 
 
 def test_persistent_403_is_an_error_with_a_hint(fake, api):
-    from marketd.plugins.amazon.spapi import SpApiError
+    from marketd.plugins.amazon.client import SpApiError
 
     fake.fail_next("getReport", 403, times=2,
                    body={"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 import pytest
 
-from marketd.plugins.amazon.spapi import SpApiError
+from marketd.plugins.amazon.client import SpApiError
 from .spapi_fixtures import *  # noqa: F401,F403  (fixtures)
 
 MKT = ["APJ6JRA9NG5V4"]
@@ -14,7 +14,7 @@ def _ids(pages):
     return [o["orderId"] for p in pages for o in p["orders"]]
 
 
-def test_pagination_uses_paginationToken_with_the_same_filters(fake, api, clock):
+def test_pagination_uses_paginationToken_with_the_same_filters(fake, api, clock, amazon_contract):
     orders = fake.populate(250, days=10)
     after = clock.now() - timedelta(days=11)
     pages = list(api.search_orders(marketplace_ids=MKT, last_updated_after=after, max_results=100,
@@ -67,12 +67,8 @@ def test_changed_filters_with_a_token_are_refused(fake, api, clock):
     assert resp.status_code == 400 and "expired" in resp.text
 
 
-def test_nextToken_is_not_a_searchOrders_parameter(fake, api, clock):
+def test_nextToken_is_not_a_searchOrders_parameter(fake, api, clock, amazon_contract):
     """The v2026 model names the page parameter paginationToken; the fake rejects the v0 spelling."""
-    pytest.importorskip("jsonschema")
-    from tests.fakes.specs import require_amazon_specs
-
-    require_amazon_specs()
     resp = api.call("GET", "/orders/2026-01-01/orders", "searchOrders",
                     params={"createdAfter": clock.now() - timedelta(days=1), "nextToken": "abc"})
     assert resp.status_code == 400
@@ -102,7 +98,7 @@ def test_search_orders_throttling_waits_on_the_clock_without_busy_loop(fake, api
 def test_429_from_a_drained_server_bucket_waits_for_a_token(fake, api, clock):
     """Another process used the quota: the server says 429; the client waits for one token and goes on."""
     fake.populate(50)
-    from tests.fakes.spapi import Bucket
+    from marketd.plugins.amazon.fake import Bucket
 
     order_id = next(iter(fake.orders))
     drained = fake.buckets["getOrder"] = Bucket(0.5, 30, clock)

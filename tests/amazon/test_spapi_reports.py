@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from marketd.plugins.amazon.spapi import SETTLEMENT_V2, SpApiError, decompress
+from marketd.plugins.amazon.client import SETTLEMENT_V2, SpApiError, decompress
 from .spapi_fixtures import *  # noqa: F401,F403  (fixtures)
 
 TEXT = "settlement-id\ttotal-amount\n123\t10,00\n"
@@ -53,7 +53,7 @@ def test_expired_presigned_url_asks_for_a_new_one(fake, api, clock):
     assert data.decode() == TEXT
 
 
-def test_get_reports_paginates_with_next_token_only(fake, api, clock):
+def test_get_reports_paginates_with_next_token_only(fake, api, clock, amazon_contract):
     for i in range(25):
         fake.add_report(SETTLEMENT_V2, TEXT, created=clock.now() - timedelta(days=i + 1))
     fake.add_report("GET_FLAT_FILE_OPEN_LISTINGS_DATA", "x")

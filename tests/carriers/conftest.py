@@ -15,8 +15,8 @@ from marketd.config import default_config
 from marketd.hookspecs import hookimpl
 from marketd.models import Capabilities, Channel
 
-from tests.fakes.brt import BrtFake
-from tests.fakes.mall import MallFake
+from marketd.plugins.brt.fake import BrtFake
+from marketd.plugins.mall.fake import MallFake
 
 BRT_SETTINGS = {"type": "brt", "base_url": "http://brt.test/rest/v1", "user_id": "1020304",
                 "departure_depot": 102, "sender_customer_code": 1020304, "label_format": "PDF",
@@ -53,11 +53,11 @@ class TestPlugin:
 
 def plugin_modules():
     import marketd.plugins.brt as brt
-    import marketd.plugins.mall_delivery as mall
+    import marketd.plugins.mall as mall
     import marketd.plugins.manual as manual
     import marketd.plugins.shipments as shipments
 
-    return {"shipments": shipments, "brt": brt, "mall_delivery": mall, "manual": manual, "test-channels": TestPlugin()}
+    return {"shipments": shipments, "brt": brt, "mall": mall, "manual": manual, "test-channels": TestPlugin()}
 
 
 @pytest.fixture

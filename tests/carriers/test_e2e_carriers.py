@@ -1,9 +1,9 @@
 """End to end with the real daemon process and the real Amazon channel.
 
 A real ``marketd run`` subprocess, configured with a ``[channels.amazon-it] type = "amazon"``
-account whose SP-API and LWA endpoints are the SP-API fake (``tests/fakes/spapi.py``, served on
-loopback, checking every request body against the official models when ``shared/specs/amazon``
-is there) and a ``[carriers.brt]`` account pointing at the BRT fake (also on loopback):
+account whose SP-API and LWA endpoints are the SP-API fake (``marketd.plugins.amazon.fake``, served on
+loopback, checking every request body against the official models in ``shared/specs/amazon``;
+without them the tests skip, and fail under CI) and a ``[carriers.brt]`` account pointing at the BRT fake (also on loopback):
 
 1. the daemon's ``amazon-orders`` job imports the marketplace's orders from the fake;
 2. a shipment file dropped into ``inbox/shipments/`` becomes BRT shipments, labels and a manifest;
@@ -31,12 +31,12 @@ import pytest
 from pypdf import PdfReader
 
 from marketd.clock import SYSTEM_CLOCK
-from marketd.plugins.amazon.channel import env_name
+from marketd.plugins.amazon.settings import env_name
 from tests.conftest import wait_for, write_config
-from tests.fakes.brt import BrtFake
-from tests.fakes.loopback import serve
-from tests.fakes.spapi import SpApiFake, generate_orders
-from tests.fakes.specs import amazon_model, amazon_specs_dir
+from marketd.plugins.amazon.fake import SpApiFake, generate_orders
+from marketd.plugins.brt.fake import BrtFake
+from marketd.sdk.fakes import serve
+from tests.fakes.specs import AmazonContract, amazon_model, require_amazon_specs
 
 
 pytestmark = pytest.mark.e2e
@@ -84,9 +84,10 @@ class World:
 
     def __init__(self, tmp_path: Path, n_orders: int = 3, **inbox):
         now = datetime.now(timezone.utc)
-        self.specs = amazon_specs_dir()  # with the official models the fake checks every body against them
+        # the fake checks every request and answer against the official models (skip or, under CI, fail without)
+        self.specs = require_amazon_specs()
         self.amazon = SpApiFake(SYSTEM_CLOCK, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2],
-                                validate=self.specs is not None)
+                                contract=AmazonContract(self.specs))
         # Seller-fulfilled, unshipped orders of the last day (searchOrders serves changes up to 2 min ago).
         self.orders = generate_orders(n_orders, now=now - timedelta(hours=2), days=1, seed=42,
                                       status="UNSHIPPED", fulfilled_by="MERCHANT")
@@ -176,8 +177,7 @@ class World:
             sent = self.confirmations(oid)
             assert len(sent) == 1, f"{oid}: {len(sent)} confirmShipment calls applied"
             detail = sent[0]["body"]["packageDetail"]
-            if self.specs is not None:
-                assert amazon_model("ordersV0", str(self.specs)).validate("ConfirmShipmentRequest", sent[0]["body"]) == []
+            assert amazon_model("ordersV0", str(self.specs)).validate("ConfirmShipmentRequest", sent[0]["body"]) == []
             assert sent[0]["body"]["marketplaceId"] == "APJ6JRA9NG5V4"
             assert detail["packageReferenceId"] == "1"
             assert detail["carrierCode"] == "BRT" and "carrierName" not in detail

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from marketd.sdk.labels import check_pdf_label, zpl_blocks
-from tests.fakes.brt import BrtFake
-from tests.fakes.mall import MallFake
+from marketd.plugins.brt.fake import BrtFake
+from marketd.plugins.mall.fake import MallFake
 
 
 def mall_client(fake, client_id="mall-client-id"):

@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from marketd.sdk.labels import (LabelError, check_pdf_label, merge_pdfs, merge_zpl, split_pdf_labels,
                                               zpl_blocks)
-from tests.fakes.carrier_kit import pdf_label, pdf_labels, zpl_label
+from marketd.sdk.fakes import pdf_label, pdf_labels, zpl_label
 
 
 def assert_label_pages(data: bytes, pages: int):

@@ -1,7 +1,8 @@
 """The cookbook plugin as a real third-party distribution: built from tests/cookbook/marketd_demo,
 pip-installed into this environment (entry point group ``marketd``), then seen by a real daemon
-(its inbox handler), by ``marketd jobs run`` (its job, against its fake on loopback) and by the
-``marketd`` command line (its command and its report); uninstalled at the end."""
+(its inbox handler), by ``marketd jobs run`` (its job, against its fake on loopback), by the
+``marketd`` command line (its command and its report) and by ``marketd sandbox --check`` (its fake);
+uninstalled at the end."""
 from __future__ import annotations
 
 import importlib.util
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for, write_config
-from tests.fakes.loopback import serve
+from marketd.sdk.fakes import serve
 
 from .marketd_demo.fake import API_KEY, DemoFake
 
@@ -103,6 +104,13 @@ def test_an_installed_third_party_plugin_is_used_everywhere(installed, tmp_path,
         assert res.returncode == 0 and res.stdout.split() == ["A-1", "milano", "2", "B-2", "milano", "40"], res.stdout
         res = _marketd(cfg, "report", "low-stock", "--set", "threshold=5", env=env)
         assert res.returncode == 0 and "low-stock-" in res.stdout, res.stdout + res.stderr
+
+        # its fake, served by `marketd sandbox` beside the built-in ones and proven by --check
+        res = subprocess.run([sys.executable, "-m", "marketd", "sandbox", str(tmp_path / "sb"), "--check",
+                              "--orders", "3"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "demo: 3 order(s) imported; DemoPost shipment DP000001: in_transit" in res.stdout
+        assert "sandbox check passed: amazon, brt, demo, mall" in res.stdout
 
         # disabled: its command is gone with it
         res = _marketd(cfg, "demo", "stock", env={**env, "MARKETD_DISABLE_PLUGINS": "demo"})

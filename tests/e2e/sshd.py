@@ -19,20 +19,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.needs import in_ci, unavailable
 
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
-def unavailable(reason: str):
-    """Skip locally; fail under CI (where the image is supposed to carry what the suite needs)."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip; .ci/run installs it)", pytrace=False)
-    pytest.skip(reason)
 
 
 def find_tools() -> dict[str, str]:

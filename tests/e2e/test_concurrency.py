@@ -29,11 +29,11 @@ def registered_jobs() -> list[str]:
 
 
 def test_every_job_runs_beside_the_inbox_worker_on_a_fresh_database(tmp_path, daemon_factory):
-    from marketd.plugins.amazon.sandbox import start, stop
+    from marketd.sandbox import start, stop
 
     state = start(tmp_path / "sb", orders=40)
     try:
-        cfg = Path(state["config"])
+        cfg = Path(state.config)
         conf = tomllib.loads(cfg.read_text())
         jobs = registered_jobs()
         assert {"amazon-orders", "amazon-settlements-fetch", "catalog-summary", "retention"} <= set(jobs)
@@ -46,7 +46,7 @@ def test_every_job_runs_beside_the_inbox_worker_on_a_fresh_database(tmp_path, da
         inbox = root / "inbox" / "catalog"
         for i in range(4):  # the worker writes while the jobs start
             (inbox / f"cat-{i}.csv").write_text(catalog_csv(1500, start=2000 * i))
-        d = daemon_factory(cfg, env=state["env"])
+        d = daemon_factory(cfg, env=state.env)
 
         def no_lock_error():
             log = d.output()

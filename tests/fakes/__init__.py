@@ -1,1 +1,3 @@
-"""Contract-faithful fake marketplace and carrier servers (WSGI apps), shared by tests and `marketd sandbox`."""
+"""Test-side helpers of the fakes: the fakes themselves ship with their plugins
+(``marketd.plugins.<name>.fake``, built on ``marketd.sdk.fakes``); ``specs.py`` plugs the official
+API models into them. The other modules here only re-export for older test imports."""

@@ -1,7 +1,12 @@
 """Finding and using the official API models in ``shared/specs/`` (Swagger 2.0 JSON).
 
-``shared_dir()`` is ``$MARKETD_SHARED`` or ``<repo>/../shared``. Contract tests call
-``require_amazon_specs()``, which skips with a clear reason when the models are not there.
+``shared_dir()`` is ``$MARKETD_SHARED`` or ``<repo>/../shared``. The models are never shipped: the
+fakes in the plugins take a ``contract`` and the tests plug :class:`AmazonContract` in.
+``amazon_contract()`` gives it when the models are there (None otherwise: a fake that checks
+nothing, for tests about behaviour only). A test whose assertions mean something only when
+the contract was checked (``fake.violations == []``) takes the ``amazon_contract`` fixture
+(``tests/conftest.py``) or calls ``require_amazon_contract()``: without the models it skips with
+the reason locally and **fails under CI** (:func:`tests.needs.unavailable`).
 
 :class:`SwaggerModel` validates instances against ``#/definitions/<Name>`` of a model with
 ``jsonschema.Draft4Validator`` and a ``referencing`` registry holding the whole document, so
@@ -42,14 +47,45 @@ def amazon_specs_dir() -> Path | None:
 
 
 def require_amazon_specs() -> Path:
+    """The models' folder; without it: skip locally, fail under CI."""
     d = amazon_specs_dir()
     if d is None:
-        import pytest
+        from tests.needs import unavailable
 
         where = (shared_dir() or Path(os.environ.get("MARKETD_SHARED") or (REPO.parent / "shared"))) / "specs" / "amazon"
-        pytest.skip(f"{where} not found: contract tests need the official models "
-                    "(set MARKETD_SHARED to the folder holding specs/amazon/)")
+        unavailable(f"{where} not found (or incomplete: {', '.join(AMAZON_MODELS.values())}): contract tests "
+                    "need the official models (set MARKETD_SHARED to the folder holding specs/amazon/)")
     return d
+
+
+# SP-API operation -> the model file (AMAZON_MODELS key) that defines it
+MODEL_OF = {
+    "searchOrders": "orders2026", "getOrder": "orders2026", "confirmShipment": "ordersV0",
+    "getReports": "reports", "createReport": "reports", "cancelReport": "reports", "getReport": "reports",
+    "getReportDocument": "reports",
+}
+
+
+class AmazonContract:
+    """The validator the fake SP-API takes as ``contract``: the official model of each operation."""
+
+    def __init__(self, specs_dir: Path):
+        self.specs_dir = Path(specs_dir)
+
+    def model(self, operation: str) -> "SwaggerModel | None":
+        key = MODEL_OF.get(operation)
+        return amazon_model(key, str(self.specs_dir)) if key else None
+
+
+def amazon_contract() -> AmazonContract | None:
+    """The contract when the models are there, else None (the fake then checks nothing)."""
+    d = amazon_specs_dir()
+    return AmazonContract(d) if d is not None else None
+
+
+def require_amazon_contract() -> AmazonContract:
+    """The contract; without the models: skip locally with the reason, fail under CI."""
+    return AmazonContract(require_amazon_specs())
 
 
 FORMATS = FormatChecker(formats=())

@@ -2,7 +2,8 @@
 
 A channel (DemoShop orders), a carrier (DemoPost labels and tracking), an inbox handler
 (``inbox/stock/``), a report (``low-stock``), two jobs and a command, each with its settings
-model; ``fake.py`` is the fake of both APIs. Registered by the entry point
+model; ``fake.py`` is the fake of both APIs, which ``marketd sandbox`` serves too
+(``register_fakes``). Registered by the entry point
 ``[project.entry-points.marketd] demo = "marketd_demo"``; imports only ``marketd.sdk``.
 """
 from __future__ import annotations
@@ -25,6 +26,13 @@ def register_channels(register):
 @hookimpl
 def register_carriers(register):
     register("demopost", DemoPostCarrier)
+
+
+@hookimpl
+def register_fakes(register):
+    from .fake import sandbox
+
+    register(sandbox())
 
 
 @hookimpl

@@ -1,21 +1,31 @@
-"""A contract-faithful fake of the DemoShop and DemoPost APIs (WSGI), shipped with the plugin so
-its tests, and anyone trying it, need no account. Serve it in-process with
-``httpx.WSGITransport(app=DemoFake())`` or on loopback with any WSGI server."""
+"""A contract-faithful fake of the DemoShop and DemoPost APIs, shipped with the plugin so its
+tests, and anyone trying it, need no account. Built on ``marketd.sdk.fakes.FakeService``: serve it
+in-process with ``httpx.WSGITransport(app=DemoFake())`` or on loopback with
+``marketd.sdk.fakes.serve``; ``sandbox()`` is what ``marketd sandbox`` serves and checks."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from urllib.parse import parse_qs
+from decimal import Decimal
+
+from marketd.sdk import Address, LabelFormat, Parcel, ShipmentRequest
+from marketd.sdk.fakes import FakeService, Request, Response, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 API_KEY = "demo-key-0000"
 
 
-class DemoFake:
-    def __init__(self, api_key: str = API_KEY):
+class DemoFake(FakeService):
+    def __init__(self, api_key: str = API_KEY, clock=None):
+        super().__init__(clock)
         self.api_key = api_key
         self.orders: list[dict] = []
         self.shipments: dict[str, dict] = {}
-        self.calls = 0
+        self.route("GET", r"/orders", self.list_orders, name="orders")
+        self.route("POST", r"/shipments", self.create, name="create")
+        self.route("GET", r"/tracking/(?P<number>[^/]+)", self.track, name="track")
+
+    @property
+    def calls(self) -> int:
+        return len(self.journal)
 
     def add_order(self, order_id: str, total: str = "12.50", updated: str = "2026-11-02T08:00:00Z") -> None:
         self.orders.append({"id": order_id, "updated": updated, "total": total, "currency": "EUR",
@@ -23,32 +33,57 @@ class DemoFake:
                                                                  "postal_code": "00184", "city": "Roma",
                                                                  "country": "IT"}})
 
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        if environ.get("HTTP_X_API_KEY") != self.api_key:
-            return self._reply(start_response, 401, {"error": "bad api key"})
-        if method == "GET" and path == "/orders":
-            after = parse_qs(environ.get("QUERY_STRING", "")).get("updated_after", [""])[0]
-            return self._reply(start_response, 200, {"orders": [o for o in self.orders if o["updated"] > after]})
-        if method == "POST" and path == "/shipments":
-            size = int(environ.get("CONTENT_LENGTH") or 0)
-            body = json.loads(environ["wsgi.input"].read(size) or b"{}")
-            if not body.get("to", {}).get("postal_code"):
-                return self._reply(start_response, 422, {"error": "postal_code missing"})
-            number = f"DP{len(self.shipments) + 1:06d}"
-            self.shipments[number] = {"reference": body.get("reference"), "status": "in_transit"}
-            return self._reply(start_response, 201, {"tracking": number, "label": f"^XA^FO50,50^FD{number}^FS^XZ"})
-        if method == "GET" and path.startswith("/tracking/"):
-            shipment = self.shipments.get(path.rsplit("/", 1)[1])
-            if shipment is None:
-                return self._reply(start_response, 404, {"error": "unknown"})
-            return self._reply(start_response, 200, {"status": shipment["status"],
-                                                     "at": datetime.now(timezone.utc).isoformat()})
-        return self._reply(start_response, 404, {"error": f"no route {method} {path}"})
+    def gate(self, req: Request) -> Response | None:
+        if req.headers.get("x-api-key") != self.api_key:
+            return Response(401, {"error": "bad api key"})
+        return None
 
-    @staticmethod
-    def _reply(start_response, status: int, doc: dict):
-        body = json.dumps(doc).encode()
-        start_response(f"{status} X", [("content-type", "application/json"), ("content-length", str(len(body)))])
-        return [body]
+    def list_orders(self, req: Request) -> Response:
+        after = req.q("updated_after", "")
+        return Response(200, {"orders": [o for o in self.orders if o["updated"] > after]})
+
+    def create(self, req: Request) -> Response:
+        body = req.json() or {}
+        if not body.get("to", {}).get("postal_code"):
+            return Response(422, {"error": "postal_code missing"})
+        number = f"DP{len(self.shipments) + 1:06d}"
+        self.shipments[number] = {"reference": body.get("reference"), "status": "in_transit"}
+        return Response(201, {"tracking": number, "label": f"^XA^FO50,50^FD{number}^FS^XZ"})
+
+    def track(self, req: Request, number: str) -> Response:
+        shipment = self.shipments.get(number)
+        if shipment is None:
+            return Response(404, {"error": "unknown"})
+        return Response(200, {"status": shipment["status"], "at": datetime.now(timezone.utc).isoformat()})
+
+
+# -- what `marketd sandbox` serves ------------------------------------------------------------------
+def sandbox() -> SandboxFake:
+    return SandboxFake("demo", _make, _configure, _check)
+
+
+def _make(options) -> DemoFake:
+    fake = DemoFake()
+    for i in range(min(options.orders, 5)):
+        fake.add_order(str(9001 + i))
+    return fake
+
+
+def _configure(fake: DemoFake, url: str) -> SandboxConfig:
+    return SandboxConfig(tables={"channels": {"demo-shop": {"type": "demoshop", "base_url": url}},
+                                 "carriers": {"demo-post": {"type": "demopost", "base_url": url}}},
+                         env={"DEMO_SHOP_API_KEY": fake.api_key, "DEMO_POST_API_KEY": fake.api_key})
+
+
+def _check(app, fake: DemoFake) -> list[str]:
+    orders = app.channel("demo-shop").sync_orders(None)
+    if not orders:
+        raise SandboxCheckFailed("no DemoShop order imported")
+    post = app.carrier("demo-post")
+    result = post.create_shipment(ShipmentRequest(
+        carrier="demo-post", parcels=[Parcel(Decimal("1.0"))], label_format=LabelFormat.ZPL,
+        recipient=Address(name="Ada Lovelace", street="Via Roma 1", postal_code="00184", city="Roma", country="IT")))
+    if not result.ok:
+        raise SandboxCheckFailed("DemoPost refused the shipment: " + "; ".join(str(m) for m in result.messages))
+    tracked = post.track(result.shipment_id)
+    return [f"demo: {orders} order(s) imported; DemoPost shipment {result.shipment_id}: {tracked.status.value}"]

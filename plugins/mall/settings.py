@@ -1,12 +1,13 @@
-"""``[carriers.<name>] type = "mall_delivery"``: the keys every carrier account has plus MALL
-Delivery's own (docs/plugins/carriers.md)."""
+"""The MALL plugin's config tables: ``[carriers.<name>] type = "mall_delivery"``, the keys every
+carrier account has plus MALL Delivery's own (docs/plugins/carriers.md). A MALL channel account
+will add its table here, with the same ``base_url`` and ``client_id_secret``."""
 from __future__ import annotations
 
 from pydantic import Field
 
 from marketd.sdk import CarrierSettings, SecretRef
 
-DEFAULT_BASE_URL = "https://mpapi.mallgroup.com"
+DEFAULT_BASE_URL = "https://mpapi.mallgroup.com"   # MPAPI, for channel and carrier alike
 
 
 class MallDeliverySettings(CarrierSettings):

@@ -17,46 +17,12 @@ Rules from MALL's partner help (seed 004) and the MPAPI docs (research §4):
 """
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from marketd.sdk import (Carrier, InFlight, LabelFormat, Message, ParcelResult, ShipmentRequest, ShipmentResult,
+                         TrackingResult, TrackingStatus)
 
-from marketd.sdk import (Carrier, InFlight, Label, LabelFormat, Message, ParcelResult, ShipmentRequest, ShipmentResult,
-                        TrackingEvent, TrackingResult, TrackingStatus)
-from marketd.sdk.labels import LabelError, split_pdf_labels, zpl_blocks
-
+from . import mapper
 from .client import MallClient
-from .orders import package_size
 from .settings import MallDeliverySettings
-
-STATUS = {
-    "blocked": TrackingStatus.pending, "open": TrackingStatus.pending, "shipping": TrackingStatus.pending,
-    "shipped": TrackingStatus.in_transit, "delivered": TrackingStatus.delivered,
-    "returned": TrackingStatus.return_to_sender, "lost": TrackingStatus.lost, "cancelled": TrackingStatus.unknown,
-}
-CONSIGNMENT = {
-    "CREATED": TrackingStatus.pending, "RECEIVED": TrackingStatus.in_transit,
-    "DELIVERING": TrackingStatus.out_for_delivery, "READY_FOR_PICKUP": TrackingStatus.out_for_delivery,
-    "DELIVERED": TrackingStatus.delivered, "DAMAGED": TrackingStatus.delivery_failed,
-    "RETURNING": TrackingStatus.delivery_failed, "RETURNED": TrackingStatus.return_to_sender,
-    "LOST": TrackingStatus.lost, "CANCELLED": TrackingStatus.unknown,
-}
-PRAGUE = ZoneInfo("Europe/Prague")
-
-
-def _ts(text) -> datetime | None:
-    """MALL's ``Y-m-d H:i:s`` (or ISO) as an aware time; no offset means MALL's local time."""
-    if not text:
-        return None
-    try:
-        return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=PRAGUE)
-    except ValueError:
-        try:
-            d = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return d if d.tzinfo else d.replace(tzinfo=PRAGUE)
 
 
 class MallDeliveryCarrier(Carrier):
@@ -77,7 +43,7 @@ class MallDeliveryCarrier(Carrier):
     def client(self) -> MallClient:
         if self._client is None:
             self._client = MallClient(
-                self.name, self.settings.base_url,
+                self.name, self.settings.base_url, tag="mall_delivery",
                 client_id=lambda: self.app.secret(self.settings.client_id_secret),
                 transport=self._transport, clock=self.app.clock,
                 requests_per_second=self.settings.requests_per_second, timeout=self.settings.timeout)
@@ -108,7 +74,7 @@ class MallDeliveryCarrier(Carrier):
         """Refuse ``carrier`` for a smallbox order of this account's MALL channel(s)."""
         if not self.active or carrier.type == self.type or not self.is_mall_order(order):
             return None
-        size = str(request.options.get("package_size") or "").lower() or package_size(order)
+        size = str(request.options.get("package_size") or "").lower() or mapper.package_size(order)
         if size != "smallbox":
             return None
         return Message(
@@ -160,7 +126,7 @@ class MallDeliveryCarrier(Carrier):
             done, msgs = self.client.update_order(oid, body)
             if done is None:
                 return ShipmentResult(self.name, messages=msgs)
-        elif status in ("shipped", "delivered", "returned", "lost"):
+        elif status in mapper.REPRINT_ONLY:
             notes.append(Message(self.name, f"MALL order {oid} is already {status}: these are the last labels "
                                             "printed for it (MALL allows only reprints after shipping)",
                                  "reprint", "warning"))
@@ -169,21 +135,15 @@ class MallDeliveryCarrier(Carrier):
                 self.name, f"MALL order {oid} is {status}: labels can be made only for open or shipping orders",
                 "status")])
         per_page = self.settings.labels_per_page
-        body = {"labels_type": request.label_format.value.lower(), "first_position": 1, "labels_per_page": per_page,
-                "labels": [{"order_id": int(oid) if oid.isdigit() else oid, "parcel_count": len(request.parcels)}]}
-        data, msgs = self.client.labels(body)
+        data, msgs = self.client.labels(mapper.labels_request(oid, len(request.parcels), request.label_format, per_page))
         if data is None:
             return ShipmentResult(self.name, messages=msgs)
-        entry = next((o for o in data.get("orders") or [] if str(o.get("order_id")) == oid), None)
-        barcodes = [str(b) for b in (entry or {}).get("barcodes") or []]
+        barcodes = mapper.barcodes_of(data, oid)
         if not barcodes:
             return ShipmentResult(self.name, messages=[Message(self.name, f"MALL returned no barcodes for order {oid}",
                                                                "labels")])
-        try:
-            raw = base64.b64decode(data.get("labels_raw") or "", validate=False)
-        except (binascii.Error, ValueError):
-            raw = b""
-        labels = self._split(raw, request.label_format, per_page, len(barcodes), notes)
+        labels, unusable = mapper.split_labels(self.name, data, request.label_format, per_page, len(barcodes))
+        notes += unusable
         parcels = [ParcelResult(parcel_number=b, tracking_number=b, label=labels[i] if i < len(labels) else None)
                    for i, b in enumerate(barcodes)]
         if len(barcodes) != len(request.parcels):
@@ -191,18 +151,6 @@ class MallDeliveryCarrier(Carrier):
                                             "parcels (a reprint keeps the first count)", "parcels", "warning"))
         return ShipmentResult(self.name, shipment_id=oid, parcels=parcels, messages=notes,
                               meta={"order_id": oid, "barcodes": barcodes})
-
-    def _split(self, raw: bytes, fmt: LabelFormat, per_page: int, count: int, notes: list) -> list[Label]:
-        try:
-            if fmt == LabelFormat.ZPL:
-                blocks = zpl_blocks(raw)
-                if len(blocks) != count:
-                    raise LabelError(f"{len(blocks)} ZPL labels for {count} parcels")
-                return [Label(b.encode(), fmt) for b in blocks]
-            return [Label(p, fmt) for p in split_pdf_labels(raw, per_page=per_page, count=count)]
-        except LabelError as exc:
-            notes.append(Message(self.name, f"MALL labels unusable: {exc}", "labels", "warning"))
-            return []
 
     def cancel(self, shipment: ShipmentResult) -> list[Message]:
         return [Message(self.name, "MALL Delivery shipments are cancelled in the MALL partner portal", "unsupported")]
@@ -212,24 +160,7 @@ class MallDeliveryCarrier(Carrier):
         order, msgs = self.client.get_order(oid)
         if order is None:
             return TrackingResult(self.name, oid, TrackingStatus.unknown, found=False, messages=msgs)
-        status = STATUS.get(str(order.get("status")), TrackingStatus.unknown)
-        events = []
-        for name in ("shipping", "shipped", "delivered", "returned", "lost", "cancelled"):
-            at = _ts(order.get(name))
-            if at and name != "shipping":
-                events.append(TrackingEvent(at=at, description=f"MALL order {name}", code=name,
-                                            status=STATUS[name]))
-        for h in order.get("consignment_status_history") or []:
-            if isinstance(h, dict) and h.get("status"):
-                st = str(h["status"]).upper()
-                events.append(TrackingEvent(at=_ts(h.get("date")), description=f"consignment {st}", code=st,
-                                            status=CONSIGNMENT.get(st, TrackingStatus.unknown)))
-        events.sort(key=lambda e: e.at.timestamp() if e.at else 0, reverse=True)
-        final = status in (TrackingStatus.delivered, TrackingStatus.return_to_sender, TrackingStatus.lost) \
-            or order.get("status") == "cancelled"
-        return TrackingResult(self.name, str(order.get("tracking_number") or oid), status, events,
-                              delivered_at=_ts(order.get("delivered_at")), final=final,
-                              tracking_url=str(order.get("tracking_url") or ""))
+        return mapper.tracking_result(self.name, oid, order)
 
 
 factory = MallDeliveryCarrier  # the class is the factory; its settings_model declares the keys

@@ -7,7 +7,7 @@
   ``getReportDocument`` and the download of the presigned document URL.
 
 Authentication is the LWA access token in ``x-amz-access-token`` (no SigV4 since 2023-10). All
-calls go through :class:`marketd.http.HttpClient` with one token bucket per operation, seeded
+calls go through the SDK's ``HttpClient`` with one token bucket per operation, seeded
 with the default usage plans below and adapted from ``x-amzn-RateLimit-Limit``. A 403 that
 looks like an expired/invalid token drops the cached token and is retried once.
 
@@ -94,7 +94,8 @@ class SpApiError(MarketdError):
                          + (f" [request {request_id}]" if request_id else "") + (f"; {hint}" if hint else ""))
 
 
-def _errors(resp) -> list:
+def error_list(resp) -> list:
+    """Amazon's ``errors`` list of an answer (an ``errors`` object wrapping one too); [] if none."""
     try:
         doc = resp.json()
     except ValueError:
@@ -110,7 +111,7 @@ def _errors(resp) -> list:
 
 def _token_problem(resp) -> bool:
     """A 403 that a fresh access token may cure (expired, invalid or revoked token)."""
-    for e in _errors(resp):
+    for e in error_list(resp):
         code = str(e.get("code", "")).lower()
         text = f"{e.get('message', '')} {e.get('details', '')}".lower()
         if code in ("unauthorized", "invalidaccesstoken", "expiredtoken", "accessdenied") or "token" in text:
@@ -172,7 +173,7 @@ class SpApiClient:
         """One SP-API call with the access token; a token-looking 403 is retried once.
 
         ``max_wait``: longest rate-limit wait (default ``self.max_wait``); beyond it
-        :class:`marketd.http.RateLimited` is raised before anything is sent.
+        ``RateLimited`` is raised before anything is sent.
         """
         if max_wait == -1:
             max_wait = self.max_wait
@@ -203,7 +204,7 @@ class SpApiClient:
             hint = ("the access token was refused even after a refresh: check that the app has the needed role "
                     "(Orders: 'Inventory and Order Tracking', 'Direct-to-Consumer Shipping' for buyer data; "
                     "Reports: 'Finance and Accounting') and that the seller has not revoked it")
-        raise SpApiError(operation, resp.status_code, _errors(resp), resp.headers.get("x-amzn-RequestId", ""), hint)
+        raise SpApiError(operation, resp.status_code, error_list(resp), resp.headers.get("x-amzn-RequestId", ""), hint)
 
     # -- Orders v2026-01-01 --------------------------------------------------------------------
     def search_orders(self, *, marketplace_ids: list[str], last_updated_after: datetime | None = None,

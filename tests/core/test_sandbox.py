@@ -1,0 +1,160 @@
+"""`marketd sandbox`: the core serves what the plugins register (``register_fakes``) and
+``--check`` proves every fake it serves, so a broken one fails the check, naming it."""
+from __future__ import annotations
+
+import logging
+import tomllib
+
+import pytest
+from click.testing import CliRunner
+
+from marketd import sandbox as sandbox_mod
+from marketd.cli import cli
+from marketd.pluginhost import PluginHost
+from marketd.sdk import hookimpl
+from marketd.sdk.fakes import FakeService, Response, SandboxCheckFailed, SandboxConfig, SandboxFake
+
+
+def test_check_exercises_every_fake_the_plugins_register(tmp_path):
+    result = CliRunner().invoke(cli, ["sandbox", str(tmp_path / "sb"), "--check", "--orders", "8"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "8 order(s) imported, 1 settlement file(s)" in out           # orders
+    assert any(line.startswith("settlement ") and ": ok, payout" in line for line in out.splitlines())  # settlement
+    assert "confirmed on Amazon order" in out                            # tracking back to the channel
+    assert "brt: shipment" in out and "2 PDF label(s) of 100x150 mm" in out and ": in_transit" in out
+    assert "mall: order 1001, 2 PDF label(s)" in out                     # MALL labels, then its tracking
+    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, mall")
+    cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
+    assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
+
+
+def test_the_brt_url_without_rest_v1_fails_the_check_naming_brt(tmp_path, monkeypatch):
+    """Issue 9 item 13 as it was: the sandbox wrote BRT's base_url without /rest/v1 and every BRT
+    line failed with 404. Such a config must fail --check, not pass it."""
+    import marketd.plugins.brt.fake as brt_fake
+
+    original = brt_fake._sandbox_configure
+
+    def old_bug(fake, url):
+        wanted = original(fake, url)
+        account = wanted.tables["carriers"][brt_fake.SANDBOX_ACCOUNT]
+        account["base_url"] = account["base_url"].removesuffix(brt_fake.API_PREFIX)
+        return wanted
+
+    monkeypatch.setattr(brt_fake, "_sandbox_configure", old_bug)
+    result = CliRunner().invoke(cli, ["sandbox", str(tmp_path / "sb"), "--check", "--orders", "5"])
+    assert result.exit_code != 0
+    assert "brt: FAILED: creating a shipment failed" in result.output and "HTTP 404" in result.output
+    assert "sandbox check failed for brt; passed: amazon, mall" in result.output
+
+
+class Hello(FakeService):
+    def __init__(self):
+        super().__init__()
+        self.route("GET", r"/hello", lambda req: Response(200, {"hello": req.q("name")}), name="hello")
+
+
+class TestFakes:
+    """One fake that works, one without a check, one that cannot start."""
+
+    @hookimpl
+    def register_fakes(self, register):
+        def configure(fake, url):
+            fake.url = url
+            return SandboxConfig(tables={}, env={"HELLO_TOKEN": "t0k"}, hints=["curl {config}"])
+
+        def check(app, fake):
+            import httpx
+
+            assert app.config["_path"].endswith("marketd.toml")  # an App on the written config
+            return [f"hello: {httpx.get(fake.url + '/hello', params={'name': 'x'}).json()}"]
+
+        register(SandboxFake("hello", lambda options: Hello(), configure, check))
+        register(SandboxFake("silent", lambda options: Hello(), lambda fake, url: SandboxConfig({})))
+        register(SandboxFake("broken", lambda options: 1 / 0, lambda fake, url: SandboxConfig({})))
+
+
+class RaisingFakes:
+    @hookimpl
+    def register_fakes(self, register):
+        raise RuntimeError("no fakes today")
+
+
+def _host(*plugins):
+    host = PluginHost(strict=False)
+    for i, plugin in enumerate(plugins):
+        host.register(plugin, f"test-{i}")
+    return host
+
+
+def test_every_fake_served_must_prove_itself(tmp_path):
+    sb = sandbox_mod.start(tmp_path / "sb", host=_host(TestFakes(), RaisingFakes()))
+    try:
+        assert set(sb.servers) == {"hello", "silent"} and "ZeroDivisionError" in sb.broken["broken"]
+        assert "no fakes today" in sb.broken["plugin test-1"]
+        assert "HELLO_TOKEN='t0k'" in (tmp_path / "sb" / "sandbox.env").read_text()
+        outcomes = {o.name: o for o in sandbox_mod.check(sb)}
+    finally:
+        sandbox_mod.stop(sb)
+    assert outcomes["hello"].ok and outcomes["hello"].lines == ["hello: {'hello': 'x'}"]
+    assert not outcomes["silent"].ok and "no check" in outcomes["silent"].error
+    assert not outcomes["broken"].ok and not outcomes["plugin test-1"].ok
+    assert sb.servers == {}  # stopped
+
+
+def test_a_check_that_raises_is_a_failure_with_its_reason(tmp_path):
+    class Failing:
+        @hookimpl
+        def register_fakes(self, register):
+            def check(app, fake):
+                raise SandboxCheckFailed("the fake answered nonsense")
+            register(SandboxFake("failing", lambda options: Hello(), lambda fake, url: SandboxConfig({}), check))
+
+    sb = sandbox_mod.start(tmp_path / "sb", host=_host(Failing()))
+    try:
+        [outcome] = sandbox_mod.check(sb)
+    finally:
+        sandbox_mod.stop(sb)
+    assert not outcome.ok and outcome.error == "the fake answered nonsense"
+
+
+def test_two_fakes_may_not_claim_the_same_config_key(tmp_path):
+    class Twice:
+        @hookimpl
+        def register_fakes(self, register):
+            for name, url in (("one", "http://a"), ("two", "http://b")):
+                register(SandboxFake(name, lambda options: Hello(),
+                                     lambda fake, served, url=url: SandboxConfig({"carriers": {"x": {"base_url": url}}}),
+                                     lambda app, fake: []))
+
+    sb = sandbox_mod.start(tmp_path / "sb", host=_host(Twice()))
+    sandbox_mod.stop(sb)
+    assert list(sb.broken) == ["two"] and "carriers.x.base_url is set by another fake" in sb.broken["two"]
+
+
+@pytest.mark.parametrize("name", ["mall", "mall_delivery"])
+def test_a_disabled_plugins_fake_is_not_served(tmp_path, monkeypatch, caplog, name):
+    """The plugin was renamed mall_delivery -> mall: the old name still disables it, with a warning."""
+    monkeypatch.setenv("MARKETD_DISABLE_PLUGINS", name)
+    caplog.set_level(logging.WARNING, logger="marketd.plugins")
+    sb = sandbox_mod.start(tmp_path / "sb")
+    sandbox_mod.stop(sb)
+    assert set(sb.registered) == {"amazon", "brt"} and sb.broken == {}
+    assert "mall_delivery" not in (tmp_path / "sb" / "marketd.toml").read_text()
+    renamed = "plugin 'mall_delivery' is now called 'mall'" in caplog.text
+    assert renamed == (name == "mall_delivery")
+
+
+def test_the_port_option_numbers_the_fakes_in_name_order(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a free port, and (very likely) the two after it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sb = sandbox_mod.start(tmp_path / "sb", port=port, orders=1)
+    try:
+        assert {name: served.port for name, served in sb.servers.items()} == {
+            "amazon": port, "brt": port + 1, "mall": port + 2}
+    finally:
+        sandbox_mod.stop(sb)
