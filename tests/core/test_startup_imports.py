@@ -9,7 +9,7 @@ import sys
 from tests.conftest import write_config
 
 HEAVY = ["pandas", "numpy", "sqlite_utils", "httpx", "pypdf", "apscheduler", "watchdog", "openpyxl", "xlsxwriter",
-         "fpdf", "jsonschema"]
+         "fpdf", "jsonschema", "asyncssh", "cryptography"]
 PROBE = """
 import json, sys
 from marketd.cli import main
