@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class Structure:
     blank: np.ndarray         # bool, record may be all-blank (confirm on its values)
     last_unterminated: bool
     exact: bool               # True when made by the exact (csv module) scan
+    quoted: bool = True       # the file holds a quote byte (False: only the fast scan can say so)
 
     @property
     def records(self) -> int:
@@ -218,7 +220,7 @@ def _scan_fast(path, encoding: str, delim: int, bom: int) -> Structure:
     if any(p.dtype == np.int64 for p in starts):
         starts = [p.astype(np.int64) for p in starts]
     st = Structure(cat(starts, np.int32), cat(fields, np.int32), cat(blanks, bool), last_unterminated,
-                   exact=False)
+                   exact=False, quoted=quotes_before > 0)
     if st.records > 1 and (st.blank[1:] & (st.fields[1:] != st.fields[0])).any():
         raise _Irregular  # a maybe-blank record with another field count: skipped or refused? exact scan
     return st
@@ -258,6 +260,68 @@ def _ends_with_newline(path) -> bool:
             return False
         fh.seek(-1, 2)
         return fh.read(1) in (b"\n", b"\r")
+
+
+def column_values(path, encoding: str, delimiter: str, st: Structure, pos: int) -> Iterator[list[str]]:
+    """The text of field ``pos`` of every record after the header (blank ones included: they
+    hold no value), block by block, read from the bytes with no CSV parser at all.
+
+    Only for a file the fast scan read and found without a single quote byte (``st.quoted`` is
+    False): then every line break ends a record and every delimiter ends a field. A first look
+    at one column (a catalog's prices, to decide its decimal style) then costs a few vectorised
+    passes instead of a parse of the whole file."""
+    assert not st.quoted and not st.exact
+    delim = ord(delimiter)
+    record = 0
+    tail = b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(BLOCK)
+            data = tail + block
+            if block:
+                end = data.rfind(b"\n") + 1
+                tail = data[end:]
+                data = data[:end]
+                if not data:
+                    continue  # no line break yet: a long line goes on in the next block
+            elif not data:
+                break
+            else:
+                tail = b""
+                if not data.endswith(b"\n"):
+                    data += b"\n"  # the last record has no line break
+            a = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(a == _LF)
+            begins = np.empty(len(ends), dtype=np.int64)
+            begins[0] = 0
+            begins[1:] = ends[:-1] + 1
+            de = np.flatnonzero(a == delim)
+            first = np.searchsorted(de, begins)  # each record's first delimiter
+            if pos:
+                k = first + pos - 1
+                has = k < len(de)
+                has[has] = de[k[has]] < ends[has]
+                start = np.where(has, de[np.minimum(k, max(len(de) - 1, 0))] + 1 if len(de) else 0, ends)
+            else:
+                start = begins
+            k = first + pos
+            closed = k < len(de)
+            closed[closed] = de[k[closed]] < ends[closed]
+            stop = np.where(closed, de[np.minimum(k, max(len(de) - 1, 0))] if len(de) else 0, ends)
+            stop = np.where(~closed & (stop > start) & (a[np.maximum(stop - 1, 0)] == _CR), stop - 1, stop)
+            stop = np.maximum(stop, start)
+            if record == 0:
+                start, stop = start[1:], stop[1:]  # the header
+            record += len(ends)
+            if not len(start):
+                continue
+            width = stop - start + 1  # the field and one byte after it, which becomes the separator
+            bounds = np.cumsum(width)
+            picked = a[np.arange(int(bounds[-1])) - np.repeat(bounds - width - start, width)]
+            picked[bounds - 1] = 0
+            yield picked.tobytes().decode(encoding).split("\x00")[:-1]
+    if record != st.records:
+        raise RuntimeError(f"column_values: {record} records read, the scan counted {st.records}")
 
 
 def check_columns(st: Structure, delimiter: str) -> None:

@@ -32,13 +32,15 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import httpx
 
 from .backoff import Backoff
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import TransientError
+
+if TYPE_CHECKING:  # httpx itself is imported by the first client made: every start-up would pay 0.1 s for it
+    import httpx
 
 log = logging.getLogger("marketd.http")
 
@@ -303,6 +305,8 @@ class HttpClient:
         self.limiter = limiter
         self.name = name or (urlsplit(base_url).hostname or "http")
         self.rate_limit_header = rate_limit_header
+        import httpx
+
         self.client = httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
                                    headers=dict(headers or {}), follow_redirects=follow_redirects)
         # counters for tests, benchmarks and `marketd status`
@@ -350,6 +354,7 @@ class HttpClient:
         throttled = 0
         throttle_wait = policy.throttle_wait
         where = f"{self.name} {op}"
+        import httpx
         while True:
             bucket = self._bucket(operation)
             if bucket is not None:

@@ -148,10 +148,16 @@ _SHAPE_COMMA = re.compile(_EDGE[0] + r"[-+]?[0-9]*,[0-9]{1,2}" + _EDGE[1])
 _SHAPE_ANY = re.compile(_EDGE[0] + r"[-+]?[0-9]*(?:[.,][0-9]{1,2})?" + _EDGE[1])
 
 
+_DIGITS_AS_ZERO = str.maketrans("0123456789", "0000000000")
+
+
 def votes(values: Iterable) -> dict[str, int]:
     """Strong votes per decimal separator, one per value (see :meth:`DecimalStyle.detect`)."""
-    values = [v for v in (values.tolist() if hasattr(values, "tolist") else values)
-              if isinstance(v, str) and v and len(v) <= MAX_TEXT]
+    values = values.tolist() if hasattr(values, "tolist") else list(values)
+    quick = _quick_votes(values)
+    if quick is not None:
+        return quick
+    values = [v for v in values if isinstance(v, str) and v and len(v) <= MAX_TEXT]
     out = {".": 0, ",": 0}
     text = "\x00".join(values)
     if values and text.count("\x00") == len(values) - 1:  # the usual shapes, counted in one pass each
@@ -163,6 +169,28 @@ def votes(values: Iterable) -> dict[str, int]:
         if s:
             out[s] += n
     return out
+
+
+def _quick_votes(values: list) -> dict[str, int] | None:
+    """The votes of a column whose every value is ``12``/``12.5``/``12,50``-shaped (or empty),
+    counted without a pass per value: each such value holds at most one separator, followed by
+    one or two digits, so it is one strong vote for it. None when the column is not like that
+    (then every value is looked at)."""
+    try:
+        text = "\x00" + "\x00".join(values) + "\x00"
+    except TypeError:  # a value that is no text
+        return None
+    if text.count("\x00") != len(values) + 1 or (values and max(map(len, values)) > MAX_TEXT):
+        return None
+    rest = text.replace(".", "").replace(",", "").replace("\x00", "")
+    if rest and not (rest.isascii() and rest.isdigit()):  # signs, blanks, letters: the slow way
+        return None
+    shape = text.translate(_DIGITS_AS_ZERO)
+    dots, commas = shape.count("."), shape.count(",")
+    closed = sum(shape.count(s + tail) for s in ".," for tail in ("0\x00", "00\x00"))
+    if closed != dots + commas:  # a separator not followed by one or two digits and the value's end
+        return None
+    return {".": dots, ",": commas}
 
 
 def _body_re(style: DecimalStyle, strict: bool) -> re.Pattern:

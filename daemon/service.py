@@ -19,13 +19,16 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config as config_mod
 from .errors import AlreadyRunning
 from .inbox import InboxEngine
-from .scheduler import JobRunner
 from .sdnotify import notify, watchdog_interval
-from .watch import Watcher
+
+if TYPE_CHECKING:
+    from .scheduler import JobRunner
+    from .watch import Watcher
 
 log = logging.getLogger("marketd")
 
@@ -142,6 +145,11 @@ class Daemon:
             self.lock.release()
 
     def _run(self) -> int:
+        # the scheduler (APScheduler) and the watchers (watchdog) only here: one-shot commands
+        # take InstanceLock from this module and must not pay for them
+        from .scheduler import JobRunner
+        from .watch import Watcher
+
         app = self.app
         self._signals()
         app.store.check_writable()  # a read-only database: one line now, not a dead worker later

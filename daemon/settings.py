@@ -44,7 +44,7 @@ class Settings(BaseModel):
     """Base of every settings table: unknown keys are errors, types are strict (``"30"`` is not
     a number), and a validated table never changes afterwards."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True, defer_build=True)
 
     # -- read like the dict tables this replaces ------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:

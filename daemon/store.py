@@ -5,7 +5,7 @@ the CLI each get their own), ``synchronous=FULL`` so a journal row that says "pu
 survives a power cut as well as a kill -9. Plugins own their tables through
 ``register_migrations``; the core owns the journal, business keys, job runs and orders.
 
-Every write transaction starts with ``BEGIN IMMEDIATE`` (:class:`Database`), including the ones
+Every write transaction starts with ``BEGIN IMMEDIATE`` (:class:`marketd.sqlitedb.Database`), including the ones
 sqlite-utils opens itself inside ``insert``/``upsert``, and an inbox file's transaction
 (:meth:`Store.file_transaction`) begins that way at its first use of the store. A plain (deferred) ``BEGIN`` reads first
 (sqlite-utils looks at the table's columns) and then upgrades to a write; if another connection
@@ -25,9 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .errors import MarketdError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def utcnow_iso() -> str:
@@ -95,32 +98,13 @@ class StoreError(MarketdError):
     """The state database cannot be opened or written (a one-line message, not a traceback)."""
 
 
-class Database(sqlite_utils.Database):
-    """sqlite-utils with every outermost transaction taken as a writer from its first statement
-    (``BEGIN IMMEDIATE``), so a busy database is waited for (busy timeout) instead of failing at
-    once when a read is upgraded to a write. Nested blocks stay savepoints."""
+def _database(conn: sqlite3.Connection):
+    """``conn`` wrapped as :class:`marketd.sqlitedb.Database`; sqlite-utils (which imports pandas
+    and numpy, a third of a second) is imported by the first connection a thread opens, not by
+    every command that merely imports this module."""
+    from .sqlitedb import Database
 
-    @contextmanager
-    def atomic(self):
-        if self.conn.in_transaction:
-            with super().atomic() as db:  # a savepoint inside the open transaction
-                yield db
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.rollback()
-            raise
-        else:
-            try:
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.rollback()
-                raise
-
-    def begin(self) -> None:
-        self.execute("BEGIN IMMEDIATE")
+    return Database(conn)
 
 
 class ThreadConnections:
@@ -219,7 +203,7 @@ class Store:
         self.path = Path(path)
         self._lazy = threading.local()  # file_transaction() not begun yet, per thread
         try:
-            self._conns = ThreadConnections(self.path, wrap=Database, foreign_keys=True)
+            self._conns = ThreadConnections(self.path, wrap=_database, foreign_keys=True)
         except (OSError, sqlite3.Error) as exc:
             raise self._unusable(exc, "open") from None
 

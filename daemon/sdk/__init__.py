@@ -60,30 +60,79 @@ What each group is for:
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .. import __version__
-from ..backoff import Backoff
-from ..carriers import (EXCEPTION_STATUSES, FINAL_STATUSES, Address, Carrier, InFlight, Label, LabelFormat, Message,
-                        Parcel, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent, TrackingResult,
-                        TrackingStatus, to_decimal)
-from ..cli import build_app, exclusive
-from ..clock import SYSTEM_CLOCK, Clock, FakeClock
-from ..config import inbox_settings
-from ..context import FileContext
 from ..errors import ConfigError, FileRejected, MarketdError, OutputExists, TransientError
 from ..hookspecs import hookimpl
-from ..http import (HttpClient, RateLimited, RateLimiter, RetryPolicy, TokenBucket, redact_form, redact_headers,
-                    redact_text, redact_url, utc_iso)
-from ..inbox import crashpoint
-from ..models import Capabilities, Channel, JobSpec, Money
-from ..orderstatus import ORDER_STATUSES, normalise_order_status
-from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
-from ..numbers import AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind, parse_decimal, votes
-from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
-                        Settings, did_you_mean)
-from ..store import ThreadConnections
-from ..logs import mask_emails, quote_input
-from ..tabular import Chunk, TableFile, clean_text, csv_text, read_table, safe_cell, write_csv
-from ..xlsxout import MAX_ROWS as XLSX_MAX_ROWS, Workbook as XlsxWorkbook
+
+# Every other name is imported from its owner on first use (module ``__getattr__``): a command
+# imports what it touches, not the whole core (httpx, the PDF library, the scheduler, pandas), so
+# ``marketd --help`` and a one-file ``marketd process`` start in a fraction of the time. Each
+# name is still the owner's object itself (tests/core/test_hooks.py checks the identity).
+_OWNERS = {
+    "..backoff": ["Backoff"],
+    "..carriers": ["EXCEPTION_STATUSES", "FINAL_STATUSES", "Address", "Carrier", "InFlight", "Label", "LabelFormat",
+                   "Message", "Parcel", "ParcelResult", "ShipmentRequest", "ShipmentResult", "TrackingEvent",
+                   "TrackingResult", "TrackingStatus", "to_decimal"],
+    "..cli": ["build_app", "exclusive"],
+    "..clock": ["SYSTEM_CLOCK", "Clock", "FakeClock"],
+    "..context": ["FileContext"],
+    "..http": ["HttpClient", "RateLimited", "RateLimiter", "RetryPolicy", "TokenBucket", "redact_form",
+               "redact_headers", "redact_text", "redact_url", "utc_iso"],
+    "..inbox": ["crashpoint"],
+    "..models": ["Capabilities", "Channel", "JobSpec", "Money"],
+    "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
+    "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
+    "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
+                  "parse_decimal", "votes"],
+    "..settings": ["AddressTable", "CarrierSettings", "ChannelSettings", "InboxSettings", "JobSettings", "SecretRef",
+                   "Settings", "did_you_mean"],
+    "..store": ["ThreadConnections"],
+    "..logs": ["mask_emails", "quote_input"],
+    "..tabular": ["Chunk", "TableFile", "clean_text", "csv_text", "read_table", "safe_cell", "write_csv"],
+}
+_RENAMED = {"XLSX_MAX_ROWS": ("..xlsxout", "MAX_ROWS"), "XlsxWorkbook": ("..xlsxout", "Workbook")}
+_LAZY = {name: (module, name) for module, names in _OWNERS.items() for name in names} | _RENAMED
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), attr)
+    globals()[name] = value  # once: later lookups are plain module attributes
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from ..backoff import Backoff
+    from ..carriers import (EXCEPTION_STATUSES, FINAL_STATUSES, Address, Carrier, InFlight, Label, LabelFormat,
+                            Message, Parcel, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent,
+                            TrackingResult, TrackingStatus, to_decimal)
+    from ..cli import build_app, exclusive
+    from ..clock import SYSTEM_CLOCK, Clock, FakeClock
+    from ..context import FileContext
+    from ..http import (HttpClient, RateLimited, RateLimiter, RetryPolicy, TokenBucket, redact_form,
+                        redact_headers, redact_text, redact_url, utc_iso)
+    from ..inbox import crashpoint
+    from ..models import Capabilities, Channel, JobSpec, Money
+    from ..orderstatus import ORDER_STATUSES, normalise_order_status
+    from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
+    from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
+                           parse_decimal, votes)
+    from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
+                            Settings, did_you_mean)
+    from ..store import ThreadConnections
+    from ..logs import mask_emails, quote_input
+    from ..tabular import Chunk, TableFile, clean_text, csv_text, read_table, safe_cell, write_csv
+    from ..xlsxout import MAX_ROWS as XLSX_MAX_ROWS, Workbook as XlsxWorkbook
 
 
 def open_app(config_path):
@@ -120,9 +169,11 @@ def prune_archives(app) -> int:
     return retention.prune(app)
 
 
-def inbox_settings_for(app, kind: str) -> InboxSettings:
+def inbox_settings_for(app, kind: str) -> "InboxSettings":
     """The validated settings of inbox ``kind`` (its handler's model; the defaults for a kind
     without a handler)."""
+    from ..config import inbox_settings
+
     return inbox_settings(app.config, kind)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import re
+from typing import TYPE_CHECKING
 
-from pypdf import PageObject, PdfReader, PdfWriter, Transformation
-from pypdf.generic import ContentStream
+if TYPE_CHECKING:  # pypdf itself is imported where a PDF is handled: it costs 0.1 s of every start-up
+    from pypdf import PageObject, PdfWriter
 
 MM = 72 / 25.4
 LABEL_W_MM, LABEL_H_MM = 100, 150
@@ -49,6 +50,8 @@ def merge_zpl(labels: list[bytes]) -> bytes:
 # -- PDF -----------------------------------------------------------------------------------------
 def _clip(page: PageObject, left: float, bottom: float, width: float, height: float) -> None:
     """Clip the page's content to a rectangle (so merging it elsewhere shows only that part)."""
+    from pypdf.generic import ContentStream
+
     content = ContentStream(page.get_contents(), page.pdf) if page.get_contents() is not None else None
     if content is None:
         return
@@ -68,6 +71,8 @@ def _num(v: float):
 
 def _fit(src: PageObject, box: tuple[float, float, float, float]) -> PageObject:
     """A new 100x150 mm page holding ``box`` (left, bottom, width, height) of ``src``, scaled to fit."""
+    from pypdf import PageObject, PdfWriter, Transformation
+
     left, bottom, width, height = box
     if width <= 0 or height <= 0:
         raise LabelError("label page has no size")
@@ -109,6 +114,8 @@ def split_pdf_labels(data: bytes, per_page: int = 1, count: int | None = None) -
 def split_pdf_label_pages(data: bytes, per_page: int = 1,
                           count: int | None = None) -> list[tuple[bytes, PageObject]]:
     """As :func:`split_pdf_labels`, with each label's parsed page for a print run (parsed once)."""
+    from pypdf import PdfReader, PdfWriter
+
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = list(reader.pages)
@@ -150,6 +157,8 @@ def split_pdf_label_pages(data: bytes, per_page: int = 1,
 
 def merge_pdfs(labels: list[bytes]) -> bytes:
     """One print run: every page of every label PDF, in order."""
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     for data in labels:
         for page in PdfReader(io.BytesIO(data)).pages:
@@ -166,6 +175,8 @@ def _write(writer: PdfWriter) -> bytes:
 
 def check_pdf_label(data: bytes) -> list[tuple[float, float]]:
     """Page sizes in mm of a label PDF (raises LabelError if it is not a PDF)."""
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data))
         return [(float(p.mediabox.width) / MM, float(p.mediabox.height) / MM) for p in reader.pages]

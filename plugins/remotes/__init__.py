@@ -17,8 +17,6 @@ from marketd.sdk import JobSpec, hookimpl
 
 from .cli import remotes_commands
 from .ledger import Ledger
-from .push import enqueue_outputs
-from .runner import job
 from .settings import check_inboxes, remotes_of
 from .status import lines
 
@@ -33,9 +31,17 @@ def register_jobs(register, app):
     if any(r.pull for r in remotes.values()):
         check_inboxes(app, remotes, set(app.inbox_handlers()))
     for name, remote in remotes.items():
-        register(JobSpec(f"remote-{name}", partial(job, remote=name), trigger="interval",
+        register(JobSpec(f"remote-{name}", partial(_job, remote=name), trigger="interval",
                          seconds=max(1, math.ceil(remote.job_seconds)), catch_up=True, enabled=remote.enabled,
                          description=f"SFTP {remote.address}: {len(remote.pull)} pull(s), {len(remote.push)} push(es)"))
+
+
+def _job(app, since, *, remote: str) -> dict:
+    """The remote's job; the SFTP side (asyncssh, a quarter of a second to import) is imported
+    when a job runs, not by every start of the daemon and of each command."""
+    from .runner import job
+
+    return job(app, since, remote=remote)
 
 
 @hookimpl
@@ -53,6 +59,8 @@ def file_processed(app, record):
     paths = [o.get("published") or o.get("final") for o in outputs if isinstance(o, dict)]
     paths = [p for p in paths if p]
     if paths:
+        from .push import enqueue_outputs
+
         enqueue_outputs(app, remotes, Ledger.of(app), paths)
 
 

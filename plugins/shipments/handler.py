@@ -21,8 +21,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from pypdf import PdfReader, PdfWriter
-
 from marketd.sdk import (Address, ConfigError, FileRejected, InFlight, LabelFormat, ParcelResult, ShipmentRequest,
                         ShipmentResult, TrackingStatus, crashpoint, csv_text, mask_emails, quote_input)
 from marketd.sdk.labels import LabelError, split_pdf_label_pages, zpl_blocks
@@ -112,6 +110,8 @@ class _Run:
         self.ledger = Ledger.for_app(self.app)
         self.stem = output_stem(ctx)
         self.base = f"labels/{self.stem}"
+        from pypdf import PdfWriter  # here, not at the top: every start-up of the daemon imports this module
+
         self.print_pdf = PdfWriter()
         self.print_pages = 0
         self.print_zpl: list[str] = []
@@ -539,6 +539,8 @@ _WORD = re.compile(r"\w++")
 
 
 def _merge(pages: list[bytes]) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
     w = PdfWriter()
     for p in pages:
         w.add_page(PdfReader(io.BytesIO(p)).pages[0])
