@@ -1,0 +1,37 @@
+"""Built-in plugin: eBay (``[channels.<name>] type = "ebay"``).
+
+Orders from the Fulfillment API, tracking back with ``createShippingFulfillment``, payouts from
+the Finances API written into ``inbox/settlements/``, the fake eBay ``marketd sandbox`` serves.
+See docs/plugins/ebay.md.
+"""
+from __future__ import annotations
+
+from marketd.sdk import hookimpl
+
+
+@hookimpl
+def register_channels(register):
+    from .channel import EbayChannel
+
+    register("ebay", EbayChannel)
+
+
+@hookimpl
+def register_jobs(register):
+    from .jobs import jobs
+
+    jobs(register)
+
+
+@hookimpl
+def register_migrations(register):
+    from .schema import COMPONENT, MIGRATIONS
+
+    register(COMPONENT, MIGRATIONS)
+
+
+@hookimpl
+def register_fakes(register):
+    from .fake import sandbox
+
+    register(sandbox())
