@@ -153,16 +153,19 @@ class EbayClient:
                 return resp.json()
             except ValueError:
                 raise TransientError(f"eBay {operation}: HTTP {resp.status_code} without a JSON body")
+        errors = errors_of(resp)
         hint = ""
+        about_signature = any("signature" in f"{e.get('message', '')} {e.get('longMessage', '')}".lower()
+                              for e in errors)
         if resp.status_code == 401:
             hint = "the access token was refused even after a refresh: check the scopes the seller consented to"
-        elif resp.status_code == 403 and FINANCES in str(resp.request.url) and self.signer is None:
+        elif FINANCES in str(resp.request.url) and resp.status_code in (400, 401, 403) and self.signer is None \
+                and (about_signature or resp.status_code == 403):
             hint = ("EU/UK-domiciled sellers must sign Finances calls: set digital_signature = true and the "
                     "signing key secrets (docs/plugins/ebay.md, 'Digital signatures')")
-        elif resp.status_code in (400, 403) and FINANCES in str(resp.request.url) and self.signer is not None \
-                and any("signature" in str(e.get("message", "")).lower() for e in errors_of(resp)):
+        elif FINANCES in str(resp.request.url) and about_signature and self.signer is not None:
             hint = "the signature was refused: check the signing key and its JWE (x-ebay-signature-key)"
-        raise EbayApiError(operation, resp.status_code, errors_of(resp), hint)
+        raise EbayApiError(operation, resp.status_code, errors, hint)
 
     # -- Fulfillment ---------------------------------------------------------------------------
     def order_pages(self, filter: str, *, limit: int = ORDERS_PAGE, max_wait: float | None = -1) -> Iterator[dict]:

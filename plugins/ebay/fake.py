@@ -224,6 +224,7 @@ class EbayFake(FinancesApi, FakeService):
     def _api(self, req: Request, **args) -> Reply:
         op = req.operation
         if op in FINANCES_OPS and self._host(req) in ("api.ebay.com", "api.sandbox.ebay.com"):
+            req.unchecked = True  # no such resource on this host: not an answer of the operation
             return self.not_found(req)  # Finances lives only on apiz.ebay.com
         auth = req.headers.get("authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else None
@@ -258,7 +259,7 @@ class EbayFake(FinancesApi, FakeService):
                 problems.append("Content-Type must be application/json")
             if problems:
                 self._violations.append({"operation": op, "path": req.path, "problems": problems})
-                req.violation = True  # the answer to a broken request is not checked itself
+                req.unchecked = True  # the answer to a broken request is not checked itself
                 return Reply(400, error(32600, "Invalid input data", long="; ".join(problems)[:1000]))
         try:
             handler = getattr(self, "_op_" + op)
@@ -286,7 +287,7 @@ class EbayFake(FinancesApi, FakeService):
     def finish(self, req: Request, reply: Reply) -> Reply:
         op = req.operation
         reply.headers.setdefault("x-ebay-c-request-id", f"{self.rng.getrandbits(48):012x}")
-        if self.contract is None or op not in RESOURCE or getattr(req, "violation", False):
+        if self.contract is None or op not in RESOURCE or getattr(req, "unchecked", False):
             return reply
         body = reply.body
         if isinstance(body, bytes):

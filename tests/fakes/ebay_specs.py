@@ -14,8 +14,8 @@ document, so every ``#/components/schemas/...`` resolves — the same mechanism 
   fake, or ``legacyOrderId``, which v1.20.7 no longer has — is a drift, not a pass;
 - requests: query parameter names must be declared; a JSON body is checked against the
   ``requestBody`` schema;
-- answers: the status must be declared for the operation (401, 403 and 429 are eBay's
-  platform answers, undeclared in every operation: they are checked as error envelopes); a
+- answers: the status must be declared for the operation (401, 403, 429 and 502–504 are eBay's
+  gateway answers, undeclared in every operation: they are checked as error envelopes); a
   declared JSON schema is checked; an answer declared without content (204, 409) must be empty;
   error answers (4xx/5xx) are checked against ``{"errors": [Error]}`` and their ``errorId`` must
   be one the contract lists for that status (``x-response-codes``) when it lists any.
@@ -41,7 +41,9 @@ OPERATIONS = {
     "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment",
     "getPayouts": "finances", "getPayout": "finances", "getTransactions": "finances",
 }
-PLATFORM_STATUSES = {401, 403, 429}
+# Answers of eBay's gateway that no operation declares: token/scope refusals, the call limit, and
+# the 502/503/504 of an outage (checked as error envelopes).
+PLATFORM_STATUSES = {401, 403, 429, 502, 503, 504}
 # eBay's gateway answers these for any operation (token, scope, call limit, routing, and the
 # digital-signature check in front of the Finances API [215120: the fake's choice, unverified]).
 PLATFORM_ERROR_IDS = {1001, 1100, 2001, 2002, 2003, 215120}
@@ -110,8 +112,8 @@ class OpenApiDoc:
         with self._lock:
             v = self._validators.get(key)
             if v is None:
-                if "$ref" in schema:
-                    schema = {"$ref": self.uri + schema["$ref"]}
+                # references inside the schema point into this document
+                schema = json.loads(key.replace('"#/components/', f'"{self.uri}#/components/'))
                 v = self._validators[key] = Draft4Validator(schema, registry=self.registry)
             return v
 
