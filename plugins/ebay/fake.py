@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
-from .fake_finances import FinancesApi
+from .fake_finances import FinancesApi, TransactionReport
 from .fake_orders import (CARRIERS, MAX_FULFILLMENTS, FilterError, Reply, _bad, date_range, error, generate_orders,
                           int_param, iso, page_links, parse_iso, split_filter, value_set)
 
@@ -85,7 +85,7 @@ class ContractNotChecked(RuntimeError):
     """Asked for contract violations of a fake that checks no contract."""
 
 
-class EbayFake(FinancesApi, FakeService):
+class EbayFake(FinancesApi, TransactionReport, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"authorization", "x-ebay-signature-key", "signature"}

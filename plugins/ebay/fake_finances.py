@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .fake_orders import (FINAL_VALUE_RATE, FIXED_FEE, FilterError, Reply, _bad, date_range, error, int_param, iso,
+from .fake_orders import (FINAL_VALUE_RATE, FIXED_FEE, FilterError, Reply, date_range, error, int_param, iso,
                           money, page_links, parse_iso, split_filter, value_set)
 
 PAYOUT_STATUSES = {"INITIATED", "SUCCEEDED", "RETRYABLE_FAILED", "TERMINAL_FAILED", "REVERSED"}
@@ -212,3 +212,160 @@ class FinancesApi:
                          offset, limit, len(rows))
         doc["transactions"] = rows[offset:offset + limit]
         return Reply(200, doc)
+
+
+# -- the Seller Hub Transaction report, from the same money ---------------------------------------------
+NEW_COLUMNS = [
+    "Transaction creation date", "Type", "Order number", "Legacy order ID", "Buyer username", "Buyer name",
+    "Ship to city", "Ship to province/region/state", "Ship to zip", "Ship to country", "Net amount",
+    "Payout currency", "Payout date", "Payout ID", "Payout method", "Payout status", "Reason for hold", "Item ID",
+    "Transaction ID", "Item title", "Custom label", "Quantity", "Item subtotal", "Shipping and handling",
+    "Seller collected tax", "eBay collected tax", "Final Value Fee - fixed", "Final Value Fee - variable",
+    "Regulatory operating fee", 'Very high "item not as described" fee', "Below standard performance fee",
+    "International fee", "Charity donation", "Deposit processing fee", "Gross transaction amount",
+    "Transaction currency", "Exchange rate", "Reference ID", "Description"]
+OLD_DROPPED = {"Payout method", "Regulatory operating fee", "Charity donation", "Deposit processing fee"}
+UK_NAMES = {"Final Value Fee - fixed": "Final value fee \u2013 fixed",
+            "Final Value Fee - variable": "Final value fee \u2013 variable"}
+
+
+def report_date(dt: datetime) -> str:
+    return f"{dt:%b} {dt.day}, {dt.year}"
+
+
+def report_amount(value: Decimal | None) -> str:
+    """``--`` for none; thousands grouped (``-3,666.78``) as the report writes them."""
+    if value is None:
+        return "--"
+    return f"{value.quantize(Decimal('0.01')):,.2f}"
+
+
+class TransactionReport:
+    """Mixed into the fake: the CSV Seller Hub would give for its payouts."""
+
+    def transaction_report_csv(self, payout_ids: list[str] | None = None, *, layout: str = "new",
+                               open_orders: list[str] | None = None, holds: bool = False, seller: str = "negozio_it",
+                               bom: bool = True) -> str:
+        """The Transaction report of ``payout_ids`` (default: every payout) built from the same
+        transactions the Finances API serves: roll-up + detail rows for multi-item orders, ``--``
+        for empty cells, quoted thousands, a Payout row per payout (Payout date ``--``). Layouts:
+        ``new`` (Transaction creation date, 39 columns), ``old`` (Transaction date, without
+        Payout method / Regulatory operating fee / Charity donation / Deposit processing fee),
+        ``uk`` (``Final value fee – fixed``). ``open_orders``: Order rows without a Payout ID
+        (money not paid out yet). ``holds``: a Hold placed/released pair on the first order,
+        reusing its Transaction ID."""
+        import csv
+        import io
+
+        with self.lock:
+            ids = payout_ids if payout_ids is not None else list(self.payouts)
+            columns = [c for c in NEW_COLUMNS if layout != "old" or c not in OLD_DROPPED]
+            if layout == "old":
+                columns[0] = "Transaction date"
+            header = [UK_NAMES.get(c, c) if layout == "uk" else c for c in columns]
+            rows: list[dict] = []
+            dates = []
+            for pid in ids:
+                payout = self.payouts[pid]
+                txs = sorted((t for t in self.transactions if t["payoutId"] == pid), key=lambda t: t["transactionDate"])
+                for t in txs:
+                    rows += self._report_rows(t, payout, holds and not rows)
+                    dates.append(parse_iso(t["transactionDate"]))
+                when = parse_iso(payout["payoutDate"])
+                dates.append(when)
+                rows.append({"date": when, "Type": "Payout", "Net amount": -_d(payout["amount"]),
+                             "Gross transaction amount": -_d(payout["amount"]), "Payout ID": pid,
+                             "Payout currency": payout["amount"]["currency"], "Payout method": "Bank account",
+                             "Payout status": "Funds sent", "Transaction currency": payout["amount"]["currency"],
+                             "Description": "Scheduled payout"})
+            for oid in open_orders or []:
+                sale = self._sale(self.orders[oid], self.clock.now(), "")
+                rows += self._report_rows(sale, None, False)
+                dates.append(self.clock.now())
+            out = io.StringIO()
+            w = csv.writer(out, lineterminator="\r\n")
+            start, end = (min(dates), max(dates)) if dates else (self.clock.now(), self.clock.now())
+            w.writerow(["Transaction report"])
+            w.writerow(["Start date", report_date(start)])
+            w.writerow(["End date", report_date(end)])
+            w.writerow(["Seller", seller])
+            w.writerow([])
+            w.writerow(header)
+            for r in rows:
+                cells = []
+                for c in columns:
+                    if c in ("Transaction creation date", "Transaction date"):
+                        cells.append(report_date(r["date"]))
+                        continue
+                    v = r.get(c)
+                    cells.append(report_amount(v) if isinstance(v, Decimal) else ("--" if v in (None, "") else str(v)))
+                w.writerow(cells)
+            text = out.getvalue()
+            return ("\ufeff" + text) if bom else text
+
+    def _report_rows(self, t: dict, payout: dict | None, hold: bool) -> list[dict]:
+        when = parse_iso(t["transactionDate"])
+        pid = payout["payoutId"] if payout else ""
+        cur = t["amount"]["currency"]
+        sign = Decimal(1) if t["bookingEntry"] == "CREDIT" else Decimal(-1)
+        net = sign * _d(t["amount"])
+        common = {"date": when, "Payout ID": pid, "Payout currency": cur, "Transaction currency": cur,
+                  "Payout date": report_date(parse_iso(payout["payoutDate"])) if payout else None,
+                  "Payout method": "Bank account" if payout else None,
+                  "Payout status": "Funds sent" if payout else "Funds on hold" if not pid else None}
+        kind = t["transactionType"]
+        order = self.orders.get(t.get("orderId") or "") or {}
+        if kind == "SALE":
+            contact = order["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]
+            addr = contact["contactAddress"]
+            buyer = {"Order number": order["orderId"], "Legacy order ID": order["orderId"],
+                     "Buyer username": order["buyer"]["username"], "Buyer name": contact["fullName"],
+                     "Ship to city": addr["city"], "Ship to province/region/state": addr.get("stateOrProvince"),
+                     "Ship to zip": addr["postalCode"], "Ship to country": addr["countryCode"]}
+            fees = {li["lineItemId"]: li["marketplaceFees"] for li in t["orderLineItems"]}
+            items = order["lineItems"]
+
+            def detail(li: dict, with_money: bool) -> dict:
+                fx = {"Final Value Fee - fixed": None, "Final Value Fee - variable": None}
+                for f in fees.get(li["lineItemId"], []):
+                    col = "Final Value Fee - fixed" if f["feeType"].startswith("FINAL_VALUE_FEE_FIXED") else \
+                        "Final Value Fee - variable"
+                    fx[col] = (fx[col] or Decimal(0)) - _d(f["amount"])
+                row = {**common, **buyer, "Type": "Order", "Item ID": li["legacyItemId"],
+                       "Transaction ID": li["lineItemId"], "Item title": li["title"], "Custom label": li["sku"],
+                       "Quantity": li["quantity"], "Item subtotal": _d(li["lineItemCost"]),
+                       "Shipping and handling": _d(li["deliveryCost"]["shippingCost"]), **fx}
+                if with_money:
+                    row.update({"Net amount": net, "Gross transaction amount": _d(t["totalFeeBasisAmount"])})
+                return row
+
+            if len(items) == 1:
+                out = [detail(items[0], True)]
+            else:
+                rollup = {**common, **buyer, "Type": "Order", "Net amount": net,
+                          "Gross transaction amount": _d(t["totalFeeBasisAmount"]),
+                          "Quantity": sum(li["quantity"] for li in items)}
+                out = [rollup] + [detail(li, False) for li in items]
+            if hold:
+                first = items[0]["lineItemId"]
+                out.append({**common, "Type": "Hold", "Order number": order["orderId"], "Transaction ID": first,
+                            "Net amount": -net, "Gross transaction amount": -net, "Reason for hold": "Held payout",
+                            "Description": "Hold placed"})
+                out.append({**common, "Type": "Hold", "Order number": order["orderId"], "Transaction ID": first,
+                            "Net amount": net, "Gross transaction amount": net, "Description": "Hold released"})
+            return out
+        oid = t.get("orderId") or next((r["referenceId"] for r in t.get("references") or []
+                                        if r["referenceType"] == "ORDER_ID"), None)
+        row = {**common, "Order number": oid, "Legacy order ID": oid, "Net amount": net, "Gross transaction amount": net,
+               "Reference ID": t["transactionId"], "Description": t.get("transactionMemo")}
+        if kind == "SHIPPING_LABEL":
+            row["Type"] = "Shipping label"
+        elif kind == "NON_SALE_CHARGE":
+            row["Type"] = "Other fee"
+        elif kind == "REFUND":
+            row["Type"] = "Refund"
+        elif kind == "TRANSFER":
+            row["Type"] = "Transfer"
+        else:
+            row["Type"] = kind.replace("_", " ").capitalize()
+        return [row]

@@ -5,12 +5,10 @@ for the documented mistakes. Skipped locally without the specs, failed under CI.
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 
 import httpx
 import pytest
 
-from marketd.clock import FakeClock
 from marketd.plugins.ebay.fake import SCOPE_FINANCES, SCOPE_FULFILLMENT, EbayFake
 
 from .conftest import CREDS
