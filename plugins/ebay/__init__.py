@@ -1,7 +1,8 @@
 """Built-in plugin: eBay (``[channels.<name>] type = "ebay"``).
 
 Orders from the Fulfillment API, tracking back with ``createShippingFulfillment``, payouts from
-the Finances API written into ``inbox/settlements/``, the fake eBay ``marketd sandbox`` serves.
+the Finances API written into ``inbox/settlements/``, the fake eBay ``marketd sandbox`` serves; the Transaction report CSV and the fetched
+payout files are settlement formats of the ``settlements`` plugin.
 See docs/plugins/ebay.md.
 """
 from __future__ import annotations
@@ -35,3 +36,12 @@ def register_fakes(register):
     from .fake import sandbox
 
     register(sandbox())
+
+
+@hookimpl
+def register_settlement_formats(register):
+    from .finances import FORMATS as API_FORMATS
+    from .transaction_report import EbayTransactionReport
+
+    for fmt in (*API_FORMATS, EbayTransactionReport()):
+        register(fmt)
