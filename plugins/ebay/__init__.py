@@ -1,8 +1,9 @@
 """Built-in plugin: eBay (``[channels.<name>] type = "ebay"``).
 
 Orders from the Fulfillment API, tracking back with ``createShippingFulfillment``, payouts from
-the Finances API written into ``inbox/settlements/``, the fake eBay ``marketd sandbox`` serves; the Transaction report CSV and the fetched
-payout files are settlement formats of the ``settlements`` plugin.
+the Finances API written into ``inbox/settlements/``, the fake eBay ``marketd sandbox`` serves.
+The Seller Hub Transaction report and the fetched payout files are settlement formats of the
+``settlements`` plugin.
 See docs/plugins/ebay.md.
 """
 from __future__ import annotations
