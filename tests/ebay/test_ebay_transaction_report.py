@@ -137,19 +137,19 @@ def test_uk_en_dash_very_high_fee_and_an_unknown_fee_column(env):
 def test_quoted_thousands_parentheses_currency_symbols_and_exact_decimals(env):
     data = [
         row(**{"Transaction creation date": "Jan 1, 2026", "Type": "Order", "Order number": "02-22222-22222",
-               "Net amount": "$3,666.78", "Payout currency": "USD", "Payout ID": "P2",
+               "Net amount": "$3,666.88", "Payout currency": "USD", "Payout ID": "P2",
                "Final Value Fee - variable": "($333.12)", "Gross transaction amount": "4,000.00"}),
         row(**{"Transaction creation date": "Jan 1, 2026", "Type": "Order", "Order number": "02-22222-22223",
                "Net amount": "0.1", "Payout currency": "USD", "Payout ID": "P2", "Gross transaction amount": "0.1"}),
         row(**{"Transaction creation date": "Jan 2, 2026", "Type": "Order", "Order number": "02-22222-22224",
                "Net amount": "0.2", "Payout currency": "USD", "Payout ID": "P2", "Gross transaction amount": "0.2"}),
-        row(**{"Transaction creation date": "Jan 9, 2026", "Type": "Payout", "Net amount": "-3,667.08",
+        row(**{"Transaction creation date": "Jan 9, 2026", "Type": "Payout", "Net amount": "-3,667.18",
                "Payout currency": "USD", "Payout ID": "P2"}),
     ]
     res = env.drop(report(*data))
     assert res["state"] == "done", res["error"]
     p = env.payouts()[f"ebay:{ACCOUNT}:payout:P2"]
-    assert p["status"] == "ok" and p["stated_total"] == "3667.08" and p["difference"] in ("0.00", "0", None)
+    assert p["status"] == "ok" and p["stated_total"] == "3667.18" and p["difference"] in ("0.00", "0", None)
     assert {(l["category"], l["amount"]) for l in env.lines("02-22222-22222")} == {
         ("revenue", "4000.00"), ("marketplace_fee", "-333.12")}
 
