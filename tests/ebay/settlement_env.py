@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -46,15 +47,16 @@ class Env:
         """``n`` orders, shipped at the fake and synced into the store."""
         orders = self.fake.populate(n, days=3, **kw)
         for o in orders:
-            self.fake.touch(o["orderId"], at=self.app.clock.now() - __import__("datetime").timedelta(hours=1),
+            self.fake.touch(o["orderId"], at=self.app.clock.now() - timedelta(hours=1),
                             orderFulfillmentStatus="FULFILLED")
         self.channel.sync_orders(None, resync=True)
         return orders
 
-    def finance(self, order_id: str) -> dict | None:
+    def finance(self, order_id: str) -> list[dict] | None:
+        """The order's totals per currency (``order_finance``: revenue, marketplace_fee … net)."""
         key = f"{ACCOUNT}:{order_id}"
         got = self.app.hook.order_finance(app=self.app, order_keys=[key], refs=[])
-        return (got or {}).get(key)
+        return ((got or {}).get(key) or {}).get("totals")
 
     def payouts(self) -> dict:
         return {r["payout_key"]: r for r in self.db.query("select * from payouts")}

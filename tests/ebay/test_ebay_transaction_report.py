@@ -169,7 +169,7 @@ def test_inconsistent_unchecked_and_open(env):
     assert res["state"] == "done", res["error"]
     ps = env.payouts()
     assert ps[f"ebay:{ACCOUNT}:payout:P3"]["status"] == "inconsistent"
-    assert ps[f"ebay:{ACCOUNT}:payout:P3"]["difference"] == "0.01"
+    assert ps[f"ebay:{ACCOUNT}:payout:P3"]["difference"] == "-0.01"  # the rows add up to 10.00, eBay paid 10.01
     assert ps[f"ebay:{ACCOUNT}:payout:P4"]["status"] == "unchecked"
     assert ps[f"ebay:{ACCOUNT}:open"]["status"] == "open" and ps[f"ebay:{ACCOUNT}:open"]["kind"] == "open"
     # the complete copy of P3 later replaces the inconsistent one; P4 gets its Payout row
