@@ -64,7 +64,8 @@ def prepare(root: Path, rows_wanted: int) -> tuple[Path, int, int]:
         refund = (ids[i], "5.00") if i == 0 else None
         fake.make_payout(ids[i:i + chunk], when=clock.now() - timedelta(days=(len(ids) - i) / chunk), refund=refund)
     text = fake.transaction_report_csv()
-    path = root / "ebay-transaction-report.csv"
+    root.mkdir(parents=True, exist_ok=True)
+    path = root.parent / "ebay-transaction-report.csv"  # dropped from outside the instance, as a person would
     path.write_text(text, encoding="utf-8")
     rows = text.count("\n") - 6
     app = make_app(root, {"settlements": settlements, "ebay": ebay_plugin}, clock=clock,
