@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 
 from marketd.sdk import AMOUNT, DecimalStyle, FileRejected, NumberError, parse_decimal, quote_input
-from marketd.sdk.settlements import (Category, CheckRule, FeeSubtype, ParsedSettlement, Payout, PayoutKind,
-                                     PayoutLine, PayoutStatus, SourceRow, VocabularyRow)
+from marketd.sdk.settlements import (Category, CheckRule, FeeSubtype, LineTable, ParsedSettlement, Payout,
+                                     PayoutKind, PayoutStatus, SourceRow, VocabularyRow)
 
 NAME = "ebay-transaction-report"
 FIX_DOWNLOAD = ("download it again from Seller Hub: Payments → Reports → Transaction report (CSV), and drop it "
@@ -335,27 +335,33 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
     fx = np.where((pcur != "") & (tcur != "") & (pcur != tcur), tcur, "") if n else np.zeros(0, dtype=object)
 
     # -- group rows: (payout id, order, type, fx currency) ---------------------------------------
-    keys = pd.DataFrame({"p": payouts_col, "o": orders, "t": type_norm, "x": fx})
-    gcodes, gkeys = pd.factorize(pd.MultiIndex.from_frame(keys), sort=False) if n else (np.zeros(0, np.int64), [])
-    ng = len(gkeys)
+    gcodes = (pd.DataFrame({"p": payouts_col, "o": orders, "t": type_norm, "x": fx})
+              .groupby(["p", "o", "t", "x"], sort=False).ngroup().to_numpy(np.int64)) if n else np.zeros(0, np.int64)
+    ng = int(gcodes.max()) + 1 if n else 0
+    order_by = np.argsort(gcodes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(gcodes[order_by]) != 0]) if n else np.zeros(0, np.int64)
 
-    def gcount(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(gcodes, weights=mask.astype(np.int64), minlength=ng).astype(np.int64)
+    def gsum(values: np.ndarray) -> np.ndarray:
+        """Exact integer sums per group (sorted once, ``reduceat``: no float on the way)."""
+        return np.add.reduceat(values[order_by], starts) if n else np.zeros(0, np.int64)
 
-    agg: dict[str, np.ndarray] = {}
+    net_rows = net_present.astype(np.int64)
+    agg: dict[str, list[int]] = {}
     for c in money_cols:
         v, p = money.e4[c], money.present[c]
-        roll_n = gcount(p & net_present)
-        roll = _intsum(gcodes, np.where(net_present, v, 0), ng)
-        det = _intsum(gcodes, np.where(net_present, 0, v), ng)
-        agg[c] = np.where(roll_n > 0, roll, det)  # a roll-up row's value, else the detail rows'
-    rows_n = np.bincount(gcodes, minlength=ng).astype(np.int64)
-    first_ep = _grp_min(gcodes, epochs, ng)
-    last_ep = _grp_max(gcodes, epochs, ng)
-    first_row = _first_index(gcodes, ng)
+        roll_n = gsum((p & net_present).astype(np.int64))
+        roll = gsum(v * net_rows)
+        det = gsum(v * (1 - net_rows))
+        agg[c] = np.where(roll_n > 0, roll, det).tolist()  # a roll-up row's value, else the detail rows'
+    rows_n = gsum(np.ones(n, dtype=np.int64)).tolist()
+    sorted_ep = epochs[order_by]
+    first_ep = np.minimum.reduceat(np.where(sorted_ep < 0, np.iinfo(np.int64).max, sorted_ep), starts).tolist() \
+        if n else []
+    last_ep = np.maximum.reduceat(sorted_ep, starts).tolist() if n else []
+    first_row = order_by[starts].tolist() if n else []
 
-    # -- lines per group ---------------------------------------------------------------------------
-    per_payout: dict[str, list[PayoutLine]] = {}
+    # -- lines per group, as columns per payout -----------------------------------------------------
+    per_payout: dict[str, _Lines] = {}
     payout_net: dict[str, int] = {}
     payout_rows_at: dict[str, int] = {}
     currency_of: dict[str, str] = {}
@@ -363,47 +369,50 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
     vocab: dict[str, dict[tuple, list]] = {}
     unexplained = 0
     unknown_types: dict[str, int] = {}
-    net_c = roles["net"]
-    gross_c, tax_c, charity_c = roles.get("gross"), roles.get("ebay_tax"), roles.get("charity")
-    fee_cols = list(fees)
+    net_l = agg[roles["net"]]
+    gross_l = agg[roles["gross"]] if "gross" in roles else None
+    tax_c, charity_c = roles.get("ebay_tax"), roles.get("charity")
+    tax_l = agg[tax_c] if tax_c else None
+    charity_l = agg[charity_c] if charity_c else None
+    fee_cols = [(c, fees[c], agg[c]) for c in fees]
+    iso: dict[int, str | None] = {}
+
+    def when(epoch: int) -> str | None:
+        if epoch not in iso:
+            iso[epoch] = _dt(epoch).isoformat() if 0 <= epoch < np.iinfo(np.int64).max else None
+        return iso[epoch]
+
     for g in range(ng):
-        pid, order, tnorm, fxcur = gkeys[g]
-        r0 = int(first_row[g])
+        r0 = first_row[g]
+        key, order, tnorm, fxcur = payouts_col[r0], orders[r0], type_norm[r0], fx[r0]
         cur = pcur[r0] or "EUR"
-        key = pid or ""
         currency_of.setdefault(key, cur)
-        net = int(agg[net_c][g])
-        pf = _dt(first_ep[g])
-        pl = _dt(last_ep[g])
+        net = net_l[g]
+        lines = per_payout.get(key)
+        if lines is None:
+            lines = per_payout[key] = _Lines()
         ref = order or None
         alt = (legacy[r0],) if legacy[r0] and legacy[r0] != order else ()
-        lines = per_payout.setdefault(key, [])
-        rows = int(rows_n[g])
-        base = dict(currency=cur, order_ref=ref, alt_refs=alt, posted_first=pf, posted_last=pl, rows=rows)
+        rows = rows_n[g]
+        pf, pl = when(first_ep[g]), when(last_ep[g])
         label = types[r0] or tnorm
-        made: list[tuple[str, str | None, int]] = []  # one-line groups: (category, subtype, amount)
+        add = lines.adder(ref, alt, cur, pf, pl, rows)
         if tnorm in DECOMPOSED and fxcur:
-            made.append((Category.REVENUE.value if tnorm == "order" else Category.REFUND.value, "net_fx", net))
-            for c in fee_cols + [x for x in (tax_c,) if x]:
-                v = int(agg[c][g])
-                if v:
-                    lines.append(PayoutLine(category=Category.MARKETPLACE_FEE.value if c != tax_c else
-                                            Category.WITHHELD_TAX.value, amount=_d(v if c != tax_c else -v),
-                                            subtype=fees.get(c), description=f"{label}/{c} ({fxcur})",
-                                            informational=True, **{**base, "currency": fxcur}))
+            add(Category.REVENUE.value if tnorm == "order" else Category.REFUND.value, "net_fx", net, label)
+            for c, sub, values in fee_cols:
+                if values[g]:
+                    add(Category.MARKETPLACE_FEE.value, sub, values[g], f"{label}/{c} ({fxcur})", fxcur, True)
+            if tax_l is not None and tax_l[g]:
+                add(Category.WITHHELD_TAX.value, None, -tax_l[g], f"{label}/{tax_c} ({fxcur})", fxcur, True)
         elif tnorm in DECOMPOSED:
-            parts = []
-            for c in fee_cols:
-                v = int(agg[c][g])
-                if v:
-                    parts.append((Category.MARKETPLACE_FEE.value, fees[c], v, c))
-            tax = int(agg[tax_c][g]) if tax_c else 0
+            parts = [(Category.MARKETPLACE_FEE.value, sub, values[g], c) for c, sub, values in fee_cols if values[g]]
+            tax = tax_l[g] if tax_l is not None else 0
             if tax:
                 parts.append((Category.WITHHELD_TAX.value, None, -tax, tax_c))
-            if charity_c and int(agg[charity_c][g]):
-                parts.append((Category.OTHER.value, "charity", int(agg[charity_c][g]), charity_c))
-            gross = int(agg[gross_c][g]) if gross_c else 0
-            parts.append((DECOMPOSED[tnorm].value, None, gross, gross_c or "Gross transaction amount"))
+            if charity_l is not None and charity_l[g]:
+                parts.append((Category.OTHER.value, "charity", charity_l[g], charity_c))
+            parts.append((DECOMPOSED[tnorm].value, None, gross_l[g] if gross_l is not None else 0,
+                          roles.get("gross", "Gross transaction amount")))
             rest = net - sum(p[2] for p in parts)
             if rest and tax and rest == tax:  # this file's Gross leaves the eBay-collected tax out
                 parts = [p for p in parts if p[0] != Category.WITHHELD_TAX.value]
@@ -412,7 +421,7 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
                 parts.append((Category.OTHER.value, "unexplained", rest, "Net amount"))
                 unexplained += 1
             for cat, sub, v, c in parts:
-                lines.append(PayoutLine(category=cat, amount=_d(v), subtype=sub, description=f"{label}/{c}", **base))
+                add(cat, sub, v, f"{label}/{c}")
         else:
             cat, sub = TYPES.get(tnorm, (None, None))
             if cat is None and tnorm.startswith("hold"):
@@ -424,20 +433,13 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
                 sub = _other_fee_subtype(description[r0])
             if cat == Category.PAYOUT:
                 payout_net[key] = payout_net.get(key, 0) + net
-                payout_rows_at[key] = int(first_ep[g])
-            made.append((cat.value, sub, net))
-        for cat, sub, v in made:
-            lines.append(PayoutLine(category=cat, amount=_d(v), subtype=sub,
-                                    description=f"{label}" + (f"/{description[r0]}" if description[r0] else ""),
-                                    **base))
-        # what a person checks: unclassified rows, and account-level rows
-        if (tnorm not in DECOMPOSED and TYPES.get(tnorm) is None and not tnorm.startswith("hold")) or ref is None:
-            source_rows.setdefault(key, []).append(SourceRow(
-                reason="unclassified" if TYPES.get(tnorm) is None and tnorm not in DECOMPOSED
-                and not tnorm.startswith("hold") else "no_order",
-                line=first_line + r0, fields=(label, description[r0]), amount=_d(net),
-                category=(TYPES.get(tnorm, (Category.UNCLASSIFIED, None))[0]).value if tnorm not in DECOMPOSED
-                else DECOMPOSED[tnorm].value, order_ref=ref, posted_at=pf))
+                payout_rows_at[key] = first_ep[g]
+            add(cat.value, sub, net, label + (f"/{description[r0]}" if description[r0] else ""))
+            if cat == Category.UNCLASSIFIED or ref is None:
+                source_rows.setdefault(key, []).append(SourceRow(
+                    reason="unclassified" if cat == Category.UNCLASSIFIED else "no_order", line=first_line + r0,
+                    fields=(label, description[r0]), amount=_d(net), category=cat.value, order_ref=ref,
+                    posted_at=_dt(first_ep[g]) if pf else None))
         v = vocab.setdefault(key, {}).setdefault((label,), [0, 0, _main_category(tnorm)])
         v[0] += rows
         v[1] += net
@@ -461,7 +463,7 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
     for key, lines in per_payout.items():
         rows_v = [VocabularyRow(fields=f, category=c, subtype=None, rows=r, amount=_d(a))
                   for f, (r, a, c) in vocab.get(key, {}).items()]
-        common = dict(channel_type="ebay", source=NAME, currency=currency_of[key], lines=lines, channel=account,
+        common = dict(channel_type="ebay", source=NAME, currency=currency_of[key], lines=lines.table(), channel=account,
                       match_channels=(account,), meta={**meta}, warnings=list(warnings), summary_lines=list(summary),
                       source_rows=source_rows.get(key, []), vocabulary=rows_v, source_columns=("type", "description"))
         if not key:
@@ -482,34 +484,33 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
     return ParsedSettlement(payouts=out, warnings=[])
 
 
-def _intsum(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=np.int64)
-    if len(codes):
-        np.add.at(out, codes, values.astype(np.int64))
-    return out
+class _Lines:
+    """One payout's lines as columns (handed over as a ``LineTable``: no object per line)."""
 
+    def __init__(self):
+        self.cols: dict[str, list] = {k: [] for k in ("order_ref", "alt_refs", "category", "subtype", "description",
+                                                      "currency", "amount_e4", "rows", "posted_first",
+                                                      "posted_last", "informational")}
 
-def _grp_min(codes, values, n):
-    out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    v = np.where(values < 0, np.iinfo(np.int64).max, values)
-    if len(codes):
-        np.minimum.at(out, codes, v)
-    return np.where(out == np.iinfo(np.int64).max, -1, out)
+    def adder(self, ref, alt, currency, posted_first, posted_last, rows):
+        c = self.cols
 
+        def add(category, subtype, amount_e4, description, cur=None, informational=False):
+            c["order_ref"].append(ref)
+            c["alt_refs"].append(alt)
+            c["category"].append(category)
+            c["subtype"].append(subtype)
+            c["description"].append(description)
+            c["currency"].append(cur or currency)
+            c["amount_e4"].append(int(amount_e4))
+            c["rows"].append(rows)
+            c["posted_first"].append(posted_first)
+            c["posted_last"].append(posted_last)
+            c["informational"].append(informational)
+        return add
 
-def _grp_max(codes, values, n):
-    out = np.full(n, -1, dtype=np.int64)
-    if len(codes):
-        np.maximum.at(out, codes, values)
-    return out
-
-
-def _first_index(codes, n):
-    out = np.full(n, -1, dtype=np.int64)
-    if len(codes):
-        idx = np.arange(len(codes))[::-1]
-        out[codes[::-1]] = idx
-    return out
+    def table(self) -> LineTable:
+        return LineTable(len(self.cols["category"]), **self.cols)
 
 
 def _d(e4: int) -> Decimal:
