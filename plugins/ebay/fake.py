@@ -554,4 +554,15 @@ def _sandbox_check(app, fake: EbayFake) -> list[str]:
     if not files:
         raise SandboxCheckFailed("no eBay payout was fetched")
     lines.append(f"{len(files)} eBay payout file(s) written to inbox/settlements/")
+    if "settlements" in app.inbox_handlers():
+        from marketd.sdk import process_file
+
+        for f in files:
+            row = process_file(app, "settlements", f)
+            s = row["summary"] or {}
+            if row["state"] != "done" or s.get("status") != "ok":
+                raise SandboxCheckFailed(f"eBay payout file {row['name']} ended {row['state']} "
+                                         f"({s.get('status')}): {(row['error'] or {}).get('message', '')}")
+            lines.append(f"eBay payout {s.get('payout_id')}: {s.get('status')}, {s.get('stated_total')} "
+                         f"{s.get('currency') or ''}, {s.get('matched', 0)} of {s.get('orders', 0)} order(s) matched")
     return lines
