@@ -154,3 +154,50 @@ def test_kill_9_after_a_recorded_push_and_a_500_after_success(world, daemon_fact
     assert w.ebay.count("createShippingFulfillment", 500) == 1
     w.check_exactly_once()
     w.check_no_buyer_data_in_logs()
+
+
+def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data_kept_private(tmp_path,
+                                                                                             daemon_factory):
+    """The ebay-payouts job writes the Finances payout into inbox/settlements/, the daemon takes it
+    (payout check ok); the Transaction report with the same payout and one more is dropped: the
+    known one is a duplicate, the new one is applied. Archived payout files are 0600; the log
+    has no buyer name, e-mail or user name."""
+    import stat
+
+    w = World(tmp_path)
+    try:
+        for o in w.orders:
+            w.ebay.touch(o["orderId"], at=datetime.now(timezone.utc) - timedelta(hours=1),
+                         orderFulfillmentStatus="FULFILLED")
+        fetched = w.ebay.make_payout(w.order_ids[:2])
+        cfg = w.config.read_text().replace('orders_sync = true', 'orders_sync = true\nsettlements_fetch = true')
+        w.config.write_text(cfg + '\n[jobs.ebay-payouts]\nseconds = 2\n')
+        d = daemon_factory(w.config, env=w.env)
+        w.wait_orders_synced()
+        key = f"ebay:{ACCOUNT}:payout:{fetched['payoutId']}"
+        wait_for(lambda: db_rows(w.root, "select status from payouts where payout_key = ?", [key]), 60,
+                 what="the fetched payout applied")
+        assert db_rows(w.root, "select status from payouts where payout_key = ?", [key])[0]["status"] == "ok"
+        only_in_report = w.ebay.make_payout(w.order_ids[2:])
+        w.ebay.payouts.pop(only_in_report["payoutId"])  # the API does not list it (yet): only the report has it
+        w.ebay.payouts[only_in_report["payoutId"]] = only_in_report
+        report = w.ebay.transaction_report_csv([fetched["payoutId"], only_in_report["payoutId"]])
+        drop_file(w.root / "inbox" / "settlements", "Transaction_report.csv", report)
+        key2 = f"ebay:{ACCOUNT}:payout:{only_in_report['payoutId']}"
+        wait_for(lambda: db_rows(w.root, "select status from payouts where payout_key = ?", [key2]), 60,
+                 what="the report's new payout applied")
+        statuses = {r["payout_key"]: r["status"] for r in db_rows(w.root, "select payout_key, status from payouts")}
+        assert statuses[key] == "ok" and statuses[key2] == "ok"
+        assert count(w.root, "select count(*) n from payouts where channel_type = 'ebay'") == 2
+        d.stop()
+        archived = [p for p in (w.root / "inbox" / "settlements").rglob("*") if p.is_file()
+                    and (p.suffix in (".json", ".csv"))]
+        assert archived and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in archived), \
+            [(p, oct(p.stat().st_mode)) for p in archived]
+        w.check_no_buyer_data_in_logs()
+        reports = "".join(p.read_text(errors="ignore") for p in (w.root / "outbox" / "reports").glob("*.csv"))
+        for o in w.orders:
+            assert o["buyer"]["username"] not in reports
+            assert o["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]["fullName"] not in reports
+    finally:
+        w.close()
