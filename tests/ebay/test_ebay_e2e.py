@@ -160,8 +160,8 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
                                                                                              daemon_factory):
     """The ebay-payouts job writes the Finances payout into inbox/settlements/, the daemon takes it
     (payout check ok); the Transaction report with the same payout and one more is dropped: the
-    known one is a duplicate, the new one is applied. Archived payout files are 0600; the log
-    has no buyer name, e-mail or user name."""
+    known one is a duplicate, the new one is applied. The fetched file is 0600 (a dropped one keeps
+    its owner and group bits, none for others); the log has no buyer name, e-mail or user name."""
     import stat
 
     w = World(tmp_path)
@@ -192,8 +192,10 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
         d.stop()
         archived = [p for p in (w.root / "inbox" / "settlements").rglob("*") if p.is_file()
                     and (p.suffix in (".json", ".csv"))]
-        assert archived and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in archived), \
-            [(p, oct(p.stat().st_mode)) for p in archived]
+        modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in archived}
+        assert set(modes) == {".json", ".csv"}, archived
+        assert modes[".json"] == 0o600  # written by marketd: buyer user names, the owner only
+        assert modes[".csv"] & 0o007 == 0  # a drop keeps its owner/group bits, never any for others (inbox rule)
         w.check_no_buyer_data_in_logs()
         reports = "".join(p.read_text(errors="ignore") for p in (w.root / "outbox" / "reports").glob("*.csv"))
         for o in w.orders:
