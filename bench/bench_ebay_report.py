@@ -12,7 +12,8 @@ child process on that instance, so peak RSS (VmHWM) is the step's own:
 - **baseline**: ``pandas.read_csv(path, skiprows=<preamble>)`` — pandas' own type inference;
 - **reconcile**: ``marketd process`` of the file through the settlements inbox: dispatch, the
   ``ebay-transaction-report`` parse (every amount through the one number parser, each distinct
-  text once), the payout checks, matching, the store writes and the per-payout reports.
+  text once), the payout checks, matching, the store writes and the per-payout reports;
+- the same with ``xlsx = false`` (CSV reports only): one workbook per payout is most of the rest.
 
 The figure is reconcile / baseline (median of ``--repeat`` runs each); the floor is 1.0 (nothing
 can reconcile a file faster than reading it).
@@ -79,6 +80,7 @@ def prepare(root: Path, rows_wanted: int) -> tuple[Path, int, int]:
 
 
 def child(step: str, root: str, path: str) -> None:
+    xlsx = step != "reconcile-no-xlsx"
     t = time.perf_counter()
     out: dict = {}
     if step == "baseline":
@@ -93,7 +95,8 @@ def child(step: str, root: str, path: str) -> None:
         from marketd.sdk.testing import make_app
 
         app = make_app(Path(root), {"settlements": settlements, "ebay": ebay_plugin},
-                       channels={ACCOUNT: {"type": "ebay", "marketplace": "EBAY_IT"}})
+                       channels={ACCOUNT: {"type": "ebay", "marketplace": "EBAY_IT"}},
+                       inbox={"settlements": {"xlsx": xlsx}})
         t = time.perf_counter()
         row = process_file(app, "settlements", Path(path))
         out["state"] = row["state"]
@@ -141,10 +144,12 @@ def main() -> None:
         size_mb = path.stat().st_size / 2 ** 20
         base = [run_child("baseline", prepared, path, None) for _ in range(args.repeat)]
         rec = [run_child("reconcile", work / "run", path, prepared) for _ in range(args.repeat)]
+        bare = [run_child("reconcile-no-xlsx", work / "run", path, prepared) for _ in range(args.repeat)]
         if rec[0]["state"] != "done":
             raise SystemExit(f"the report was not applied: {rec[0]}")
         b = statistics.median(r["seconds"] for r in base)
         r = statistics.median(x["seconds"] for x in rec)
+        r2 = statistics.median(x["seconds"] for x in bare)
         lines = [
             f"eBay Transaction report: {rows} rows, {payouts} payouts, {size_mb:.1f} MiB (prepared in {prep_s:.0f} s)",
             f"  pandas.read_csv: {b:.2f} s (median of {len(base)}), peak RSS {base[0]['peak_rss_mb']:.0f} MB",
@@ -152,6 +157,8 @@ def main() -> None:
             f"{max(x['peak_rss_mb'] for x in rec):.0f} MB; payouts {rec[0]['payouts']}, {rec[0]['lines']} lines, "
             f"{rec[0]['matched']} references matched",
             f"  ratio reconcile / read_csv: {r / b:.1f} (floor 1.0)",
+            f"  without the per-payout workbooks ([inbox.settlements] xlsx = false): {r2:.2f} s, ratio {r2 / b:.1f}, "
+            f"peak RSS {max(x['peak_rss_mb'] for x in bare):.0f} MB",
         ]
         text = "\n".join(lines)
         print(text)
