@@ -554,7 +554,8 @@ def _sandbox_check(app, fake: EbayFake) -> list[str]:
     if not files:
         raise SandboxCheckFailed("no eBay payout was fetched")
     lines.append(f"{len(files)} eBay payout file(s) written to inbox/settlements/")
-    if "settlements" in app.inbox_handlers() and hasattr(app.hook, "register_settlement_formats"):
+    formats_hook = getattr(app.hook, "register_settlement_formats", None)
+    if "settlements" in app.inbox_handlers() and getattr(formats_hook, "spec", None) is not None:
         # the settlements plugin reads the eBay formats (without that model the handler is Amazon's)
         from marketd.sdk import process_file
 
