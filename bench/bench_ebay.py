@@ -34,6 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marketd.plugins.ebay as ebay_plugin  # noqa: E402
+import marketd.plugins.settlements as settlements_plugin  # noqa: E402
 from marketd.app import App  # noqa: E402
 from marketd.clock import FakeClock  # noqa: E402
 from marketd.config import default_config  # noqa: E402
@@ -73,7 +74,7 @@ def make(n: int, base: Path, contract: bool, scenario: str):
     cfg = default_config(base / scenario.replace(" ", "-"))
     cfg["channels"]["bench"] = {"type": "ebay", "orders_sync": True, "initial_days": 31,
                                 "transport": httpx.WSGITransport(app=timed)}
-    app = App(cfg, clock=clock, load_entry_points=False, extra_plugins={"ebay": ebay_plugin})
+    app = App(cfg, clock=clock, load_entry_points=False, extra_plugins={"ebay": ebay_plugin, "settlements": settlements_plugin})
     return clock, fake, timed, app, orders, gen
 
 

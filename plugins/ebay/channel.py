@@ -205,12 +205,10 @@ class EbayChannel(Channel):
     def _store_page(self, page: dict, stats: dict) -> None:
         store = self.app.store
         imported = []
-        add_aliases = getattr(store, "add_order_aliases", None)
         with store.transaction():
             for order in page.get("orders") or []:
                 stats["seen"] += 1
-                row = mapper.order_row(self.name, order)
-                aliases = row.pop("aliases")
+                row = mapper.order_row(self.name, order)  # its `aliases` go to order_aliases
                 old = store.get_order(row["key"])
                 if old is not None and old.get("updated_at") == row["updated_at"] \
                         and old.get("channel_status") == row["channel_status"]:
@@ -218,8 +216,6 @@ class EbayChannel(Channel):
                     continue
                 row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()
                 store.upsert_order(row)
-                if aliases and add_aliases is not None:
-                    add_aliases(row["key"], aliases)
                 stats["changed" if old else "new"] += 1
                 imported.append(row["key"])
         for key in imported:  # after the commit: listeners see what is in the store

@@ -26,6 +26,7 @@ def test_check_exercises_every_fake_the_plugins_register(tmp_path):
     assert "mall: order 1001, 2 PDF label(s)" in out                     # MALL labels, then its tracking
     assert "8 eBay order(s) imported" in out and "sent to eBay order" in out   # eBay orders, tracking back
     assert "1 eBay payout file(s) written to inbox/settlements/" in out
+    assert any(line.startswith("eBay payout ") and ": ok, " in line for line in out.splitlines())  # checked
     assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall")
     cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13

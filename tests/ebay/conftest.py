@@ -50,8 +50,10 @@ def creds_env(monkeypatch):
 
 @pytest.fixture
 def make_app(tmp_path, clock, transport, creds_env):
-    """``make_app(shop={...settings})``: an App with eBay accounts wired to the fake."""
+    """``make_app(shop={...settings})``: an App with eBay accounts wired to the fake (and the
+    settlements plugin, which reads the eBay payout formats: marketd does not start without it)."""
     import marketd.plugins.ebay as ebay_plugin
+    import marketd.plugins.settlements as settlements_plugin
 
     apps = []
 
@@ -64,7 +66,7 @@ def make_app(tmp_path, clock, transport, creds_env):
             if creds:
                 creds_env(name)
         app = App(cfg, clock=clock, load_entry_points=False,
-                  extra_plugins={"ebay": ebay_plugin, **(extra_plugins or {})})
+                  extra_plugins={"ebay": ebay_plugin, "settlements": settlements_plugin, **(extra_plugins or {})})
         apps.append(app)
         return app
 

@@ -164,7 +164,6 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
     its owner and group bits, none for others); the log has no buyer name, e-mail or user name."""
     import stat
 
-    pytest.importorskip("marketd.sdk.settlements", reason="phase 2: needs the settlements model (removed at the merge)")
     w = World(tmp_path)
     try:
         for o in w.orders:

@@ -8,8 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-pytest.importorskip("marketd.sdk.settlements", reason="phase 2: needs the settlements model (removed at the merge)")
-
 from marketd.plugins.ebay.finances import EbayFinancesFormat, transaction_lines
 
 from .settlement_env import ACCOUNT, env, make_env, summary  # noqa: F401  (fixtures)

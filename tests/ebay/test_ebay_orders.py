@@ -191,6 +191,7 @@ def test_a_revoked_refresh_token_is_a_clear_config_error(fake, make_app, creds_e
 
 def test_the_daily_limit_is_counted_persisted_and_never_overrun(fake, make_app, clock):
     import marketd.plugins.ebay as ebay_plugin
+    import marketd.plugins.settlements as settlements_plugin
     from marketd.app import App
 
     fake.populate(450, days=20)
@@ -199,7 +200,8 @@ def test_the_daily_limit_is_counted_persisted_and_never_overrun(fake, make_app, 
     assert app.store.db.execute("select used from ebay_quota where resource = 'order'").fetchone()[0] == 3
     app.close()
     # a new process on the same store (a restart) continues the count
-    again = App(app.config, clock=clock, load_entry_points=False, extra_plugins={"ebay": ebay_plugin})
+    again = App(app.config, clock=clock, load_entry_points=False,
+                extra_plugins={"ebay": ebay_plugin, "settlements": settlements_plugin})
     try:
         ch = again.channel("shop")
         clock.advance(900)

@@ -8,8 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-pytest.importorskip("marketd.sdk.settlements", reason="phase 2: needs the settlements model (removed at the merge)")
-
 from .settlement_env import ACCOUNT, env, make_env, summary  # noqa: F401  (fixtures)
 
 HEADER = ('Transaction creation date,Type,Order number,Legacy order ID,Buyer username,Buyer name,Ship to city,'
