@@ -279,12 +279,13 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
         next(reader)
     lines_before = reader.line_num
     header_line = lines_before + 1
-    frame = pd.read_csv(io.StringIO(text), skiprows=lines_before, dtype=str, keep_default_na=False,
-                        na_filter=False, skip_blank_lines=True, engine="c")
-    raw_columns = list(frame.columns)
+    raw_columns = [c.replace("\ufeff", "") for c in head[hi]]
     by_norm: dict[str, str] = {}
-    for c in raw_columns:
-        by_norm.setdefault(norm(c), c)
+    position: dict[str, int] = {}
+    for i, c in enumerate(raw_columns):
+        if norm(c) not in by_norm:
+            by_norm[norm(c)] = c
+            position[c] = i
     date_col = next(by_norm[d] for d in DATE_COLUMNS if d in by_norm)
     layout = "new" if norm(date_col) == "transaction creation date" else "old"
     warnings: list[str] = []
@@ -299,6 +300,17 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
     texts = {role: by_norm[n_] for n_, role in TEXT_COLUMNS.items() if n_ in by_norm}
     money_cols = {**{c: "fee" for c in fees}, **{c: r for r, c in roles.items()}}
     first_line = header_line + 1
+    _check_widths(text, lines_before + 1, len(raw_columns))
+    # only the columns the money needs: buyer names, addresses and titles are never even loaded
+    wanted = sorted({position[c] for c in [date_col, *texts.values(), *money_cols]})
+    try:
+        frame = pd.read_csv(io.StringIO(text), skiprows=lines_before + 1, header=None, usecols=wanted,
+                            names=list(range(len(raw_columns))), dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=True, engine="c")
+    except pd.errors.ParserError as exc:
+        raise FileRejected("bad_row", f"the report's rows do not fit its header: {exc}", where=f"after line "
+                           f"{header_line}", fix=FIX_DOWNLOAD) from None
+    frame.columns = [raw_columns[i] for i in wanted]
     n = len(frame)
     money = _Money(frame, money_cols, first_line, settings.get("decimal"))
 
@@ -482,6 +494,21 @@ def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
     refs = sorted({str(o) for o in orders if o})
     ctx.prefetch(order_refs=refs, channels=(account,))
     return ParsedSettlement(payouts=out, warnings=[])
+
+
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def _check_widths(text: str, skip: int, width: int) -> None:
+    """Every data row has exactly the header's number of cells. Reading only some columns would
+    not notice otherwise, and a title with an unquoted comma shifts every later cell of its row:
+    the Net amount would be read from the wrong column."""
+    bare = _QUOTED.sub("", text)  # quoted cells (commas and line breaks inside) out of the way
+    for no, line in enumerate(bare.split("\n")[skip:], start=skip + 1):
+        if line.strip() and line.count(",") != width - 1:
+            cells = line.count(",") + 1
+            raise FileRejected("bad_row", f"the row has {cells} cells where the header has {width}",
+                               where=f"line {no}", fix="a cell with a comma must be quoted; " + FIX_DOWNLOAD)
 
 
 class _Lines:

@@ -316,3 +316,15 @@ def test_buyer_data_stays_in_the_archived_file(make_env, caplog):
     reports = "".join(p.read_text(errors="ignore") for p in env.reports.glob("*.csv"))
     for value in names | users:
         assert value not in caplog.text and value not in stored and value not in reports
+
+
+def test_a_row_with_more_or_fewer_cells_than_the_header_is_refused(env):
+    """A title with an unquoted comma would shift the row's cells (Net read from another column)."""
+    shifted = SAMPLE.replace("Tazza 350 ml", "Tazza, 350 ml")
+    res = env.drop(shifted)
+    assert res["state"] == "error" and res["error"]["reason"] == "bad_row"
+    assert res["error"]["where"] == "line 6" and "40 cells where the header has 39" in res["error"]["message"]
+    short = SAMPLE.replace(",-4.90,EUR,--,LBL-1,Shipping label", ",-4.90,EUR")
+    assert env.drop(short)["error"]["reason"] == "bad_row"
+    quoted = SAMPLE.replace("Tazza 350 ml", '"Tazza, 350 ml ""XL"""')
+    assert env.drop(quoted)["state"] == "done"
