@@ -328,3 +328,14 @@ def test_a_row_with_more_or_fewer_cells_than_the_header_is_refused(env):
     assert env.drop(short)["error"]["reason"] == "bad_row"
     quoted = SAMPLE.replace("Tazza 350 ml", '"Tazza, 350 ml ""XL"""')
     assert env.drop(quoted)["state"] == "done"
+
+
+def test_open_money_is_replaced_by_the_next_report(env):
+    def open_row(order, net):
+        return row(**{"Transaction creation date": "Oct 9, 2026", "Type": "Order", "Order number": order,
+                      "Net amount": net, "Payout currency": "EUR", "Gross transaction amount": net})
+    assert env.drop(report(open_row("07-1", "7.00")))["state"] == "done"
+    assert env.drop(report(open_row("07-2", "9.00")))["state"] == "done"
+    p = env.payouts()[f"ebay:{ACCOUNT}:open"]
+    assert p["status"] == "open" and p["net"] == "9.00"
+    assert env.lines("07-1") == [] and [l["amount"] for l in env.lines("07-2")] == ["9.00"]
