@@ -31,8 +31,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .backoff import Backoff
@@ -293,13 +292,19 @@ class HttpClient:
     ``limiter`` is a :class:`RateLimiter` (buckets per operation) or a single
     :class:`TokenBucket` shared by every call. ``rate_limit_header`` names the response header
     that reports the rate in force, for APIs that send one (None: the limits stay as given).
+    ``quota_wait`` is for APIs whose 429 can mean a quota spent for hours (eBay's daily call
+    limit): called with the 429 response, it returns the seconds until the service takes calls
+    again — the request then raises :class:`RateLimited` at once instead of retrying in seconds —
+    or None for the usual wait.
     """
 
     def __init__(self, base_url: str = "", *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
                  clock: Clock | None = None, retry: RetryPolicy | None = None,
                  limiter: RateLimiter | TokenBucket | None = None, headers: Mapping[str, str] | None = None,
-                 name: str = "", rate_limit_header: str | None = None, follow_redirects: bool = False):
+                 name: str = "", rate_limit_header: str | None = None, follow_redirects: bool = False,
+                 quota_wait: Callable[[httpx.Response], float | None] | None = None):
         self.base_url = base_url
+        self.quota_wait = quota_wait
         self.clock = clock or SYSTEM_CLOCK
         self.retry = retry or RetryPolicy()
         self.limiter = limiter
@@ -391,6 +396,12 @@ class HttpClient:
                 self.throttled += 1
                 throttled += 1
                 resp.read()
+                spent = self.quota_wait(resp) if self.quota_wait is not None else None
+                if spent is not None:
+                    if bucket is not None:
+                        bucket.empty()
+                    raise RateLimited(f"{where}: throttled (HTTP 429): the quota is used up; the next call is "
+                                      f"possible in about {spent:.0f}s", spent)
                 if throttled > policy.max_throttled:
                     raise TransientError(f"{where}: still throttled (HTTP 429) after {throttled - 1} waits; "
                                          "will try again on the next run")

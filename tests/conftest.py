@@ -183,3 +183,12 @@ def amazon_contract():
     from tests.fakes.specs import require_amazon_contract
 
     return require_amazon_contract()
+
+
+@pytest.fixture
+def ebay_contract():
+    """The official eBay OpenAPI contracts as the fake eBay's ``contract`` (skip locally without
+    ``shared/specs/ebay``, fail under CI)."""
+    from tests.fakes.ebay_specs import require_ebay_contract
+
+    return require_ebay_contract()

@@ -110,7 +110,7 @@ def test_an_installed_third_party_plugin_is_used_everywhere(installed, tmp_path,
                               "--orders", "3"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert res.returncode == 0, res.stdout + res.stderr
         assert "demo: 3 order(s) imported; DemoPost shipment DP000001: in_transit" in res.stdout
-        assert "sandbox check passed: amazon, brt, demo, mall" in res.stdout
+        assert "sandbox check passed: amazon, brt, demo, ebay, mall" in res.stdout
 
         # disabled: its command is gone with it
         res = _marketd(cfg, "demo", "stock", env={**env, "MARKETD_DISABLE_PLUGINS": "demo"})

@@ -24,7 +24,10 @@ def test_check_exercises_every_fake_the_plugins_register(tmp_path):
     assert "confirmed on Amazon order" in out                            # tracking back to the channel
     assert "brt: shipment" in out and "2 PDF label(s) of 100x150 mm" in out and ": in_transit" in out
     assert "mall: order 1001, 2 PDF label(s)" in out                     # MALL labels, then its tracking
-    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, mall")
+    assert "8 eBay order(s) imported" in out and "sent to eBay order" in out   # eBay orders, tracking back
+    assert "1 eBay payout file(s) written to inbox/settlements/" in out
+    assert any(line.startswith("eBay payout ") and ": ok, " in line for line in out.splitlines())  # checked
+    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall")
     cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
 
@@ -46,7 +49,7 @@ def test_the_brt_url_without_rest_v1_fails_the_check_naming_brt(tmp_path, monkey
     result = CliRunner().invoke(cli, ["sandbox", str(tmp_path / "sb"), "--check", "--orders", "5"])
     assert result.exit_code != 0
     assert "brt: FAILED: creating a shipment failed" in result.output and "HTTP 404" in result.output
-    assert "sandbox check failed for brt; passed: amazon, mall" in result.output
+    assert "sandbox check failed for brt; passed: amazon, ebay, mall" in result.output
 
 
 class Hello(FakeService):
@@ -140,7 +143,7 @@ def test_a_disabled_plugins_fake_is_not_served(tmp_path, monkeypatch, caplog, na
     caplog.set_level(logging.WARNING, logger="marketd.plugins")
     sb = sandbox_mod.start(tmp_path / "sb")
     sandbox_mod.stop(sb)
-    assert set(sb.registered) == {"amazon", "brt"} and sb.broken == {}
+    assert set(sb.registered) == {"amazon", "brt", "ebay"} and sb.broken == {}
     assert "mall_delivery" not in (tmp_path / "sb" / "marketd.toml").read_text()
     renamed = "plugin 'mall_delivery' is now called 'mall'" in caplog.text
     assert renamed == (name == "mall_delivery")
@@ -149,12 +152,12 @@ def test_a_disabled_plugins_fake_is_not_served(tmp_path, monkeypatch, caplog, na
 def test_the_port_option_numbers_the_fakes_in_name_order(tmp_path):
     import socket
 
-    with socket.socket() as s:  # a free port, and (very likely) the two after it
+    with socket.socket() as s:  # a free port, and (very likely) the three after it
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     sb = sandbox_mod.start(tmp_path / "sb", port=port, orders=1)
     try:
         assert {name: served.port for name, served in sb.servers.items()} == {
-            "amazon": port, "brt": port + 1, "mall": port + 2}
+            "amazon": port, "brt": port + 1, "ebay": port + 2, "mall": port + 3}
     finally:
         sandbox_mod.stop(sb)

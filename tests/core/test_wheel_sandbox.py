@@ -46,4 +46,4 @@ def test_sandbox_check_from_a_plain_wheel_install(tmp_path):
 
     out = _run([str(marketd), "sandbox", str(tmp_path / "sb"), "--check", "--orders", "6"], elsewhere)
     assert "6 order(s) imported" in out and "brt: shipment" in out and "mall: order" in out
-    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, mall")
+    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall")
