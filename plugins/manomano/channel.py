@@ -204,6 +204,22 @@ class ManoManoChannel(Channel):
         except sqlite3.OperationalError:  # no order stored yet: the column comes with the first one
             return []
 
+    def refresh_pending(self) -> list[str]:
+        """Ask ManoMano which orders of this contract are PENDING now (the ``status`` filter),
+        store them, and read back the stored PENDING orders it no longer lists (decided
+        elsewhere, in the back office); returns the PENDING references."""
+        stats = {"pages": 0, "seen": 0, "new": 0, "changed": 0, "unchanged": 0}
+        refs: list[str] = []
+        for page, _link in self.api.list_orders(self.contract_id, params={"status": mapper.NEEDS_ACCEPT},
+                                                limit=self.settings.page_size):
+            refs += self._store_page(page, stats)
+        for row in self.pending_orders():
+            if row["order_id"] not in refs:
+                remote = self._read_back(row["order_id"])
+                if remote is not None:
+                    self._store_remote(remote)
+        return refs
+
     def _decided(self, refs: list[str], action: str) -> set[str]:
         if not refs:
             return set()
@@ -398,6 +414,12 @@ class ManoManoChannel(Channel):
             return None
         status = str((remote or {}).get("status") or "").upper()
         if status in mapper.SHIPPED_STATUSES:
+            with self.app.store.transaction() as db:  # a call whose answer was lost did its work
+                db.execute("update manomano_shippings set state = 'shipped', updated_at = ?, result = ? where "
+                           "channel = ? and order_reference = ? and tracking_number = ? and state = 'sending'",
+                           [self.app.clock.now().isoformat(), "verified: the order is shipped at ManoMano",
+                            self.name, order_id, tracking])
+            self._store_remote(remote)
             return True
         if status in ("PENDING", "PREPARATION", "WAITING_PAYMENT", "REMORSE_PERIOD"):
             return False

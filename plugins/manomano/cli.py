@@ -1,7 +1,8 @@
 """``marketd manomano``: what waits for a person (PENDING orders) and sending their decision.
 
-- ``marketd manomano pending [--channel NAME] [--json]``: the stored PENDING orders per
-  account, oldest first, with how long they have waited and the last decision tried.
+- ``marketd manomano pending [--channel NAME] [--refresh] [--json]``: the PENDING orders per
+  account, oldest first, with how long they have waited and the last decision tried; from the
+  store (the last order sync), or asked from ManoMano first with ``--refresh``.
 - ``marketd manomano accept REF…`` / ``marketd manomano refuse REF… --yes``: one call per
   account with the given orders; ManoMano's per-order answer is printed line by line. Refusing
   cannot be undone at ManoMano, so it asks for ``--yes``.
@@ -100,11 +101,21 @@ def commands(cli) -> None:
 
     @manomano.command("pending")
     @click.option("--channel", help="One ManoMano account (default: all).")
+    @click.option("--refresh", is_flag=True, help="Ask ManoMano first (one listing per account), not only the store.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.pass_context
-    def pending(ctx, channel, as_json):
-        """Stored orders in status PENDING (accept or refuse them at ManoMano)."""
-        rows = waiting(_app(ctx), channel)
+    def pending(ctx, channel, refresh, as_json):
+        """Orders in status PENDING (accept or refuse them at ManoMano), as of the last sync."""
+        from marketd.sdk import MarketdError
+
+        app = _app(ctx)
+        if refresh:
+            for name, ch in _accounts(app, channel).items():
+                try:
+                    ch.refresh_pending()
+                except MarketdError as exc:
+                    raise click.ClickException(f"{name}: {exc}")
+        rows = waiting(app, channel)
         if as_json:
             click.echo(json.dumps(rows, indent=2))
             return

@@ -180,13 +180,13 @@ def stored_items(row: dict | None) -> list[dict]:
 
 # -- tracking back ------------------------------------------------------------------------------------
 def tracking_url(package: dict, templates: dict[str, str] | None = None) -> str | None:
-    """The package's tracking URL, else the account's template for its carrier (``{tracking}``)."""
+    """The package's tracking URL, else the account's template for its carrier (``{tracking_number}``)."""
     if package.get("trackingUrl"):
         return str(package["trackingUrl"])
     key = carrier_key(package.get("carrierCode", ""))
     for code, template in (templates or {}).items():
         if carrier_key(code) == key:
-            return template.replace("{tracking}", str(package.get("trackingNumber") or ""))
+            return template.replace("{tracking_number}", str(package.get("trackingNumber") or ""))
     return None
 
 

@@ -48,7 +48,7 @@ class ManoManoChannelSettings(ChannelSettings):
     sync_share: float = Field(0.7, gt=0, le=1)             # of the hourly budget, what order sync may use
     max_wait_seconds: float = 30                           # < 0: wait as long as the rate limit needs
     carrier_names: dict[str, str] = Field(default_factory=dict)   # our carrier code -> ManoMano carrier name
-    tracking_urls: dict[str, str] = Field(default_factory=dict)   # our carrier code -> URL with {tracking}
+    tracking_urls: dict[str, str] = Field(default_factory=dict)   # our carrier code -> URL with {tracking_number}
     timeout: float = Field(30, gt=0)
 
     @model_validator(mode="before")
@@ -61,8 +61,8 @@ class ManoManoChannelSettings(ChannelSettings):
 
     @model_validator(mode="after")
     def _templates_have_a_placeholder(self):
-        bad = [code for code, url in self.tracking_urls.items() if "{tracking}" not in url]
+        bad = [code for code, url in self.tracking_urls.items() if "{tracking_number}" not in url]
         if bad:
-            raise ValueError(f"tracking_urls.{bad[0]} must contain {{tracking}}, e.g. "
-                             "\"https://carrier.example/track?n={tracking}\"")
+            raise ValueError(f"tracking_urls.{bad[0]} must contain {{tracking_number}}, e.g. "
+                             "\"https://carrier.example/track?n={tracking_number}\"")
         return self

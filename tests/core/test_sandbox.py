@@ -140,7 +140,7 @@ def test_a_disabled_plugins_fake_is_not_served(tmp_path, monkeypatch, caplog, na
     caplog.set_level(logging.WARNING, logger="marketd.plugins")
     sb = sandbox_mod.start(tmp_path / "sb")
     sandbox_mod.stop(sb)
-    assert set(sb.registered) == {"amazon", "brt"} and sb.broken == {}
+    assert set(sb.registered) == {"amazon", "brt", "manomano"} and sb.broken == {}
     assert "mall_delivery" not in (tmp_path / "sb" / "marketd.toml").read_text()
     renamed = "plugin 'mall_delivery' is now called 'mall'" in caplog.text
     assert renamed == (name == "mall_delivery")
@@ -155,6 +155,6 @@ def test_the_port_option_numbers_the_fakes_in_name_order(tmp_path):
     sb = sandbox_mod.start(tmp_path / "sb", port=port, orders=1)
     try:
         assert {name: served.port for name, served in sb.servers.items()} == {
-            "amazon": port, "brt": port + 1, "mall": port + 2}
+            "amazon": port, "brt": port + 1, "mall": port + 2, "manomano": port + 3}
     finally:
         sandbox_mod.stop(sb)
