@@ -95,7 +95,9 @@ class ManoManoChannel(Channel):
         minute ago. It is read in sub-windows that each fit in one page (:meth:`_windows`), in
         time order, and the watermark moves to the end of each one as it is stored, so a pass
         the rate limit stops (a page more than ``max_wait`` seconds away; default
-        ``max_wait_seconds``) continues there at the next run. ``resync=True`` starts at ``since``.
+        ``max_wait_seconds``) or that used up ``run_seconds`` continues there at the next run: a job
+        run stays short (a running job holds ``systemctl stop``) however long the backlog.
+        ``max_wait=None`` reads to the end in one call. ``resync=True`` starts at ``since``.
         """
         if max_wait == -1:
             max_wait = self.max_wait
@@ -108,10 +110,15 @@ class ManoManoChannel(Channel):
         end = started - timedelta(seconds=60)
         stats = {"pages": 0, "windows": 0, "seen": 0, "new": 0, "changed": 0, "unchanged": 0, "accepted": 0,
                  "complete": False}
+        deadline = None if max_wait is None else self.app.clock.monotonic() + self.settings.run_seconds
         try:
             for window_end in self._windows(start, end, stats, max_wait):
                 self._set_state(synced_until=window_end.isoformat(), last_run_at=started.isoformat(), last_error=None)
-            stats["complete"] = True
+                if window_end < end and deadline is not None and self.app.clock.monotonic() >= deadline:
+                    log.info("manomano %s: this run's time (%gs) is used up", self.name, self.settings.run_seconds)
+                    break
+            else:
+                stats["complete"] = True
         except RateLimited as exc:  # the budget for sync is used up: the watermark says where to go on
             log.info("manomano %s: %s", self.name, exc)
         self._set_state(last_run_at=started.isoformat(), orders_seen=stats["seen"])
@@ -120,7 +127,7 @@ class ManoManoChannel(Channel):
                  self.name, stats["new"], stats["changed"], stats["unchanged"], stats["pages"],
                  mapper.api_time(start), mapper.api_time(end),
                  f"; {stats['accepted']} accepted" if stats["accepted"] else "",
-                 "" if stats["complete"] else "; the rate limit stops this pass here, the next run continues")
+                 "" if stats["complete"] else "; the rate limit stops this pass here, the next run goes on")
         return stats["new"] + stats["changed"]
 
     def _set_state(self, **fields) -> None:

@@ -47,6 +47,7 @@ class ManoManoChannelSettings(ChannelSettings):
     requests_per_hour: float = Field(REQUESTS_PER_HOUR, gt=0)
     sync_share: float = Field(0.7, gt=0, le=1)             # of the hourly budget, what order sync may use
     max_wait_seconds: float = 30                           # < 0: wait as long as the rate limit needs
+    run_seconds: float = Field(60, gt=0)                   # a sync run stops taking new pages after this
     carrier_names: dict[str, str] = Field(default_factory=dict)   # our carrier code -> ManoMano carrier name
     tracking_urls: dict[str, str] = Field(default_factory=dict)   # our carrier code -> URL with {tracking_number}
     timeout: float = Field(30, gt=0)

@@ -84,10 +84,10 @@ def test_an_order_changing_between_pages_is_not_lost(world):
         return resp
 
     world.fake.routes = [(m, p, list_then_ship if n == "listOrders" else f, n) for m, p, f, n in world.fake.routes]
-    ch.sync_orders(None)
+    ch.sync_orders(None, max_wait=None)
     assert app.store.db.execute("select count(*) from orders").fetchone()[0] == 30
     world.clock.advance(900)
-    ch.sync_orders(None)
+    ch.sync_orders(None, max_wait=None)
     assert stored(app, f"mm-fr:{moved[0]}")["channel_status"] == "SHIPPED"
 
 
@@ -107,6 +107,25 @@ def test_a_long_backlog_is_read_over_several_runs(world):
     assert app.store.db.execute("select count(*) from orders").fetchone()[0] == 300
     assert world.fake.count(status=429) == 0
     assert world.fake.count("listOrders") <= 3 * 30
+
+
+def test_a_job_run_stays_short_however_long_the_backlog(world):
+    """Pages of the sync share come every ~23 s once its burst is spent, within max_wait (30 s):
+    without a bound a 10k-order import would hold one job run (and `systemctl stop`) for most of
+    an hour. ``run_seconds`` ends the run; the next one goes on from the watermark."""
+    world.fake.populate(3000, days=30, statuses={"PREPARATION": 1})
+    app = world.app()
+    ch = app.channel("mm-fr")
+    durations = []
+    while True:
+        t0 = world.clock.monotonic()
+        assert run_job(app, "manomano-orders") is None
+        durations.append(world.clock.monotonic() - t0)
+        if ch.last_sync["complete"]:
+            break
+        world.clock.advance(900)
+    assert len(durations) >= 2 and max(durations) <= 60 + 30
+    assert app.store.db.execute("select count(*) from orders").fetchone()[0] == 3000
 
 
 def test_manual_mode_leaves_pending_orders_to_a_person(world):
