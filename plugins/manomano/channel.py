@@ -39,6 +39,7 @@ from .settings import ENDPOINT, SANDBOX_ENDPOINT, ManoManoChannelSettings, env_n
 
 log = logging.getLogger("marketd.manomano")
 
+BATCH = 100    # orders per accept/refuse call (the fake refuses more; ManoMano's own limit is not known)
 TARGET = 0.8   # a part of the window is sized for this share of a page: most parts then fit one page
 GROWTH = 4.0   # a part grows at most this much after one with few orders
 
@@ -252,13 +253,19 @@ class ManoManoChannel(Channel):
         return self._auto_accept(refs) if refs else 0
 
     def decide(self, action: str, refs: list[str], *, mode: str = "manual") -> dict[str, dict]:
-        """Send ``accept`` or ``refuse`` for ``refs`` in one call; returns ``{ref: {"ok", "status",
-        "text"}}``. An order ManoMano reports an error for is read back: already in the state the
-        decision leads to (an accept sent twice) counts as done."""
+        """Send ``accept`` or ``refuse`` for ``refs``, one call per 100 orders; returns ``{ref:
+        {"ok", "status", "text"}}``. An order ManoMano reports an error for is read back: already
+        in the state the decision leads to (an accept sent twice) counts as done."""
         if action not in ("accept", "refuse"):
             raise ValueError(action)
-        store, now = self.app.store, self.app.clock.now().isoformat()
         refs = list(dict.fromkeys(str(r) for r in refs))
+        out: dict[str, dict] = {}
+        for i in range(0, len(refs), BATCH):
+            out.update(self._decide_batch(action, refs[i:i + BATCH], mode))
+        return out
+
+    def _decide_batch(self, action: str, refs: list[str], mode: str) -> dict[str, dict]:
+        store, now = self.app.store, self.app.clock.now().isoformat()
         with store.transaction() as db:
             for ref in refs:
                 db["manomano_decisions"].upsert({"channel": self.name, "order_reference": ref, "action": action,

@@ -182,6 +182,16 @@ def test_auto_mode_retries_an_accept_that_failed(world):
     assert all(o["status"] == "PREPARATION" for o in world.fake.orders.values())
 
 
+def test_many_pending_orders_are_accepted_a_hundred_at_a_time(world):
+    world.fake.populate(230, days=1, statuses={"PENDING": 1})
+    app = world.app()
+    ch = app.channel("mm-fr")
+    ch.sync_orders(None, max_wait=None)
+    out = ch.decide("accept", [r["order_id"] for r in ch.pending_orders()])
+    assert len(out) == 230 and all(r["ok"] for r in out.values())
+    assert [len(c.json()) for c in world.fake.calls_of("acceptOrders")] == [100, 100, 30]
+
+
 def test_refuse(world):
     ref = world.fake.add_order(status="PENDING")["order_reference"]
     app = world.app()
