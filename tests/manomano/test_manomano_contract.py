@@ -12,7 +12,7 @@ import pytest
 
 from marketd.plugins.manomano.fake import ManoManoFake
 from marketd.sdk import FakeClock
-from tests.fakes.manomano_contract import FOLDER, ManoManoContract, problems, registry
+from tests.fakes.manomano_contract import FOLDER, problems, registry
 
 from .conftest import CONTRACTS, KEY
 
