@@ -98,7 +98,8 @@ def test_shipping_item_from_a_package_and_stored_items():
 
 def test_shipping_item_uses_the_package_items_and_a_url_template():
     package = {"carrierCode": "gls", "trackingNumber": "AB1", "orderItems": [{"orderItemId": "SKU-9", "quantity": 1}]}
-    item = mapper.shipping_item("M1", "1001", package, tracking_urls={"GLS": "https://gls.example/?n={tracking_number}"})
+    templates = {"GLS": "https://gls.example/?n={tracking_number}"}
+    item = mapper.shipping_item("M1", "1001", package, tracking_urls=templates)
     assert item["seller_contract_id"] == 1001 and item["tracking_url"] == "https://gls.example/?n=AB1"
     assert item["products"] == [{"seller_sku": "SKU-9", "quantity": 1}]
     assert "tracking_url" not in mapper.shipping_item("M1", 1, {"carrierCode": "X", "trackingNumber": "1"})
