@@ -2,7 +2,9 @@
 
 Orders through the Partners API (``x-api-key``), acceptance of PENDING orders (by a person, or
 automatically with ``accept = "auto"``), tracking back through ``/orders/v1/shippings`` once per
-order, the fake Partners API ``marketd sandbox`` serves. See docs/plugins/manomano.md.
+order, the fake Partners API ``marketd sandbox`` serves; ManoMano's accounting CSVs (it has no
+settlement API) as payout formats of the ``settlements`` plugin, and a ``marketd status``
+section for what waits (PENDING orders, an overdue payout file). See docs/plugins/manomano.md.
 """
 from __future__ import annotations
 
@@ -42,3 +44,17 @@ def register_fakes(register):
     from .fake import sandbox
 
     register(sandbox())
+
+
+@hookimpl
+def register_settlement_formats(register):
+    from .formats import settlement_formats
+
+    settlement_formats(register)
+
+
+@hookimpl
+def status_sections(app):
+    from .status import status_lines
+
+    return status_lines(app)

@@ -28,6 +28,9 @@ it against hand-written schemas that cite the research for every field):
 - **Contract checks** when a ``contract`` is plugged in (tests): a request that breaks it →
   400 and ``fake.violations``; an answer that breaks it → HTTP 599 and
   ``fake.response_violations``.
+- **Accounting files**: ``accounting_csvs(payout_reference)`` writes the matching "CA
+  Manomano" and "Detail versement" CSVs a seller would download for the orders shipped and not
+  paid yet (ManoMano has no settlement API, so there is no route for them).
 - **Not modelled**: the invoice upload (no REST endpoint is known), offers.
 
 Amounts are Decimal inside and written as JSON numbers, as ManoMano does; buyer names and
@@ -184,7 +187,7 @@ class ManoManoFake(FakeService):
             "addresses": {"billing": dict(address), "shipping": dict(address)},
             "carrier": None,
             "is_delivered_by_marketplace": delivered_by_marketplace,
-            "_contract": contract, "_shipped_at": None, "_tracking": None,
+            "_contract": contract, "_shipped_at": None, "_tracking": None, "_paid_in": None,
         }
         if delivered_by_marketplace and status in ("PENDING", "PREPARATION"):
             order["status"] = "SHIPPED"
@@ -219,6 +222,55 @@ class ManoManoFake(FakeService):
 
     def shippings_of(self, ref: str) -> list[dict]:
         return [s for s in self.shippings if s["order_reference"] == ref]
+
+    # -- accounting files (ManoMano has no settlement API: the seller downloads these) ---------
+    def accounting_csvs(self, payout_reference: str, payout_date: str | None = None, *, contract: int | None = None,
+                        commission_rate: Decimal = Decimal("0.15"), subscription: Decimal | None = Decimal("-39.00"),
+                        decimal: str = ".", bom: bool = False) -> tuple[str, str]:
+        """A matching ("CA Manomano", "Detail versement Manomano") pair, ``;``-separated, for the
+        shipped, delivered and refunded orders of ``contract`` not paid in an earlier call: the sales
+        file gives gross, commission (``commission_rate`` of the gross, VAT included) and net per
+        order; the payout detail pays each net under ``payout_reference`` (refunded orders also get
+        their REFUND row), plus an account-level SUBSCRIPTION row and one ECO_CONTRIBUTION row."""
+        contract = contract if contract is not None else self.contracts()[0]
+        day = payout_date or self.clock.now().date().isoformat()
+        vat = Decimal("1.2")
+
+        def n(value: Decimal) -> str:
+            text = format(value.quantize(CENT), "f")
+            return text.replace(".", ",") if decimal == "," else text
+
+        ca = ["reference;type;createdAt;amountVatIncl;commissionVatIncl;commissionVatExcl;vatOnCommission;netAmount;"
+              "productPriceVatExcl;vatOnProduct;shippingPriceVatExcl;vatOnShipping"]
+        detail = ["REFERENCE;TYPE;PAYOUT_REFERENCE;PAYOUT_DATE;AMOUNT;AMOUNT_VAT_EXCL"]
+        paid = [o for o in self.orders.values() if o["_contract"] == contract and not o.get("_paid_in")
+                and o["status"] in SHIPPED | {"REFUNDED", "REFUNDING"}]
+        for i, order in enumerate(sorted(paid, key=lambda o: o["order_reference"])):
+            order["_paid_in"] = payout_reference
+            ref, created = order["order_reference"], order["created_at"][:10]
+            gross = Decimal(str(order["total_price"]["amount"]))
+            products = Decimal(str(order["products_price"]["amount"]))
+            shipping = gross - products
+            commission = (gross * commission_rate).quantize(CENT)
+            commission_excl = (commission / vat).quantize(CENT)
+            net = gross - commission
+            products_excl, shipping_excl = (products / vat).quantize(CENT), (shipping / vat).quantize(CENT)
+            rows = [("ORDER", 1)] + ([("REFUND", -1)] if order["status"] in ("REFUNDED", "REFUNDING") else [])
+            for kind, sign in rows:
+                ca.append(";".join([ref, kind, created, n(sign * gross), n(sign * commission),
+                                    n(sign * commission_excl),
+                                    n(sign * (commission - commission_excl)), n(sign * net), n(sign * products_excl),
+                                    n(sign * (products - products_excl)), n(sign * shipping_excl),
+                                    n(sign * (shipping - shipping_excl))]))
+                detail.append(";".join([ref, kind, payout_reference, day, n(sign * net), n(sign * (net / vat))]))
+            if i == 0:
+                detail.append(";".join([ref, "ECO_CONTRIBUTION", payout_reference, day, n(Decimal("-0.50")),
+                                        n(Decimal("-0.42"))]))
+        if subscription is not None:
+            detail.append(";".join(["", "SUBSCRIPTION", payout_reference, day, n(subscription),
+                                    n(subscription / vat)]))
+        head = "\ufeff" if bom else ""
+        return head + "\n".join(ca) + "\n", head + "\n".join(detail) + "\n"
 
     # -- the steps of a request ----------------------------------------------------------------
     def fault_body(self, status: int) -> dict:
@@ -548,13 +600,39 @@ def _sandbox_check(app, fake: ManoManoFake) -> list[str]:
     decided = channel.decide("accept", [ref])[ref]
     if not decided["ok"] or fake.orders[ref]["status"] != "PREPARATION":
         raise SandboxCheckFailed(f"accepting {ref} failed: {decided['text'] or fake.orders[ref]['status']}")
-    result = channel.confirm_shipment(ref, {"carrierCode": "BRT", "carrierName": "BRT", "trackingNumber":
-                                            SANDBOX_TRACKING, "trackingUrl": "https://vas.brt.it/vas/"
-                                            f"sped_det_show.hsm?referer=sped_numspe_par.htm&Nspediz={SANDBOX_TRACKING}"})
+    url = f"https://vas.brt.it/vas/sped_det_show.hsm?Nspediz={SANDBOX_TRACKING}"
+    result = channel.confirm_shipment(ref, {"carrierCode": "BRT", "carrierName": "BRT",
+                                            "trackingNumber": SANDBOX_TRACKING, "trackingUrl": url})
     if not result["ok"]:
         raise SandboxCheckFailed(f"shipping {ref} refused: {result.get('error')}")
     remote = channel.api.get_order(channel.contract_id, ref) or {}
     if remote.get("status") != "SHIPPED" or len(fake.shippings_of(ref)) != 1:
         raise SandboxCheckFailed(f"order {ref} is {remote.get('status')} after the shipping call")
-    return [f"manomano: {n} order(s) imported, {ref} accepted and shipped with tracking {SANDBOX_TRACKING} "
-            f"(carrier {remote.get('carrier')})"]
+    lines = [f"manomano: {n} order(s) imported, {ref} accepted and shipped with tracking {SANDBOX_TRACKING} "
+             f"(carrier {remote.get('carrier')})"]
+    if "settlements" in app.inbox_handlers():
+        lines.append(_sandbox_payout(app, fake))
+    return lines
+
+
+def _sandbox_payout(app, fake: ManoManoFake) -> str:
+    """ManoMano has no settlement API: the two accounting CSVs a seller downloads, made by the fake
+    for the shipped orders, taken through inbox/settlements/ like dropped files."""
+    from marketd.sdk import process_file
+
+    ca, detail = fake.accounting_csvs("PO-SANDBOX-1")
+    folder = app.inbox_dir / "settlements"
+    folder.mkdir(parents=True, exist_ok=True)
+    seen = {}
+    for name, text in (("Detail versement Manomano sandbox.csv", detail), ("CA Manomano sandbox.csv", ca)):
+        tmp = app.state_dir / f".{name}"
+        tmp.write_text(text, encoding="utf-8")
+        row = process_file(app, "settlements", tmp)
+        tmp.unlink(missing_ok=True)
+        if row["state"] != "done":
+            raise SandboxCheckFailed(f"{name} ended {row['state']}: {(row['error'] or {}).get('message', '')}")
+        seen[name] = row["summary"] or {}
+    payout = seen["Detail versement Manomano sandbox.csv"]
+    split = seen["CA Manomano sandbox.csv"].get("split_lines", 0)
+    return (f"manomano payout PO-SANDBOX-1: {payout.get('status')}, {payout.get('matched', 0)} of "
+            f"{payout.get('orders', 0)} order(s) matched, {split} net line(s) split into revenue and commission")
