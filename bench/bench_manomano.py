@@ -34,6 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marketd.plugins.manomano as manomano_plugin  # noqa: E402
+import marketd.plugins.settlements as settlements_plugin  # noqa: E402
 from marketd.plugins.manomano.fake import ManoManoFake  # noqa: E402
 from marketd.plugins.manomano.settings import env_name  # noqa: E402
 from marketd.sdk import FakeClock  # noqa: E402
@@ -64,7 +65,8 @@ def world(base: Path, accounts: list[str], validate: bool):
         os.environ[env_name(name)] = KEY
         channels[name] = {"type": "manomano", "contract_id": CONTRACTS[name], "orders_sync": True,
                           "initial_days": 31, "transport": httpx.WSGITransport(app=fake)}
-    app = make_app(base, {"manomano": manomano_plugin}, clock=clock, channels=channels)
+    app = make_app(base, {"manomano": manomano_plugin, "settlements": settlements_plugin}, clock=clock,
+                   channels=channels)
     return clock, fake, app
 
 
@@ -95,7 +97,6 @@ def run(scenario: str, n_orders: int, base: Path, validate: bool) -> dict:
             clock.advance(900)
         if scenario == "steady day":
             before = fake.count("listOrders")
-            start = clock.monotonic()
             for i in range(96):
                 clock.advance(900)
                 for _ in range(3 if i % 8 else 6):  # ~300 new orders over the day

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 import marketd.plugins.manomano as manomano_plugin
+import marketd.plugins.settlements as settlements_plugin
 from marketd.plugins.manomano.fake import ManoManoFake
 from marketd.plugins.manomano.settings import env_name
 from marketd.sdk import FakeClock
@@ -32,7 +33,8 @@ class World:
             self.monkeypatch.setenv(env_name(name), KEY)
             channels[name] = {"type": "manomano", "contract_id": CONTRACTS[0], "orders_sync": True,
                               "transport": httpx.WSGITransport(app=self.fake), **extra}
-        app = make_app(self.root / f"app{len(self.apps)}", plugins or {"manomano": manomano_plugin}, clock=self.clock,
+        plugins = plugins or {"manomano": manomano_plugin, "settlements": settlements_plugin}
+        app = make_app(self.root / f"app{len(self.apps)}", plugins, clock=self.clock,
                        channels=channels, **kw)
         self.apps.append(app)
         return app

@@ -12,16 +12,21 @@ Partners API is the ManoMano fake on loopback (checked against the hand-written 
    with ``marketd manomano accept``, then goes out by itself;
 4. every order is shipped at ManoMano exactly once, although the daemon is killed with
    ``kill -9`` in the middle of the first shippings call (ManoMano applies it, nobody records
-   the answer), or right after a recorded push, or right after the push was claimed.
+   the answer), or right after a recorded push, or right after the push was claimed;
+5. the payout detail and the sales file (ManoMano has no settlement API) dropped into
+   ``inbox/settlements/`` give each order its revenue, commission and net
+   (``marketd orders show``), and ``marketd status`` knows when the last payout was.
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -104,6 +109,12 @@ class World:
                               self.pending], capture_output=True, text=True, env={**os.environ, **self.env}, timeout=60)
         assert out.returncode == 0 and "accept done" in out.stdout, out.stdout + out.stderr
 
+    def cli(self, *args) -> str:
+        out = subprocess.run([sys.executable, "-m", "marketd", "--config", str(self.config), *args],
+                             capture_output=True, text=True, env={**os.environ, **self.env}, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
     def check_exactly_once(self, tracking: dict[str, str]) -> None:
         for ref in self.refs:
             sent = self.mm.shippings_of(ref)
@@ -165,6 +176,28 @@ def test_kill_9_in_the_middle_of_the_shippings_call_ships_each_order_once(world,
     wait_for(lambda: w.pushed() == 4, 60, what="the accepted order's tracking going out by itself")
     w.check_exactly_once(tracking)
     assert w.mm.count("createShippings") == 4  # the interrupted call was never sent again
+
+    # 5. ManoMano pays out: the two accounting CSVs from the back office, dropped into the inbox
+    ca, detail = w.mm.accounting_csvs("PO-E2E-1", decimal=",")
+    drop_file(w.root / "inbox" / "settlements", "Detail versement Manomano.csv", detail)
+    drop_file(w.root / "inbox" / "settlements", "CA Manomano.csv", ca)
+    wait_for(lambda: count(w.root, "select count(*) n from files where kind = 'settlements' and state = 'done'") == 2,
+             60, what="both accounting files applied")
+    ref = w.ready[0]
+    view = json.loads(w.cli("orders", "show", ref, "--json"))
+    gross = Decimal(str(w.mm.orders[ref]["total_price"]["amount"]))
+    commission = (gross * Decimal("0.15")).quantize(Decimal("0.01"))
+    money = view["finance"][0]
+    # the first order of the payout also carries the ECO_CONTRIBUTION row (-0.50, category other)
+    assert (Decimal(money["revenue"]), Decimal(money["marketplace_fee"]), Decimal(money["other"]),
+            Decimal(money["net"])) == (gross, -commission, Decimal("-0.50"), gross - commission - Decimal("0.50"))
+    assert [p["payout_id"] for p in view["payouts"]] == ["PO-E2E-1"]
+    payouts = db_rows(w.root, "select status, matched, unmatched from payouts")
+    assert payouts == [{"status": "unchecked", "matched": 4, "unmatched": 0}]
+    archived = list((w.root / "inbox" / "settlements" / ".done").rglob("*.csv"))
+    assert len(archived) == 2 and all(p.stat().st_mode & 0o007 == 0 for p in archived)
+    status = w.cli("status")
+    assert "mm-fr: last payout file paid on" in status
     w.check_logs_hold_no_buyer_data()
 
 
@@ -172,8 +205,8 @@ def test_kill_9_in_the_middle_of_the_shippings_call_ships_each_order_once(world,
 def test_kill_9_around_a_push_never_ships_twice(world, daemon_factory, crashpoint):
     w = world
     # accepted in the back office an hour ago: all four can ship
-    w.mm.orders[w.pending].update(status="PREPARATION",
-                                  status_updated_at=(SYSTEM_CLOCK.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    an_hour_ago = (SYSTEM_CLOCK.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    w.mm.orders[w.pending].update(status="PREPARATION", status_updated_at=an_hour_ago)
     d1 = daemon_factory(w.config, env={**w.env, "MARKETD_CRASHPOINT": crashpoint})
     w.wait_orders_synced()
     drop_file(w.root / "inbox" / "shipments", "day.csv", w.shipment_file())
