@@ -143,7 +143,7 @@ def test_a_disabled_plugins_fake_is_not_served(tmp_path, monkeypatch, caplog, na
     caplog.set_level(logging.WARNING, logger="marketd.plugins")
     sb = sandbox_mod.start(tmp_path / "sb")
     sandbox_mod.stop(sb)
-    assert set(sb.registered) == {"amazon", "brt", "ebay"} and sb.broken == {}
+    assert set(sb.registered) == {"amazon", "brt", "ebay", "manomano"} and sb.broken == {}
     assert "mall_delivery" not in (tmp_path / "sb" / "marketd.toml").read_text()
     renamed = "plugin 'mall_delivery' is now called 'mall'" in caplog.text
     assert renamed == (name == "mall_delivery")
@@ -158,6 +158,7 @@ def test_the_port_option_numbers_the_fakes_in_name_order(tmp_path):
     sb = sandbox_mod.start(tmp_path / "sb", port=port, orders=1)
     try:
         assert {name: served.port for name, served in sb.servers.items()} == {
-            "amazon": port, "brt": port + 1, "ebay": port + 2, "mall": port + 3}
+            "amazon": port, "brt": port + 1, "ebay": port + 2, "mall": port + 3,
+            "manomano": port + 4}
     finally:
         sandbox_mod.stop(sb)
