@@ -23,7 +23,8 @@ def test_check_exercises_every_fake_the_plugins_register(tmp_path):
     assert any(line.startswith("settlement ") and ": ok, payout" in line for line in out.splitlines())  # settlement
     assert "confirmed on Amazon order" in out                            # tracking back to the channel
     assert "brt: shipment" in out and "2 PDF label(s) of 100x150 mm" in out and ": in_transit" in out
-    assert "mall: order 1001, 2 PDF label(s)" in out                     # MALL labels, then its tracking
+    assert "mall: 5 order(s) synced; order 1001, 2 PDF label(s)" in out   # MALL orders, labels, then tracking
+    assert "order 1004 shipped with SANDBOX-1; order 1002 (MALL Delivery) not pushed" in out  # MALL tracking back
     assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, mall")
     cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
