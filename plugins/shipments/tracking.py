@@ -227,7 +227,8 @@ def _alert(row: dict, status: str, now: datetime, problem: str, answer: str) -> 
 
 # -- pushing to channels --------------------------------------------------------------------------
 def build_package(push: dict, shipment: dict, order: dict | None) -> dict:
-    """The package in Amazon ``PackageDetail`` terms (the common denominator of channels)."""
+    """The package in Amazon ``PackageDetail`` terms (the common denominator of channels), plus
+    ``trackingUrl`` when the carrier gave one."""
     items = []
     for it in order_items(order or {}):
         if not isinstance(it, dict):
@@ -246,6 +247,8 @@ def build_package(push: dict, shipment: dict, order: dict | None) -> dict:
     }
     if shipment.get("service"):
         package["shippingMethod"] = shipment["service"]
+    if shipment.get("tracking_url"):  # channels that take a link with the number (MALL)
+        package["trackingUrl"] = shipment["tracking_url"]
     return package
 
 
@@ -358,7 +361,7 @@ def resolve_stale_pushes(app, stats: Counter, alerts: list) -> None:
     now = app.clock.now()
     rows = list(store.db.query(
         "select p.*, s.tracking_number, s.first_scan_at, s.created_at, s.carrier_code, s.carrier_label, s.service, "
-        "s.refs, s.carrier, s.status from shipment_pushes p join shipments s on s.key = p.shipment_key "
+        "s.refs, s.carrier, s.status, s.tracking_url from shipment_pushes p join shipments s on s.key = p.shipment_key "
         "where p.state = 'pushing'"))
     for push in rows:
         if _owner_alive(push["owner"]):
