@@ -32,9 +32,11 @@ def register_carriers(register):
 
 @hookimpl
 def register_jobs(register):
+    from .finance_fetch import finance_jobs
     from .jobs import order_jobs
 
     order_jobs(register)
+    finance_jobs(register)
 
 
 @hookimpl

@@ -143,6 +143,16 @@ class MallClient:
     def call(self, method: str, path: str, operation: str, body=None, params: dict | None = None
              ) -> tuple[dict | None, list[Message]]:
         """One call; returns (the envelope, []) or (None, messages saying why not)."""
+        return self._call(method, path, operation, body, params)[1:]
+
+    def document(self, path: str, operation: str) -> tuple[bytes | None, dict | None, list[Message]]:
+        """A GET whose answer is kept as MALL sent it: (the envelope's bytes, its ``data``, messages).
+        The finance job writes those bytes into the inbox, so no number passes through a float."""
+        raw, doc, msgs = self._call("GET", path, operation)
+        return (raw if doc is not None else None), (doc.get("data") if doc is not None else None), msgs
+
+    def _call(self, method: str, path: str, operation: str, body=None, params: dict | None = None
+              ) -> tuple[bytes | None, dict | None, list[Message]]:
         group = quota_group(path)
         self.quota.take(group, self.account)
         kw = {"params": {**(params or {}), "client_id": self.client_id()}, "headers": self.headers}
@@ -159,24 +169,24 @@ class MallClient:
             doc = loads(resp.content)
         except (json.JSONDecodeError, ValueError):
             # not MALL's API answering (a wrong base_url, a proxy page): the account, not the line
-            return None, [Message(self.account, f"MALL answered HTTP {resp.status_code} without JSON: "
-                                                f"{resp.text[:120]!r}", str(resp.status_code),
-                                  details={"account_problem": True, "fix": "check base_url of this account"})]
+            return resp.content, None, [Message(
+                self.account, f"MALL answered HTTP {resp.status_code} without JSON: {resp.text[:120]!r}",
+                str(resp.status_code), details={"account_problem": True, "fix": "check base_url of this account"})]
         result = doc.get("result") if isinstance(doc, dict) else None
         if isinstance(result, dict) and str(result.get("status") or "").upper() == "LIMITED":
             # MALL's rate limiter, also when it answers HTTP 200: not applied, worth trying later.
             raise self._limited(group, operation, result.get("message"))
         if resp.status_code in (401, 403):
-            return None, [Message(self.account, "MALL refused the client_id (HTTP %d): check the MALL client id "
-                                                "credential" % resp.status_code, str(resp.status_code),
-                                  details={"account_problem": True, "fix": "check the MALL client id credential"})]
+            return resp.content, None, [Message(
+                self.account, f"MALL refused the client_id (HTTP {resp.status_code}): check the MALL client id credential",
+                str(resp.status_code), details={"account_problem": True, "fix": "check the MALL client id credential"})]
         if resp.status_code >= 400 or (isinstance(result, dict) and result.get("status") == "ERROR"):
             text = (result or {}).get("message") or f"HTTP {resp.status_code}"
             codes = doc.get("errorCodes") if isinstance(doc, dict) else None
-            return None, [Message(self.account, str(text), str((result or {}).get("code", resp.status_code)),
-                                  details={"errorCodes": codes, "http_status": resp.status_code} if codes
-                                  else {"http_status": resp.status_code})]
-        return (doc if isinstance(doc, dict) else None), []
+            details = {"errorCodes": codes, "http_status": resp.status_code} if codes else {"http_status": resp.status_code}
+            return resp.content, None, [Message(self.account, str(text), str((result or {}).get("code", resp.status_code)),
+                                                details=details)]
+        return resp.content, (doc if isinstance(doc, dict) else None), []
 
     def _data(self, method: str, path: str, operation: str, body=None):
         doc, msgs = self.call(method, path, operation, body)
@@ -239,9 +249,15 @@ class MallClient:
     def get_invoice(self, invoice_id: str):
         return self._data("GET", f"/v1/invoices/{invoice_id}", "mall.get_invoice")
 
+    def invoice_document(self, invoice_id: str):
+        return self.document(f"/v1/invoices/{invoice_id}", "mall.get_invoice")
+
     def iter_offsets(self, page_size: int = 100) -> Iterator[dict]:
         for doc in self.iter_pages("/v1/offsets", "mall.list_offsets", {}, page_size):
             yield from doc.get("data") or []
 
     def get_offset(self, offset_id: str):
         return self._data("GET", f"/v1/offsets/{offset_id}", "mall.get_offset")
+
+    def offset_document(self, offset_id: str):
+        return self.document(f"/v1/offsets/{offset_id}", "mall.get_offset")
