@@ -103,7 +103,7 @@ class App:
         return {name: build for name, build in self._registered("register_reports", lambda i: i[0]).values()}
 
     def job_specs(self) -> list:
-        return self.plugins.collect("register_jobs")
+        return self.plugins.collect("register_jobs", app=self)
 
     def factories(self, hook_name: str) -> dict:
         """Channel or carrier type name -> factory (``register_channels`` / ``register_carriers``)."""

@@ -227,7 +227,7 @@ def status(ctx, as_json):
     pid = InstanceLock(app.state_dir).holder()
     data = {"daemon": f"running (pid {pid})" if pid else "not running",
             **inbox_status(app, daemon_running=bool(pid)), "plugin_errors": app.store.plugin_error_count(),
-            "jobs": JobRunner(app).listing()}
+            "jobs": JobRunner(app).listing(), "sections": plugin_status_sections(app)}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
@@ -256,6 +256,21 @@ def status(ctx, as_json):
     for j in data["jobs"]:
         click.echo(f"  {j['job']:<26} next {j['next_run'] or '-'}  last ok {j['last_success'] or '-'}"
                    + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
+    for title, lines in data["sections"].items():
+        click.echo(f"{title}:" + "".join(f"\n  {line}" for line in lines))
+
+
+def plugin_status_sections(app) -> dict[str, list[str]]:
+    """The plugins' ``status_sections``; a plugin that raises shows one line instead of its own."""
+    before = len(app.plugins.failures)
+    sections: dict[str, list[str]] = {}
+    for got in app.hook.status_sections(app=app):
+        for title, lines in (got or {}).items():
+            sections[str(title)] = [str(x) for x in ([lines] if isinstance(lines, str) else lines)]
+    for failure in app.plugins.failures[before:]:
+        if failure.hook == "status_sections":
+            sections[failure.plugin] = [f"(status unavailable: {failure.error}; see the log)"]
+    return sections
 
 
 def _outcome_text(r: dict) -> str:

@@ -81,6 +81,7 @@ DEFAULTS = {
     "carriers": {},
     "jobs": {},
     "plugins": {"disabled": []},
+    "remotes": {},  # SFTP endpoints; validated by the remotes plugin (docs/plugins/remotes.md)
 }
 
 TABLES = tuple(DEFAULTS)  # the top-level tables marketd reads

@@ -92,11 +92,15 @@ def register_reports(register):
 
 
 @hookspec
-def register_jobs(register):
+def register_jobs(register, app):
     """Provide scheduled jobs: ``register(marketd.sdk.JobSpec(...))``.
 
     A job function is called as ``func(app, since)`` where ``since`` is the last successful
-    run (timezone-aware) or ``None``; it must be idempotent for that window.
+    run (timezone-aware) or ``None``; it must be idempotent for that window. An implementation
+    that declares ``app`` can register one job per configured account (the ``remotes`` plugin:
+    ``remote-<name>`` per ``[remotes.<name>]``; ``app`` is ``None`` when jobs are listed without
+    an instance); a :class:`marketd.sdk.ConfigError` it raises for a wrong table stops the start
+    like any config error.
     """
 
 
@@ -146,6 +150,16 @@ def order_imported(app, order):
 @hookspec
 def shipment_updated(app, shipment, old_status, new_status):
     """Event: a shipment's normalised tracking status changed."""
+
+
+@hookspec
+def status_sections(app):
+    """Extra sections for ``marketd status``: return ``{title: [line, ...]}`` (or ``None``).
+
+    Called in the CLI process (the daemon may or may not run), so read state from the store or
+    the plugin's own files, never from the daemon's memory. A plugin that raises gets one line
+    saying so in its place; the other sections still show.
+    """
 
 
 @hookspec

@@ -9,7 +9,9 @@ Every hook is called through pluggy (``host.hook.<name>(...)``), so ordering (``
 as pluggy documents them. What pluggy does not do is isolate plugins from each other: one
 implementation that raises aborts the whole call. So each implementation is registered behind a
 guard that logs the failure with the plugin's name and lets the call go on without that plugin's
-answer; ``MARKETD_STRICT_PLUGINS=1`` (plugin development, CI) makes it fatal instead.
+answer; ``MARKETD_STRICT_PLUGINS=1`` (plugin development, CI) makes it fatal instead. A
+``ConfigError`` from a ``register_*`` hook is not a plugin bug but a wrong config table (a plugin
+that registers one job per configured account checks its table there): it always propagates.
 ``MARKETD_TRACE_HOOKS=1`` logs every hook call with its implementations and results.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 import pluggy
 
 from . import hookspecs
+from .errors import ConfigError
 
 log = logging.getLogger("marketd.plugins")
 GROUP = "marketd"
@@ -172,6 +175,8 @@ class PluginHost:
             try:
                 return func(*args, **kwargs)
             except Exception as exc:
+                if isinstance(exc, ConfigError) and hook.startswith("register_"):
+                    raise  # a registration that finds its config table wrong stops the start, as config.load does
                 self._failed(plugin, hook, exc)
                 return None  # no answer from this plugin; firstresult hooks go on to the next one
             finally:
@@ -228,10 +233,14 @@ class PluginHost:
         def register(*args):
             items.append((_CURRENT.get(), args[0] if len(args) == 1 else args))
 
+        hook = getattr(self.pm.hook, hook_name)
+        for arg in (hook.spec.argnames if hook.spec else ()):
+            if arg != "register":
+                kwargs.setdefault(arg, None)  # e.g. ``app`` when a tool lists jobs without an instance
         failed: set[str] = set()
         token = _FAILED.set(failed)
         try:
-            getattr(self.pm.hook, hook_name)(register=register, **kwargs)
+            hook(register=register, **kwargs)
         finally:
             _FAILED.reset(token)
         return [(plugin, item) for plugin, item in items if plugin not in failed]
