@@ -10,11 +10,13 @@ Each measurement runs in a fresh child process (so peak RSS is that work's own, 
 machine may be shared: medians are reported, with every run's figure.
 
 - **baseline** (the floor): ``pandas.read_csv(path, sep='\\t', dtype=str)``.
-- **reconcile**: what the settlement handler does for a file (``settlement_handler.ingest``):
-  parse (header sniffing, column check, amounts, dates) + classify/match/aggregate + store
-  writes (``settlements``, 200,000 ``settlement_orders`` rows) + the per-order CSV and the
-  aging CSV + commit. The XLSX is *not* in this figure (XlsxWriter streams ~8,000 rows/s of 18
-  columns; the workbook holds every row).
+- **reconcile**: what the settlements handler does for the file (``settlements.handler.ingest``):
+  dispatch (the formats' sniff) + parse (header sniffing, column check, amounts, dates) +
+  classify and aggregate into lines per (order-id, category, fee subtype) (the Amazon format)
+  + match, payout check, store writes (``payouts``, 200,000 ``payout_refs``, ~600,000
+  ``payout_lines``, the paid items) + the per-order, lines and aging CSVs + commit. The XLSX is
+  *not* in this figure (XlsxWriter streams ~8,000 rows/s of 18 columns; the workbook holds
+  every row).
 - **daemon path** (once, informational): the same file through the inbox engine
   (``InboxEngine.adopt``: copy, sha256, claim, handler with the full XLSX (every row),
   publish, archive).
@@ -61,7 +63,7 @@ def child_reconcile(path: str, instance: str) -> dict:
     from marketd.app import App
     from marketd.config import inbox_settings
     from marketd.context import FileContext
-    from marketd.plugins.amazon.settlement_handler import ingest
+    from marketd.plugins.settlements.handler import ingest
 
     app = App(config_mod.load(Path(instance) / "marketd.toml"))
     rss_before = peak_rss_mb()

@@ -69,6 +69,14 @@ class App:
                     for t, f in self.factories("register_carriers").items()}
         jobs = {s.name: model(s, settings_mod.JobSettings, f"job {s.name!r}") for s in self.job_specs()}
         settings_mod.check(cfg, inboxes=inboxes, channels=channels, carriers=carriers, jobs=jobs)
+        formats = self.settlement_formats()
+        if formats and "settlements" not in inboxes:
+            # A channel's payout files would pile up unread (or be rejected by nobody): say so at start.
+            owners = sorted({p for p, _ in self.plugins.collect_from("register_settlement_formats")})
+            raise ConfigError(
+                f"plugin(s) {', '.join(owners)} register settlement formats ({', '.join(sorted(formats))}) but no "
+                "loaded plugin handles inbox/settlements/: the built-in 'settlements' plugin is disabled or failed "
+                "to load (see `marketd plugins`); enable it, or disable those plugins too")
         known = {i.name for i in self.plugins.info}
         for name in cfg["plugins"].disabled:
             if name not in known:
@@ -101,6 +109,11 @@ class App:
     def reports(self) -> dict:
         """Report name -> ``build(app, **options)`` (``register_reports``; ``marketd report``)."""
         return {name: build for name, build in self._registered("register_reports", lambda i: i[0]).values()}
+
+    def settlement_formats(self) -> dict:
+        """Format name -> payout file format (``register_settlement_formats``; the plugin handling
+        ``inbox/settlements/`` dispatches a file to the one whose ``sniff`` recognises it)."""
+        return self._registered("register_settlement_formats", lambda f: f.name)
 
     def job_specs(self) -> list:
         return self.plugins.collect("register_jobs", app=self)

@@ -1,4 +1,4 @@
-"""The ``marketd`` command line: init, run, status, process, requeue, plugins, report, jobs.
+"""The ``marketd`` command line: init, run, status, process, requeue, plugins, report, jobs, orders.
 
 Plugins add their own commands through the ``register_commands`` hook (``marketd orders``,
 ``marketd shipments`` …); ``marketd sandbox`` (``sandbox.py``) serves the fakes they register.
@@ -433,6 +433,9 @@ def _add_core_commands() -> None:
     from .sandbox import sandbox  # the fakes come from the plugins (register_fakes); the command is the core's
 
     cli.add_command(sandbox)
+    from .orders_cli import orders_commands  # the orders group: list, show
+
+    orders_commands(cli)
 
 
 _add_core_commands()

@@ -165,3 +165,33 @@ def status_sections(app):
 @hookspec
 def file_processed(app, record):
     """Event: an inbox file reached a final state (``done``, ``error`` or ``duplicate``)."""
+
+
+# -- settlements (the built-in ``settlements`` plugin consumes these; docs/plugins/settlements.md) --
+@hookspec
+def register_settlement_formats(register):
+    """Provide payout file formats: ``register(fmt)``, a :class:`marketd.sdk.settlements.SettlementFormat`.
+
+    A channel plugin only *parses* its marketplace's payout files into the SDK's ``Payout`` /
+    ``PayoutLine`` models; the plugin that handles ``inbox/settlements/`` (the built-in
+    ``settlements``) asks every registered format's ``sniff(head, name)`` which one a dropped
+    file is, and stores, matches, checks and reports it the same way for every channel.
+    Exactly one format must recognise a file: none is an ``unknown_settlement_format``
+    rejection listing the known formats, two is a bug naming both. marketd refuses to start
+    when a plugin registers formats and no loaded plugin handles ``inbox/settlements/``.
+    """
+
+
+@hookspec(firstresult=True)
+def order_finance(app, order_keys, refs):
+    """Money the marketplaces' payouts moved for orders: ``{order_key: finance}`` (or ``None``).
+
+    ``order_keys`` are ``orders.key`` values; ``refs`` are order references the caller was
+    given that match no stored order (``marketd orders show REF``): the answer then also holds
+    ``{"unmatched": {ref: [payout lines waiting for that order]}}``. ``finance`` has
+    ``totals`` (one dict per currency: every category's exact text, ``net``, ``fee_pct``,
+    ``payouts``, first/last posted), ``fees`` (marketplace fees per subtype) and ``payouts``
+    (what each payout moved for the order). The core's ``marketd orders list --finance`` and
+    ``orders show`` call it; without a plugin answering there are no finance columns.
+    ``firstresult``: the first plugin that answers wins.
+    """

@@ -65,7 +65,30 @@ def _core_v1(db: sqlite_utils.Database) -> None:
     db["orders"].create_index(["merchant_order_id"])
 
 
-CORE_MIGRATIONS: list[tuple[int, Callable]] = [(1, _core_v1)]
+def _core_v2(db: sqlite_utils.Database) -> None:
+    """Orders of every channel (issue 11): the marketplace's own status beside the normalised one,
+    the fee a marketplace announced on the order, and other ids an order is known by.
+
+    ``status`` becomes the vocabulary of :mod:`marketd.orderstatus` (Amazon's values already
+    are); the value stored so far is kept as ``channel_status``. ``order_aliases`` holds ids
+    such as eBay's legacy order id, MALL's purchase id or the id a payout named the order by, so
+    matching and ``marketd orders show`` find the order by any of them."""
+    from .orderstatus import normalise_order_status
+
+    columns = db["orders"].columns_dict
+    for name in ("channel_status", "expected_fee"):
+        if name not in columns:
+            db.execute(f"ALTER TABLE orders ADD COLUMN {name} TEXT")
+    for (raw,) in list(db.execute("select distinct status from orders where status is not null")):
+        db.execute("update orders set channel_status = coalesce(channel_status, status), status = ? where status = ?",
+                   [normalise_order_status(raw), raw])
+    db.execute("CREATE TABLE order_aliases (alias TEXT NOT NULL, order_key TEXT NOT NULL, kind TEXT, "
+               "PRIMARY KEY (alias, order_key)) WITHOUT ROWID")
+    db.execute("CREATE INDEX idx_order_aliases_order_key ON order_aliases (order_key)")
+    db.execute("CREATE INDEX idx_orders_purchased_at ON orders (purchased_at)")
+
+
+CORE_MIGRATIONS: list[tuple[int, Callable]] = [(1, _core_v1), (2, _core_v2)]
 
 
 class StoreError(MarketdError):
@@ -405,13 +428,66 @@ class Store:
 
     # -- orders --------------------------------------------------------------------------------
     def upsert_order(self, order: dict) -> None:
+        """Insert or update one order (``key`` = ``<channel>:<order_id>`` unless given).
+
+        ``status`` is stored in the normalised vocabulary (:mod:`marketd.orderstatus`); a row
+        without ``channel_status`` keeps the value it came with there. ``aliases`` (optional:
+        ``[(alias, kind), ...]``, or dicts with those keys) go to ``order_aliases``."""
+        from .orderstatus import normalise_order_status
+
         row = dict(order)
+        aliases = row.pop("aliases", None)
         row.setdefault("key", f"{row['channel']}:{row['order_id']}")
+        if "status" in row:
+            if "channel_status" not in row:
+                row["channel_status"] = row["status"]
+            row["status"] = normalise_order_status(row["status"])
         for key in ("ship_to", "items", "raw"):
             if key in row and not isinstance(row[key], (str, type(None))):
                 row[key] = json.dumps(row[key], default=str)
         row.setdefault("imported_at", utcnow_iso())
         self.db["orders"].upsert(row, pk="key", alter=True)
+        if aliases:
+            self.add_order_aliases(row["key"], aliases)
+
+    def add_order_aliases(self, order_key: str, aliases) -> None:
+        """Record other ids of an order (``[(alias, kind), ...]`` or dicts ``{alias, kind}``)."""
+        pairs = []
+        for a in aliases:
+            alias, kind = (a.get("alias"), a.get("kind")) if isinstance(a, dict) else (a if isinstance(a, (tuple, list))
+                                                                                         else (a, None))
+            if alias not in (None, ""):
+                pairs.append((str(alias), order_key, kind))
+        if pairs:
+            self.db.conn.executemany("insert or ignore into order_aliases (alias, order_key, kind) values (?, ?, ?)",
+                                     pairs)
+
+    def find_orders_by_ref(self, ref: str) -> list[dict]:
+        """Orders a person may mean by ``ref``: its key, order id, merchant order id, or an alias
+        (``order_aliases``: a legacy id, a purchase id, the id a payout named it by)."""
+        return list(self.db.query(
+            "select * from orders where key = ? or order_id = ? or merchant_order_id = ? or key in "
+            "(select order_key from order_aliases where alias = ?) order by key", [ref, ref, ref, ref]))
+
+    def list_orders(self, *, channel: str | None = None, status: str | None = None, since: str | None = None,
+                    limit: int | None = None) -> list[dict]:
+        """Orders newest first; ``channel`` is an account name or a channel type, ``status`` a
+        normalised status (case-insensitive), ``since`` an ISO time (``purchased_at >= since``)."""
+        clauses, params = [], []
+        if channel:
+            clauses.append("(channel = ? or channel_type = ?)")
+            params += [channel, channel]
+        if status:
+            clauses.append("upper(status) = upper(?)")
+            params.append(status)
+        if since:
+            clauses.append("purchased_at >= ?")
+            params.append(since)
+        sql = "select * from orders" + (" where " + " and ".join(clauses) if clauses else "")
+        sql += " order by purchased_at desc, key"
+        if limit:
+            sql += f" limit {int(limit)}"
+        return list(self.db.query(sql, params))
 
     def get_order(self, key: str) -> dict | None:
         rows = list(self.db.query("select * from orders where key = ?", [key]))

@@ -18,7 +18,11 @@ What each group is for:
   plugin's own keys, ``AddressTable`` for a table of address fields, ``SecretRef`` for the *name* of a secret (env var / systemd credential,
   read with ``app.secret(ref)``), never its value. See ``settings_model`` in ``hookspecs.py``.
 - **Channels, jobs and money** — ``Channel`` and ``Capabilities`` (a marketplace account),
-  ``JobSpec`` (a scheduled job), ``Money``.
+  ``JobSpec`` (a scheduled job), ``Money``; ``ORDER_STATUSES`` and ``normalise_order_status``
+  (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``).
+- **Settlements** — ``marketd.sdk.settlements``: the payout models every marketplace's payout
+  file is parsed into (``Payout``, ``PayoutLine``, ``Category`` …) and the ``SettlementFormat``
+  a channel plugin registers (``register_settlement_formats``).
 - **Carriers** — the unified models every carrier plugin speaks: ``Carrier``, ``ShipmentRequest``,
   ``ShipmentResult``, ``Address``, ``Parcel``, ``Label``, ``TrackingResult`` … (errors are
   ``Message`` data; only ``TransientError`` is raised). Label files: ``marketd.sdk.labels``.
@@ -71,6 +75,7 @@ from ..http import (HttpClient, RateLimited, RateLimiter, RetryPolicy, TokenBuck
                     redact_text, redact_url, utc_iso)
 from ..inbox import crashpoint
 from ..models import Capabilities, Channel, JobSpec, Money
+from ..orderstatus import ORDER_STATUSES, normalise_order_status
 from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
 from ..numbers import AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind, parse_decimal, votes
 from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
@@ -131,7 +136,7 @@ __all__ = [
     "Settings", "InboxSettings", "ChannelSettings", "CarrierSettings", "JobSettings", "SecretRef", "AddressTable",
     "did_you_mean",
     # channels, jobs, money
-    "JobSpec", "Money", "Channel", "Capabilities",
+    "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
     # carriers
     "Address", "Parcel", "ShipmentRequest", "Label", "ParcelResult", "ShipmentResult", "TrackingEvent",
     "TrackingResult", "Message", "Carrier", "LabelFormat", "TrackingStatus", "FINAL_STATUSES",

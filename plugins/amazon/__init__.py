@@ -5,8 +5,8 @@ Two halves live in this package and each hook below is defined once and delegate
 - SP-API (``spapi_plugin.py``): the channel (orders sync, shipment confirmation), the
   ``amazon-orders`` and ``amazon-settlements-fetch`` jobs, their tables, the fake SP-API
   ``marketd sandbox`` serves.
-- Settlement files (``settlement_plugin.py``): the ``inbox/settlements/`` handler, its tables
-  and commands.
+- Settlement files (``settlement_format.py``): the ``amazon-flat-v2``/``-v1`` payout formats,
+  registered with the ``settlements`` plugin, which stores, matches and reports them.
 
 A half whose module is not there (yet) is skipped; an import error *inside* a module is not
 hidden. See docs/plugins/amazon.md.
@@ -43,24 +43,13 @@ def register_jobs(register):
 @hookimpl
 def register_migrations(register):
     _delegate("spapi_plugin", "spapi_migrations", register)
-    _delegate("settlement_plugin", "settlement_migrations", register)
 
 
 @hookimpl
-def register_inbox_handlers(register):
-    _delegate("settlement_plugin", "settlement_inbox_handlers", register)
-
-
-@hookimpl
-def register_commands(cli):
-    _delegate("settlement_plugin", "settlement_commands", cli)
+def register_settlement_formats(register):
+    _delegate("settlement_format", "settlement_formats", register)
 
 
 @hookimpl
 def register_fakes(register):
     _delegate("spapi_plugin", "spapi_fakes", register)
-
-
-@hookimpl
-def order_imported(app, order):
-    _delegate("settlement_plugin", "settlement_order_imported", app, order)

@@ -187,7 +187,9 @@ class AmazonChannel(Channel):
                 stats["seen"] += 1
                 row = mapper.order_row(self.name, order)
                 old = store.get_order(row["key"])
-                if old is not None and old.get("updated_at") == row["updated_at"] and old.get("status") == row["status"]:
+                # the store keeps the normalised status; Amazon's own word is in channel_status
+                if old is not None and old.get("updated_at") == row["updated_at"] and \
+                        (old.get("channel_status") or old.get("status")) == row.get("channel_status", row["status"]):
                     stats["unchanged"] += 1
                     continue
                 row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()

@@ -1,13 +1,12 @@
-"""The Amazon plugin's config tables: ``[channels.<name>] type = "amazon"`` and
-``[inbox.settlements]``. Keys and defaults are documented in docs/plugins/amazon.md and
-docs/plugins/amazon-settlements.md."""
+"""The Amazon plugin's config table: ``[channels.<name>] type = "amazon"`` (keys and defaults in
+docs/plugins/amazon.md). ``[inbox.settlements]`` belongs to the settlements plugin."""
 from __future__ import annotations
 
 import re
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from marketd.sdk import XLSX_MAX_ROWS, ChannelSettings, InboxSettings, SecretRef
+from marketd.sdk import ChannelSettings, SecretRef
 
 # Keys that would hold a secret in clear; the message names the variables to use instead.
 FORBIDDEN_KEYS = ("client_secret", "refresh_token", "access_token", "token", "secret", "password")
@@ -55,11 +54,3 @@ class AmazonChannelSettings(ChannelSettings):
         if leaked:
             raise ValueError(secrets_in_clear((info.context or {}).get("name") or "<name>", leaked))
         return data
-
-
-class SettlementInboxSettings(InboxSettings):
-    channel: str | list[str] | None = None   # the Amazon account(s) to match order ids against
-    unsettled_days: float = 30
-    unsettled_max_days: float = 180          # 0: no limit
-    xlsx: bool = True
-    xlsx_max_rows: int = XLSX_MAX_ROWS - 10  # what a sheet holds: the workbook is streamed, no cap of our own

@@ -461,8 +461,40 @@ class SettlementEnv:
         return list(self.db.query(sql, list(params)))
 
     def finance(self, key: str) -> dict | None:
-        from marketd.plugins.amazon.reconcile import order_finance
-        return order_finance(self.db, key)
+        """The order's money over every payout (one currency), as the ``order_finance`` hook
+        answers it, plus ``payout_ids`` (comma-joined, sorted) and ``payout_count``."""
+        got = self.app.hook.order_finance(app=self.app, order_keys=[key], refs=[])
+        f = (got or {}).get(key)
+        if not f:
+            return None
+        (totals,) = f["totals"]
+        ids = sorted(dict.fromkeys(p["payout_id"] for p in f["payouts"]))
+        return {**totals, "payout_ids": ",".join(ids), "payout_count": len(ids)}
+
+    def payout(self, payout_id: str | None = None) -> dict | None:
+        """The ``payouts`` row (the only one, or by id)."""
+        if payout_id is None:
+            rows = self.all("select * from payouts")
+            assert len(rows) <= 1, rows
+            return rows[0] if rows else None
+        return self.one("select * from payouts where payout_id = ?", [payout_id])
+
+    def refs(self, payout_id: str | None = None) -> dict:
+        """Per order reference of a payout (the only one, or by id; key None: account-level
+        money): its ``payout_refs`` row with the money per category and ``net`` as text."""
+        from marketd.sdk.settlements import CATEGORIES, e4_text
+
+        p = self.payout(payout_id)
+        out = {}
+        for r in self.all("select * from payout_refs where pid = ? order by ref_no", [p["pid"]]):
+            sums = {c: v for c, v in self.db.execute(
+                "select category, sum(amount_e4) from payout_lines where pid = ? and ref_no = ? and informational = 0 "
+                "and superseded = 0 group by category", [p["pid"], r["ref_no"]])}
+            for c in CATEGORIES:
+                r[c] = e4_text(sums.get(c) or 0, p["scale"])
+            r["net"] = e4_text(sum(v for c, v in sums.items() if c not in ("payout", "transfer")), p["scale"])
+            out[r["order_ref"]] = r
+        return out
 
     def report(self, name: str) -> Path:
         path = self.reports / name
@@ -473,6 +505,11 @@ class SettlementEnv:
         import csv as _csv
         with open(self.report(name), newline="", encoding="utf-8") as fh:
             return list(_csv.DictReader(fh))
+
+
+def base(settlement_id: str) -> str:
+    """The reports' name for an Amazon settlement (``report_names = "channel"``, the default)."""
+    return f"settlement-amazon-{settlement_id}"
 
 
 def make_env(app_factory, **overrides) -> SettlementEnv:

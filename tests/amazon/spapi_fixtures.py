@@ -61,6 +61,7 @@ def creds_env(monkeypatch):
 def make_app(tmp_path, clock, transport, creds_env):
     """``make_app(amz={...settings})``: an App with Amazon accounts wired to the fake."""
     import marketd.plugins.amazon as amazon_plugin
+    import marketd.plugins.settlements as settlements_plugin  # reads the payout files the Amazon format parses
 
     apps = []
 
@@ -72,7 +73,8 @@ def make_app(tmp_path, clock, transport, creds_env):
                 cfg["channels"][name]["transport"] = transport
             if creds:
                 creds_env(name)
-        app = App(cfg, clock=clock, load_entry_points=False, extra_plugins={"amazon": amazon_plugin})
+        app = App(cfg, clock=clock, load_entry_points=False, extra_plugins={"amazon": amazon_plugin,
+                                                                              "settlements": settlements_plugin})
         apps.append(app)
         return app
 

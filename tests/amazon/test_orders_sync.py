@@ -362,3 +362,19 @@ def test_max_wait_none_waits_in_one_pass(fake, make_app, clock):
     app = make_app(amz={"orders_sync": True, "max_wait_seconds": -1})
     assert app.channel("amz").sync_orders(None) == 2200
     assert clock.sleeps == 2 and fake.count("searchOrders", 429) == 0
+
+
+def test_an_order_whose_status_is_normalised_is_unchanged_when_fetched_again(fake, make_app, clock):
+    """PENDING_AVAILABILITY is stored as PENDING (and Amazon's word in channel_status): fetching the
+    same order again in the next window's overlap must not count it as changed or announce it again."""
+    fake.new_orders(3, status="PENDING_AVAILABILITY")
+    clock.advance(600)  # past the window's safety lag
+    app = make_app(amz={"orders_sync": True})
+    listener = _listen(app)
+    ch = app.channel("amz")
+    assert ch.sync_orders(None) == 3
+    rows = app.store.find_orders(channel="amz")
+    assert {r["status"] for r in rows} == {"PENDING"} and {r["channel_status"] for r in rows} == {"PENDING_AVAILABILITY"}
+    clock.advance(60)
+    assert ch.sync_orders(clock.now() - timedelta(days=1), resync=True) == 0  # the same orders, fetched again
+    assert ch.last_sync["seen"] == 3 and ch.last_sync["unchanged"] == 3 and len(listener.orders) == 3

@@ -64,21 +64,24 @@ def assert_applied_once(root: Path, name: str, info: dict) -> None:
     sid = info["settlement_id"]
     assert query(root, "select state, count(*) from files where name = ? group by state", (name,)) == [("done", 1)]
     (status, total, computed, matched), = query(
-        root, "select status, total_amount, computed_total, matched from settlements")
+        root, "select status, stated_total, computed_total, matched from payouts")
     assert status == "ok" and Decimal(total) == info["total"] == Decimal(computed)
     assert matched == len(info["order_ids"])
     # each order-id stored once, with the amounts of one application
-    refs = query(root, "select order_ref, count(*) from settlement_orders group by order_ref having count(*) > 1")
+    refs = query(root, "select order_ref, count(*) from payout_refs group by order_ref having count(*) > 1")
     assert refs == []
     n_refs = len(info["order_ids"]) + len(info["mcf_refs"]) + len(info["missing"])
-    assert query(root, "select count(*) from settlement_orders where match in ('order_id', 'merchant_order_id', "
+    assert query(root, "select count(*) from payout_refs where match in ('order_id', 'merchant_order_id', "
                        "'none')") == [(n_refs,)]
+    (lines_total,), = query(root, "select sum(amount_e4) from payout_lines")
+    assert Decimal(lines_total).scaleb(-4) == info["total"]
+    base = f"settlement-amazon-{sid}"
     reports = sorted(p.name for p in (root / "outbox" / "reports").iterdir())
-    assert reports == [f"settlement-{sid}-unsettled.csv", f"settlement-{sid}.csv", f"settlement-{sid}.xlsx"], reports
+    assert reports == [f"{base}-lines.csv", f"{base}-unsettled.csv", f"{base}.csv", f"{base}.xlsx"], reports
     # the ERP's CSV: one row per order-id plus the account-level row, nets adding up to the payout
-    with open(root / "outbox" / "reports" / f"settlement-{sid}.csv", newline="", encoding="utf-8") as fh:
+    with open(root / "outbox" / "reports" / f"{base}.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert len({r["order_id"] for r in rows if r["match"] != "no_order"}) == len(
+    assert len({r["order_ref"] for r in rows if r["match"] != "no_order"}) == len(
         [r for r in rows if r["match"] != "no_order"])
     assert sum(Decimal(r["net"]) for r in rows) == info["total"]
     assert [p for p in (root / "outbox").rglob("*") if p.name.endswith(".tmp")] == []
@@ -117,7 +120,7 @@ def test_external_kill9_in_the_middle_of_a_large_settlement(tmp_path, daemon_fac
     wait_for(lambda: state_of(root, "big.txt") == "claimed", 30, interval=0.02, what="journal row")
     d.kill()
     assert state_of(root, "big.txt") == "claimed"  # killed while the handler was at work
-    assert query(root, "select count(*) from settlements") in ([(0,)], [])
+    assert query(root, "select count(*) from payouts") in ([(0,)], [])
     d2 = daemon_factory(cfg)
     wait_for(lambda: state_of(root, "big.txt") == "done", 180, what="large settlement after kill -9")
     d2.stop()

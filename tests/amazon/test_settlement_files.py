@@ -1,5 +1,9 @@
 """Files that are not (complete) settlements end in ``inbox/settlements/.error/`` with a readable
-report; a settlement report fetched from the SP-API fake is reconciled like a dropped file."""
+report; a settlement report fetched from the SP-API fake is reconciled like a dropped file.
+
+The ``settlements`` plugin's handler dispatches a file to the Amazon format when Amazon's
+``sniff`` recognises it; a file no format takes is ``unknown_settlement_format`` (quoting line 1,
+listing the known formats), unless Amazon's ``explain`` recognises it as Amazon's wrong file."""
 from __future__ import annotations
 
 import json
@@ -28,20 +32,22 @@ def _error_report(env, row) -> str:
     assert (err / f"{row['id']}__{row['name']}").exists()  # the file itself, next to its report
     text = (err / f"{row['id']}__{row['name']}.error.txt").read_text()
     data = json.loads((err / f"{row['id']}__{row['name']}.error.json").read_text())
-    assert data["plugin"] == "amazon"
+    assert data["plugin"] == "settlements"
     assert "Nothing from it was applied" in text and "Traceback" not in text
     # nothing applied, nothing published
-    assert env.all("select * from settlements") == [] and env.all("select * from business_keys") == []
+    assert env.all("select * from payouts") == [] and env.all("select * from business_keys") == []
     assert not env.reports.exists() or list(env.reports.iterdir()) == []
     return text
 
 
 @pytest.mark.parametrize("name, data, reason, where", [
     ("catalog.csv", b"sku,ean,title,brand,price,currency,stock\nA-1,4006381333931,Pen,Acme,1.00,EUR,3\n",
-     "not_tab_delimited", "line 1"),
-    ("listings.txt", b"sku\tasin\tprice\tquantity\nA-1\tB000000000\t1.00\t3\n", "not_a_settlement", "line 1 (header)"),
+     "unknown_settlement_format", "line 1"),
+    ("listings.txt", b"sku\tasin\tprice\tquantity\nA-1\tB000000000\t1.00\t3\n", "unknown_settlement_format",
+     "line 1"),
     ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8, "binary", None),
     ("report.txt.gz", b"\x1f\x8b\x08\x00" + bytes(40), "compressed", None),
+    ("settlement.xlsx", b"PK\x03\x04" + bytes(60), "unknown_settlement_format", None),
 ])
 def test_not_a_settlement(env, name, data, reason, where):
     text = _error_report(env, env.drop(name, data))
@@ -49,6 +55,10 @@ def test_not_a_settlement(env, name, data, reason, where):
     if where:
         assert f"Where:  {where}" in text
     assert "Fix:" in text
+    if reason == "unknown_settlement_format" and where:
+        # the fix lists the formats the loaded plugins read
+        assert "amazon-flat-v2 (Amazon settlement, Flat File V2" in " ".join(text.split())
+        assert "amazon-flat-v1" in text
 
 
 def test_truncated_mid_row(env):
@@ -81,7 +91,7 @@ def test_a_broken_file_does_not_block_the_good_one_after_it(env):
     _error_report(env, env.drop("broken.txt", good()[:-30]))
     row = env.drop("fixed.txt", good())
     assert row["state"] == "done", row["error"]
-    assert env.one("select status from settlements")["status"] == "ok"
+    assert env.payout()["status"] == "ok"
 
 
 # -- fetched from the SP-API (fake) ----------------------------------------------------------------
@@ -103,13 +113,17 @@ def test_fetched_settlement_report_is_reconciled_with_the_synced_orders(fake, ma
     assert engine.run_once() == 1
     row = list(app.store.db.query("select * from files where name = ?", [name]))[0]
     assert row["state"] == "done", row["error"]
-    st = list(app.store.db.query("select * from settlements"))[0]
-    assert st["status"] == "ok" and st["decimal_sep"] == "," and st["channel"] == "amz"
+    st = list(app.store.db.query("select * from payouts"))[0]
+    assert st["status"] == "ok" and json.loads(st["meta"])["decimal_sep"] == "," and st["channel"] == "amz"
     assert st["orders"] > 0 and st["matched"] == st["orders"] and st["unmatched"] == 0
-    lines = list(app.store.db.query("select * from settlement_orders"))
-    assert len(lines) == st["orders"] and all(r["order_key"] == f"amz:{r['order_ref']}" for r in lines)
-    assert all(r["fees"].startswith("-") and not r["revenue"].startswith("-") for r in lines)
-    assert (app.outbox_dir / "reports" / f"settlement-{st['settlement_id']}.csv").exists()
+    refs = list(app.store.db.query("select * from payout_refs where order_ref is not null"))
+    assert len(refs) == st["orders"] and all(r["order_key"] == f"amz:{r['order_ref']}" for r in refs)
+    finance = app.hook.order_finance(app=app, order_keys=[r["order_key"] for r in refs], refs=[])
+    totals = [t for f in finance.values() for t in f["totals"]]
+    assert len(totals) == len(refs)
+    assert all(t["marketplace_fee"].startswith("-") and not t["revenue"].startswith("-") for t in totals)
+    assert (app.outbox_dir / "reports" / f"settlement-amazon-{st['payout_id']}.csv").exists()
+    lines = list(app.store.db.query("select * from payout_refs"))
 
     # the same report saved by hand from Seller Central (other name, same bytes): a duplicate
     data = (app.inbox_dir / "settlements" / ".done").rglob(f"*{name}")
@@ -119,7 +133,7 @@ def test_fetched_settlement_report_is_reconciled_with_the_synced_orders(fake, ma
     engine.run_once()
     dup = list(app.store.db.query("select * from files where name = 'seller-central.txt'"))[0]
     assert dup["state"] == "duplicate" and dup["duplicate_of"] == row["id"]
-    assert list(app.store.db.query("select * from settlement_orders")) == lines
+    assert list(app.store.db.query("select * from payout_refs")) == lines
 
 
 def test_sandbox_check_reconciles_the_fetched_settlement(tmp_path):
@@ -134,7 +148,8 @@ def test_sandbox_check_reconciles_the_fetched_settlement(tmp_path):
     matched, _, total = line.split(", ")[2].partition(" of ")
     assert int(matched) == int(total.split()[0]) > 0
     reports = sorted(p.name for p in (tmp_path / "sb" / "outbox" / "reports").iterdir())
-    assert len(reports) == 3 and reports[0].startswith("settlement-") and reports[0].endswith("-unsettled.csv")
+    assert len(reports) == 4 and all(r.startswith("settlement-amazon-") for r in reports), reports
+    assert reports[0].endswith("-lines.csv") and reports[1].endswith("-unsettled.csv")
     assert not list((tmp_path / "sb" / "inbox" / "settlements").glob("*.txt"))  # taken, not left for the daemon
 
 
@@ -151,4 +166,5 @@ def test_a_date_range_report_dropped_by_mistake_says_what_it_is_and_what_to_drop
 def test_a_catalog_dropped_by_mistake_quotes_its_first_line(env):
     text = _error_report(env, env.drop("katalog.csv", "Artikelnummer;EAN;Bezeichnung\nA-1;4006381333931;Füller\n"
                                                       .encode("cp1252")))
-    assert "line 1 is 'Artikelnummer;EAN;Bezeichnung'" in text and "Fix:    this inbox takes Amazon settlement" in text
+    assert "line 1 is 'Artikelnummer;EAN;Bezeichnung'" in text and "Reason: unknown_settlement_format" in text
+    assert "Fix:    drop a payout file of one of the known formats" in text and "amazon-flat-v2" in text

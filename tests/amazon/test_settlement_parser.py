@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from marketd.errors import FileRejected
-from marketd.plugins.amazon.reconcile import classify
+from marketd.plugins.amazon.settlement_mapper import classify, classify_amount
 from marketd.plugins.amazon.settlement_parser import parse_date, parse_settlement, peek_settlement_id
 
 from .settlement_samples import (T0, V1_COLUMNS_33, V1_COLUMNS_36, V2_COLUMNS_23, V2_COLUMNS_24, D,
@@ -324,35 +324,42 @@ def test_peek_reads_only_the_head():
 
 
 # -- classification --------------------------------------------------------------------------------
-@pytest.mark.parametrize("tt, at, ad, category", [
-    ("Order", "ItemPrice", "Principal", "revenue"),
-    ("Order", "ItemPrice", "Shipping", "revenue"),
-    ("Order", "ItemPrice", "Tax", "revenue"),
-    ("Order", "ItemFees", "Commission", "fees"),
-    ("Order", "ItemFees", "FBAPerUnitFulfillmentFee", "fees"),
-    ("Order", "ItemFees", "ShippingChargeback", "fees"),
-    ("Order", "ItemFees", "DigitalServicesFee", "fees"),
-    ("Order", "Shipment-Fees", "FBATransportationFee", "fees"),
-    ("Order", "ShipmentFees", "Shipping", "fees"),          # V1 shipment-fee-type
-    ("Order", "Promotion", "Shipping", "promotions"),
-    ("Order", "ItemWithheldTax", "MarketplaceFacilitatorVAT-Principal", "withheld_tax"),
-    ("Refund", "ItemPrice", "Principal", "refunds"),
-    ("Refund", "Promotion", "Principal", "refunds"),
-    ("Refund", "ItemFees", "Commission", "fees"),           # credited back
-    ("Refund", "ItemFees", "RefundCommission", "fees"),
-    ("Chargeback Refund", "ItemPrice", "Principal", "refunds"),
-    ("FBAFees", "other-transaction", "Inbound Defect Fee / Base fee", "fees"),
-    ("ServiceFee", "Cost of Advertising", "TransactionTotalAmount", "other"),
-    ("other-transaction", "other-transaction", "Storage Fee", "other"),
-    ("other-transaction", "other-transaction", "Current Reserve Amount", "other"),
-    ("other-transaction", "other-transaction", "Shipping label purchase for return", "other"),
-    ("Payable to Amazon", "other-transaction", "Payable to Amazon", "other"),   # V1 vocabulary
-    ("WAREHOUSE_DAMAGE", "other-transaction", "WAREHOUSE_DAMAGE", "other"),
-    ("NewTransactionType", "Mystery", "Brand New Thing", "unclassified"),
-    ("Order", "SomethingElse", "Principal", "unclassified"),
+@pytest.mark.parametrize("tt, at, ad, category, unified, subtype", [
+    ("Order", "ItemPrice", "Principal", "revenue", "revenue", None),
+    ("Order", "ItemPrice", "Shipping", "revenue", "revenue", None),
+    ("Order", "ItemPrice", "Tax", "revenue", "revenue", None),
+    ("Order", "ItemFees", "Commission", "fees", "marketplace_fee", "commission"),
+    ("Order", "ItemFees", "FBAPerUnitFulfillmentFee", "fees", "marketplace_fee", "fulfilment"),
+    ("Order", "ItemFees", "ShippingChargeback", "fees", "marketplace_fee", "shipping_chargeback"),
+    ("Order", "ItemFees", "DigitalServicesFee", "fees", "marketplace_fee", "digital_services"),
+    ("Order", "ItemFees", "VariableClosingFee", "fees", "marketplace_fee", "closing_fee"),
+    ("Order", "Shipment-Fees", "FBATransportationFee", "fees", "marketplace_fee", "fulfilment"),
+    ("Order", "ShipmentFees", "Shipping", "fees", "marketplace_fee", "shipping"),  # V1 shipment-fee-type
+    ("Order", "Promotion", "Shipping", "promotions", "promotion", None),
+    ("Order", "ItemWithheldTax", "MarketplaceFacilitatorVAT-Principal", "withheld_tax", "withheld_tax", None),
+    ("Refund", "ItemPrice", "Principal", "refunds", "refund", None),
+    ("Refund", "Promotion", "Principal", "refunds", "refund", None),
+    ("Refund", "ItemFees", "Commission", "fees", "marketplace_fee", "commission"),     # credited back
+    ("Refund", "ItemFees", "RefundCommission", "fees", "marketplace_fee", "refund_commission"),
+    ("Chargeback Refund", "ItemPrice", "Principal", "refunds", "refund", None),
+    ("FBAFees", "other-transaction", "Inbound Defect Fee / Base fee", "fees", "marketplace_fee", "fulfilment"),
+    ("ServiceFee", "Cost of Advertising", "TransactionTotalAmount", "other", "other", None),
+    ("other-transaction", "other-transaction", "Storage Fee", "other", "other", None),
+    ("other-transaction", "other-transaction", "Current Reserve Amount", "other", "other", None),
+    ("other-transaction", "other-transaction", "Shipping label purchase for return", "other", "shipping_label", None),
+    ("Payable to Amazon", "other-transaction", "Payable to Amazon", "other", "other", None),   # V1 vocabulary
+    ("WAREHOUSE_DAMAGE", "other-transaction", "WAREHOUSE_DAMAGE", "other", "other", None),
+    ("NewTransactionType", "Mystery", "Brand New Thing", "unclassified", "unclassified", None),
+    ("Order", "SomethingElse", "Principal", "unclassified", "unclassified", None),
+    ("Order", "", "", "unclassified", "other", "quantity_only"),  # V2 quantity-only row: no type, no money
 ])
-def test_classification(tt, at, ad, category):
+def test_classification(tt, at, ad, category, unified, subtype):
     assert classify(tt, at, ad) == category
+    assert classify_amount(tt, at, ad)[:2] == (unified, subtype)
+
+
+def test_a_fee_the_subtype_table_does_not_know_keeps_its_name_and_is_flagged():
+    assert classify_amount("Order", "ItemFees", "NewFancyFee") == ("marketplace_fee", "new_fancy_fee", False)
 
 
 # -- files that are refused ------------------------------------------------------------------------

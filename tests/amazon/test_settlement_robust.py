@@ -122,30 +122,32 @@ def test_an_order_line_paid_by_another_settlement_is_flagged(env):
     assert row["state"] == "done", row["error"]
     summary = json.loads(row["summary"])
     assert summary["paid_before"] == 1
-    assert any("already paid by settlement(s) 111" in w for w in summary["warnings"])
-    wb = openpyxl.load_workbook(env.report("settlement-222.xlsx"), read_only=True)
+    assert any("already paid by payout(s) 111" in w for w in summary["warnings"])
+    wb = openpyxl.load_workbook(env.report("settlement-amazon-222.xlsx"), read_only=True)
     sheet = [r for r in wb["Paid before"].iter_rows(values_only=True)]
-    assert sheet[0][:3] == ("order_id", "sku", "also paid by settlement")
+    assert sheet[0][:3] == ("order_ref", "item", "also paid by payout")
     assert [r[:3] for r in sheet[1:] if len(r) > 2 and r[1]] == [("302-1111111-1111111", "SKU-A", "111")]
-    assert any("already paid by settlement(s) 111" in (c or "") for r in wb["Summary"].iter_rows(values_only=True)
+    assert any("already paid by payout(s) 111" in (c or "") for r in wb["Summary"].iter_rows(values_only=True)
                for c in r if isinstance(c, str))
     # a third settlement paying nothing twice carries no flag and no sheet
     row = env.drop("s3.txt", render_v2(Settlement(settlement_id="333",
                                                   lines=order_lines("302-4444444-4444444", sku="SKU-A"))))
     assert "paid_before" not in json.loads(row["summary"])
-    assert "Paid before" not in openpyxl.load_workbook(env.report("settlement-333.xlsx"), read_only=True).sheetnames
+    assert "Paid before" not in openpyxl.load_workbook(env.report("settlement-amazon-333.xlsx"),
+                                                       read_only=True).sheetnames
 
 
 def test_forgetting_a_settlement_forgets_its_paid_lines(env):
-    from marketd.plugins.amazon.reconcile import forget_settlement
+    from marketd.plugins.settlements.apply import forget
 
     data = render_v2(Settlement(settlement_id="111", lines=order_lines("302-1111111-1111111", sku="SKU-A")))
     env.drop("s1.txt", data)
-    assert env.all("select order_ref, sku, settlement_id from settlement_paid_lines") == [
-        {"order_ref": "302-1111111-1111111", "sku": "SKU-A", "settlement_id": "111"}]
+    pid = env.payout("111")["pid"]
+    assert env.all("select channel_type, order_ref, item, pid from payout_paid_items") == [
+        {"channel_type": "amazon", "order_ref": "302-1111111-1111111", "item": "SKU-A", "pid": pid}]
     with env.app.store.transaction() as db:
-        forget_settlement(db, "111")
-    assert env.all("select * from settlement_paid_lines") == []
+        forget(db, pid)
+    assert env.all("select * from payout_paid_items") == [] and env.all("select * from payouts") == []
 
 
 def test_the_sandbox_fake_pays_each_order_once_and_a_repeat_is_flagged(fake, make_app, clock):
