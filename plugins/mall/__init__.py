@@ -2,7 +2,8 @@
 
 - Channel ``type = "mall"`` (``channel.py``): orders, confirming new orders, tracking back for
   orders the seller ships with its own carrier, and (``invoices_fetch``) MALL's self-billing
-  invoices and offsets written into ``inbox/settlements/``. See docs/plugins/mall.md.
+  invoices and offsets written into ``inbox/settlements/``, where the ``settlements`` plugin reads
+  them with this plugin's ``mall-invoice`` / ``mall-offset`` formats. See docs/plugins/mall.md.
 - Carrier ``type = "mall_delivery"`` (``carrier.py``): MALL Delivery (MDP) labels from the MALL
   API, status moved by MALL, and the rule that smallbox orders of an MDP-active MALL account ship
   with nothing else (the ``veto_shipment`` hook). See docs/plugins/carriers.md.
@@ -37,6 +38,13 @@ def register_jobs(register):
 
     order_jobs(register)
     finance_jobs(register)
+
+
+@hookimpl
+def register_settlement_formats(register):
+    from .formats import settlement_formats
+
+    settlement_formats(register)
 
 
 @hookimpl
