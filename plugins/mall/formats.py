@@ -126,6 +126,7 @@ def _gross(ctx, channel: str, refs: list[str]) -> dict[str, tuple[Decimal, str]]
 
 class MallFormat:
     channel_type = "mall"
+    unsettled_statuses = ("DELIVERED",)   # MALL invoices delivered orders only: shipped ones are not late yet
 
     def __init__(self, kind: str):
         self.kind = kind
