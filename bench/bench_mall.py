@@ -36,6 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marketd.plugins.mall as mall_plugin  # noqa: E402
+import marketd.plugins.settlements as settlements_plugin  # noqa: E402
 from marketd.clock import FakeClock  # noqa: E402
 from marketd.plugins.mall.fake import MallFake  # noqa: E402
 from marketd.plugins.mall.mapper import LISTED_STATUSES  # noqa: E402
@@ -93,7 +94,7 @@ def main() -> int:
             fake = MallFake(clock, contract=MallContract(), payment_delay=10 ** 9, delivery_delay=10 ** 9)
             fake.populate(n, statuses=STATUSES)
             os.environ[env_name("bench")] = fake.client_id
-            app = make_app(Path(tmp) / scenario.replace(" ", "-"), {"mall": mall_plugin}, clock=clock, channels={
+            app = make_app(Path(tmp) / scenario.replace(" ", "-"), {"mall": mall_plugin, "settlements": settlements_plugin}, clock=clock, channels={
                 "bench": {"type": "mall", "base_url": "https://mpapi.mallgroup.com", "orders_sync": True,
                           "daily_quota_orders": 100_000, "transport": httpx.WSGITransport(app=fake)}})
             ch = app.channel("bench")

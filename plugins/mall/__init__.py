@@ -62,6 +62,13 @@ def register_commands(cli):
 
 
 @hookimpl
+def status_sections(app):
+    from .status import status_lines
+
+    return status_lines(app)
+
+
+@hookimpl
 def register_fakes(register):
     from .fake import sandbox
 

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 import marketd.plugins.mall as mall_plugin
+import marketd.plugins.settlements as settlements_plugin
 import marketd.plugins.shipments as shipments_plugin
 from marketd.plugins.mall.fake import MallFake
 from marketd.plugins.mall.settings import env_name
@@ -35,7 +36,8 @@ def mall_app(tmp_path, clock, fake, monkeypatch):
     def make(root=None, carriers=None, jobs=None, **channel):
         settings = {"type": "mall", "base_url": "http://mall.test", "orders_sync": True, "requests_per_second": 1000,
                     "transport": httpx.WSGITransport(app=fake), **channel}
-        app = make_app(root or tmp_path / "inst", {"mall": mall_plugin, "shipments": shipments_plugin}, clock=clock,
+        app = make_app(root or tmp_path / "inst", {"mall": mall_plugin, "shipments": shipments_plugin,
+                                                    "settlements": settlements_plugin}, clock=clock,
                        channels={ACCOUNT: settings}, carriers=carriers or {}, jobs=jobs or {})
         apps.append(app)
         return app

@@ -249,3 +249,15 @@ def test_bad_settings_are_clear(mall_app, tmp_path):
         mall_app(timezone="Prague").channel(ACCOUNT)
     with pytest.raises(ConfigError, match="1..100"):
         mall_app(root=tmp_path / "two", page_size=500).channel(ACCOUNT)
+
+
+def test_status_section_says_what_waits(mall_app, fake):
+    from marketd.plugins.mall.status import status_lines
+
+    fake.add_order(90, mdp=False, confirmed=False)
+    app = mall_app(daily_quota_orders=1000)
+    app.channel(ACCOUNT).sync_orders(None)
+    lines = status_lines(app)["mall"]
+    assert lines[0].startswith(f"{ACCOUNT}: last sync ") and "1 order(s) wait for confirmation" in lines[0]
+    assert "`marketd mall confirm`" in lines[0]
+    assert lines[1] == f"{ACCOUNT}: MALL quota today orders 6/1000"
