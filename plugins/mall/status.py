@@ -4,7 +4,6 @@ of the configured daily quotas. Read from the store only: the daemon may not be 
 from __future__ import annotations
 
 
-
 def status_lines(app) -> dict[str, list[str]] | None:
     from .jobs import mall_accounts
 
