@@ -529,7 +529,7 @@ def _sandbox_configure(fake: MallFake, url: str) -> SandboxConfig:
 
     return SandboxConfig(
         tables={"channels": {SANDBOX_CHANNEL: {"type": "mall", "base_url": url, "orders_sync": True,
-                                               "country": "CZ"}},
+                                               "invoices_fetch": True, "country": "CZ"}},
                 "carriers": {SANDBOX_ACCOUNT: {"type": "mall_delivery", "channels": [SANDBOX_CHANNEL]}}},
         env={env_name(SANDBOX_CHANNEL): fake.client_id},
         hints=[f"MALL: orders {', '.join(map(str, SANDBOX_ORDERS))} are MALL Delivery orders (carrier "
@@ -580,6 +580,32 @@ def _sandbox_check(app, fake: MallFake) -> list[str]:
     if refused.get("ok") or len(fake.journal) != before:
         raise SandboxCheckFailed(f"a MALL Delivery order's push was not refused before any call: {refused}")
     w, h = sizes[0]
-    return [f"mall: {synced} order(s) synced; order {oid}, {len(sizes)} PDF label(s) of {w:.0f}x{h:.0f} mm; "
-            f"tracking {tracked.tracking_number}: {tracked.status.value}; order {own} shipped with SANDBOX-1; "
-            f"order {SANDBOX_ORDERS[1]} (MALL Delivery) not pushed"]
+    lines = [f"mall: {synced} order(s) synced; order {oid}, {len(sizes)} PDF label(s) of {w:.0f}x{h:.0f} mm; "
+             f"tracking {tracked.tracking_number}: {tracked.status.value}; order {own} shipped with SANDBOX-1; "
+             f"order {SANDBOX_ORDERS[1]} (MALL Delivery) not pushed"]
+    return lines + [_sandbox_finance(app, fake, channel, own)]
+
+
+def _sandbox_finance(app, fake: MallFake, channel, own: str) -> str:
+    """MALL delivers the order and invoices it; the mall-finance fetch drops the invoice into the
+    settlements inbox, which splits what MALL paid into the order's gross and MALL's margin."""
+    from marketd.sdk import process_file
+
+    from .finance_fetch import fetch_finance
+
+    fake.clock.advance(fake.delivery_delay)
+    channel.sync_orders(None)
+    fake.finance.run_now()
+    files = fetch_finance(app, channel)
+    if len(files) != 1:
+        raise SandboxCheckFailed(f"the MALL finance fetch wrote {len(files)} file(s), expected one invoice")
+    record = process_file(app, "settlements", files[0])
+    if record.get("state") != "done":
+        raise SandboxCheckFailed(f"MALL invoice {files[0].name} not applied: {record.get('error')}")
+    key = f"{channel.name}:{own}"
+    money = ((app.hook.order_finance(app=app, order_keys=[key], refs=[]) or {}).get(key) or {}).get("totals") or []
+    if not money or Decimal(money[0]["marketplace_fee"]) >= 0:
+        raise SandboxCheckFailed(f"MALL order {own}: no margin from the invoice ({money})")
+    t = money[0]
+    return (f"mall: invoice {files[0].name}: order {own} gross {t['revenue']}, MALL margin {t['marketplace_fee']} "
+            f"({t['fee_pct']} %), net {t['net']} {t['currency']}")
