@@ -10,11 +10,20 @@ account for the orders the seller ships itself and a MALL Delivery account for t
 3. once BRT has scanned the parcels, tracking-sync puts each BRT tracking number on its MALL
    order (``PUT status=shipped``) — exactly once, although the daemon is killed (``kill -9``)
    right after the first push was recorded, or right after a push was claimed and before it
-   was sent; the MDP order is never moved to shipped by us: MALL does it at pickup.
+   was sent; the MDP order is never moved to shipped by us: MALL does it at pickup;
+4. MALL invoices the delivered orders and offsets the COD one: the ``mall-finance`` job drops both
+   documents into ``inbox/settlements/``, and ``marketd orders show`` gives each order's gross,
+   MALL's margin and what MALL paid.
 """
 from __future__ import annotations
 
+import json
+import os
 import signal
+import stat
+import subprocess
+import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -135,3 +144,41 @@ def test_kill_9_in_the_middle_of_the_push_puts_each_tracking_on_mall_once(world,
     log = "".join(p.read_text(errors="replace") for p in w.root.glob("daemon-*.log"))
     for pii in ("Jana", "Nováková", "jana@example.cz", "Dlouhá", w.mall.client_id):
         assert pii not in log
+
+
+def test_invoices_fetched_by_the_daemon_give_each_orders_margin(world, daemon_factory):
+    """MALL delivers and invoices the orders; the daemon's mall-finance job drops the invoice and the
+    offset into inbox/settlements/, the settlements handler applies them, and `marketd orders show`
+    gives the order's gross, MALL's margin and what MALL paid."""
+    w = world()
+    with w.mall.lock:
+        w.mall.orders[OWN[0]]["cod"] = 1378.0                   # paid cash on delivery to the seller's carrier
+    cfg = w.config.read_text().replace('auto_confirm = true', 'auto_confirm = true\ninvoices_fetch = true')
+    cfg += '\n[jobs.mall-finance]\nseconds = 2\n'
+    w.config.write_text(cfg)
+    daemon_factory(w.config, env=w.env)
+    w.wait_orders_synced()
+    drop_file(w.root / "inbox" / "shipments", "day.csv", w.shipment_file())
+    wait_for(lambda: count(w.root, "select count(*) n from shipment_pushes where state = 'pushed'") == 2,
+             60, what="both MALL orders shipped")
+    with w.mall.lock:
+        for oid in OWN:
+            w.mall.mall_update(oid, "delivered")
+        invoice = w.mall.finance.run_now()
+        offset = w.mall.finance.offset(invoice["id"], SYSTEM_CLOCK.now())
+    wait_for(lambda: count(w.root, "select count(*) n from payouts") == 2, 60, what="invoice and offset applied")
+    rows = db_rows(w.root, "select kind, status, check_detail from payouts order by kind")
+    assert [(r["kind"], r["status"]) for r in rows] == [("invoice", "ok"), ("offset", "ok")], rows
+    out = subprocess.run([sys.executable, "-m", "marketd", "--config", str(w.config), "orders", "show", str(OWN[0]),
+                          "--json"], capture_output=True, text=True, env={**os.environ, **w.env}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    [money] = json.loads(out.stdout)["finance"]
+    paid = sum(Decimal(repr(i["totalPrice"])) for i in invoice["items"] if i["orderId"] == OWN[0])
+    assert Decimal(money["revenue"]) == Decimal("1378.00")                  # 1299 + 79 delivery
+    assert Decimal(money["marketplace_fee"]) == paid - Decimal("1378.00")   # MALL's margin
+    assert Decimal(money["net"]) == paid and Decimal(money["transfer"]) == Decimal("-1378.00")
+    assert offset["diffPrice"] == float(Decimal(repr(invoice["total"])) - Decimal("1378.0"))
+    archived = [p for p in (w.root / "inbox" / "settlements" / ".done").rglob("*mall-mall-cz-*.json") if p.is_file()]
+    assert len(archived) == 2 and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in archived)
+    log = "".join(p.read_text(errors="replace") for p in w.root.glob("daemon-*.log"))
+    assert "Jana" not in log and w.mall.client_id not in log
