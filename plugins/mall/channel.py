@@ -225,10 +225,7 @@ class MallChannel(Channel):
             for row in rows:
                 old = store.get_order(row["key"])
                 row["imported_at"] = (old or {}).get("imported_at") or now
-                aliases = row.pop("aliases", None)
-                if hasattr(store, "add_order_aliases"):
-                    row["aliases"] = aliases
-                store.upsert_order(row)
+                store.upsert_order(row)   # its `aliases` (purchase id, external id) go to order_aliases
                 stats["changed" if old else "new"] += 1
                 imported.append(row["key"])
         for key in imported:  # after the commit: listeners see what is in the store

@@ -227,7 +227,7 @@ def test_backoff_doubles_to_its_cap_and_never_overflows():
 
 
 def test_init_with_a_disabled_plugin_writes_a_config_that_loads(tmp_path):
-    env = {"MARKETD_DISABLE_PLUGINS": "amazon,settlements"}
+    env = {"MARKETD_DISABLE_PLUGINS": "amazon,mall,settlements"}  # mall reads payouts too
     res = _run("init", str(tmp_path / "inst"), env=env)
     assert res.exit_code == 0, res.output
     text = (tmp_path / "inst" / "marketd.toml").read_text()
@@ -238,9 +238,10 @@ def test_init_with_a_disabled_plugin_writes_a_config_that_loads(tmp_path):
 def test_settlement_formats_without_the_plugin_that_reads_them_stop_the_start(tmp_path):
     """Amazon registers its payout formats; with the settlements plugin disabled nobody would read
     the files dropped for them: the start stops with a clear config error, not a silent pile."""
-    assert _run("init", str(tmp_path / "inst"), env={"MARKETD_DISABLE_PLUGINS": "amazon,settlements"}).exit_code == 0
+    assert _run("init", str(tmp_path / "inst"),
+                env={"MARKETD_DISABLE_PLUGINS": "amazon,mall,settlements"}).exit_code == 0
     res = _run("--config", str(tmp_path / "inst" / "marketd.toml"), "status",
-               env={"MARKETD_DISABLE_PLUGINS": "settlements"})
+               env={"MARKETD_DISABLE_PLUGINS": "mall,settlements"})
     assert res.exit_code != 0
     assert "plugin(s) amazon register settlement formats (amazon-flat-v1, amazon-flat-v2)" in res.output
     assert "'settlements' plugin is disabled" in res.output
