@@ -41,13 +41,31 @@ class MallDeliveryCarrier(Carrier):
 
     @property
     def client(self) -> MallClient:
+        """The named MALL channel account's client when there is exactly one (same ``client_id``,
+        rate limit and daily quota: MALL counts them per partner); else this carrier's own, with
+        ``client_id_secret``. An explicit ``client_id_secret`` or ``base_url`` keeps its own."""
         if self._client is None:
+            shared = self._channel_client()
+            if shared is not None:
+                self._client = shared
+                return shared
             self._client = MallClient(
                 self.name, self.settings.base_url, tag="mall_delivery",
                 client_id=lambda: self.app.secret(self.settings.client_id_secret),
                 transport=self._transport, clock=self.app.clock,
                 requests_per_second=self.settings.requests_per_second, timeout=self.settings.timeout)
         return self._client
+
+    def _channel_client(self) -> MallClient | None:
+        if {"client_id_secret", "base_url"} & self.settings.model_fields_set:
+            return None
+        names = self.mall_channels()
+        if len(names) != 1:
+            return None
+        from .channel import MallChannel
+
+        channel = self.app.channels.get(next(iter(names)))
+        return channel.client if isinstance(channel, MallChannel) else None
 
     @property
     def active(self) -> bool:

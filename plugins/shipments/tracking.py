@@ -227,7 +227,8 @@ def _alert(row: dict, status: str, now: datetime, problem: str, answer: str) -> 
 
 # -- pushing to channels --------------------------------------------------------------------------
 def build_package(push: dict, shipment: dict, order: dict | None) -> dict:
-    """The package in Amazon ``PackageDetail`` terms (the common denominator of channels)."""
+    """The package in Amazon ``PackageDetail`` terms (the common denominator of channels), plus
+    ``trackingUrl`` when the carrier gave one."""
     items = []
     for it in order_items(order or {}):
         if not isinstance(it, dict):
@@ -246,7 +247,7 @@ def build_package(push: dict, shipment: dict, order: dict | None) -> dict:
     }
     if shipment.get("service"):
         package["shippingMethod"] = shipment["service"]
-    if shipment.get("tracking_url"):  # channels that take a link (ManoMano) send it; others ignore it
+    if shipment.get("tracking_url"):  # channels that take a link (ManoMano, MALL) send it; others ignore it
         package["trackingUrl"] = shipment["tracking_url"]
     return package
 

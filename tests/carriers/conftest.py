@@ -54,10 +54,12 @@ class TestPlugin:
 def plugin_modules():
     import marketd.plugins.brt as brt
     import marketd.plugins.mall as mall
+    import marketd.plugins.settlements as settlements  # reads the MALL plugin's payout formats
     import marketd.plugins.manual as manual
     import marketd.plugins.shipments as shipments
 
-    return {"shipments": shipments, "brt": brt, "mall": mall, "manual": manual, "test-channels": TestPlugin()}
+    return {"shipments": shipments, "brt": brt, "mall": mall, "manual": manual, "settlements": settlements,
+            "test-channels": TestPlugin()}
 
 
 @pytest.fixture

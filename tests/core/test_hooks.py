@@ -227,7 +227,7 @@ def test_backoff_doubles_to_its_cap_and_never_overflows():
 
 
 def test_init_with_a_disabled_plugin_writes_a_config_that_loads(tmp_path):
-    env = {"MARKETD_DISABLE_PLUGINS": "amazon,ebay,manomano,settlements"}  # every plugin with payout formats goes too
+    env = {"MARKETD_DISABLE_PLUGINS": "amazon,ebay,mall,manomano,settlements"}  # every plugin with payout formats goes too
     res = _run("init", str(tmp_path / "inst"), env=env)
     assert res.exit_code == 0, res.output
     text = (tmp_path / "inst" / "marketd.toml").read_text()
@@ -236,12 +236,12 @@ def test_init_with_a_disabled_plugin_writes_a_config_that_loads(tmp_path):
 
 
 def test_settlement_formats_without_the_plugin_that_reads_them_stop_the_start(tmp_path):
-    """Amazon, eBay and ManoMano register their payout formats; with the settlements plugin disabled nobody
+    """Amazon, eBay, ManoMano and MALL register their payout formats; with the settlements plugin disabled nobody
     would read the files dropped for them: the start stops with a clear config error, not a silent pile."""
     assert _run("init", str(tmp_path / "inst"),
-                env={"MARKETD_DISABLE_PLUGINS": "amazon,ebay,manomano,settlements"}).exit_code == 0
+                env={"MARKETD_DISABLE_PLUGINS": "amazon,ebay,mall,manomano,settlements"}).exit_code == 0
     res = _run("--config", str(tmp_path / "inst" / "marketd.toml"), "status",
-               env={"MARKETD_DISABLE_PLUGINS": "manomano,settlements"})
+               env={"MARKETD_DISABLE_PLUGINS": "mall,manomano,settlements"})
     assert res.exit_code != 0
     assert ("plugin(s) amazon, ebay register settlement formats (amazon-flat-v1, amazon-flat-v2, "
             "ebay-finances-api, ebay-transaction-report)") in res.output

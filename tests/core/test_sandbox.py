@@ -23,11 +23,13 @@ def test_check_exercises_every_fake_the_plugins_register(tmp_path):
     assert any(line.startswith("settlement ") and ": ok, payout" in line for line in out.splitlines())  # settlement
     assert "confirmed on Amazon order" in out                            # tracking back to the channel
     assert "brt: shipment" in out and "2 PDF label(s) of 100x150 mm" in out and ": in_transit" in out
-    assert "mall: order 1001, 2 PDF label(s)" in out                     # MALL labels, then its tracking
     assert "8 eBay order(s) imported" in out and "sent to eBay order" in out   # eBay orders, tracking back
     assert "1 eBay payout file(s) written to inbox/settlements/" in out
     assert any(line.startswith("eBay payout ") and ": ok, " in line for line in out.splitlines())  # checked
-    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall")
+    assert "mall: 5 order(s) synced; order 1001, 2 PDF label(s)" in out   # MALL orders, labels, then tracking
+    assert "order 1004 shipped with SANDBOX-1; order 1002 (MALL Delivery) not pushed" in out  # MALL tracking back
+    assert "mall: invoice mall-mall-cz-invoice-3000100001.json: order 1004 gross 1378.00, MALL margin -" in out
+    assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall, manomano")
     cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
 
