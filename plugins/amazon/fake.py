@@ -49,6 +49,7 @@ from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order
+from .fake_ptd import PtdApi, default_product_types
 from .fake_reports import ReportsApi, settlement_v2_text
 
 __all__ = ["SpApiFake", "OFFICIAL_LIMITS", "Bucket", "ContractNotChecked", "generate_orders", "make_order",
@@ -69,6 +70,9 @@ OFFICIAL_LIMITS: dict[str, tuple[float, float]] = {
     "cancelReport": (0.0222, 10),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
+    # definitionsProductTypes_2020-09-01.json (fake_ptd.py)
+    "searchDefinitionsProductTypes": (5.0, 10),
+    "getDefinitionsProductType": (5.0, 10),
 }
 OPERATIONS = frozenset(OFFICIAL_LIMITS)  # the SP-API operations (LWA and S3 are other hosts in reality)
 
@@ -82,10 +86,13 @@ ROUTES = [
     ("GET", r"/reports/2021-06-30/reports/(?P<reportId>[^/]+)", "getReport"),
     ("DELETE", r"/reports/2021-06-30/reports/(?P<reportId>[^/]+)", "cancelReport"),
     ("GET", r"/reports/2021-06-30/documents/(?P<reportDocumentId>[^/]+)", "getReportDocument"),
+    ("GET", r"/definitions/2020-09-01/productTypes", "searchDefinitionsProductTypes"),
+    ("GET", r"/definitions/2020-09-01/productTypes/(?P<productType>[^/]+)", "getDefinitionsProductType"),
     ("GET", r"/__s3/(?P<key>[^/]+)", "s3.get"),
 ]
 
-_ARRAYS = {"marketplaceIds", "fulfillmentStatuses", "fulfilledBy", "includedData", "reportTypes", "processingStatuses"}
+_ARRAYS = {"marketplaceIds", "fulfillmentStatuses", "fulfilledBy", "includedData", "reportTypes", "processingStatuses",
+           "keywords"}
 _INTS = {"maxResultsPerPage", "pageSize"}
 
 
@@ -124,7 +131,7 @@ def _loose_params(query: dict) -> dict:
     return out
 
 
-class SpApiFake(OrdersApi, ReportsApi, FakeService):
+class SpApiFake(OrdersApi, ReportsApi, PtdApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-amz-access-token", "authorization"}
@@ -158,6 +165,7 @@ class SpApiFake(OrdersApi, ReportsApi, FakeService):
         self._violations: list[dict] = []
         self._response_violations: list[dict] = []
         self.confirmations: list[dict] = []
+        self.product_types: dict[str, dict] = default_product_types()
         self.s3_requests_with_token = 0
         self.tokens_issued = 0
         for method, pattern, op in ROUTES:
