@@ -256,11 +256,7 @@ def affected_skus(app, brand: str, keys: set[str]) -> set[str]:
             if ps.brands and p.brand not in ps.brands:
                 continue
             ref, _ = registry.reference(name, ps, p)
-            if not ref:
-                continue
-            m = registry.model(name, ps, ref)
-            key = f"{name}:{m.key}" if m is not None else None
-            if key in keys:
+            if ref and f"{name}:{registry.key_for(name, ps, ref)}" in keys:
                 out.add(sku)
     return out
 
@@ -310,14 +306,14 @@ def _model_change_reports(app, brand: str, keys: dict, summary: dict) -> None:
     prev = list(db.query("select previous_run from content_runs where id = ?", [run]))[0]["previous_run"]
     before = {i.key for i in runs.run_issues(db, prev)} if prev else set()
     rows_by_key: dict[str, list] = {k: [] for k in keys}
-    platform_of = {k: k.split(":", 1)[0] for k in keys}
+    model_of = {(c.sku, c.platform): f"{c.platform}:{c.model}" for c in runs.run_cells(db, run) if c.model}
     for i in runs.run_issues(db, run):
         if i.key in before or not i.missing:
             continue
-        for k, plat in platform_of.items():
-            if i.platform == plat:
-                rows_by_key[k].append([i.sku, i.parent_sku, i.platform, i.locale, i.attribute, i.rule, i.severity,
-                                       keys[k][0], keys[k][1]])
+        k = model_of.get((i.sku, i.platform))
+        if k in rows_by_key:
+            rows_by_key[k].append([i.sku, i.parent_sku, i.platform, i.locale, i.attribute, i.rule, i.severity,
+                                   keys[k][0], keys[k][1]])
     stamp = app.clock.now().strftime("%Y%m%dT%H%M%SZ")
     folder = summary["report_dir"].rsplit("/", 1)[0]
     for k, rows in sorted(rows_by_key.items()):

@@ -118,20 +118,22 @@ class Registry:
                 out.update({str(k): str(v) for k, v in tables[key].items()})
         return out
 
-    def model(self, platform: str, ps, ref: str) -> Model | None:
+    @staticmethod
+    def key_for(platform: str, ps, ref: str) -> str:
         folder = ps.model_folder(platform)
-        if ps.type == "amazon":
-            key = f"{folder}/{ps.marketplace or platform}/{ref}"
-        elif ps.type == "ebay":
-            key = f"{folder}/{ps.marketplace or platform}/{ref}"
-        else:
-            key = f"{folder}/{ref}"
+        if ps.type in ("amazon", "ebay"):
+            return f"{folder}/{ps.marketplace or platform}/{ref}"
+        return f"{folder}/{ref}"
+
+    def model(self, platform: str, ps, ref: str) -> Model | None:
+        """The model, or None when its file is not there; either way the stamp is noted for the
+        run (``missing`` for an absent model, so its arrival later counts as a change)."""
+        key = self.key_for(platform, ps, ref)
         if key in self._models:
             m = self._models[key]
         else:
             m = self._models[key] = self._load(key, ps)
-        if m is not None:
-            self.used[f"{platform}:{key}"] = m.stamp
+        self.used[f"{platform}:{key}"] = m.stamp if m is not None else "missing"
         return m
 
     def _load(self, key: str, ps) -> Model | None:

@@ -30,6 +30,7 @@ manomano = "tools-drill"
 [aspects.EBAY_DE]
 brand = "Marke"
 color = "Farbe"
+size = "Größe"
 """
 
 SUITCASES = """
