@@ -128,19 +128,24 @@ def unsupported_keywords(schema) -> list[str]:
     return sorted(found)
 
 
-def _path(error) -> str:
-    return "/".join(str(p) for p in error.absolute_path) or "<root>"
-
-
 def _conditional(error) -> bool:
     return any(p in ("then", "else", "dependentRequired", "dependencies") for p in error.absolute_schema_path)
 
 
 class ProductTypeSchema:
-    """One product type schema: its validator (built once) and a result cache keyed by the
-    schema's checksum and the instance's hash, so unchanged SKUs cost nothing on a re-run."""
+    """One product type schema: validators built once, results cached per attribute value (a
+    brand or colour shared by thousands of SKUs is checked once), and a fast path.
+
+    The fast path (:mod:`.fastcheck`): local ``$ref``s are inlined, the schema is split into its
+    top level (``required``, the conditionals; ``properties`` reduced to their names) and one
+    subschema per attribute — exactly how ``properties`` applies them — and each part is compiled
+    into a quick valid/invalid check. jsonschema then runs only on the parts found invalid (per
+    attribute, cached by value: a brand or colour shared by thousands of SKUs is validated once),
+    and gives the errors. A schema whose references cannot be inlined is validated whole."""
 
     def __init__(self, schema: dict, *, meta_schema: dict | None = None, name: str = "", checksum: str = ""):
+        from .fastcheck import Unsupported, compile_schema, inline_refs
+
         self.schema = schema
         self.name = name
         self.checksum = checksum or hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
@@ -154,21 +159,37 @@ class ProductTypeSchema:
             self.external_refs.add(uri)
             raise NoSuchResource(ref=uri)
 
-        registry = Registry(retrieve=retrieve).with_resources(resources)
-        self.validator = AmazonValidator(schema, registry=registry)
+        self.registry = Registry(retrieve=retrieve).with_resources(resources)
+        self.validator = AmazonValidator(schema, registry=self.registry)
         self.unsupported = unsupported_keywords(schema)
         props = schema.get("properties") or {}
         self.properties: set[str] = set(props)
         self.required: list[str] = [r for r in schema.get("required") or [] if isinstance(r, str)]
         self._cache: dict[str, list[tuple]] = {}
+        self._attr_cache: dict[tuple[str, str], list[tuple]] = {}
+        self._items: dict[str, dict] = {}
+        self._fast_hits: dict[tuple, bool] = {}   # (attribute, flat value) -> valid: shared brands, colours, tags
         self._lock = threading.Lock()
+        inlined = inline_refs(schema)
+        self.split = isinstance(inlined, dict) and isinstance(inlined.get("properties"), dict)
+        if self.split:
+            self._props = inlined["properties"]
+            top = {k: v for k, v in inlined.items() if k not in ("properties", "$defs", "definitions")}
+            top["properties"] = {k: True for k in self._props}
+            self._top = AmazonValidator(top, registry=self.registry)
+            self._attr: dict[str, object] = {}
+            self._fast_top = _compiled(compile_schema, Unsupported, top)
+            self._fast_attr = {k: _compiled(compile_schema, Unsupported, v) for k, v in self._props.items()}
 
     def item_schema(self, attribute: str) -> dict:
         """The schema of one item of ``attribute`` (``properties.<a>.items``, local ``$ref`` resolved)."""
-        node = (self.schema.get("properties") or {}).get(attribute) or {}
-        node = self._deref(node)
-        items = node.get("items") if isinstance(node, dict) else None
-        return self._deref(items) if isinstance(items, dict) else {}
+        hit = self._items.get(attribute)
+        if hit is None:
+            node = (self.schema.get("properties") or {}).get(attribute) or {}
+            node = self._deref(node)
+            items = node.get("items") if isinstance(node, dict) else None
+            hit = self._items[attribute] = self._deref(items) if isinstance(items, dict) else {}
+        return hit
 
     def _deref(self, node):
         seen = 0
@@ -180,40 +201,112 @@ class ProductTypeSchema:
         return node
 
     def errors(self, instance: dict) -> list[tuple]:
-        """``(rule, attribute, message, value, expected, missing)`` per problem, cached."""
-        key = hashlib.sha256(json.dumps(instance, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        out = []
+        """``(rule, attribute, message, value, expected, missing)`` per problem, sorted."""
+        if self.split:
+            out = self._split_errors(instance)
+        else:
+            key = json.dumps(instance, sort_keys=True, ensure_ascii=False, default=str)
+            with self._lock:
+                hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            out = [_convert(e) for e in self._iter(self.validator, instance)]
+            with self._lock:
+                if len(self._cache) > 100_000:
+                    self._cache.clear()
+                self._cache[key] = out
+        out.sort()
+        return out
+
+    def _iter(self, validator, instance) -> list:
         try:
-            errs = list(self.validator.iter_errors(instance))
+            return list(validator.iter_errors(instance))
         except Unresolvable as exc:
             self.external_refs.add(str(getattr(exc, "ref", exc)))
-            errs = []
-        for e in errs:
-            if e.validator in ("oneOf", "anyOf") and e.context:
-                e = best_match(e.context)
-            prop = getattr(e, "missing_property", None)
-            attribute = str(e.absolute_path[0]) if e.absolute_path else (prop or "")
-            if e.validator == "required":
-                rule = "amazon.schema.conditional_required" if _conditional(e) else "amazon.schema.required"
-            elif e.validator in ("dependentRequired", "dependencies"):
-                rule = "amazon.schema.conditional_required"
-            else:
-                rule = f"amazon.schema.{e.validator}"
-            message = f"{_path(e)}: {e.message}"
-            value = "" if e.validator == "required" else short(json.dumps(e.instance, ensure_ascii=False, default=str), 120)
-            expected = "" if e.validator == "required" else short(json.dumps(e.validator_value, ensure_ascii=False,
-                                                                             default=str), 120)
-            out.append((rule, attribute, message, value, expected, e.validator == "required"))
-        out.sort()
-        with self._lock:
-            if len(self._cache) > 200_000:
-                self._cache.clear()
-            self._cache[key] = out
+            return []
+
+    def _split_errors(self, instance: dict) -> list[tuple]:
+        out = []
+        if self._fast_top is None or not self._fast_top(instance):
+            out += [_convert(e) for e in self._iter(self._top, instance)]
+        if not isinstance(instance, dict):
+            return out
+        for attr, value in instance.items():
+            if attr not in self._props:
+                continue
+            fast = self._fast_attr.get(attr)
+            if fast is not None:
+                fkey = _flat_key(attr, value)
+                ok = self._fast_hits.get(fkey) if fkey is not None else None
+                if ok is None:
+                    ok = fast(value)
+                    if fkey is not None and len(self._fast_hits) < 500_000:
+                        self._fast_hits[fkey] = ok
+                if ok:
+                    continue
+            vkey = (attr, json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
+            with self._lock:
+                hit = self._attr_cache.get(vkey)
+            if hit is None:
+                v = self._attr.get(attr)
+                if v is None:
+                    v = self._attr[attr] = AmazonValidator(self._props[attr], registry=self.registry)
+                hit = [_convert(e, attr) for e in self._iter(v, value)]
+                with self._lock:
+                    if len(self._attr_cache) > 500_000:
+                        self._attr_cache.clear()
+                    self._attr_cache[vkey] = hit
+            out += hit
         return out
+
+
+def _flat_key(attr: str, value):
+    """A cheap hashable key for a list of flat items (``[{"value": "Blau", "language_tag": …}]``),
+    or None for anything nested. Types are part of it: ``True`` and ``1`` must not share a result."""
+    if not isinstance(value, list):
+        return None
+    out = [attr]
+    for item in value:
+        if not isinstance(item, dict):
+            return None
+        for k, v in item.items():
+            if isinstance(v, (dict, list)):
+                return None
+            out.append((k, type(v).__name__, v))
+        out.append(None)
+    try:
+        return tuple(out) if hash(tuple(out)) is not None else None
+    except TypeError:
+        return None
+
+
+def _compiled(compile_schema, unsupported, node):
+    try:
+        return compile_schema(node)
+    except unsupported:
+        return None
+
+
+def _convert(e, prefix: str | None = None) -> tuple:
+    """One jsonschema error as ``(rule, attribute, message, value, expected, missing)``; ``prefix``
+    is the attribute whose subschema was validated on its own."""
+    if e.validator in ("oneOf", "anyOf") and e.context:
+        e = best_match(e.context)
+    rel = [str(p) for p in e.absolute_path]
+    path = ([prefix] if prefix is not None else []) + rel
+    prop = getattr(e, "missing_property", None)
+    attribute = path[0] if path else (prop or "")
+    if e.validator == "required":
+        rule = "amazon.schema.conditional_required" if _conditional(e) else "amazon.schema.required"
+    elif e.validator in ("dependentRequired", "dependencies"):
+        rule = "amazon.schema.conditional_required"
+    else:
+        rule = f"amazon.schema.{e.validator}"
+    message = f"{'/'.join(path) or '<root>'}: {e.message}"
+    value = "" if e.validator == "required" else short(json.dumps(e.instance, ensure_ascii=False, default=str), 120)
+    expected = "" if e.validator == "required" else short(json.dumps(e.validator_value, ensure_ascii=False,
+                                                                     default=str), 120)
+    return (rule, attribute, message, value, expected, e.validator == "required")
 
 
 def schema_issues(errors: list[tuple], *, sku: str, platform: str, locale: str, parent: str = "") -> list:

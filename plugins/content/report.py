@@ -20,6 +20,9 @@ from .issues import ISSUE_COLUMNS, RANK
 
 HTML_MATRIX_ROWS = 2000
 HTML_ISSUE_ROWS = 1000
+# XlsxWriter writes ~30,000 cells a second: a sheet of every issue of 50,000 SKUs would take
+# minutes for a list no person reads to the end. The CSVs always hold everything.
+XLSX_LIST_ROWS = 50_000
 DIFF_COLUMNS = ["status", "sku", "platform", "locale", "attribute", "rule", "severity"]
 GAP_COLUMNS = ["platform", "attribute", "missing", "of", "share"]
 STATUS_ORDER = {"new": 0, "still_open": 1, "fixed": 2}
@@ -82,7 +85,8 @@ def diff_rows(diff: dict) -> list[list]:
     return rows
 
 
-def write_xlsx(fh, meta: dict, header: list[str], mrows: list, issues, gaps: list, drows: list) -> None:
+def write_xlsx(fh, meta: dict, header: list[str], mrows: list, issues, gaps: list, drows: list,
+               list_rows: int = XLSX_LIST_ROWS) -> None:
     wb = XlsxWorkbook(fh)
     s = wb.sheet("Summary")
     for k, v in meta["header"]:
@@ -91,14 +95,21 @@ def write_xlsx(fh, meta: dict, header: list[str], mrows: list, issues, gaps: lis
     s.append(["model", "version stamp"], bold=True)
     for k, v in meta["models"].items():
         s.append([safe_cell(k), safe_cell(v)])
-    for title, cols, rows in (("Matrix", header, mrows), ("Issues", ISSUE_COLUMNS, [i.row() for i in issues]),
-                              ("Top gaps", GAP_COLUMNS, gaps), ("Diff", DIFF_COLUMNS, drows)):
+    for title, cols, rows, cap, csv_name in (
+            ("Matrix", header, mrows, XLSX_MAX_ROWS - 2, "matrix.csv"),
+            ("Issues", ISSUE_COLUMNS, issues, list_rows, "issues.csv"),
+            ("Top gaps", GAP_COLUMNS, gaps, XLSX_MAX_ROWS - 2, "top-gaps.csv"),
+            ("Diff", DIFF_COLUMNS, drows, list_rows, "diff.csv")):
         sh = wb.sheet(title)
         sh.header(cols)
         for n, row in enumerate(rows):
-            if n >= XLSX_MAX_ROWS - 2:
-                sh.append([f"… {len(rows) - n} more rows in the CSV"])
+            if n >= cap:
+                sh.append([f"… {len(rows) - n} more rows in {csv_name}"])
                 break
+            if not isinstance(row, list):
+                row = row.row()
+            if title == "Matrix":  # ratios as numbers, so a person can sort and filter them
+                row = row[:2] + [int(v) if v.isdigit() else v for v in row[2:-1]] + row[-1:]
             sh.append([safe_cell(v) if isinstance(v, str) else v for v in row])
     wb.close()
 

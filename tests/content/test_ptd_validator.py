@@ -96,7 +96,8 @@ def test_one_of_reports_the_best_match():
     assert attribute == "battery" and message.startswith("battery/0:")
 
 
-def test_results_are_cached_per_instance():
+def test_attribute_results_are_cached_per_value():
     p = ProductTypeSchema(schema())
-    first = p.errors({})
-    assert p.errors({}) is first
+    p.errors({"item_name": [{"value": "grün"}]})
+    p.errors({"item_name": [{"value": "grün"}], "battery": []})
+    assert list(p._attr_cache) == [("item_name", '[{"value": "grün"}]')]
