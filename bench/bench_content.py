@@ -170,7 +170,7 @@ def completeness(a, data: Path) -> None:
         cfg = instance(root)
         wall, peak, out = run_and_measure([sys.executable, "-m", "marketd", "--config", str(cfg), "process",
                                            "--kind", "content", str(src)])
-        assert out.startswith("done"), out[-2000:]
+        assert "\ndone: content/" in "\n" + out, out[-2000:]
         figures.append(wall)
         rss.append(peak)
         w, p, _ = run_and_measure([sys.executable, "-c", "import sys, pandas; pandas.read_csv(sys.argv[1], sep=';', "

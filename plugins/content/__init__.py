@@ -47,3 +47,24 @@ def data_models_changed(app, platform, marketplace, models, source):
     with app.store.transaction() as db:
         record_event(db, platform=platform, marketplace=marketplace or "", models=list(models or []),
                      source=source or "", now=app.clock.now().isoformat())
+
+
+@hookimpl
+def status_sections(app):
+    """The latest run per brand and the model changes waiting for the ``content-models`` job."""
+    import json
+
+    db = app.store.db
+    if not db["content_runs"].exists():
+        return None
+    lines = []
+    for r in db.query("select r.* from content_runs r join (select brand, max(id) id from content_runs group by brand) "
+                      "m on m.id = r.id order by r.brand"):
+        c = json.loads(r["counts"] or "{}")
+        lines.append(f"{r['brand']}: run {r['id']} ({r['reason']}, {r['finished_at'][:16]}): {c.get('skus', 0)} SKUs, "
+                     f"{c.get('errors', 0)} errors, {c.get('warnings', 0)} warnings, {c.get('blocked_skus', 0)} "
+                     f"blocked; {c.get('new', 0)} new, {c.get('fixed', 0)} fixed -> {r['report_dir']}")
+    pending = db.execute("select count(*) from content_model_events where handled_at is null").fetchone()[0]
+    if pending:
+        lines.append(f"{pending} announced model change(s) wait for the content-models job")
+    return {"content": lines} if lines else None

@@ -24,7 +24,7 @@ from .records import Product, theme_attributes
 from .values import ean_problem, short
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     sku: str
     parent: str
@@ -142,8 +142,10 @@ def image_checks(product: Product, source, settings, platforms: dict) -> tuple[l
 
 
 def check(products: dict[str, Product], settings, registry, *, images=None, parties: dict | None = None,
-          offers: dict | None = None, skus: set[str] | None = None) -> Result:
-    """Run every check on ``products`` (all, or only ``skus``)."""
+          offers: dict | None = None, skus: set[str] | None = None, payload_sink=None) -> Result:
+    """Run every check on ``products`` (all, or only ``skus``). ``payload_sink(sku, platform,
+    payload)`` takes each platform payload as it is made (the store writes them in batches, so 150,000
+    listing documents are never all in memory); without it they collect in ``Result.payloads``."""
     res = Result()
     registry.used = {}
     parties = parties or {}
@@ -212,7 +214,10 @@ def check(products: dict[str, Product], settings, registry, *, images=None, part
             payload = {"model": model.key, "stamp": model.stamp, "locales": locales_payload}
             if gpsr_rendered is not None:
                 payload["gpsr"] = gpsr_rendered
-            res.payloads[(p.sku, name)] = payload
+            if payload_sink is not None:
+                payload_sink(p.sku, name, payload)
+            else:
+                res.payloads[(p.sku, name)] = payload
     if amazon_gpsr:
         res.issues.append(I.make("gpsr.postal_records", I.INFO, attribute="gpsr"))
     res.models = dict(sorted(registry.used.items()))

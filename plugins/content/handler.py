@@ -96,7 +96,9 @@ class ContentHandler:
                                     f"{ctx.name}:{inner}", source_sha256=ctx.sha256, reason="file",
                                     file_id=ctx.file_id, file_issues=file_issues,
                                     report_dir=f"reports/content/{brand_folder(brand)}/{ctx.stamp}-{Path(ctx.name).stem}",
-                                    extra_meta=[("layout", parsed.layout), ("rows", parsed.rows)])
+                                    extra_meta=[("layout", parsed.layout), ("rows", parsed.rows),
+                                                ("platforms", ", ".join(sorted(settings.platforms)) or
+                                                 "none configured ([inbox.content.platforms])")])
                 summaries.append(runs.execute(ctx.app, db, settings, registry, inp, ctx.output, images=source,
                                               parties=parties))
             return {"layout": parsed.layout, "rows": parsed.rows, "skus": len(products),

@@ -22,6 +22,10 @@ IMAGES_PER_RUN = 2000
 
 
 def images_job(app, since, transport=None) -> dict:
+    from pathlib import Path
+
+    if not (Path(app.state_dir) / "content-images.sqlite").exists():
+        return {"fetched": 0}  # no content file has named an image yet
     settings = inbox_settings_for(app, "content")
     images_dir = instance_path(app, settings.images_dir) if settings.images_dir else None
     source = ImageSource(app, settings.images, images_dir=images_dir, transport=transport, budget=IMAGES_PER_RUN)

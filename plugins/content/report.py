@@ -22,7 +22,7 @@ HTML_MATRIX_ROWS = 2000
 HTML_ISSUE_ROWS = 1000
 # XlsxWriter writes ~30,000 cells a second: a sheet of every issue of 50,000 SKUs would take
 # minutes for a list no person reads to the end. The CSVs always hold everything.
-XLSX_LIST_ROWS = 50_000
+XLSX_LIST_ROWS = 20_000
 DIFF_COLUMNS = ["status", "sku", "platform", "locale", "attribute", "rule", "severity"]
 GAP_COLUMNS = ["platform", "attribute", "missing", "of", "share"]
 STATUS_ORDER = {"new": 0, "still_open": 1, "fixed": 2}

@@ -19,6 +19,13 @@ from . import issues as I
 from .completeness import Cell, Result, payload_json
 from .records import Product
 
+# Issues only the file's reader can find (the stored products no longer show them): a re-check
+# carries them over for the SKUs it checks again, else they would look fixed.
+READER_RULES = frozenset({"content.sku.missing", "content.sku.whitespace", "content.sku.duplicate",
+                          "content.locale_conflict", "content.locale.unknown", "content.unknown_column",
+                          "content.text.replacement"})
+
+
 @dataclass
 class RunInput:
     brand: str
@@ -58,9 +65,12 @@ def offers_for(products: dict[str, Product], catalog: dict) -> dict:
     return out
 
 
-def previous_run(db, brand: str, source_sha256: str | None) -> dict | None:
-    sql = "select * from content_runs where brand = ?"
+def previous_run(db, brand: str, source_sha256: str | None, before: int | None = None) -> dict | None:
+    sql = "select * from content_runs where brand = ? and finished_at is not null"
     args: list = [brand]
+    if before is not None:
+        sql += " and id < ?"
+        args.append(before)
     if source_sha256:
         sql += " and source_sha256 != ?"
         args.append(source_sha256)
@@ -68,8 +78,12 @@ def previous_run(db, brand: str, source_sha256: str | None) -> dict | None:
     return rows[0] if rows else None
 
 
-def latest_run(db, brand: str) -> dict | None:
-    rows = list(db.query("select * from content_runs where brand = ? order by id desc limit 1", [brand]))
+def latest_run(db, brand: str, before: int | None = None) -> dict | None:
+    sql, args = "select * from content_runs where brand = ? and finished_at is not null", [brand]
+    if before is not None:
+        sql += " and id < ?"
+        args.append(before)
+    rows = list(db.query(sql + " order by id desc limit 1", args))
     return rows[0] if rows else None
 
 
@@ -98,19 +112,25 @@ def execute(app, db, settings, registry, inp: RunInput, write, *, images=None, p
     Returns the run's summary (counts, report folder, model stamps)."""
     now = app.clock.now().isoformat()
     catalog = load_offers(db, inp.products)
+    run_id = db["content_runs"].insert({
+        "brand": inp.brand, "source": inp.source, "source_sha256": inp.source_sha256, "file_id": inp.file_id,
+        "reason": inp.reason, "started_at": now, "report_dir": inp.report_dir}).last_pk
+    payloads = _PayloadWriter(db.conn, run_id, now)
     result: Result = completeness.check(inp.products, settings, registry, images=images, parties=parties,
-                                        offers=offers_for(inp.products, catalog), skus=inp.skus)
+                                        offers=offers_for(inp.products, catalog), skus=inp.skus,
+                                        payload_sink=payloads.add)
+    payloads.flush()
     issues = list(result.issues) + list(inp.file_issues)
     cells = list(result.cells)
-    base = latest_run(db, inp.brand)
+    base = latest_run(db, inp.brand, before=run_id)
     if inp.skus is not None and base is not None:  # a partial re-check: the rest as it was
-        issues += [i for i in run_issues(db, base["id"]) if i.sku not in inp.skus]
+        issues += [i for i in run_issues(db, base["id"]) if i.sku not in inp.skus or i.rule in READER_RULES]
         cells += [c for c in run_cells(db, base["id"]) if c.sku not in inp.skus]
         models = {**json.loads(base["model_versions"] or "{}"), **result.models}
     else:
         models = result.models
     issues = I.ordered(I.dedupe(issues))
-    prev = previous_run(db, inp.brand, inp.source_sha256 if inp.reason == "file" else None)
+    prev = previous_run(db, inp.brand, inp.source_sha256 if inp.reason == "file" else None, before=run_id)
     changes = diff(run_issues(db, prev["id"]) if prev else [], issues)
     counts = {"skus": len({c.sku for c in cells} | (set(inp.products) if inp.skus is None else set())),
               "checked_skus": len(result.checked_skus), "cells": len(cells),
@@ -119,11 +139,10 @@ def execute(app, db, settings, registry, inp: RunInput, write, *, images=None, p
               "infos": sum(1 for i in issues if i.severity == I.INFO),
               "blocked_skus": len(completeness.blocking(issues)),
               "new": len(changes["new"]), "still_open": len(changes["still_open"]), "fixed": len(changes["fixed"])}
-    run_id = db["content_runs"].insert({
-        "brand": inp.brand, "source": inp.source, "source_sha256": inp.source_sha256, "file_id": inp.file_id,
-        "reason": inp.reason, "started_at": now, "finished_at": now, "model_versions": json.dumps(models, sort_keys=True),
-        "counts": json.dumps(counts, sort_keys=True), "report_dir": inp.report_dir,
-        "previous_run": prev["id"] if prev else None}).last_pk
+    db["content_runs"].update(run_id, {"finished_at": app.clock.now().isoformat(),
+                                       "model_versions": json.dumps(models, sort_keys=True),
+                                       "counts": json.dumps(counts, sort_keys=True),
+                                       "previous_run": prev["id"] if prev else None})
     _store(db, run_id, inp, issues, cells, result, now)
     header, mrows = report.matrix_rows(cells, issues)
     gaps = report.top_gaps(cells, issues)
@@ -168,11 +187,11 @@ def _store(db, run_id: int, inp: RunInput, issues: list, cells: list, result: Re
         rows.append((sku, inp.brand, p.parent, p.common.get("category", ""), doc,
                      hashlib.sha256(doc.encode()).hexdigest(), run_id, now))
     conn.executemany("insert or replace into content_products values (?,?,?,?,?,?,?,?)", rows)
-    conn.executemany("insert into content_payloads values (?,?,?,?,?,?,?) on conflict(sku, platform) do update "
-                     "set model = excluded.model, payload = excluded.payload, sha256 = excluded.sha256, "
-                     "run_id = excluded.run_id, updated_at = excluded.updated_at "
-                     "where content_payloads.sha256 != excluded.sha256",
-                     _payload_rows(result.payloads, run_id, now))
+    if result.payloads:
+        w = _PayloadWriter(conn, run_id, now)
+        for (sku, plat), payload in sorted(result.payloads.items()):
+            w.add(sku, plat, payload)
+        w.flush()
     grows = []
     for sku, rec in sorted(result.gpsr.items()):
         text = json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -188,10 +207,29 @@ def _store(db, run_id: int, inp: RunInput, issues: list, cells: list, result: Re
                      "set last_seen = excluded.last_seen", (plat, model, stamp, now, now))
 
 
-def _payload_rows(payloads: dict, run_id: int, now: str):
-    for (sku, plat), payload in sorted(payloads.items()):
+class _PayloadWriter:
+    """Platform payloads into ``content_payloads`` in batches, rewritten only when their sha256
+    changed (a listings push reads ``updated_at``/``sha256`` to see what to send)."""
+
+    SQL = ("insert into content_payloads values (?,?,?,?,?,?,?) on conflict(sku, platform) do update "
+           "set model = excluded.model, payload = excluded.payload, sha256 = excluded.sha256, "
+           "run_id = excluded.run_id, updated_at = excluded.updated_at where content_payloads.sha256 != excluded.sha256")
+
+    def __init__(self, conn, run_id: int, now: str, batch: int = 2000):
+        self.conn, self.run_id, self.now, self.batch = conn, run_id, now, batch
+        self.rows: list[tuple] = []
+
+    def add(self, sku: str, platform: str, payload: dict) -> None:
         text = payload_json(payload)
-        yield (sku, plat, payload["model"], text, hashlib.sha256(text.encode()).hexdigest(), run_id, now)
+        self.rows.append((sku, platform, payload["model"], text, hashlib.sha256(text.encode()).hexdigest(),
+                          self.run_id, self.now))
+        if len(self.rows) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.executemany(self.SQL, self.rows)
+            self.rows = []
 
 
 def _prune(db, brand: str, keep: int) -> None:

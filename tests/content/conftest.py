@@ -67,7 +67,7 @@ class ContentWorld:
         self.models.mkdir(parents=True, exist_ok=True)
         self.write_model("mapping.toml", MAPPING)
         self.write_model("manomano/suitcases.toml", SUITCASES)
-        settings = {"locales": ["de_DE", "fr_FR", "it_IT", "es_ES"], "platforms": platforms or DEFAULT_PLATFORMS,
+        settings = {"locales": ["de_DE", "fr_FR", "it_IT", "es_ES"], "platforms": DEFAULT_PLATFORMS if platforms is None else platforms,
                     "models_dir": str(self.models), "watch": "poll"}
         settings.update(inbox or {})
         plugins = {"content": content_plugin, **(extra_plugins or {})}

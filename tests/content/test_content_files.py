@@ -229,3 +229,15 @@ def test_store_keeps_cells_products_payloads_and_gpsr(world):
     assert json.loads(db["content_gpsr"].get("K1")["record"])["identifiers"]["ean"] == "4006381333931"
     versions = json.loads(db["content_runs"].get(run)["model_versions"])
     assert list(versions) == ["manomano_de:manomano/suitcases"]
+
+
+def test_status_section_and_no_platforms(world_factory):
+    from marketd.plugins.content import status_sections
+
+    w = world_factory(platforms={})
+    assert status_sections(w.app) is None
+    row = w.drop(table(WIDE))
+    assert row["state"] == "done"
+    assert "none configured" in (w.report_dir(row) / "summary.html").read_text()
+    (line,) = status_sections(w.app)["content"]
+    assert line.startswith("ACME: run 1 (file,") and "2 SKUs" in line

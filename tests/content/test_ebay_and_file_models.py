@@ -155,3 +155,14 @@ def test_unreadable_model_is_an_issue_not_a_crash(world):
     assert [(i["rule"], i["sku"]) for i in world.issues(row) if i["rule"] == "model.unreadable"] == \
         [("model.unreadable", "A")]
     assert world.read_csv(world.report_dir(row) / "matrix.csv")[0]["manomano_de:de_DE"] == "n/a"
+
+
+def test_a_recheck_keeps_what_only_the_file_showed(world):
+    rows = [dict(OK, sku="A", color="rot"), dict(OK, sku="A", color="rot"), dict(OK, sku="B", color="rot")]
+    world.drop(table(rows))
+    path = world.models / "manomano" / "suitcases.toml"
+    path.write_text(path.read_text() + "\n[attributes.material]\nrequired = true\n")
+    run_job(world.app, "content-models")
+    diff = world.read_csv(world.last_dir("ACME") / "diff.csv")
+    assert not [d for d in diff if d["status"] == "fixed"]           # the duplicate of A is still open
+    assert ("still_open", "A", "content.sku.duplicate") in {(d["status"], d["sku"], d["rule"]) for d in diff}
