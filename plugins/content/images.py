@@ -66,8 +66,10 @@ def _open(data: bytes, downscale: int):
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     img = img.convert("RGB")
-    if max(img.size) > downscale:
-        img.thumbnail((downscale, downscale))
+    if max(img.size) > downscale:  # BOX: an average per target pixel, ~10x faster than Lanczos here
+        from PIL import Image as _Image
+
+        img.thumbnail((downscale, downscale), _Image.Resampling.BOX)
     return img, fmt, size
 
 
@@ -78,15 +80,15 @@ def measure(data: bytes, *, downscale: int = 512, border_share: float = 0.03, wh
     rgb = np.asarray(img, dtype=np.int16)
     h, w = rgb.shape[:2]
     band = max(1, int(round(border_share * min(h, w))))
-    mask = np.zeros((h, w), dtype=bool)
-    mask[:band, :] = mask[-band:, :] = True
-    mask[:, :band] = mask[:, -band:] = True
-    border = rgb[mask]
+    border = np.concatenate([rgb[:band].reshape(-1, 3), rgb[-band:].reshape(-1, 3),
+                             rgb[band:-band, :band].reshape(-1, 3), rgb[band:-band, -band:].reshape(-1, 3)])
     bg = np.median(border, axis=0)
     bg_std = float(border.std(axis=0).mean())
-    border_white = float((border.min(axis=1) >= white_min).mean())
-    main_white_share = float((border.min(axis=1) >= main_white).mean())
-    fg = np.abs(rgb - bg).max(axis=2) > fg_distance
+    lowest = np.minimum(np.minimum(border[:, 0], border[:, 1]), border[:, 2])
+    border_white = float((lowest >= white_min).mean())
+    main_white_share = float((lowest >= main_white).mean())
+    d = np.abs(rgb - np.round(bg).astype(np.int16))  # int16, and channel maxima pairwise: numpy's
+    fg = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > fg_distance  # reduce over 3 is slow
     fill = float(fg.mean())
     ycc = np.asarray(img.convert("YCbCr"), dtype=np.int16)
     cb, cr = ycc[..., 1], ycc[..., 2]
@@ -125,7 +127,7 @@ def dhash(img) -> str:
     compares a platform's main image with ours by Hamming distance."""
     from PIL import Image
 
-    g = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
+    g = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BOX), dtype=np.int16)
     bits = (g[:, 1:] > g[:, :-1]).flatten()
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 

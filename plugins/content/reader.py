@@ -95,6 +95,7 @@ def read_products(table, settings, extra_known: set[str] = frozenset()) -> Parse
     sku_col = next(c for c in cols if c.name == "sku")
     locale_col = next((c for c in cols if c.name == "locale"), None)
     rows = 0
+    pool: dict[str, str] = {}  # one object per repeated short value (brand, colour, GPSR address …)
     for chunk in table.chunks():
         frame = chunk.frame
         lines = chunk.lines.tolist()
@@ -137,6 +138,8 @@ def read_products(table, settings, extra_known: set[str] = frozenset()) -> Parse
                 v = clean(values[c.position])
                 if not v:
                     continue
+                if len(v) <= 64:
+                    v = pool.setdefault(v, v)
                 if "\ufffd" in v and (sku, c.name) not in flagged:
                     flagged.add((sku, c.name))
                     issues.append(I.make("content.text.replacement", I.WARNING, sku=sku, attribute=c.name,
