@@ -189,13 +189,13 @@ def check(products: dict[str, Product], settings, registry, *, images=None, part
                                          value=category or "(none)", parent=p.parent, category=category or "(none)",
                                          model=ref, missing=False))
                 for loc in ps.locales:
-                    res.cells.append(Cell(p.sku, p.parent, name, loc, "", 0, [], None))
+                    res.cells.append(Cell(p.sku, p.parent, name, loc, "", 0, (), None))
                 continue
             if model.error:
                 res.issues.append(I.make("model.unreadable", I.ERROR, sku=p.sku, platform=name, attribute="model",
                                          value=model.key, parent=p.parent, model=model.key, detail=short(model.error, 160)))
                 for loc in ps.locales:
-                    res.cells.append(Cell(p.sku, p.parent, name, loc, model.key, 0, [], None))
+                    res.cells.append(Cell(p.sku, p.parent, name, loc, model.key, 0, (), None))
                 continue
             if model.key not in noticed:
                 noticed.add(model.key)
@@ -206,7 +206,7 @@ def check(products: dict[str, Product], settings, registry, *, images=None, part
                 if hasattr(model, "applies") and not model.applies(loc):
                     continue
                 ev = model.evaluate(p, loc, ctx)
-                res.cells.append(Cell(p.sku, p.parent, name, loc, model.key, len(ev.required), sorted(ev.missing),
+                res.cells.append(Cell(p.sku, p.parent, name, loc, model.key, len(ev.required), tuple(sorted(ev.missing)),
                                       ratio(len(ev.required), len(ev.missing))))
                 res.issues.extend(ev.issues)
                 if ev.payload is not None:
