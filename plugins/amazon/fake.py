@@ -20,6 +20,9 @@ Faithful to the official models (``shared/specs/amazon/``) and research api-cont
 - **Reports** (``fake_reports.py``): ``createReport`` (settlement types refused, Amazon makes
   those itself), ``getReports`` (``nextToken`` as the only parameter), ``getReport``,
   ``getReportDocument`` with a presigned URL on the fake S3 path ``/__s3/…`` valid 5 minutes.
+- **Product Type Definitions** (``fake_ptd.py``): ``searchDefinitionsProductTypes``,
+  ``getDefinitionsProductType`` (exactly one marketplace) with hand-written mini schemas in
+  Amazon's shape behind presigned links valid 7 days; ``set_product_type`` publishes a new version.
 - **Contract checks**, when a ``contract`` is plugged in: query parameters and bodies are
   validated against the models (problems → 400 ``InvalidInput`` and an entry in
   ``fake.violations``); every JSON answer is validated against the declared response definition
