@@ -241,3 +241,28 @@ def test_status_section_and_no_platforms(world_factory):
     assert "none configured" in (w.report_dir(row) / "summary.html").read_text()
     (line,) = status_sections(w.app)["content"]
     assert line.startswith("ACME: run 1 (file,") and "2 SKUs" in line
+
+
+def test_uncertain_first_image_is_info_and_expectations_per_category(world_factory):
+    from .imagegen import beige_knit, jpeg, model_figure, packshot
+
+    platforms = {"shop": {"type": "file", "folder": "manomano", "locales": ["de_DE"], "gpsr": False,
+                          "first_image": "packshot"}}
+    w = world_factory(platforms=platforms, inbox={"images": {"expected": {"shop:Kleider": "model"}}})
+    w.write_model("mapping.toml", '[categories."Koffer"]\nmanomano = "suitcases"\n'
+                                  '[categories."Kleider"]\nmanomano = "suitcases"\n')
+    rows = [{"sku": "KNIT", "brand": "B", "category": "Koffer", "title_de": "t", "color": "c", "image_1": "knit.jpg"},
+            {"sku": "DRESS", "brand": "B", "category": "Kleider", "title_de": "t", "color": "c", "image_1": "pack.jpg"},
+            {"sku": "MODEL", "brand": "B", "category": "Kleider", "title_de": "t", "color": "c", "image_1": "model.jpg"}]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("c.csv", table(rows))
+        z.writestr("knit.jpg", jpeg(beige_knit(800, 1000)))
+        z.writestr("pack.jpg", jpeg(packshot(800, 1000)))
+        z.writestr("model.jpg", jpeg(model_figure(800, 1000)))
+    row = w.drop(buf.getvalue(), "c.zip")
+    got = {(i["sku"], i["rule"], i["severity"], i["expected"]) for i in w.issues(row) if i["rule"].startswith("image.")}
+    assert got == {("KNIT", "image.first_uncertain", "INFO", "packshot"),
+                   ("DRESS", "image.first_kind", "WARNING", "model")}
+    matrix = {m["sku"]: m["blocking"] for m in w.read_csv(w.report_dir(row) / "matrix.csv")}
+    assert matrix == {"DRESS": "", "KNIT": "", "MODEL": ""}

@@ -166,3 +166,27 @@ def test_a_recheck_keeps_what_only_the_file_showed(world):
     diff = world.read_csv(world.last_dir("ACME") / "diff.csv")
     assert not [d for d in diff if d["status"] == "fixed"]           # the duplicate of A is still open
     assert ("still_open", "A", "content.sku.duplicate") in {(d["status"], d["sku"], d["rule"]) for d in diff}
+
+
+def test_json_models_and_the_other_value_rules(world):
+    world.write_model("manomano/kleider.json", {
+        "model": {"version": "j1", "locales": ["de_DE"]},
+        "attributes": {"title": {"required": True, "per_locale": True, "min_length": 3},
+                       "ean": {"type": "ean"}, "farben": {"from": "color", "max_values": 2},
+                       "code": {"pattern": "^[A-Z]{2}-\\d+$"},
+                       "size": {"variants": "children", "required": True}}})
+    world.write_model("mapping.toml", '[categories."Kleid"]\nmanomano = "kleider"\n')
+    base = {"brand": "ACME", "category": "Kleid", "title_de": "Kleid", "ean": "4006381333931", "size": "M"}
+    rows = [dict(base, sku="SHORT", title_de="Kl"),
+            dict(base, sku="COLORS", color="rot | blau | grün"),
+            dict(base, sku="CODE", code="ab-1", **{"attr.code": "ab-1"}),
+            dict(base, sku="PARENT", variation_theme="SIZE", size=""),
+            dict(base, sku="PARENT-S", parent_sku="PARENT", size="S", ean="4006381333948")]
+    row = world.drop(table(rows))
+    got = sorted((i["sku"], i["attribute"], i["rule"]) for i in world.issues(row) if i["rule"].startswith("model."))
+    assert got == [("CODE", "code", "model.pattern"), ("COLORS", "farben", "model.max_values"),
+                   ("SHORT", "title", "model.min_length")]
+    matrix = {m["sku"]: m["manomano_de:de_DE"] for m in world.read_csv(world.report_dir(row) / "matrix.csv")}
+    assert matrix["PARENT"] == "100" and matrix["PARENT-S"] == "100"    # size: required of children only
+    versions = json.loads(world.app.store.db["content_runs"].get(row["summary"]["runs"][0]["run"])["model_versions"])
+    assert versions["manomano_de:manomano/kleider"].startswith("j1+")

@@ -124,3 +124,12 @@ def test_the_size_cap_holds_without_a_content_length():
                                                       lambda url: "no" if "evil" in url else None))
     with pytest.raises(HostRefused):
         refusing.get("https://evil.example/a.jpg")
+
+
+def test_a_slow_image_host_times_out_as_a_warning(world_factory, host):
+    fake, url = host
+    w = world_factory(platforms=PLATFORMS, inbox={"images": {**IMAGES, "timeout_seconds": 0.3}})
+    fake.delay_next("image", 1.5, times=2)
+    row = w.drop(table(rows(url, ["packshot.jpg"])))
+    (issue,) = [i for i in w.issues(row) if i["rule"] == "image.download"]
+    assert issue["severity"] == "WARNING" and "timed out" in issue["message_en"]
