@@ -163,6 +163,18 @@ def status_sections(app):
 
 
 @hookspec
+def data_models_changed(app, platform, marketplace, models, source):
+    """Event: a platform announced changed data models (Amazon's PRODUCT_TYPE_DEFINITIONS_CHANGE).
+
+    ``platform`` is the platform type (``"amazon"``), ``marketplace`` its marketplace id or ``""``
+    (all), ``models`` the model names it named (``[]``: every model in use there), ``source`` a
+    stable id of the announcement (``"<NotificationType>:<NotificationId>"``, so a notification
+    delivered twice is recorded once). Listeners record the work; the refresh and the re-checks
+    run in a job (the content plugin's ``content-models``).
+    """
+
+
+@hookspec
 def file_processed(app, record):
     """Event: an inbox file reached a final state (``done``, ``error`` or ``duplicate``)."""
 

@@ -56,6 +56,9 @@ class Capabilities:
     parse_settlements: bool = False
     fetch_settlements: bool = False
     fetch_customizations: bool = False
+    # fetch_data_model(ref, known_checksum=None) -> dict | None: the platform's data model for a
+    # product type / category (docs/plugins/content.md "Model sources"); search_data_models(words)
+    data_models: bool = False
 
 
 class Channel:

@@ -39,7 +39,7 @@ ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
 class AmazonChannel(Channel):
     type = "amazon"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True)
+                                parse_settlements=True, data_models=True)
     settings_model = AmazonChannelSettings
 
     def __init__(self, app, name: str, settings: AmazonChannelSettings | dict, transport=None):
@@ -271,6 +271,18 @@ class AmazonChannel(Channel):
         if order is None:
             return None
         return any(str(p.get("trackingNumber") or "") == tracking for p in order.get("packages") or [])
+
+    # -- data models (Product Type Definitions, for the content plugin) ------------------------------
+    def fetch_data_model(self, ref: str, *, known_checksum: str | None = None) -> dict | None:
+        """Product type ``ref`` in this account's marketplace (``ptd.py``); None when unchanged."""
+        from . import ptd
+
+        return ptd.data_model(self.api, ref, self.marketplace_id, self.country, known_checksum=known_checksum)
+
+    def search_data_models(self, words: list[str]) -> list[dict]:
+        from . import ptd
+
+        return ptd.search(self.api, self.marketplace_id, keywords=list(words))
 
 
 factory = AmazonChannel  # register("amazon", AmazonChannel): the class is the factory, with its settings_model

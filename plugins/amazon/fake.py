@@ -20,6 +20,9 @@ Faithful to the official models (``shared/specs/amazon/``) and research api-cont
 - **Reports** (``fake_reports.py``): ``createReport`` (settlement types refused, Amazon makes
   those itself), ``getReports`` (``nextToken`` as the only parameter), ``getReport``,
   ``getReportDocument`` with a presigned URL on the fake S3 path ``/__s3/…`` valid 5 minutes.
+- **Product Type Definitions** (``fake_ptd.py``): ``searchDefinitionsProductTypes``,
+  ``getDefinitionsProductType`` (exactly one marketplace) with hand-written mini schemas in
+  Amazon's shape behind presigned links valid 7 days; ``set_product_type`` publishes a new version.
 - **Contract checks**, when a ``contract`` is plugged in: query parameters and bodies are
   validated against the models (problems → 400 ``InvalidInput`` and an entry in
   ``fake.violations``); every JSON answer is validated against the declared response definition
@@ -49,6 +52,7 @@ from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order
+from .fake_ptd import PtdApi, default_product_types
 from .fake_reports import ReportsApi, settlement_v2_text
 
 __all__ = ["SpApiFake", "OFFICIAL_LIMITS", "Bucket", "ContractNotChecked", "generate_orders", "make_order",
@@ -69,6 +73,9 @@ OFFICIAL_LIMITS: dict[str, tuple[float, float]] = {
     "cancelReport": (0.0222, 10),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
+    # definitionsProductTypes_2020-09-01.json (fake_ptd.py)
+    "searchDefinitionsProductTypes": (5.0, 10),
+    "getDefinitionsProductType": (5.0, 10),
 }
 OPERATIONS = frozenset(OFFICIAL_LIMITS)  # the SP-API operations (LWA and S3 are other hosts in reality)
 
@@ -82,10 +89,13 @@ ROUTES = [
     ("GET", r"/reports/2021-06-30/reports/(?P<reportId>[^/]+)", "getReport"),
     ("DELETE", r"/reports/2021-06-30/reports/(?P<reportId>[^/]+)", "cancelReport"),
     ("GET", r"/reports/2021-06-30/documents/(?P<reportDocumentId>[^/]+)", "getReportDocument"),
+    ("GET", r"/definitions/2020-09-01/productTypes", "searchDefinitionsProductTypes"),
+    ("GET", r"/definitions/2020-09-01/productTypes/(?P<productType>[^/]+)", "getDefinitionsProductType"),
     ("GET", r"/__s3/(?P<key>[^/]+)", "s3.get"),
 ]
 
-_ARRAYS = {"marketplaceIds", "fulfillmentStatuses", "fulfilledBy", "includedData", "reportTypes", "processingStatuses"}
+_ARRAYS = {"marketplaceIds", "fulfillmentStatuses", "fulfilledBy", "includedData", "reportTypes", "processingStatuses",
+           "keywords"}
 _INTS = {"maxResultsPerPage", "pageSize"}
 
 
@@ -124,7 +134,7 @@ def _loose_params(query: dict) -> dict:
     return out
 
 
-class SpApiFake(OrdersApi, ReportsApi, FakeService):
+class SpApiFake(OrdersApi, ReportsApi, PtdApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-amz-access-token", "authorization"}
@@ -158,6 +168,7 @@ class SpApiFake(OrdersApi, ReportsApi, FakeService):
         self._violations: list[dict] = []
         self._response_violations: list[dict] = []
         self.confirmations: list[dict] = []
+        self.product_types: dict[str, dict] = default_product_types()
         self.s3_requests_with_token = 0
         self.tokens_issued = 0
         for method, pattern, op in ROUTES:

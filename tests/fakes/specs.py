@@ -32,6 +32,7 @@ AMAZON_MODELS = {
     "ordersV0": "ordersV0.json",
     "reports": "reports_2021-06-30.json",
     "tokens": "tokens_2021-03-01.json",
+    "ptd": "definitionsProductTypes_2020-09-01.json",
 }
 
 
@@ -63,6 +64,7 @@ MODEL_OF = {
     "searchOrders": "orders2026", "getOrder": "orders2026", "confirmShipment": "ordersV0",
     "getReports": "reports", "createReport": "reports", "cancelReport": "reports", "getReport": "reports",
     "getReportDocument": "reports",
+    "getDefinitionsProductType": "ptd", "searchDefinitionsProductTypes": "ptd",
 }
 
 
