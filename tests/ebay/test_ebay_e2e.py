@@ -23,7 +23,8 @@ from marketd.plugins.brt.fake import BrtFake
 from marketd.plugins.ebay.fake import EbayFake, generate_orders
 from marketd.plugins.ebay.settings import env_name
 from marketd.sdk.fakes import serve
-from tests.carriers.test_e2e_carriers import SENDER, count, db_rows, drop_file
+from tests.carriers.test_e2e_carriers import SENDER, count, drop_file
+from tests.helpers import db_rows
 from tests.conftest import wait_for, write_config
 from tests.fakes.ebay_specs import EbayContract, require_ebay_specs
 

@@ -33,7 +33,8 @@ from marketd.plugins.brt.fake import BrtFake
 from marketd.plugins.mall.fake import MallFake
 from marketd.plugins.mall.settings import env_name
 from marketd.sdk.fakes import serve
-from tests.carriers.test_e2e_carriers import SENDER, count, db_rows, drop_file
+from tests.carriers.test_e2e_carriers import SENDER, count, drop_file
+from tests.helpers import db_rows
 from tests.conftest import wait_for, write_config
 from tests.fakes.mall_contract import MallContract
 

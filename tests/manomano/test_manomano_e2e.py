@@ -36,7 +36,8 @@ from marketd.plugins.manomano.fake import BUYERS, ManoManoFake
 from marketd.plugins.manomano.settings import env_name
 from marketd.sdk import SYSTEM_CLOCK
 from marketd.sdk.fakes import serve
-from tests.carriers.test_e2e_carriers import count, db_rows, drop_file
+from tests.carriers.test_e2e_carriers import count, drop_file
+from tests.helpers import db_rows
 from tests.conftest import wait_for, write_config
 from tests.fakes.manomano_contract import ManoManoContract
 
