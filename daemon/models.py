@@ -59,6 +59,11 @@ class Capabilities:
     # fetch_data_model(ref, known_checksum=None) -> dict | None: the platform's data model for a
     # product type / category (docs/plugins/content.md "Model sources"); search_data_models(words)
     data_models: bool = False
+    # account health (docs/plugins/health.md "Channel side"): health_report_request(kind) -> id,
+    # health_report_poll(id) -> {"state", "data", "format"}; health_report_kinds lists the kinds
+    account_health: bool = False
+    # notifications_setup(queue_arn, types) / notifications_status(): the platform's push subscriptions
+    notifications: bool = False
 
 
 class Channel:

@@ -39,7 +39,9 @@ ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
 class AmazonChannel(Channel):
     type = "amazon"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True, data_models=True)
+                                parse_settlements=True, data_models=True, account_health=True,
+                                notifications=True)
+    health_report_kinds = ("performance", "feedback", "returns")
     settings_model = AmazonChannelSettings
 
     def __init__(self, app, name: str, settings: AmazonChannelSettings | dict, transport=None):
@@ -283,6 +285,29 @@ class AmazonChannel(Channel):
         from . import ptd
 
         return ptd.search(self.api, self.marketplace_id, keywords=list(words))
+
+
+    # -- account health (Reports API; the health plugin asks, see health.py) --------------------------
+    def health_report_request(self, kind: str) -> str:
+        from . import health
+
+        return health.request(self.api, self.marketplace_id, kind, self.app.clock.now())
+
+    def health_report_poll(self, request_id: str) -> dict:
+        from . import health
+
+        return {**health.poll(self.api, request_id), "marketplace_id": self.marketplace_id}
+
+    # -- notifications (Notifications API v1; health plugin's `marketd health notifications`) --------
+    def notifications_setup(self, queue_arn: str, types: dict[str, str]) -> dict:
+        from . import notifications
+
+        return notifications.setup(self, queue_arn, types)
+
+    def notifications_status(self) -> dict:
+        from . import notifications
+
+        return notifications.status(self)
 
 
 factory = AmazonChannel  # register("amazon", AmazonChannel): the class is the factory, with its settings_model

@@ -51,6 +51,7 @@ from urllib.parse import parse_qs
 from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
+from .fake_health import HealthReportsApi
 from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order
 from .fake_ptd import PtdApi, default_product_types
 from .fake_reports import ReportsApi, settlement_v2_text
@@ -134,7 +135,7 @@ def _loose_params(query: dict) -> dict:
     return out
 
 
-class SpApiFake(OrdersApi, ReportsApi, PtdApi, FakeService):
+class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-amz-access-token", "authorization"}
@@ -169,6 +170,7 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, FakeService):
         self._response_violations: list[dict] = []
         self.confirmations: list[dict] = []
         self.product_types: dict[str, dict] = default_product_types()
+        self._health_init()
         self.s3_requests_with_token = 0
         self.tokens_issued = 0
         for method, pattern, op in ROUTES:

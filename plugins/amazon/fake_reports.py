@@ -134,6 +134,9 @@ class ReportsApi:
                     {"errorDetails": "The report could not be generated (fake FATAL scenario)."}), True)
 
     def _report_content(self, rep: dict) -> str:
+        health = self._health_content(rep)
+        if health is not None:
+            return health
         lines = ["amazon-order-id\tpurchase-date\tlast-updated-date\torder-status"]
         for o in sorted(self.orders.values(), key=lambda o: o["createdTime"]):
             lines.append(f"{o['orderId']}\t{o['createdTime']}\t{o['lastUpdatedTime']}\t{o['fulfillment']['fulfillmentStatus']}")
