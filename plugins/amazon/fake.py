@@ -23,6 +23,10 @@ Faithful to the official models (``shared/specs/amazon/``) and research api-cont
 - **Product Type Definitions** (``fake_ptd.py``): ``searchDefinitionsProductTypes``,
   ``getDefinitionsProductType`` (exactly one marketplace) with hand-written mini schemas in
   Amazon's shape behind presigned links valid 7 days; ``set_product_type`` publishes a new version.
+- **Account health** (``fake_health.py``): the performance, feedback and returns reports made
+  from the seller's state (``set_account_status``, ``set_metric``, ``add_feedback``, ``add_return``).
+- **Notifications** (``fake_notifications.py``): destinations (grantless tokens only) and
+  subscriptions (seller tokens only), 409 on a second subscription of a type.
 - **Contract checks**, when a ``contract`` is plugged in: query parameters and bodies are
   validated against the models (problems → 400 ``InvalidInput`` and an entry in
   ``fake.violations``); every JSON answer is validated against the declared response definition
@@ -52,6 +56,7 @@ from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 from .fake_health import HealthReportsApi
+from .fake_notifications import NOTIFICATION_LIMITS, NOTIFICATION_ROUTES, NotificationsApi
 from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order
 from .fake_ptd import PtdApi, default_product_types
 from .fake_reports import ReportsApi, settlement_v2_text
@@ -77,6 +82,8 @@ OFFICIAL_LIMITS: dict[str, tuple[float, float]] = {
     # definitionsProductTypes_2020-09-01.json (fake_ptd.py)
     "searchDefinitionsProductTypes": (5.0, 10),
     "getDefinitionsProductType": (5.0, 10),
+    # notifications.json (fake_notifications.py): every operation 1/s, burst 5
+    **NOTIFICATION_LIMITS,
 }
 OPERATIONS = frozenset(OFFICIAL_LIMITS)  # the SP-API operations (LWA and S3 are other hosts in reality)
 
@@ -92,6 +99,7 @@ ROUTES = [
     ("GET", r"/reports/2021-06-30/documents/(?P<reportDocumentId>[^/]+)", "getReportDocument"),
     ("GET", r"/definitions/2020-09-01/productTypes", "searchDefinitionsProductTypes"),
     ("GET", r"/definitions/2020-09-01/productTypes/(?P<productType>[^/]+)", "getDefinitionsProductType"),
+    *NOTIFICATION_ROUTES,
     ("GET", r"/__s3/(?P<key>[^/]+)", "s3.get"),
 ]
 
@@ -135,7 +143,7 @@ def _loose_params(query: dict) -> dict:
     return out
 
 
-class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, FakeService):
+class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, NotificationsApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-amz-access-token", "authorization"}
@@ -171,6 +179,8 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, FakeService):
         self.confirmations: list[dict] = []
         self.product_types: dict[str, dict] = default_product_types()
         self._health_init()
+        self._notifications_init()
+        self.token_grants: dict[str, str] = {}
         self.s3_requests_with_token = 0
         self.tokens_issued = 0
         for method, pattern, op in ROUTES:
@@ -245,6 +255,9 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, FakeService):
         if self.clock.now() >= expiry:
             return Reply(403, _errors("Unauthorized", "Access to requested resource is denied.",
                                       "The access token you provided has expired."))
+        refused = self.grant_problem(op, token)
+        if refused is not None:
+            return refused
         if self.rate_limits and op in self.limits:
             bucket = self.buckets.get(op)
             if bucket is None:
@@ -336,6 +349,7 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, FakeService):
         token = f"Atza|fake{self.tokens_issued}{uuid.UUID(int=self.rng.getrandbits(128)).hex}"
         self.tokens_issued += 1
         self.tokens[token] = self.clock.now() + timedelta(seconds=self.token_lifetime)
+        self.token_grants[token] = grant
         out = {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
         if grant == "refresh_token":
             out["refresh_token"] = form["refresh_token"]

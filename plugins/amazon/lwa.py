@@ -32,8 +32,11 @@ class LwaClient:
 
     def __init__(self, credentials: Callable[[], tuple[str, str, str]], *, endpoint: str = LWA_ENDPOINT,
                  transport=None, clock: Clock | None = None, margin: float = 60.0, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, account: str = ""):
+                 retry: RetryPolicy | None = None, account: str = "", scope: str | None = None):
         self.credentials = credentials  # () -> (client_id, client_secret, refresh_token)
+        # a scope makes this a grantless client (grant_type=client_credentials), as the
+        # Notifications destinations need: no seller authorisation, the app's own token
+        self.scope = scope
         self.endpoint = endpoint
         self.clock = clock or SYSTEM_CLOCK
         self.margin = margin
@@ -61,10 +64,11 @@ class LwaClient:
 
     def _refresh(self) -> None:
         client_id, client_secret, refresh_token = self.credentials()
+        form = ({"grant_type": "client_credentials", "scope": self.scope} if self.scope else
+                {"grant_type": "refresh_token", "refresh_token": refresh_token})
         resp = self.http.request(
             "POST", self.endpoint, operation="lwa.token",
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token,
-                  "client_id": client_id, "client_secret": client_secret},
+            data={**form, "client_id": client_id, "client_secret": client_secret},
             headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
         if resp.status_code != 200:
             try:

@@ -33,6 +33,7 @@ AMAZON_MODELS = {
     "reports": "reports_2021-06-30.json",
     "tokens": "tokens_2021-03-01.json",
     "ptd": "definitionsProductTypes_2020-09-01.json",
+    "notifications": "notifications.json",
 }
 
 
@@ -65,6 +66,9 @@ MODEL_OF = {
     "getReports": "reports", "createReport": "reports", "cancelReport": "reports", "getReport": "reports",
     "getReportDocument": "reports",
     "getDefinitionsProductType": "ptd", "searchDefinitionsProductTypes": "ptd",
+    **{op: "notifications" for op in ("getDestinations", "createDestination", "getDestination", "deleteDestination",
+                                      "getSubscription", "createSubscription", "getSubscriptionById",
+                                      "deleteSubscriptionById")},
 }
 
 
@@ -121,7 +125,8 @@ class SwaggerModel:
         for p, methods in self.doc["paths"].items():
             common = methods.get("parameters", [])
             for method, op in methods.items():
-                if method == "parameters":
+                # only HTTP methods: notifications.json also holds x-amzn-api-sandbox(-only) keys here
+                if method not in ("get", "put", "post", "delete", "patch", "head", "options"):
                     continue
                 op = dict(op)
                 op["parameters"] = list(common) + list(op.get("parameters", []))

@@ -1,0 +1,252 @@
+"""Amazon notifications → alerts, once each.
+
+Where they come from: JSON files dropped into ``inbox/notifications/`` (SQS messages a seller
+without AWS saves, or exports) — one object, an array, or JSON Lines; an SQS wrapper
+``{"MessageId", "Body": "<json>"}`` is unwrapped; envelope keys are matched whatever the case of
+their first letter (``ACCOUNT_STATUS_CHANGED`` arrives in lower camel case).
+
+Deduplicated on ``(NotificationType, NotificationId)``: Amazon delivers at least once, and its
+official examples reuse one NotificationId across types, so the id alone would drop real
+notifications. The notification row and its alert share the file's transaction: taken twice,
+the second is a no-op.
+
+What each type raises (key: account, marketplace, SKU/ASIN, what):
+
+- ``ACCOUNT_STATUS_CHANGED``: AT_RISK → high, DEACTIVATED (or unknown) → critical, NORMAL resolves;
+- ``LISTINGS_ITEM_ISSUES_CHANGE``: enforcement LISTING_SUPPRESSED / CATALOG_ITEM_REMOVED →
+  "blocked" high, SEARCH_SUPPRESSED → "hidden" high, ATTRIBUTE_SUPPRESSED → medium, issues without
+  enforcement → medium (ERROR) / low (WARNING); ``Severities: [NONE]`` resolves the SKU's;
+- ``LISTINGS_ITEM_STATUS_CHANGE`` (also spelt ``…_CHANGED``): DELETED → high, not BUYABLE →
+  high, not DISCOVERABLE → medium, both back → resolved;
+- ``ITEM_PRODUCT_TYPE_CHANGE``: high (Amazon moved the ASIN to another product type);
+- ``BRANDED_ITEM_CONTENT_CHANGE``: title or an image changed → medium, other attributes → low;
+- ``PRODUCT_TYPE_DEFINITIONS_CHANGE``: no alert; announced to the content plugin through the
+  ``data_models_changed`` hook (source ``<type>:<id>``, recorded once).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from marketd.sdk import FileRejected
+
+from . import alerts
+
+log = logging.getLogger("marketd.health")
+SOURCE = "notif"
+TYPES = {
+    "ACCOUNT_STATUS_CHANGED": "2021-01-01",
+    "LISTINGS_ITEM_ISSUES_CHANGE": "2023-12-13",
+    "LISTINGS_ITEM_STATUS_CHANGE": "1.0",
+    "ITEM_PRODUCT_TYPE_CHANGE": "1.0",
+    "BRANDED_ITEM_CONTENT_CHANGE": "1.0",
+    "PRODUCT_TYPE_DEFINITIONS_CHANGE": "1.0",
+}
+SPELLINGS = {"LISTINGS_ITEM_STATUS_CHANGED": "LISTINGS_ITEM_STATUS_CHANGE"}
+BLOCKING = {"LISTING_SUPPRESSED", "CATALOG_ITEM_REMOVED"}
+
+
+def _get(d: dict, name: str):
+    """``d[name]`` with the first letter in either case (``Payload`` / ``payload``)."""
+    if not isinstance(d, dict):
+        return None
+    if name in d:
+        return d[name]
+    alt = name[0].swapcase() + name[1:]
+    return d.get(alt)
+
+
+def documents(data: bytes) -> list:
+    """The notification objects in a file: one object, an array, or JSON Lines."""
+    text = data.decode("utf-8-sig", errors="strict") if data else ""
+    stripped = text.strip()
+    if not stripped:
+        raise FileRejected("empty_file", "the file is empty", fix="drop the notification JSON as Amazon sent it")
+    try:
+        doc = json.loads(stripped)
+        docs = doc if isinstance(doc, list) else [doc]
+    except ValueError:
+        docs = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(json.loads(line))
+            except ValueError as exc:
+                raise FileRejected("json", f"line {n} is not JSON ({exc})", where=f"line {n}",
+                                   fix="one notification per line (JSON Lines), or one JSON document")
+    out = []
+    for d in docs:
+        if isinstance(d, dict) and isinstance(_get(d, "Body"), str):  # an SQS message as exported
+            try:
+                d = json.loads(_get(d, "Body"))
+            except ValueError:
+                raise FileRejected("json", "an SQS message's Body is not JSON", fix="export the message unchanged")
+        out.append(d)
+    return out
+
+
+def normalise(doc) -> dict:
+    if not isinstance(doc, dict):
+        raise FileRejected("notification", "a notification must be a JSON object",
+                           fix="drop Amazon's notification JSON (NotificationType, Payload, NotificationMetadata)")
+    ntype = str(_get(doc, "NotificationType") or "")
+    ntype = SPELLINGS.get(ntype, ntype)
+    payload = _get(doc, "Payload")
+    if not ntype or not isinstance(payload, dict):
+        raise FileRejected("notification", "the JSON has no NotificationType or no Payload object",
+                           fix="drop Amazon's notification JSON (NotificationType, Payload, NotificationMetadata)")
+    meta = _get(doc, "NotificationMetadata") or {}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    nid = str(_get(meta, "NotificationId") or "") or "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return {"type": ntype, "id": nid, "payload": payload, "event_time": str(_get(doc, "EventTime") or ""),
+            "version": str(_get(doc, "PayloadVersion") or ""), "sha256": hashlib.sha256(canonical.encode()).hexdigest()}
+
+
+def _account(app, settings, payload: dict) -> str:
+    seller = None
+    for key in ("SellerId", "sellerId"):
+        seller = seller or payload.get(key)
+    for inner in payload.values():
+        if isinstance(inner, dict) and not seller:
+            seller = inner.get("SellerId") or inner.get("sellerId")
+    if seller and seller in (settings.get("accounts_by_seller") or {}):
+        return settings["accounts_by_seller"][seller]
+    if settings.get("account"):
+        return settings["account"]
+    channels = list(app.config.get("channels") or {})
+    return channels[0] if len(channels) == 1 else (seller or "")
+
+
+def _sku_for_asin(db, asin: str) -> str:
+    for table in ("health_voc", "health_returns"):
+        r = db.execute(f"select sku from {table} where asin = ? and sku != '' limit 1", [asin]).fetchone()
+        if r:
+            return r[0]
+    return ""
+
+
+def apply(app, db, n: dict, account: str, now: str) -> list[str]:
+    """The alert effects of one notification; returns what happened (for the summary)."""
+    p, t = n["payload"], n["type"]
+    done: list[str] = []
+
+    def raise_(parts, severity, title, **kw):
+        key = alerts.key_of(SOURCE, account, *parts)
+        done.append(alerts.raise_alert(db, key=key, severity=severity, source=SOURCE, title=title, now=now,
+                                       account=account, detail={"notification": f"{t}:{n['id']}", **kw.pop("detail", {})},
+                                       **kw))
+
+    def resolve(parts):
+        if alerts.resolve(db, alerts.key_of(SOURCE, account, *parts), now):
+            done.append("resolved")
+
+    if t == "ACCOUNT_STATUS_CHANGED":
+        inner = _get(p, "accountStatusChangeNotification") or p
+        cur = str(_get(inner, "currentAccountStatus") or "")
+        prev = str(_get(inner, "previousAccountStatus") or "")
+        if cur == "NORMAL":
+            resolve(("", "account_status"))
+        else:
+            raise_(("", "account_status"), "high" if cur == "AT_RISK" else "critical",
+                   f"account status changed {prev or '?'} -> {cur or '?'}", detail={"previous": prev, "current": cur})
+    elif t == "LISTINGS_ITEM_ISSUES_CHANGE":
+        sku, mkt, asin = str(p.get("Sku") or ""), str(p.get("MarketplaceId") or ""), str(p.get("Asin") or "")
+        sev = [str(s) for s in p.get("Severities") or []]
+        actions = {str(a) for a in p.get("EnforcementActions") or []}
+        if sev == ["NONE"] or (not sev and not actions):
+            resolve((mkt, sku, "listing_issues"))
+        else:
+            if actions & BLOCKING:
+                severity, state = "high", "blocked"
+            elif "SEARCH_SUPPRESSED" in actions:
+                severity, state = "high", "hidden"
+            elif actions:
+                severity, state = "medium", "attribute suppressed"
+            else:
+                severity, state = ("medium" if "ERROR" in sev else "low"), "has issues"
+            raise_((mkt, sku, "listing_issues"), severity, f"listing {sku} {state} ({', '.join(sorted(actions)) or '/'.join(sev)})",
+                   marketplace=mkt, sku=sku, asin=asin, detail={"severities": sev, "actions": sorted(actions)})
+    elif t == "LISTINGS_ITEM_STATUS_CHANGE":
+        sku, mkt, asin = str(p.get("Sku") or ""), str(p.get("MarketplaceId") or ""), str(p.get("Asin") or "")
+        status = {str(s) for s in p.get("Status") or []}
+        if "DELETED" in status:
+            raise_((mkt, sku, "listing_status"), "high", f"listing {sku} deleted", marketplace=mkt, sku=sku, asin=asin)
+        elif "BUYABLE" not in status:
+            raise_((mkt, sku, "listing_status"), "high", f"listing {sku} not buyable ({', '.join(sorted(status)) or 'no status'})",
+                   marketplace=mkt, sku=sku, asin=asin)
+        elif "DISCOVERABLE" not in status:
+            raise_((mkt, sku, "listing_status"), "medium", f"listing {sku} buyable but not discoverable",
+                   marketplace=mkt, sku=sku, asin=asin)
+        else:
+            resolve((mkt, sku, "listing_status"))
+    elif t == "ITEM_PRODUCT_TYPE_CHANGE":
+        mkt, asin = str(p.get("MarketplaceId") or ""), str(p.get("Asin") or "")
+        raise_((mkt, asin, "product_type"), "high",
+               f"Amazon changed the product type of {asin}: {p.get('PreviousProductType')} -> {p.get('CurrentProductType')}",
+               marketplace=mkt, asin=asin, sku=_sku_for_asin(db, asin),
+               detail={"previous": p.get("PreviousProductType"), "current": p.get("CurrentProductType")})
+    elif t == "BRANDED_ITEM_CONTENT_CHANGE":
+        mkt, asin = str(p.get("MarketplaceId") or ""), str(p.get("Asin") or "")
+        changed = [str(a) for a in p.get("AttributesChanged") or []]
+        major = [a for a in changed if a == "item_name" or a.endswith("image_locator")]
+        raise_((mkt, asin, "branded_content", n["id"]), "medium" if major else "low",
+               f"Amazon changed {', '.join(changed) or 'content'} of {asin} (brand {p.get('BrandName')})",
+               marketplace=mkt, asin=asin, brand=str(p.get("BrandName") or ""), sku=_sku_for_asin(db, asin),
+               detail={"attributes": changed})
+    elif t == "PRODUCT_TYPE_DEFINITIONS_CHANGE":
+        app.emit("data_models_changed", platform="amazon", marketplace=str(p.get("MarketplaceId") or ""),
+                 models=[str(x) for x in p.get("NewProductTypes") or []], source=f"{t}:{n['id']}")
+        done.append("models_announced")
+    else:
+        log.info("notification type %s is not one account health acts on; kept", t)
+        done.append("ignored")
+    return done
+
+
+def take(app, db, n: dict, account: str, source: str, raw: str) -> list[str] | None:
+    """Record and apply one notification; None when it was taken before."""
+    if db.execute("select 1 from health_notifications where type = ? and notification_id = ?",
+                  [n["type"], n["id"]]).fetchone():
+        return None
+    now = app.clock.now().isoformat()
+    db["health_notifications"].insert({"type": n["type"], "notification_id": n["id"], "account": account,
+                                       "received_at": now, "event_time": n["event_time"],
+                                       "payload_sha256": n["sha256"], "source": source, "raw": raw})
+    return apply(app, db, n, account, now)
+
+
+def ingest_file(ctx) -> dict:
+    docs = documents(ctx.path.read_bytes())
+    new = dup = 0
+    effects: dict[str, int] = {}
+    for d in docs:
+        n = normalise(d)
+        account = _account(ctx.app, ctx.settings, n["payload"])
+        done = take(ctx.app, ctx.db, n, account, ctx.name, json.dumps(d, sort_keys=True)[:20000])
+        if done is None:
+            dup += 1
+            continue
+        new += 1
+        for what in done:
+            effects[what] = effects.get(what, 0) + 1
+    return {"notifications": len(docs), "new": new, "duplicates": dup, "effects": effects}
+
+
+# -- subscriptions through the channel --------------------------------------------------------------
+def _notification_channel(app, account: str):
+    from marketd.sdk import ConfigError
+
+    ch = app.channel(account)
+    if not getattr(getattr(ch, "capabilities", None), "notifications", False):
+        raise ConfigError(f"channel {account!r} ({getattr(ch, 'type', '?')}) has no notification subscriptions")
+    return ch
+
+
+def setup_subscriptions(app, account: str, queue_arn: str) -> dict:
+    return _notification_channel(app, account).notifications_setup(queue_arn, dict(TYPES))
+
+
+def subscriptions_status(app, account: str) -> dict:
+    return _notification_channel(app, account).notifications_status()
