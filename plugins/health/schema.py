@@ -28,7 +28,8 @@ def _v1(db):
                                 "routed": int}, pk="id")
     db["health_events"].create_index(["routed"])
     db["health_deliveries"].create({
-        "delivery_id": str, "event_id": int, "digest_id": int, "channel": str, "state": str, "attempts": int,
+        "delivery_id": str, "kind": str, "event_id": int, "digest_id": int, "channel": str, "body": str,
+        "state": str, "attempts": int,
         "next_attempt_at": str, "created_at": str, "last_error": str, "sent_at": str}, pk="delivery_id")
     db["health_deliveries"].create_index(["state", "next_attempt_at"])
     db["health_metrics"].create({
