@@ -28,11 +28,11 @@ def raise_alert(db, *, key: str, severity: str, source: str, title: str, now: st
     text = json.dumps(detail or {}, sort_keys=True, default=str)
     rows = list(db.query("select id, state, severity, occurrences from health_alerts where key = ?", [key]))
     if not rows:
-        db["health_alerts"].insert({
-            "key": key, "severity": severity, "source": source, "account": account, "brand": brand,
-            "marketplace": marketplace, "sku": sku, "asin": asin, "title": title, "detail": text, "state": "open",
-            "first_seen": now, "last_seen": now, "occurrences": 1, "resolved_at": None, "acked_at": None})
-        alert_id = db.execute("select id from health_alerts where key = ?", [key]).fetchone()[0]
+        # plain SQL, not sqlite_utils' insert: a storm of notifications raises thousands per file
+        alert_id = db.execute(
+            "insert into health_alerts (key, severity, source, account, brand, marketplace, sku, asin, title, detail, "
+            "state, first_seen, last_seen, occurrences) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, 1)",
+            [key, severity, source, account, brand, marketplace, sku, asin, title, text, now, now]).lastrowid
         _event(db, alert_id, "new", severity, now)
         return "new"
     row = rows[0]
@@ -52,8 +52,8 @@ def raise_alert(db, *, key: str, severity: str, source: str, title: str, now: st
 
 
 def _event(db, alert_id: int, what: str, severity: str, now: str) -> None:
-    db["health_events"].insert({"alert_id": alert_id, "what": what, "severity": severity, "created_at": now,
-                                "routed": 0})
+    db.execute("insert into health_events (alert_id, what, severity, created_at, routed) values (?, ?, ?, ?, 0)",
+               [alert_id, what, severity, now])
 
 
 def resolve(db, key: str, now: str) -> bool:

@@ -211,9 +211,9 @@ def take(app, db, n: dict, account: str, source: str, raw: str) -> list[str] | N
                   [n["type"], n["id"]]).fetchone():
         return None
     now = app.clock.now().isoformat()
-    db["health_notifications"].insert({"type": n["type"], "notification_id": n["id"], "account": account,
-                                       "received_at": now, "event_time": n["event_time"],
-                                       "payload_sha256": n["sha256"], "source": source, "raw": raw})
+    db.execute("insert into health_notifications (type, notification_id, account, received_at, event_time, "
+               "payload_sha256, source, raw) values (?, ?, ?, ?, ?, ?, ?, ?)",
+               [n["type"], n["id"], account, now, n["event_time"], n["sha256"], source, raw])
     return apply(app, db, n, account, now)
 
 
