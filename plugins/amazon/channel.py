@@ -307,7 +307,25 @@ class AmazonChannel(Channel):
     def notifications_status(self) -> dict:
         from . import notifications
 
-        return notifications.status(self)
+        out = notifications.status(self)
+        if self.settings.notifications_queue_url:
+            out["queue_depth"] = self._queue().depth()
+        return out
+
+    def _queue(self):
+        if getattr(self, "_sqs", None) is None:
+            from .sqs import NotificationQueue
+
+            self._sqs = NotificationQueue(self)
+        return self._sqs
+
+    def notifications_receive(self, max_messages: int = 10, wait_seconds: int = 20,
+                              visibility_seconds: int = 120) -> list[dict]:
+        """Messages from the account's SQS queue: ``[{id, handle, body, receive_count}]``."""
+        return self._queue().receive(max_messages, wait_seconds, visibility_seconds)
+
+    def notifications_delete(self, handles: list[str]) -> int:
+        return self._queue().delete(handles)
 
 
 factory = AmazonChannel  # register("amazon", AmazonChannel): the class is the factory, with its settings_model

@@ -46,6 +46,12 @@ class AmazonChannelSettings(ChannelSettings):
     client_id_secret: SecretRef | None = None
     client_secret_secret: SecretRef | None = None
     refresh_token_secret: SecretRef | None = None
+    # Amazon notifications through SQS (the health plugin's health-notifications job)
+    notifications_queue_url: str | None = None
+    aws_region: str | None = None                        # default: from the queue URL
+    sqs_endpoint_url: str | None = None                  # tests / a local SQS
+    aws_access_key_id_secret: SecretRef | None = None     # default MARKETD_AMAZON_<ACCOUNT>_AWS_ACCESS_KEY_ID
+    aws_secret_access_key_secret: SecretRef | None = None  # default …_AWS_SECRET_ACCESS_KEY
 
     @model_validator(mode="before")
     @classmethod

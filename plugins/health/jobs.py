@@ -1,6 +1,7 @@
 """The health plugin's scheduled jobs.
 
 - ``health-reports`` (hourly): reports through the channels (:mod:`.fetch`);
+- ``health-notifications`` (every minute): notifications from each account's queue (:mod:`.queue`);
 - ``health-alerts`` (every minute): route new alert events, deliver by webhook / e-mail with
   retries, escalate overdue cases (:mod:`.delivery`, :mod:`.cases`);
 - ``health-digest`` (daily 07:00): one digest of what is open, new and resolved (:mod:`.digest`);
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from marketd.sdk import JobSpec
 
-from .settings import AlertsJobSettings, DigestJobSettings, ReportsJobSettings
+from .settings import AlertsJobSettings, DigestJobSettings, QueueJobSettings, ReportsJobSettings
 
 
 def _alerts(app, since):
@@ -38,7 +39,15 @@ def _reports(app, since):
     return reports_job(app, since)
 
 
+def _queue(app, since):
+    from .queue import queue_job
+
+    return queue_job(app, since)
+
+
 def health_jobs(register) -> None:
+    register(JobSpec("health-notifications", _queue, seconds=60, catch_up=False, settings_model=QueueJobSettings,
+                     description="notifications from each account's queue (Amazon: SQS), deduplicated"))
     register(JobSpec("health-reports", _reports, seconds=3600, settings_model=ReportsJobSettings,
                      description="account-health reports (performance, feedback, returns) through the channels"))
     register(JobSpec("health-alerts", _alerts, seconds=60, catch_up=False, settings_model=AlertsJobSettings,

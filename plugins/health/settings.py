@@ -70,6 +70,14 @@ class ReportsJobSettings(JobSettings):
     every_hours: float = Field(24, gt=0)    # a new report of a kind at most this often
 
 
+class QueueJobSettings(JobSettings):
+    accounts: list[str] = Field(default_factory=list)   # channel accounts whose notification queue is read
+    wait_seconds: int = Field(10, ge=0, le=20)          # SQS long poll per receive
+    max_batches: int = Field(100, ge=1)                 # receives per run and account (10 messages each)
+    max_receives: int = Field(5, ge=1)                  # an unreadable message is set aside after this many
+    visibility_seconds: int = Field(120, ge=0)          # how long a received message stays hidden from others
+
+
 class AlertsJobSettings(JobSettings):
     immediate: list[str] = Field(default_factory=lambda: ["critical", "high"])
     storm_threshold: int = Field(20, ge=1)          # more new alerts than this in the window: one storm message
