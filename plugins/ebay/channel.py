@@ -30,7 +30,7 @@ from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, Transie
 
 from . import mapper
 from .client import EbayApiError, EbayClient
-from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, TOKEN_PATH, EbayTokens
+from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, SCOPE_INVENTORY, TOKEN_PATH, EbayTokens
 from .quota import DEFAULT_QUOTAS, DailyQuota
 from .settings import FORBIDDEN_KEYS, PRODUCTION, SANDBOX, EbayChannelSettings, env_name, secrets_in_clear
 
@@ -45,7 +45,8 @@ MAX_PASSES = 3             # readings of one window when orders keep changing un
 class EbayChannel(Channel):
     type = "ebay"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True)
+                                parse_settlements=True, account_health=True)
+    health_report_kinds = ("compliance",)
     settings_model = EbayChannelSettings
 
     def __init__(self, app, name: str, settings: EbayChannelSettings | dict, transport=None):
@@ -118,7 +119,8 @@ class EbayChannel(Channel):
         if self._api is None:
             s: EbayChannelSettings = self.settings
             clock = self.app.clock
-            scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else [])
+            scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else []) + \
+                ([SCOPE_INVENTORY] if s.compliance_fetch else [])
             tokens = EbayTokens(self.credentials, endpoint=self.token_endpoint, scopes=scopes,
                                 transport=self._transport, clock=clock, account=self.name,
                                 timeout=s.timeout or 30.0)
@@ -129,6 +131,22 @@ class EbayChannel(Channel):
                                    timeout=s.timeout or 60.0, account=self.name, marketplace=self.marketplace,
                                    max_wait=self.max_wait)
         return self._api
+
+    # -- account health (Compliance API; the health plugin asks, see compliance.py) -----------------
+    def health_report_request(self, kind: str) -> str:
+        from marketd.sdk import ConfigError
+
+        if kind != "compliance":
+            raise ValueError(f"eBay has no {kind!r} health report (only compliance)")
+        if not self.settings.compliance_fetch:
+            raise ConfigError(f"[channels.{self.name}] set compliance_fetch = true (and let the seller consent to "
+                              "the sell.inventory scope) to read listing violations")
+        return "c" + self.app.clock.now().strftime("%Y%m%d%H%M%S")
+
+    def health_report_poll(self, request_id: str) -> dict:
+        from . import compliance
+
+        return compliance.poll(self, request_id)
 
     def close(self) -> None:
         if self._api is not None:

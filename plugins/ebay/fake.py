@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
+from .fake_compliance import COMPLIANCE_OPS, COMPLIANCE_ROUTES, ComplianceApi
 from .fake_finances import FinancesApi, TransactionReport
 from .fake_orders import (CARRIERS, MAX_FULFILLMENTS, FilterError, Reply, _bad, date_range, error, generate_orders,
                           int_param, iso, page_links, parse_iso, split_filter, value_set)
@@ -55,6 +56,7 @@ __all__ = ["EbayFake", "generate_orders", "sandbox", "QUOTA_BODY", "SCOPES"]
 
 SCOPE_FULFILLMENT = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
 SCOPE_FINANCES = "https://api.ebay.com/oauth/api_scope/sell.finances"
+SCOPE_INVENTORY = "https://api.ebay.com/oauth/api_scope/sell.inventory"  # Compliance API (fake_compliance.py)
 SCOPE_PUBLIC = "https://api.ebay.com/oauth/api_scope"
 SCOPES = (SCOPE_FULFILLMENT, SCOPE_FINANCES)
 QUOTA_BODY = error(2001, "Too many requests.", domain="ACCESS",
@@ -73,11 +75,13 @@ ROUTES = [
     ("GET", FIN + r"/payout", "getPayouts"),
     ("GET", FIN + r"/payout/(?P<payout_Id>[^/]+)", "getPayout"),
     ("GET", FIN + r"/transaction", "getTransactions"),
+    *COMPLIANCE_ROUTES,
 ]
 FULFILLMENT_OPS = {"getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments",
                    "getShippingFulfillment"}
 FINANCES_OPS = {"getPayouts", "getPayout", "getTransactions"}
-RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS}}
+RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS},
+            **{op: "compliance" for op in COMPLIANCE_OPS}}
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
 
@@ -85,7 +89,7 @@ class ContractNotChecked(RuntimeError):
     """Asked for contract violations of a fake that checks no contract."""
 
 
-class EbayFake(FinancesApi, TransactionReport, FakeService):
+class EbayFake(FinancesApi, TransactionReport, ComplianceApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"authorization", "x-ebay-signature-key", "signature"}
@@ -115,6 +119,7 @@ class EbayFake(FinancesApi, TransactionReport, FakeService):
         self._violations: list[dict] = []
         self._response_violations: list[dict] = []
         self._init_finances()
+        self._init_compliance()
         for method, pattern, op in ROUTES:
             self.route(method, pattern, self._oauth if op == "oauth.token" else self._api, name=op)
 
@@ -231,7 +236,7 @@ class EbayFake(FinancesApi, TransactionReport, FakeService):
         entry = self.tokens.get(token or "")
         if entry is None or self.clock.now() >= entry[0]:
             return Reply(401, TOKEN_BODY)
-        scope = SCOPE_FINANCES if op in FINANCES_OPS else SCOPE_FULFILLMENT
+        scope = SCOPE_FINANCES if op in FINANCES_OPS else SCOPE_INVENTORY if op in COMPLIANCE_OPS else SCOPE_FULFILLMENT
         if scope not in entry[1] and not (op in FULFILLMENT_OPS and op.startswith("get")
                                            and scope + ".readonly" in entry[1]):
             return Reply(403, error(1100, "Access denied", domain="ACCESS",

@@ -1,6 +1,7 @@
 """``inbox/health/``: every file about account health, told apart by its content.
 
-- ``.json``: a seller performance report (``GET_V2_SELLER_PERFORMANCE_REPORT``);
+- ``.json``: a seller performance report (``GET_V2_SELLER_PERFORMANCE_REPORT``), or eBay listing
+  violations (Compliance API, as the report job writes them);
 - ``.eml``: an Amazon e-mail saved from the mail client (case log, compliance request);
 - CSV/TSV/XLSX: Voice of the Customer export, seller feedback, returns report, or a case-log /
   compliance-request export, recognised by their column names (DE or EN).
@@ -26,6 +27,11 @@ class HealthHandler:
         name = ctx.name.lower()
         account = account_for(ctx)
         if name.endswith(".json"):
+            head = ctx.path.read_bytes()[:4096]
+            if b'"listingViolations"' in head or b'"ebay.compliance"' in head:
+                from .compliance_ingest import ingest as compliance
+
+                return compliance(ctx, account)
             from .perf_ingest import ingest
 
             return ingest(ctx, account)

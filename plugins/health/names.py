@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-KINDS = ("performance", "feedback", "returns")
-_NAME = re.compile(r"^(?P<platform>[a-z0-9]+)-(?P<account>[A-Za-z0-9_.-]+?)-(?P<kind>performance|feedback|returns)"
+KINDS = ("performance", "feedback", "returns", "compliance")
+_NAME = re.compile(r"^(?P<platform>[a-z0-9]+)-(?P<account>[A-Za-z0-9_.-]+?)-(?P<kind>performance|feedback|returns|compliance)"
                    r"-(?P<id>[A-Za-z0-9]+)\.[a-z]+$")
 
 

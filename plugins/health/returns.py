@@ -15,7 +15,7 @@ from decimal import Decimal
 from marketd.sdk import csv_text
 
 from . import alerts
-from .tables import DateOrder, boolean, parse_date, value
+from .tables import EMPTY, DateOrder, boolean, parse_date
 
 SOURCE = "returns"
 SYNONYMS = {
@@ -40,23 +40,35 @@ def parse(table, cols: dict):
     order.finish()
     names = {k: table.columns.index(c) for k, c in cols.items()}
     known = set(names.values())
+    extras = [p for p in range(len(table.columns)) if p not in known]
+    dates: dict[str, str] = {}  # a report has few distinct dates: each is parsed once
+    empty = sorted(EMPTY)
+    blank = sorted(EMPTY | {" ", "  "})
     for chunk in table.chunks():
         frame = chunk.frame
-        cols_data = {k: frame[pos].tolist() for k, pos in names.items()}
-        extras = [p for p in range(len(table.columns)) if p not in known]
-        extra_data = {table.columns[p]: frame[p].tolist() for p in extras}
+        # cleaned column-wise (vectorised strip, the empty markers blanked), then read row by row
+        clean = {k: frame[pos].str.strip().replace(empty, "").tolist() for k, pos in names.items()}
+        # extra columns are only kept, not read: blanks (a lone space) dropped without a strip per cell
+        extra_data = {table.columns[p]: frame[p].replace(blank, "").tolist() for p in extras}
+        qtys = clean.get("quantity")
+        reqs = clean.get("requested")
         for i, line in enumerate(chunk.lines.tolist()):
-            get = {k: value(v[i]) for k, v in cols_data.items()}
             try:
-                qty = int(get.get("quantity") or "1")
+                qty = int(qtys[i] or "1") if qtys is not None else 1
             except ValueError:
                 qty = 1
-            d = parse_date(get.get("requested"), order) if "requested" in get else None
+            day = ""
+            if reqs is not None and reqs[i]:
+                day = dates.get(reqs[i])
+                if day is None:
+                    d = parse_date(reqs[i], order)
+                    day = dates[reqs[i]] = d.isoformat() if d else ""
+            get = {k: v[i] for k, v in clean.items()}
             yield {"line": line, "order_id": get.get("order_id", ""), "sku": get.get("sku", ""),
                    "asin": get.get("asin", ""), "reason": get.get("reason", ""), "quantity": qty,
-                   "requested": d.isoformat() if d else "", "status": get.get("status", ""),
-                   "rma": get.get("rma", ""), "in_policy": boolean(get.get("in_policy")),
-                   "extra": {k: value(v[i]) for k, v in extra_data.items() if value(v[i])}}
+                   "requested": day, "status": get.get("status", ""), "rma": get.get("rma", ""),
+                   "in_policy": boolean(get.get("in_policy")),
+                   "extra": {k: v[i] for k, v in extra_data.items() if v[i]}}
 
 
 def _sold(db, account: str, since: str) -> dict[str, int]:

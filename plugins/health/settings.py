@@ -65,8 +65,9 @@ class NotificationsSettings(InboxSettings):
 
 class ReportsJobSettings(JobSettings):
     accounts: list[str] = Field(default_factory=list)   # channel accounts to fetch for (empty: none)
-    kinds: list[Literal["performance", "feedback", "returns"]] = Field(
-        default_factory=lambda: ["performance", "feedback", "returns"])
+    # each channel fetches the kinds it offers (Amazon: performance, feedback, returns; eBay: compliance)
+    kinds: list[Literal["performance", "feedback", "returns", "compliance"]] = Field(
+        default_factory=lambda: ["performance", "feedback", "returns", "compliance"])
     every_hours: float = Field(24, gt=0)    # a new report of a kind at most this often
 
 

@@ -35,11 +35,13 @@ from referencing.jsonschema import DRAFT4
 
 from tests.fakes.specs import REPO, shared_dir
 
-EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_finances_v1_oas3.json"}
+EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_finances_v1_oas3.json",
+              "compliance": "sell_compliance_v1_oas3.json"}
 OPERATIONS = {
     "getOrders": "fulfillment", "getOrder": "fulfillment", "createShippingFulfillment": "fulfillment",
     "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment",
     "getPayouts": "finances", "getPayout": "finances", "getTransactions": "finances",
+    "getListingViolationsSummary": "compliance", "getListingViolations": "compliance",
 }
 # Answers of eBay's gateway that no operation declares: token/scope refusals, the call limit, and
 # the 502/503/504 of an outage (checked as error envelopes).
@@ -152,7 +154,7 @@ class EbayContract:
         declared = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
         problems = [f"query parameter {name!r} is not defined for {operation} (known: {', '.join(sorted(declared))})"
                     for name in query if name not in declared]
-        content = ((op.get("requestBody") or {}).get("content") or {}).get("application/json")
+        content = _json_content((op.get("requestBody") or {}).get("content"))
         if content:
             if body is None:
                 problems.append("a JSON body is required")
@@ -170,7 +172,7 @@ class EbayContract:
         declared = op.get("responses", {}).get(str(status))
         if declared is None and status not in PLATFORM_STATUSES:
             return [f"HTTP {status} is not an answer {operation} declares ({', '.join(op.get('responses', {}))})"]
-        content = ((declared or {}).get("content") or {}).get("application/json")
+        content = _json_content((declared or {}).get("content"))
         if content:
             return doc.validate(content["schema"], body)
         if status < 400:
@@ -187,6 +189,15 @@ class EbayContract:
                 problems.append(f"errorId {unknown} is not among the codes {operation} lists for HTTP {status} "
                                 f"({sorted(listed)})")
         return problems
+
+
+def _json_content(content: dict | None) -> dict | None:
+    """The JSON media type of a response: ``application/json``, or with parameters as the
+    Compliance contract declares it (``application/json;charset=UTF-8``)."""
+    for media, value in (content or {}).items():
+        if media.split(";")[0].strip() == "application/json":
+            return value
+    return None
 
 
 @lru_cache(maxsize=None)
