@@ -71,3 +71,30 @@ def test_an_unreadable_message_is_set_aside_after_max_receives(world, sqs):
     rejected = list((w.app.state_dir / "health" / "rejected").glob("*.json"))
     assert len(rejected) == 1 and (rejected[0].stat().st_mode & 0o777) == 0o600
     assert json.loads(rejected[0].read_text())["body"] == "{not json"
+
+
+def test_a_delete_lost_after_the_commit_redelivers_and_the_dedupe_drops_it(world, sqs):
+    from marketd.sdk import TransientError
+
+    w, client, queue = _world(world, sqs)
+    for d in examples()[:3]:
+        client.send_message(QueueUrl=queue, MessageBody=json.dumps(d))
+    ch = w.app.channel("amz-de")
+    real_delete = ch.notifications_delete
+
+    def lost(handles):
+        raise TransientError("SQS delete_message_batch: connection reset")
+
+    ch.notifications_delete = lost                  # SQS unreachable right after our commit
+    assert w.app.store.db.execute("select count(*) from health_notifications").fetchone()[0] == 0
+    from marketd.sdk.testing import run_job
+
+    assert "connection reset" in run_job(w.app, "health-notifications")
+    assert w.app.store.db.execute("select count(*) from health_notifications").fetchone()[0] == 3
+    assert depth(client, queue) == 3                # still there: redelivered next time
+    ch.notifications_delete = real_delete
+    w.run("health-notifications")
+    assert depth(client, queue) == 0
+    assert len(w.alerts()) == 3 and all(a["occurrences"] == 1 for a in w.alerts())
+    events = w.app.store.db.execute("select count(*) from health_events").fetchone()[0]
+    assert events == 3
