@@ -32,6 +32,7 @@ import logging
 from marketd.sdk import FileRejected
 
 from . import alerts
+from .lookup import Lookup
 
 log = logging.getLogger("marketd.health")
 SOURCE = "notif"
@@ -124,16 +125,19 @@ def _sku_for_asin(db, asin: str) -> str:
         r = db.execute(f"select sku from {table} where asin = ? and sku != '' limit 1", [asin]).fetchone()
         if r:
             return r[0]
-    return ""
+    return Lookup(db).sku_for_asin(asin)  # order lines carry sku and asin
 
 
 def apply(app, db, n: dict, account: str, now: str) -> list[str]:
     """The alert effects of one notification; returns what happened (for the summary)."""
     p, t = n["payload"], n["type"]
     done: list[str] = []
+    look = Lookup(db, account)
 
     def raise_(parts, severity, title, **kw):
         key = alerts.key_of(SOURCE, account, *parts)
+        if kw.get("sku") and not kw.get("brand"):
+            kw["brand"] = look.brand_of(kw["sku"])   # so `marketd health --brand` and the digest group by brand
         done.append(alerts.raise_alert(db, key=key, severity=severity, source=SOURCE, title=title, now=now,
                                        account=account, detail={"notification": f"{t}:{n['id']}", **kw.pop("detail", {})},
                                        **kw))

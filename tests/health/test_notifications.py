@@ -103,3 +103,16 @@ def test_the_fake_refuses_a_seller_token_for_destinations(world):
     api = w.app.channel("amz-de").api
     resp = api.call("GET", "/notifications/v1/destinations", "getDestinations")
     assert resp.status_code == 403
+
+
+def test_a_listing_alert_carries_the_brand_and_an_asin_is_linked_to_our_sku(world):
+    w = world()
+    with w.app.store.transaction() as db:
+        db.execute("create table products (sku text primary key, brand text)")
+        db.execute("insert into products values ('SKU-1', 'Koffermann')")
+        db["orders"].insert({"key": "amz-de:O1", "channel": "amz-de", "order_id": "O1",
+                             "items": json.dumps([{"sku": "SKU-9", "asin": "B0ABCDEF15", "quantity": 1}])})
+    w.drop("n.json", json.dumps([examples()[0], examples()[3]]), kind="notifications")
+    by_key = {a["key"].rsplit("|", 1)[1]: a for a in w.alerts()}
+    assert by_key["listing_issues"]["brand"] == "Koffermann"
+    assert by_key["product_type"]["sku"] == "SKU-9"
