@@ -97,6 +97,7 @@ def ingest(ctx, table, cols: dict, account: str) -> dict:
                            account=account, sku=r["sku"], now=now.isoformat(),
                            title=f"{r['n']} negative ratings for {r['sku']} in {settings['returns'].window_days} days",
                            detail={"count": r["n"], "threshold": limit})
-    ctx.output(f"health/{account or '_'}/feedback-negative-{ctx.stamp}.csv", csv_text(CSV_HEADER, negative))
+    # buyers write these comments (names, addresses turn up in them): the owner only, like other buyer data
+    ctx.output(f"health/{account or '_'}/feedback-negative-{ctx.stamp}.csv", csv_text(CSV_HEADER, negative), private=True)
     return {"ratings": n, "negative_classified": len(negative), "date_order": order.order,
             "date_order_assumed": order.assumed, "unreadable_dates": bad_dates, "rater_email": "hashed" if hashing else "dropped"}

@@ -119,6 +119,6 @@ def ingest(ctx, table, cols: dict, account: str) -> dict:
             rows_out.append([rec[h] for h in CSV_HEADER])
     resolved = alerts.resolve_absent(db, source=SOURCE, account=account, present=present, now=now)
     rows_out.sort(key=lambda r: (r[4] != "very_poor", r[0]))
-    ctx.output(f"health/{account or '_'}/voc-poor-{ctx.stamp}.csv", csv_text(CSV_HEADER, rows_out))
+    ctx.output(f"health/{account or '_'}/voc-poor-{ctx.stamp}.csv", csv_text(CSV_HEADER, rows_out), private=True)  # buyer comments
     return {"asins": n, "poor": len(rows_out), "resolved": resolved, "unknown_labels": sorted(unknown),
             "rating_column": cols["cx_health"]}

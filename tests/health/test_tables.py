@@ -61,6 +61,8 @@ def test_feedback_by_header_name_rater_email_never_stored_negative_feedback_clas
     assert email not in dump and "other@example.com" not in dump
     assert {a["title"].split(" about the ")[1].split(" ")[0] for a in w.alerts()} == {"packaging", "product"}
     assert next(w.app.store.db.query("select date from health_feedback where order_id = '305-1'"))["date"] == "2023-10-20"
+    out = next((w.app.outbox_dir / "health" / "amz-de").glob("feedback-negative-*.csv"))
+    assert out.stat().st_mode & 0o777 == 0o600 and "crushed" in out.read_text()
 
 
 def test_date_order_is_decided_per_file():
