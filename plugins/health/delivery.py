@@ -138,7 +138,7 @@ class Sender:
         text = text_of(doc)
         msg.set_content(text)
         msg.add_alternative(f"<html><body><pre>{html.escape(text)}</pre></body></html>", subtype="html")
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.smtp_ca_file or None)
         cls = smtplib.SMTP_SSL if s.smtp_security == "ssl" else smtplib.SMTP
         kw = {"context": context} if s.smtp_security == "ssl" else {}
         with cls(s.smtp_host, s.smtp_port, timeout=30, **kw) as smtp:

@@ -91,6 +91,7 @@ class AlertsJobSettings(JobSettings):
     smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_user: str | None = None
     smtp_password: SecretRef | None = None          # default MARKETD_ALERTS_SMTP_PASSWORD when smtp_user is set
+    smtp_ca_file: str | None = None                 # a private relay's CA (PEM); default: the system's CAs
     mail_from: str = "marketd@localhost"
     mail_to: list[str] = Field(default_factory=list)
     give_up_hours: float = Field(72, gt=0)          # a delivery failing this long is dead (marketd status shows it)

@@ -78,3 +78,62 @@ class SmtpReceiver:
 
     def close(self):
         self.controller.stop()
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and the key, as PEM files (the test's private CA is the cert itself)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class TlsSmtpReceiver(SmtpReceiver):
+    """STARTTLS required, AUTH LOGIN/PLAIN checked against one user and password."""
+
+    def __init__(self, tmp_path, user: str, password: str):
+        import ssl
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        self.messages = []
+        self.logins: list[str] = []
+        outer = self
+        self.cert, key = self_signed(tmp_path)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.cert, key)
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                outer.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                                       "data": envelope.content.decode("utf-8", "replace"), "tls": session.ssl is not None})
+                return "250 OK"
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = data.login.decode() == user and data.password.decode() == password
+            outer.logins.append(f"{data.login.decode()}:{'ok' if ok else 'refused'}")
+            return AuthResult(success=ok)
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=ctx,
+                                     require_starttls=True, auth_required=True, authenticator=authenticator)
+        self.controller.start()

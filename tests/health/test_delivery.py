@@ -114,3 +114,26 @@ def test_an_alert_storm_gives_one_storm_message_and_one_digest(world, hook):
     assert digest["counts"]["new"] == 10_000 and digest["counts"]["open"] == 10_000
     files = sorted(p.name for p in (w.app.outbox_dir / "health").glob("digest-*"))
     assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "txt", "xlsx"]
+
+
+def test_email_over_starttls_with_login_to_a_relay_with_its_own_ca(world, tmp_path, monkeypatch):
+    from .receivers import TlsSmtpReceiver
+
+    smtp = TlsSmtpReceiver(tmp_path, "alerts", "relay-pass-123")
+    try:
+        monkeypatch.setenv("MARKETD_ALERTS_SMTP_PASSWORD", "relay-pass-123")
+        w = world(jobs={"health-alerts": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_user": "alerts",
+                                          "smtp_ca_file": str(smtp.cert), "mail_to": ["ops@example.com"]}})
+        w.drop("n.json", json.dumps([type_change(3)]), kind="notifications")
+        assert deliver(w.app)["sent"] == 1
+        (m,) = smtp.messages
+        assert m["tls"] and smtp.logins == ["alerts:ok"]
+        # a wrong password: refused by the relay, kept pending for a retry (not lost, not dead)
+        monkeypatch.setenv("MARKETD_ALERTS_SMTP_PASSWORD", "wrong")
+        w.drop("n2.json", json.dumps([type_change(4)]), kind="notifications")
+        out = deliver(w.app)
+        assert out["failed"] == 1 and smtp.logins[-1] == "alerts:refused"
+        state = w.app.store.db.execute("select state, last_error from health_deliveries where state != 'sent'").fetchone()
+        assert state[0] == "pending" and "relay-pass" not in (state[1] or "") and "wrong" not in (state[1] or "")
+    finally:
+        smtp.close()
