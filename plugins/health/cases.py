@@ -16,7 +16,7 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from email import policy
 from email.parser import BytesParser
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 
 from marketd.sdk import FileRejected
@@ -50,6 +50,10 @@ DE_DATE = re.compile(r"\bbis (?:zum |spätestens |spaetestens )?(\d{1,2})\.\s*([
 EN_DATE = re.compile(r"\bby ([A-Za-z]+) (\d{1,2}),? (\d{4})", re.I)
 ISO_DATE = re.compile(r"\b(?:by|bis|deadline|frist)\D{0,12}(\d{4}-\d{2}-\d{2})\b", re.I)
 WITHIN = re.compile(r"(?:innerhalb (?:von )?(\d+) Tagen|within (\d+) days)", re.I)
+
+
+MAX_TEXT = 200_000  # an Amazon mail is a few kB; a bigger body is not searched past this
+MAX_HEADER = 8_000
 
 
 class _Text(HTMLParser):
@@ -146,11 +150,17 @@ def ingest_eml(ctx, account: str) -> dict:
     try:
         msg = BytesParser(policy=policy.default).parsebytes(ctx.path.read_bytes())
     except Exception as exc:  # the stdlib raises many kinds for broken mail
-        raise FileRejected("eml", f"the e-mail cannot be read ({type(exc).__name__})", fix="save the mail as .eml again")
+        raise FileRejected("eml", f"the e-mail cannot be read ({type(exc).__name__})", where="the mail as a whole",
+                           fix="save the mail as .eml again")
+    for name, raw in msg.raw_items():  # unparsed: the stdlib's address parser is quadratic in length
+        if len(raw) > MAX_HEADER:
+            raise FileRejected("eml", f"the {name} header is {len(raw):,} characters long (a mail from Amazon has "
+                               "short headers)", where=f"header {name}", fix="save the original mail as .eml")
     subject = str(msg.get("Subject") or "").strip()
     sender = str(msg.get("From") or "")
     if not subject and not msg.get("Date"):
-        raise FileRejected("eml", "the file has no mail headers (Subject, Date)", fix="save the mail as .eml (RFC 822)")
+        raise FileRejected("eml", "the file has no mail headers (Subject, Date)", where="the header block",
+                           fix="save the mail as .eml (RFC 822)")
     try:
         received = parsedate_to_datetime(str(msg.get("Date"))) if msg.get("Date") else ctx.app.clock.now()
         if received.tzinfo is None:
@@ -165,7 +175,7 @@ def ingest_eml(ctx, account: str) -> dict:
             p = _Text()
             p.feed(text)
             text = " ".join(p.parts)
-    full = f"{subject}\n{text}"
+    full = f"{subject}\n{text[:MAX_TEXT]}"
     m = CASE_ID.search(full)
     mid = str(msg.get("Message-ID") or "") or hashlib.sha256(ctx.path.read_bytes()).hexdigest()
     cid = m.group(1) if m else "M" + hashlib.sha256(mid.encode()).hexdigest()[:10]
@@ -173,7 +183,8 @@ def ingest_eml(ctx, account: str) -> dict:
     assumed = deadline is None
     if assumed:
         deadline = (received + timedelta(days=ctx.settings["default_deadline_days"])).date()
-    from_amazon = bool(re.search(r"@([a-z0-9-]+\.)*amazon\.[a-z.]+>?\s*$", sender, re.I))
+    domain = parseaddr(sender)[1].rpartition("@")[2].lower()
+    from_amazon = domain.startswith("amazon.") or ".amazon." in f".{domain}"  # amazon.de, marketplace.amazon.co.uk
     kind = ("compliance_request" if COMPLIANCE.search(full) else "case") if from_amazon else "case"
     asins = sorted(set(ASIN.findall(full)))
     rec = {"id": cid, "account": account, "kind": kind, "case_id": cid if m else "", "subject": subject[:200],

@@ -9,18 +9,17 @@ import json
 from marketd.sdk import FileRejected, csv_text
 
 from . import alerts
+from .jsonfile import load
 
 SOURCE = "ebay_compliance"
 HEADER = ["listing_id", "sku", "compliance_type", "state", "reason", "message"]
 
 
 def ingest(ctx, account: str) -> dict:
-    try:
-        doc = json.loads(ctx.path.read_bytes())
-    except ValueError as exc:
-        raise FileRejected("json", f"the compliance file is not JSON ({exc})", fix="drop the file as fetched")
+    doc = load(ctx.path.read_bytes(), "compliance file")
     if not isinstance(doc, dict) or not isinstance(doc.get("listingViolations"), list):
-        raise FileRejected("not_compliance", "the JSON has no listingViolations list", fix="drop the file as fetched")
+        raise FileRejected("not_compliance", "the JSON has no listingViolations list", where="the top-level object",
+                           fix="drop the file as fetched")
     db = ctx.db
     now = ctx.app.clock.now().isoformat()
     mkt = str(doc.get("marketplace") or "")

@@ -43,7 +43,7 @@ class HealthHandler:
             from .tables_ingest import ingest_table
 
             return ingest_table(ctx, account)
-        raise FileRejected("unknown_file", f"{ctx.name}: not a file account health reads",
+        raise FileRejected("unknown_file", f"{ctx.name}: not a file account health reads", where="the file name",
                            fix="drop a performance report (.json), a saved Amazon e-mail (.eml), or a VoC / "
                                "feedback / returns / case-log table (.csv, .tsv, .txt, .xlsx)")
 

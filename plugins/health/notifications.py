@@ -32,6 +32,7 @@ import logging
 from marketd.sdk import FileRejected
 
 from . import alerts
+from .jsonfile import loads, text_of
 from .lookup import Lookup
 
 log = logging.getLogger("marketd.health")
@@ -60,43 +61,37 @@ def _get(d: dict, name: str):
 
 def documents(data: bytes) -> list:
     """The notification objects in a file: one object, an array, or JSON Lines."""
-    text = data.decode("utf-8-sig", errors="strict") if data else ""
+    text = text_of(data, "notification file") if data else ""
     stripped = text.strip()
     if not stripped:
         raise FileRejected("empty_file", "the file is empty", fix="drop the notification JSON as Amazon sent it")
-    try:
-        doc = json.loads(stripped)
+    if stripped[0] == "[" or "\n" not in stripped:
+        doc = loads(stripped, "notification file")
         docs = doc if isinstance(doc, list) else [doc]
-    except ValueError:
-        docs = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(json.loads(line))
-            except ValueError as exc:
-                raise FileRejected("json", f"line {n} is not JSON ({exc})", where=f"line {n}",
-                                   fix="one notification per line (JSON Lines), or one JSON document")
+    else:
+        try:
+            doc = loads(stripped, "notification file")
+            docs = doc if isinstance(doc, list) else [doc]
+        except FileRejected:  # not one document: JSON Lines, one notification per line
+            docs = [loads(line, f"line {n} (JSON Lines)", line=n)
+                    for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     out = []
     for d in docs:
         if isinstance(d, dict) and isinstance(_get(d, "Body"), str):  # an SQS message as exported
-            try:
-                d = json.loads(_get(d, "Body"))
-            except ValueError:
-                raise FileRejected("json", "an SQS message's Body is not JSON", fix="export the message unchanged")
+            d = loads(_get(d, "Body"), "SQS message Body")
         out.append(d)
     return out
 
 
-def normalise(doc) -> dict:
+def normalise(doc, where: str = "the notification") -> dict:
     if not isinstance(doc, dict):
-        raise FileRejected("notification", "a notification must be a JSON object",
+        raise FileRejected("notification", "a notification must be a JSON object", where=where,
                            fix="drop Amazon's notification JSON (NotificationType, Payload, NotificationMetadata)")
     ntype = str(_get(doc, "NotificationType") or "")
     ntype = SPELLINGS.get(ntype, ntype)
     payload = _get(doc, "Payload")
     if not ntype or not isinstance(payload, dict):
-        raise FileRejected("notification", "the JSON has no NotificationType or no Payload object",
+        raise FileRejected("notification", "the JSON has no NotificationType or no Payload object", where=where,
                            fix="drop Amazon's notification JSON (NotificationType, Payload, NotificationMetadata)")
     meta = _get(doc, "NotificationMetadata") or {}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -225,8 +220,8 @@ def ingest_file(ctx) -> dict:
     docs = documents(ctx.path.read_bytes())
     new = dup = 0
     effects: dict[str, int] = {}
-    for d in docs:
-        n = normalise(d)
+    for i, d in enumerate(docs, 1):
+        n = normalise(d, f"notification {i} of {len(docs)}")
         account = _account(ctx.app, ctx.settings, n["payload"])
         done = take(ctx.app, ctx.db, n, account, ctx.name, json.dumps(d, sort_keys=True)[:20000])
         if done is None:

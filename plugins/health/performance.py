@@ -105,13 +105,12 @@ def _metric(mkt: str, name: str, sub: str, block: dict, listing: bool) -> Metric
 
 
 def parse(data: bytes) -> Report:
-    try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise FileRejected("json", f"the performance report is not JSON ({exc})",
-                           fix="drop the document as Amazon's Reports API returned it")
+    from .jsonfile import load
+
+    doc = load(data, "performance report")
     if not isinstance(doc, dict) or not (doc.get("accountStatuses") or doc.get("performanceMetrics")):
         raise FileRejected("not_performance_report", "the JSON has neither accountStatuses nor performanceMetrics",
+                           where="the top-level object",
                            fix="drop a GET_V2_SELLER_PERFORMANCE_REPORT document (or an Amazon notification into "
                                "inbox/notifications/)")
     rep = Report()

@@ -18,6 +18,7 @@ from pathlib import Path
 from marketd.sdk import ConfigError, FileRejected, MarketdError, TransientError, crashpoint, inbox_settings_for
 
 from .fetch import job_settings
+from .jsonfile import loads
 from .notifications import _account, normalise, take
 from .settings import QueueJobSettings
 
@@ -50,10 +51,10 @@ def drain(app, account: str, s: QueueJobSettings) -> dict:
         for m in msgs:
             out["messages"] += 1
             try:
-                doc = json.loads(m["body"])
+                doc = loads(m["body"] or "", "SQS message")
                 parsed.append((m, normalise(doc), doc))
-            except (ValueError, FileRejected) as exc:
-                why = exc.message if isinstance(exc, FileRejected) else f"not JSON ({exc})"
+            except FileRejected as exc:
+                why = exc.message
                 if m["receive_count"] > s.max_receives:
                     _reject(app, m, why)
                     done.append(m["handle"])
