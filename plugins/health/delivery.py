@@ -75,6 +75,8 @@ def route(app, s: AlertsJobSettings) -> dict:
     chans = channels(s)
     window_start = (now - timedelta(seconds=s.storm_window_seconds)).isoformat()
     out = {"routed": 0, "queued": 0, "storm": 0}
+    if not app.store.db.execute("select 1 from health_events where routed = 0 limit 1").fetchone():
+        return out  # nothing new: no write transaction every minute
     with app.store.transaction() as db:
         events = [dict(r) for r in db.query("select * from health_events where routed = 0 order by id")]
         if not events:

@@ -27,10 +27,17 @@ def sparkline(values: list[Decimal], w: int = 120, h: int = 24) -> str:
 
 
 def accounts(app) -> list[str]:
+    """Accounts with anything to show: a daemon with no health data writes no page (every
+    instance loads this plugin; its outbox stays as it was until there is something to say)."""
+    from .gpsr import at_risk
+
     db = app.store.db
     names = {r[0] for r in db.execute("select distinct account from health_alerts union select distinct account "
                                       "from health_metrics")}
-    return sorted(n for n in names if n is not None)
+    found = sorted(n for n in names if n is not None)
+    if not found and at_risk(db):
+        found = [""]
+    return found
 
 
 def render(app, account: str) -> str:
@@ -84,7 +91,7 @@ def render(app, account: str) -> str:
 
 def write_pages(app) -> dict:
     written = {}
-    for account in accounts(app) or [""]:
+    for account in accounts(app):
         gp = write_view(app, account)
         path = app.outbox.write(f"health/{account or '_'}/index.html", render(app, account), policy="replace")
         written[account] = {"page": path.name, "gpsr_at_risk": gp["skus"]}

@@ -52,3 +52,9 @@ def test_the_page_shows_metrics_trend_alerts_voc_and_cases(world):
     assert "Bitte &lt;b&gt;antworten&lt;/b&gt;" in page and "<b>antworten" not in page
     assert "lateShipmentRate beyond target" in page   # 0.05 vs < 0.04 while Amazon says GOOD
     assert "<script" not in page
+
+
+def test_an_instance_without_health_data_gets_no_page(world):
+    w = world()
+    assert write_pages(w.app) == {}
+    assert not (w.app.outbox_dir / "health").exists()
