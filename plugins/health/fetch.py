@@ -93,7 +93,16 @@ def run_account(app, account: str, settings: ReportsJobSettings) -> dict:
     db = app.store.db
     for row in list(db.query("select * from health_requests where account = ? and state = 'pending' order by id",
                              [account])):
-        out[f"{row['kind']}:{row['request_id']}"] = collect(app, account, channel, dict(row))
+        try:
+            out[f"{row['kind']}:{row['request_id']}"] = collect(app, account, channel, dict(row))
+        except (TransientError, ConfigError):
+            raise
+        except MarketdError as exc:  # refused for good (a 404 for a report Amazon dropped): not asked again
+            log.warning("health %s: %s report %s refused: %s", account, row["kind"], row["request_id"], exc)
+            with app.store.transaction() as tx:
+                tx.execute("update health_requests set state = 'failed', finished_at = ?, detail = ? where id = ?",
+                           [app.clock.now().isoformat(), str(exc)[:500], row["id"]])
+            out[f"{row['kind']}:{row['request_id']}"] = "failed"
     now = app.clock.now()
     for kind in kinds:
         last = db.execute("select max(requested_at), sum(state = 'pending') from health_requests where account = ? "

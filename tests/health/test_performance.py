@@ -135,3 +135,18 @@ def test_status_section_shows_open_alerts_and_the_report_state(world):
     w.drop("perf.json", schema_example())
     lines = section(w.app)["health"]
     assert lines[0] == "13 open alert(s): 1 critical, 10 high, 2 medium"
+
+
+def test_a_report_amazon_no_longer_knows_is_marked_failed_and_asked_for_again(world):
+    w = world(jobs={"health-reports": {"kinds": ["performance"], "every_hours": 1}})
+    w.run("health-reports")
+    (rid,) = [r["request_id"] for r in w.app.store.db.query("select request_id from health_requests")]
+    w.fake.reports.pop(rid)                                   # getReport now answers 404
+    w.clock.advance(200)
+    w.run("health-reports")
+    states = [r["state"] for r in w.app.store.db.query("select state from health_requests order by id")]
+    assert states == ["failed"]
+    w.clock.advance(3600)
+    w.run("health-reports")
+    states = [r["state"] for r in w.app.store.db.query("select state from health_requests order by id")]
+    assert states == ["failed", "pending"]
