@@ -361,6 +361,9 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, HealthReportsApi, NotificationsAp
         if req.path == "/__control/new_orders":
             orders = self.new_orders(int(req.q("n", "1")))
             return Reply(200, {"orders": [o["orderId"] for o in orders]})
+        if req.path == "/__control/account_status":  # the next performance report says this
+            self.set_account_status(req.q("status", "AT_RISK"))
+            return Reply(200, {"status": self.health_document()["accountStatuses"][0]["status"]})
         if req.path == "/__control/settlement":
             return Reply(200, {"reportId": self.add_settlement_report()})
         if req.path == "/__control/stats":
@@ -410,6 +413,7 @@ def _sandbox_configure(fake: SpApiFake, url: str) -> SandboxConfig:
                "marketd --config {config} jobs run amazon-settlements-fetch    # settlements now",
                f"curl -X POST '{url}/__control/new_orders?n=5'   # Amazon: new orders placed now",
                f"curl -X POST '{url}/__control/settlement'       # Amazon: a new settlement report",
+               f"curl -X POST '{url}/__control/account_status?status=AT_RISK'  # the next performance report",
                f"curl '{url}/__control/stats'                    # Amazon: calls, 429s",
                "Amazon's rate limits are the real defaults (searchOrders: burst 20, then one call every ~3 min)."])
 

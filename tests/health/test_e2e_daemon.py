@@ -92,6 +92,8 @@ def test_performance_report_to_alerts_webhook_status_and_page(world, daemon_fact
     assert "3 open alert(s): 3 high" in status
     listing = w.cli("health")
     assert "E2E-1" in listing and "AT_RISK" in listing
+    import httpx  # the fake's control door, as `marketd sandbox` prints it
+    assert httpx.post(f"{w.served.url}/__control/account_status?status=DEACTIVATED").json() == {"status": "DEACTIVATED"}
     d.stop()
     ids = [m["delivery"] for m in w.hook.received]
     assert len(ids) == len(set(ids)) == 3 and w.hook.bad_signatures == 0
