@@ -24,7 +24,7 @@ from marketd.plugins.ebay.fake import EbayFake, generate_orders
 from marketd.plugins.ebay.settings import env_name
 from marketd.sdk.fakes import serve
 from tests.carriers.test_e2e_carriers import SENDER, count, drop_file
-from tests.helpers import db_rows
+from tests.helpers import db_dicts
 from tests.conftest import wait_for, write_config
 from tests.fakes.ebay_specs import EbayContract, require_ebay_specs
 
@@ -85,7 +85,7 @@ class World:
         return count(self.root, "select count(*) n from shipment_pushes where state = 'pushed'")
 
     def check_exactly_once(self) -> None:
-        tracking = {r["refs"]: r["tracking_number"] for r in db_rows(self.root, "select refs, tracking_number from shipments")}
+        tracking = {r["refs"]: r["tracking_number"] for r in db_dicts(self.root, "select refs, tracking_number from shipments")}
         for o in self.orders:
             found = self.fulfilments(o["orderId"])
             assert len(found) == 1, f"{o['orderId']}: {len(found)} fulfilments at eBay"
@@ -132,7 +132,7 @@ def test_kill_9_while_the_fulfilment_is_in_flight_sends_each_package_once(world,
     daemon_factory(w.config, env=w.env)
     wait_for(lambda: w.pushed() == 3, 60, what="all pushes recorded")
     assert w.posts() == 3  # the interrupted one was read back, not sent again
-    verified = db_rows(w.root, "select error from shipment_pushes where error like 'verified%'")
+    verified = db_dicts(w.root, "select error from shipment_pushes where error like 'verified%'")
     assert len(verified) == 1
     assert w.ebay.count("getShippingFulfillments") >= 1
     w.check_exactly_once()
@@ -176,18 +176,18 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
         d = daemon_factory(w.config, env=w.env)
         w.wait_orders_synced()
         key = f"ebay:{ACCOUNT}:payout:{fetched['payoutId']}"
-        wait_for(lambda: db_rows(w.root, "select status from payouts where payout_key = ?", [key]), 60,
+        wait_for(lambda: db_dicts(w.root, "select status from payouts where payout_key = ?", [key]), 60,
                  what="the fetched payout applied")
-        assert db_rows(w.root, "select status from payouts where payout_key = ?", [key])[0]["status"] == "ok"
+        assert db_dicts(w.root, "select status from payouts where payout_key = ?", [key])[0]["status"] == "ok"
         only_in_report = w.ebay.make_payout(w.order_ids[2:])
         w.ebay.payouts.pop(only_in_report["payoutId"])  # the API does not list it (yet): only the report has it
         w.ebay.payouts[only_in_report["payoutId"]] = only_in_report
         report = w.ebay.transaction_report_csv([fetched["payoutId"], only_in_report["payoutId"]])
         drop_file(w.root / "inbox" / "settlements", "Transaction_report.csv", report)
         key2 = f"ebay:{ACCOUNT}:payout:{only_in_report['payoutId']}"
-        wait_for(lambda: db_rows(w.root, "select status from payouts where payout_key = ?", [key2]), 60,
+        wait_for(lambda: db_dicts(w.root, "select status from payouts where payout_key = ?", [key2]), 60,
                  what="the report's new payout applied")
-        statuses = {r["payout_key"]: r["status"] for r in db_rows(w.root, "select payout_key, status from payouts")}
+        statuses = {r["payout_key"]: r["status"] for r in db_dicts(w.root, "select payout_key, status from payouts")}
         assert statuses[key] == "ok" and statuses[key2] == "ok"
         assert count(w.root, "select count(*) n from payouts where channel_type = 'ebay'") == 2
         d.stop()
