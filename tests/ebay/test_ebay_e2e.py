@@ -108,6 +108,29 @@ class World:
         assert CREDS[1] not in text and CREDS[2] not in text
 
 
+def buyer_cells(report: str) -> set[str]:
+    """The buyer user names and names a Transaction report holds (its preamble skipped)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(report.lstrip("\ufeff"))))
+    at = next(i for i, r in enumerate(rows) if "Buyer name" in r)
+    header = rows[at]
+    cols = [header.index("Buyer username"), header.index("Buyer name")]
+    return {r[c] for r in rows[at + 1:] if len(r) == len(header) for c in cols if r[c] not in ("", "--")}
+
+
+def output_text(path) -> str:
+    """A report's text: a workbook's cell values, any other file as text."""
+    if path.suffix == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, read_only=True)
+        return "\n".join(" ".join(str(c) for c in row if c is not None)
+                          for ws in wb.worksheets for row in ws.iter_rows(values_only=True))
+    return path.read_text(errors="ignore")
+
+
 @pytest.fixture
 def world(tmp_path):
     w = World(tmp_path)
@@ -162,7 +185,9 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
     """The ebay-payouts job writes the Finances payout into inbox/settlements/, the daemon takes it
     (payout check ok); the Transaction report with the same payout and one more is dropped: the
     known one is a duplicate, the new one is applied. The fetched file is 0600 (a dropped one keeps
-    its owner and group bits, none for others); the log has no buyer name, e-mail or user name."""
+    its owner and group bits, none for others); the log has no buyer name, e-mail or user name, and
+    the buyers the dropped report names (read from the file itself) are in no log line and no
+    report, CSV or workbook."""
     import stat
 
     w = World(tmp_path)
@@ -198,9 +223,17 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
         assert modes[".json"] == 0o600  # written by marketd: buyer user names, the owner only
         assert modes[".csv"] & 0o007 == 0  # a drop keeps its owner/group bits, never any for others (inbox rule)
         w.check_no_buyer_data_in_logs()
-        reports = "".join(p.read_text(errors="ignore") for p in (w.root / "outbox" / "reports").glob("*.csv"))
-        for o in w.orders:
-            assert o["buyer"]["username"] not in reports
-            assert o["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]["fullName"] not in reports
+        # the buyers named in the dropped file itself: nowhere in the log or in any report
+        buyers = buyer_cells(report)
+        assert buyers == {o["buyer"]["username"] for o in w.orders} | \
+            {o["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]["fullName"] for o in w.orders}
+        log = "".join(p.read_text(errors="replace") for p in w.root.glob("daemon-*.log"))
+        outputs = sorted(p for p in (w.root / "outbox").rglob("*") if p.is_file())
+        assert {p.suffix for p in outputs} >= {".csv", ".xlsx"}, outputs
+        text = "\n".join(output_text(p) for p in outputs)
+        for value in buyers:
+            assert value not in log, f"buyer data in the log: {value}"
+            assert value not in text, f"buyer data in a report: {value}"
+        assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in outputs)  # never for others
     finally:
         w.close()
