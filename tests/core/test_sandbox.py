@@ -2,6 +2,7 @@
 ``--check`` proves every fake it serves, so a broken one fails the check, naming it."""
 from __future__ import annotations
 
+import json
 import logging
 import tomllib
 
@@ -29,9 +30,28 @@ def test_check_exercises_every_fake_the_plugins_register(tmp_path):
     assert "mall: 5 order(s) synced; order 1001, 2 PDF label(s)" in out   # MALL orders, labels, then tracking
     assert "order 1004 shipped with SANDBOX-1; order 1002 (MALL Delivery) not pushed" in out  # MALL tracking back
     assert "mall: invoice mall-mall-cz-invoice-3000100001.json: order 1004 gross 1378.00, MALL margin -" in out
+    assert any(line.startswith("manomano: ") and " accepted and shipped with tracking " in line
+               for line in out.splitlines())                            # ManoMano orders, accept, tracking back
+    assert any(line.startswith("manomano payout PO-SANDBOX-1: unchecked, ") and " 0 net line(s)" not in line
+               for line in out.splitlines())                            # its two accounting CSVs, split
     assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall, manomano")
     cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
+    # what the README says to do next: the orders of every channel, ids to ship, without a report
+    listed = CliRunner().invoke(cli, ["--config", str(tmp_path / "sb" / "marketd.toml"), "orders", "list",
+                                      "--limit", "0", "--json"], env=sandbox_env(tmp_path / "sb"))
+    assert listed.exit_code == 0, listed.output
+    assert {o["channel"] for o in json.loads(listed.output)} == set(cfg["channels"])
+
+
+def sandbox_env(folder) -> dict:
+    """The sandbox credentials ``DIR/sandbox.env`` holds (the README sources it before any command)."""
+    out = {}
+    for line in (folder / "sandbox.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.partition("=")
+            out[k] = v
+    return out
 
 
 def test_the_brt_url_without_rest_v1_fails_the_check_naming_brt(tmp_path, monkeypatch):
