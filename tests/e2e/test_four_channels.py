@@ -2,7 +2,8 @@
 
 One instance has an Amazon, an eBay, a ManoMano and a MALL account, each pointed at the fake its
 plugin ships (``marketd.plugins.<x>.fake``, served on loopback with ``marketd.sdk.fakes.serve``,
-each checking requests and answers against its contract), and one BRT account:
+each checking requests and answers against its contract), and one BRT account (Amazon's and MALL's secrets in the environment, eBay's and ManoMano's as systemd
+credentials):
 
 1. the four order jobs import two orders from each marketplace into the one store
    (``marketd orders list --json`` lists all eight, by channel);
@@ -116,12 +117,19 @@ class FourWorld:
                   "tracking-sync": {"seconds": 1, "first_check": 1, "pending_factor": 1.5, "pending_max": 2,
                                     "transit_interval": 1, "out_for_delivery_interval": 1, "error_base": 1,
                                     "push_retry": 1}})
-        self.env = {"BRT_PASSWORD": self.brt.password, manomano_env(MANOMANO): MM_KEY,
-                    mall_env(MALL): self.mall.client_id,
+        # Amazon's and MALL's secrets in the environment, eBay's and ManoMano's as systemd credentials
+        # (LoadCredential= files in $CREDENTIALS_DIRECTORY, which the daemon reads when no variable is set)
+        credentials = tmp_path / "credentials"
+        credentials.mkdir(mode=0o700)
+        for name, value in [(manomano_env(MANOMANO), MM_KEY),
+                            *((ebay_env(EBAY, w), v) for w, v in zip(("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"),
+                                                                       EBAY_CREDS))]:
+            (credentials / name).write_text(value + "\n")
+            (credentials / name).chmod(0o600)
+        self.env = {"BRT_PASSWORD": self.brt.password, mall_env(MALL): self.mall.client_id,
+                    "CREDENTIALS_DIRECTORY": str(credentials),
                     **{amazon_env(AMAZON, w): v for w, v in zip(("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"),
-                                                                AMAZON_CREDS)},
-                    **{ebay_env(EBAY, w): v for w, v in zip(("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"),
-                                                            EBAY_CREDS)}}
+                                                                AMAZON_CREDS)}}
 
     def close(self) -> None:
         for door in self.doors.values():
@@ -233,7 +241,7 @@ def world(tmp_path):
     w.close()
 
 
-@pytest.mark.parametrize("held", [AMAZON, EBAY, MANOMANO, MALL])
+@pytest.mark.parametrize("held", [AMAZON, EBAY, MANOMANO, MALL], ids=["amazon", "ebay", "manomano", "mall"])
 def test_tracking_reaches_each_of_four_marketplaces_once_across_two_kills_in_the_push(world, daemon_factory, held):
     w = world
     # run 1: imports every marketplace's orders, ships the file, dies after the first recorded push
