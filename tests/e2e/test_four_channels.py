@@ -2,8 +2,8 @@
 
 One instance has an Amazon, an eBay, a ManoMano and a MALL account, each pointed at the fake its
 plugin ships (``marketd.plugins.<x>.fake``, served on loopback with ``marketd.sdk.fakes.serve``,
-each checking requests and answers against its contract), and one BRT account (Amazon's and MALL's secrets in the environment, eBay's and ManoMano's as systemd
-credentials):
+each checking requests and answers against its contract), and one BRT account. Amazon's and
+MALL's secrets are in the environment, eBay's and ManoMano's are systemd credentials.
 
 1. the four order jobs import two orders from each marketplace into the one store
    (``marketd orders list --json`` lists all eight, by channel);
