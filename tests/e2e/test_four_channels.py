@@ -182,6 +182,14 @@ class FourWorld:
         with fake.lock:
             return sum(1 for r in fake.journal if r.method == method and door.pattern.search(r.path))
 
+    def push_journal(self, channel: str) -> list[tuple]:
+        """(path, status, body) of the push calls ``channel``'s fake journaled, for failure messages."""
+        fake = {AMAZON: self.amazon, EBAY: self.ebay, MANOMANO: self.mm, MALL: self.mall}[channel]
+        method, _ = PUSH_DOORS[channel]
+        with fake.lock:
+            return [(r.path, r.status, r.body[:200]) for r in fake.journal
+                    if r.method == method and self.doors[channel].pattern.search(r.path)]
+
     def pushes(self, state: str | None = None) -> list[dict]:
         rows = db_dicts(self.root, "select channel, order_id, state, error from shipment_pushes order by channel, "
                                    "order_id")
@@ -269,8 +277,11 @@ def test_tracking_reaches_each_of_four_marketplaces_once_across_two_kills_in_the
     assert 1 <= len(w.pushes("pushed")) < 7  # the kill is in the middle: done, in flight, and waiting
     assert at_kill[held] == (1 if first["channel"] == held else 0)  # the held one is not journaled yet
     door.release.set()  # the marketplace applies what the dead daemon sent
-    wait_for(lambda: w.push_calls(held) == at_kill[held] + 1 and w.applied(held, in_flight["order_id"]) != [], 30,
-             what=f"{held} applying the dead daemon's push")  # the fake journals a call before it answers
+    try:  # the fake journals a call before it answers: wait for both
+        wait_for(lambda: w.push_calls(held) == at_kill[held] + 1 and w.applied(held, in_flight["order_id"]) != [],
+                 30, what=f"{held} applying the dead daemon's push")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; its push calls (path, status, body): {w.push_journal(held)}") from None
 
     # run 3: reads the interrupted push back from the marketplace, pushes the rest once
     daemon_factory(w.config, env=w.env)
