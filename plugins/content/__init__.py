@@ -23,6 +23,9 @@ def register_migrations(register):
     from .schema import MIGRATIONS
 
     register("content", MIGRATIONS)
+    from .listings.schema import COMPONENT, MIGRATIONS as LISTINGS
+
+    register(COMPONENT, LISTINGS)
 
 
 @hookimpl
@@ -30,6 +33,9 @@ def register_jobs(register):
     from .jobs import content_jobs
 
     content_jobs(register)
+    from .listings.jobs import listings_jobs
+
+    listings_jobs(register)
 
 
 @hookimpl
@@ -37,6 +43,9 @@ def register_commands(cli):
     from .cli import content_commands
 
     content_commands(cli)
+    from .listings.cli import listings_commands
+
+    listings_commands(cli)
 
 
 @hookimpl
