@@ -34,13 +34,25 @@ def _pushes(db, platform: str, kind: str) -> dict[str, dict]:
                                           [platform, kind])}
 
 
+def offer_for_sku(db, sku: str, record: dict | None = None) -> dict | None:
+    """The offer a content push carries (a platform that needs one to list, eBay): the catalog's
+    price and stock, else the content file's."""
+    if db["products"].exists():
+        row = next(iter(db.query("select price, currency, stock from products where sku = ?", [sku])), None)
+        if row is not None:
+            return offer_of(row)
+    common = (record or {}).get("common") or {}
+    return offer_of(common) if common.get("price") else None
+
+
 def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
     blocked = blocked_skus(db, platform)
     pushed = _pushes(db, platform, "content")
     remote = {r["sku"] for r in db.query("select sku from remote_listings where platform = ? and present = 1",
                                          [platform])}
     out = []
-    for r in db.query("select p.sku, p.model, p.payload, p.sha256, c.brand, c.parent_sku from content_payloads p "
+    for r in db.query("select p.sku, p.model, p.payload, p.sha256, c.brand, c.parent_sku, c.record "
+                      "from content_payloads p "
                       "join content_products c on c.sku = p.sku where p.platform = ? order by p.sku", [platform]):
         if r["sku"] in blocked or not settings.allowed(platform, r["brand"] or ""):
             continue
@@ -50,7 +62,8 @@ def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
             continue
         out.append({"sku": r["sku"], "model": r["model"], "ref": r["model"].rsplit("/", 1)[-1],
                     "payload": json.loads(r["payload"]), "sha256": r["sha256"], "brand": r["brand"],
-                    "known": bool(prev and prev["accepted_sha256"]) or r["sku"] in remote})
+                    "known": bool(prev and prev["accepted_sha256"]) or r["sku"] in remote,
+                    "offer": offer_for_sku(db, r["sku"], json.loads(r["record"] or "{}"))})
         if len(out) >= limit:
             break
     return out
@@ -95,7 +108,7 @@ def offer_candidates(db, platform: str, settings, limit: int) -> list[dict]:
                      or (prev["state"] == "invalid" and prev["sha256"] == sha)):
             continue
         out.append({"sku": sku, "model": r["model"], "ref": r["model"].rsplit("/", 1)[-1], "offer": offer,
-                    "sha256": sha, "brand": r["brand"]})
+                    "sha256": sha, "brand": r["brand"], "remote_ref": (content.get(sku) or {}).get("remote_ref")})
         if len(out) >= limit:
             break
     return out

@@ -61,12 +61,14 @@ def _batch_items(db, batch: dict) -> list[dict]:
     items = []
     for r in rows:
         if batch["kind"] == "content":
-            p = next(iter(db.query("select model, payload from content_payloads where sku = ? and platform = ?",
+            p = next(iter(db.query("select p.model, p.payload, c.record from content_payloads p join content_products c "
+                                   "on c.sku = p.sku where p.sku = ? and p.platform = ?",
                                    [r["sku"], batch["platform"]])), None)
             if p is None:
                 continue
             items.append({"sku": r["sku"], "model": p["model"], "ref": p["model"].rsplit("/", 1)[-1],
-                          "payload": json.loads(p["payload"]), "known": bool(r["accepted_sha256"])})
+                          "payload": json.loads(p["payload"]), "known": bool(r["accepted_sha256"]),
+                          "offer": gate.offer_for_sku(db, r["sku"], json.loads(p["record"] or "{}"))})
         else:
             p = next(iter(db.query("select model from content_payloads where sku = ? and platform = ?",
                                    [r["sku"], batch["platform"]])), None)
@@ -74,7 +76,10 @@ def _batch_items(db, batch: dict) -> list[dict]:
             offer = gate.offer_of(prod) if prod else None
             if p is None or offer is None:
                 continue
-            items.append({"sku": r["sku"], "model": p["model"], "ref": p["model"].rsplit("/", 1)[-1], "offer": offer})
+            content = next(iter(db.query("select remote_ref from listing_pushes where platform = ? and sku = ? and "
+                                         "kind = 'content'", [batch["platform"], r["sku"]])), {})
+            items.append({"sku": r["sku"], "model": p["model"], "ref": p["model"].rsplit("/", 1)[-1], "offer": offer,
+                          "remote_ref": content.get("remote_ref")})
     return items
 
 
@@ -144,6 +149,8 @@ def finish(app, name: str, batch: dict, handle: dict, outcome: dict) -> dict:
                    "transport": outcome.get("transport") or handle.get("transport") or "", "updated_at": now}
             if state == "accepted":
                 upd.update(accepted_sha256=p["sha256"], accepted_at=now)
+            if res.get("remote_ref"):
+                upd["remote_ref"] = res["remote_ref"]
             tx["listing_pushes"].update((p["platform"], p["sku"], p["kind"]), upd)
             for i in res.get("issues") or [{}]:
                 rows.append([p["sku"], batch["kind"], upd["transport"], res.get("remote_ref") or ref, state,

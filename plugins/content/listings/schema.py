@@ -19,7 +19,7 @@ def _v1(db):
     db["listing_batches"].create_index(["platform", "state"])
     db["listing_pushes"].create({"platform": str, "sku": str, "kind": str, "channel": str, "batch_id": int,
                                  "sha256": str, "accepted_sha256": str, "state": str, "transport": str,
-                                 "issues": str, "updated_at": str, "accepted_at": str},
+                                 "remote_ref": str, "issues": str, "updated_at": str, "accepted_at": str},
                                 pk=("platform", "sku", "kind"))
     db["listing_pushes"].create_index(["batch_id"])
     db["remote_listings"].create({"platform": str, "sku": str, "channel": str, "remote_id": str, "status": str,
