@@ -61,15 +61,21 @@ def audit_platform(app, name: str, ps, lsettings, now: datetime) -> list[dict]:
                       "join content_products c on c.sku = r.sku where r.platform = ? and r.present = 1 order by r.sku",
                       [name]):
         prod = Product.from_json(json.loads(r["record"]))
-        devs = audit.check_category(r["model"].rsplit("/", 1)[-1], r["category"] or "")
-        devs += audit.check_title(prod.get("title", locale), r["title"] or "", brand=prod.brand,
-                                  key_tokens=_key_tokens(prod, locale), threshold=lsettings.title_similarity)
-        if not prod.is_parent:
+        shows = set(json.loads(r["shows"] or "null") or ["title", "category", "price", "main_image", "issues"])
+        devs = []
+        if "category" in shows:
+            devs += audit.check_category(r["model"].rsplit("/", 1)[-1], r["category"] or "")
+        if "title" in shows:
+            devs += audit.check_title(prod.get("title", locale), r["title"] or "", brand=prod.brand,
+                                      key_tokens=_key_tokens(prod, locale), threshold=lsettings.title_similarity)
+        if not prod.is_parent and "price" in shows:
             cat = catalog.get(r["sku"]) or {}
             expected = _dec(cat.get("price")) if cat else _dec(prod.common.get("price"))
             devs += audit.check_price(expected, _dec(r["price"]), r["currency"] or cat.get("currency") or "",
                                       lsettings.price_tolerance)
-        devs += audit.check_image(list(prod.images), kinds.get(r["sku"], {}), r["main_image_url"] or "", expected_kind)
+        if "main_image" in shows:
+            devs += audit.check_image(list(prod.images), kinds.get(r["sku"], {}), r["main_image_url"] or "",
+                                      expected_kind)
         devs += audit.check_issues(json.loads(r["issues"] or "[]"), now)
         for d in devs:
             rows.append({**d, "brand": r["brand"] or "", "platform": name, "marketplace": ps.marketplace,

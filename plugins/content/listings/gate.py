@@ -82,12 +82,16 @@ def offer_sha(offer: dict) -> str:
     return hashlib.sha256(json.dumps(offer, sort_keys=True).encode()).hexdigest()
 
 
-def offer_candidates(db, platform: str, settings, limit: int) -> list[dict]:
+def offer_candidates(db, platform: str, settings, limit: int, listed_by: str = "content") -> list[dict]:
+    """``listed_by``: "content" — the platform accepted our content push; "remote" — the pull saw
+    the SKU there (a platform whose content comes from elsewhere, e.g. ManoMano's feed)."""
     if not db["products"].exists():
         return []
     blocked = blocked_skus(db, platform)
     content = _pushes(db, platform, "content")
     offers = _pushes(db, platform, "offer")
+    remote = {r["sku"] for r in db.query("select sku from remote_listings where platform = ? and present = 1",
+                                         [platform])} if db["remote_listings"].exists() else set()
     catalog = {r["sku"]: r for r in db.query("select sku, price, currency, stock from products")}
     out = []
     for r in db.query("select p.sku, p.model, c.brand, c.record from content_payloads p join content_products c "
@@ -95,8 +99,10 @@ def offer_candidates(db, platform: str, settings, limit: int) -> list[dict]:
         sku = r["sku"]
         if sku in blocked or not settings.allowed(platform, r["brand"] or "") or sku not in catalog:
             continue
-        if not (content.get(sku) or {}).get("accepted_sha256"):
+        if listed_by == "content" and not (content.get(sku) or {}).get("accepted_sha256"):
             continue  # the listing does not exist there yet: its content push carries the offer
+        if listed_by == "remote" and sku not in remote:
+            continue  # the platform does not list it (yet)
         if json.loads(r["record"] or "{}").get("children"):
             continue  # a parent is never buyable
         offer = offer_of(catalog[sku])

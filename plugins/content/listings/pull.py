@@ -14,6 +14,7 @@ from marketd.sdk import MarketdError, TransientError, inbox_settings_for
 from .push import listing_channel
 
 log = logging.getLogger("marketd.content.listings")
+ALL_FIELDS = ["title", "category", "price", "quantity", "main_image", "issues"]
 
 
 def pull_platform(app, name: str, ps) -> dict:
@@ -45,6 +46,7 @@ def pull_platform(app, name: str, ps) -> dict:
                 "price": str(r["price"]) if r.get("price") is not None else None, "currency": r.get("currency") or "",
                 "quantity": r.get("quantity"), "main_image_url": r.get("main_image_url") or "", "url": r.get("url") or "",
                 "issues": json.dumps(r.get("issues") or [], sort_keys=True), "fetched_at": now,
+                "shows": json.dumps(r.get("shows") or ALL_FIELDS),
                 "first_live_at": first_live}, pk=("platform", "sku"))
         gone = [s for s in old if s not in got]
         for s in gone:

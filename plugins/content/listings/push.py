@@ -92,9 +92,15 @@ def push_platform(app, name: str, ps, lsettings, kind: str) -> dict:
     batch = _open_batch(db, name)
     if batch is not None and batch["kind"] != kind:
         return {"waiting": f"batch {batch['id']} ({batch['kind']}) in flight"}
+    kinds = tuple(getattr(ch, "listing_kinds", ("content", "offer")))
+    if kind not in kinds:
+        return {"skipped": f"the channel takes no {kind} listings"}
     if batch is None:
-        pick = gate.content_candidates if kind == "content" else gate.offer_candidates
-        items = pick(db, name, lsettings, lsettings.max_batch)
+        if kind == "content":
+            items = gate.content_candidates(db, name, lsettings, lsettings.max_batch)
+        else:  # without content pushes, an offer goes to SKUs the platform already lists
+            items = gate.offer_candidates(db, name, lsettings, lsettings.max_batch, listed_by="content"
+                                          if "content" in kinds else "remote")
         if not items:
             return {"sent": 0}
         now = app.clock.now().isoformat()

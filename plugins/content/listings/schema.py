@@ -6,7 +6,8 @@
   (pending → submitted → accepted | invalid | failed) and the platform's issues; the sha256 of
   the last accepted payload decides whether a SKU needs pushing again;
 - ``remote_listings``: what each platform shows per SKU (title, category, price, stock, main
-  image, issues, status), with ``first_live_at``;
+  image, issues, status), with ``first_live_at``; ``shows`` lists the fields the platform's read
+  exposes at all (ManoMano's offers carry no category or image), the audit checks only those;
 - ``listing_deviations``: the audit's findings, with the time each was first seen.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _v1(db):
     db["remote_listings"].create({"platform": str, "sku": str, "channel": str, "remote_id": str, "status": str,
                                   "live": int, "present": int, "title": str, "category": str, "price": str,
                                   "currency": str, "quantity": int, "main_image_url": str, "url": str,
-                                  "issues": str, "fetched_at": str, "first_live_at": str},
+                                  "shows": str, "issues": str, "fetched_at": str, "first_live_at": str},
                                  pk=("platform", "sku"))
     db["listing_deviations"].create({"platform": str, "sku": str, "field": str, "rule": str, "severity": str,
                                      "state": str, "platform_shows": str, "should_show": str, "message_en": str,
