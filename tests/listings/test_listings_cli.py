@@ -7,7 +7,7 @@ from decimal import Decimal
 from click.testing import CliRunner
 
 from marketd.cli import cli
-from marketd.plugins.content.listings.cli import _rows
+from marketd.plugins.content.listings.cli import _rows, status_lines
 from marketd.sdk.testing import run_job
 
 from tests.conftest import write_config
@@ -31,6 +31,8 @@ def test_side_by_side_with_status_and_drift(world, fake, clock):
     assert [r["sku"] for r in _rows(world.app, None, None, None, True)] == ["K002", "K003"]
     assert [r["sku"] for r in _rows(world.app, "amazon_de", None, "hidden", False)] == ["K003"]
     assert [r["sku"] for r in _rows(world.app, None, "K004", None, False)] == ["K004"]
+    assert status_lines(world.app.store.db) == ["listings amazon_de: 4 accepted, 0 in flight, 0 invalid, 0 failed; "
+                                                "4 live; 2 open audit error(s)"]
 
 
 def test_command_on_an_instance_without_listings(tmp_path):

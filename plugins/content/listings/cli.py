@@ -52,6 +52,21 @@ def _rows(app, platform, sku, status, drift_only) -> list[dict]:
     return out
 
 
+def status_lines(db) -> list[str]:
+    """``marketd status``: per platform what is live, what waits, what failed, open deviations."""
+    out = []
+    for r in db.query("select platform, sum(state = 'accepted') ok, sum(state in ('pending', 'submitted')) flying, "
+                      "sum(state = 'invalid') invalid, sum(state = 'failed') failed from listing_pushes "
+                      "where kind = 'content' group by platform order by platform"):
+        live = db.execute("select count(*) from remote_listings where platform = ? and live = 1",
+                          [r["platform"]]).fetchone()[0]
+        errors = db.execute("select count(*) from listing_deviations where platform = ? and open = 1 and "
+                            "severity = 'ERROR'", [r["platform"]]).fetchone()[0]
+        out.append(f"listings {r['platform']}: {r['ok']} accepted, {r['flying']} in flight, {r['invalid']} invalid, "
+                   f"{r['failed']} failed; {live} live; {errors} open audit error(s)")
+    return out
+
+
 def listings_commands(cli) -> None:
     @cli.group("listings", invoke_without_command=True)
     @click.option("--platform", help="only this content platform (e.g. amazon_de)")
