@@ -66,6 +66,7 @@ class ListingsApi:
         self.listings: dict[str, dict] = {}
         self.next_feed_outcome = "DONE"
         self.processed_messages = 0
+        self._validators: dict = {}
 
     # -- set-up and inspection ---------------------------------------------------------------------
     def set_issues(self, sku: str, issues: list[dict]) -> None:
@@ -285,14 +286,18 @@ class ListingsApi:
         if pt is None:
             return [{"messageId": mid, "sku": sku, "code": "90244", "severity": "ERROR",
                      "message": f"The product type '{product_type}' is not valid for this marketplace."}]
-        schema = copy.deepcopy(pt["schema"])
-        schema.pop("$schema", None)
-        if not enforced:
-            schema.pop("required", None)
-            schema.pop("allOf", None)
+        key = (product_type, pt["version"], enforced)
+        validator = self._validators.get(key)
+        if validator is None:  # one per product type version: a 10,000-message feed reuses it
+            schema = copy.deepcopy(pt["schema"])
+            schema.pop("$schema", None)
+            if not enforced:
+                schema.pop("required", None)
+                schema.pop("allOf", None)
+            validator = self._validators[key] = Draft201909Validator(schema)
         out = []
         plain = json.loads(json.dumps(attributes, default=float))
-        for e in sorted(Draft201909Validator(schema).iter_errors(plain), key=lambda e: list(e.absolute_path)):
+        for e in sorted(validator.iter_errors(plain), key=lambda e: list(e.absolute_path)):
             if e.validator == "required":
                 for name in e.validator_value:
                     if name not in (e.instance or {}):
