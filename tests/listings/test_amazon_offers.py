@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx  # noqa: F401
 
 import marketd.plugins.catalog as catalog_plugin
 from marketd.sdk.testing import run_job
