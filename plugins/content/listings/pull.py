@@ -63,5 +63,7 @@ def pull(app, *, platforms: set[str] | None = None) -> dict:
     for name, ps in sorted(settings.platforms.items()):
         if platforms and name not in platforms:
             continue
+        if not settings.listings.pulled(name):
+            continue
         out[name] = pull_platform(app, name, ps)
     return out
