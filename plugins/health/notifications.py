@@ -156,6 +156,12 @@ def apply(app, db, n: dict, account: str, now: str) -> list[str]:
         actions = {str(a) for a in p.get("EnforcementActions") or []}
         if sev == ["NONE"] or (not sev and not actions):
             resolve((mkt, sku, "listing_issues"))
+        elif n.get("listing_state"):  # the listing itself was read: applied, announced or exempt
+            state, severity, until = n["listing_state"]
+            raise_((mkt, sku, "listing_issues"), severity,
+                   f"listing {sku} {state}" + (f" until {until}" if until else "")
+                   + f" ({', '.join(sorted(actions))})", marketplace=mkt, sku=sku, asin=asin,
+                   detail={"severities": sev, "actions": sorted(actions), "state": state, "until": until})
         else:
             if actions & BLOCKING:
                 severity, state = "high", "blocked"
@@ -217,12 +223,16 @@ def take(app, db, n: dict, account: str, source: str, raw: str) -> list[str] | N
 
 
 def ingest_file(ctx) -> dict:
+    from .listing_state import prefetch
+
     docs = documents(ctx.path.read_bytes())
     new = dup = 0
     effects: dict[str, int] = {}
-    for i, d in enumerate(docs, 1):
-        n = normalise(d, f"notification {i} of {len(docs)}")
-        account = _account(ctx.app, ctx.settings, n["payload"])
+    notes = [normalise(d, f"notification {i} of {len(docs)}") for i, d in enumerate(docs, 1)]
+    accounts = [_account(ctx.app, ctx.settings, n["payload"]) for n in notes]
+    for account in sorted(set(accounts)):  # network before the store is touched
+        prefetch(ctx.app, account, [n for n, a in zip(notes, accounts) if a == account])
+    for d, n, account in zip(docs, notes, accounts):
         done = take(ctx.app, ctx.db, n, account, ctx.name, json.dumps(d, sort_keys=True)[:20000])
         if done is None:
             dup += 1

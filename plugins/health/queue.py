@@ -61,6 +61,9 @@ def drain(app, account: str, s: QueueJobSettings) -> dict:
                     out["rejected"] += 1
                 else:
                     out["left"] += 1
+        from .listing_state import prefetch
+
+        prefetch(app, account, [n for _, n, _ in parsed])  # network before the write transaction
         with app.store.transaction() as db:
             for m, n, doc in parsed:
                 acct = _account(app, {"accounts_by_seller": settings.get("accounts_by_seller") or {}, "account": account},

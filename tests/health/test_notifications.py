@@ -116,3 +116,32 @@ def test_a_listing_alert_carries_the_brand_and_an_asin_is_linked_to_our_sku(worl
     by_key = {a["key"].rsplit("|", 1)[1]: a for a in w.alerts()}
     assert by_key["listing_issues"]["brand"] == "Koffermann"
     assert by_key["product_type"]["sku"] == "SKU-9"
+
+
+def _issue(code, action, status, expiry=None):
+    ex = {"status": status, **({"expiryDate": expiry} if expiry else {})}
+    return {"code": code, "message": "m", "severity": "ERROR", "attributeNames": ["gpsr_safety_attestation"],
+            "categories": ["MISSING_ATTRIBUTE"], "enforcements": {"actions": [{"action": action}], "exemption": ex}}
+
+
+def test_issue_notifications_read_the_listing_blocked_or_at_risk_until_a_date(world, amazon_contract):
+    w = world(channel={"seller_id": "A2FAKESELLER01"})
+    for sku, issues in (("SKU-1", [_issue("18155", "LISTING_SUPPRESSED", "EXEMPT_UNTIL_EXPIRY_DATE",
+                                          "2026-12-13T00:00:00Z")]),
+                        ("SKU-2", [_issue("18155", "LISTING_SUPPRESSED", "NOT_EXEMPT"),
+                                   _issue("90220", "SEARCH_SUPPRESSED", "EXEMPT_UNTIL_EXPIRY_DATE", "2026-12-20T00:00:00Z")]),
+                        ("SKU-3", [_issue("99300", "ATTRIBUTE_SUPPRESSED", "EXEMPT")])):
+        w.fake.put_item({"sku": sku, "summaries": [{"marketplaceId": "A1PA6795UKMFR9", "asin": f"B0{sku[-1]}0000000",
+                                                    "productType": "LUGGAGE", "status": ["DISCOVERABLE"],
+                                                    "createdDate": "2026-11-01T00:00:00Z", "lastUpdatedDate": "2026-11-01T00:00:00Z"}],
+                         "issues": issues})
+    notes = [envelope("LISTINGS_ITEM_ISSUES_CHANGE", {"SellerId": "A3TH9S8BH6GOGM", "MarketplaceId": "A1PA6795UKMFR9",
+                                                      "Sku": sku, "Severities": ["ERROR"],
+                                                      "EnforcementActions": ["LISTING_SUPPRESSED"]}, f"i-{sku}", "2023-12-13")
+             for sku in ("SKU-1", "SKU-2", "SKU-3")]
+    w.drop("issues.json", json.dumps(notes), kind="notifications")
+    got = {a["sku"]: (a["severity"], a["title"].split(" (")[0]) for a in w.alerts()}
+    assert got == {"SKU-1": ("medium", "listing SKU-1 at risk until 2026-12-13"),
+                   "SKU-2": ("high", "listing SKU-2 blocked"),
+                   "SKU-3": ("low", "listing SKU-3 enforcement not applied")}
+    assert w.fake.count("searchListingsItems") == 1          # one read for the three SKUs, before the store
