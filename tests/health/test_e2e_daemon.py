@@ -124,7 +124,7 @@ def test_kill_9_between_webhook_success_and_commit_resends_the_same_delivery(wor
 def test_kill_9_after_the_report_file_is_written_before_it_is_recorded(world, daemon_factory):
     """The crash point between writing the fetched report into inbox/health/ and marking the
     request fetched: after the restart the request is polled again and the same file written
-    again, which the inbox takes as a duplicate; the alerts exist once."""
+    again (a duplicate, or the same file replaced before its claim); the alerts exist once."""
     w = world
     d1 = daemon_factory(w.config, env={**w.env, "MARKETD_CRASHPOINT": "health_report_written"})
     wait_for(lambda: d1.proc.poll() is not None, 90, what="the kill after the report file was written")
@@ -134,8 +134,10 @@ def test_kill_9_after_the_report_file_is_written_before_it_is_recorded(world, da
     wait_for(lambda: db_rows(w.root, "select state from health_requests") == [("fetched",)], 90,
              what="the request collected after the restart")
     wait_for(lambda: len(w.hook.received) >= 2, 90, what="the alerts at the webhook")
+    # the same name is written again with the same bytes: a duplicate if the first copy was taken
+    # already, else the same file replaced in place before its claim (both are fine: one report)
     wait_for(lambda: sorted(s for (s,) in db_rows(w.root, "select state from files where kind = 'health'"))
-             == ["done", "duplicate"], 90, what="the second copy taken as a duplicate")
+             in (["done"], ["done", "duplicate"]), 90, what="the report taken once")
     assert len(w.open_alerts()) == 2
     assert w.fake.count("createReport") == 1
     assert len({m["delivery"] for m in w.hook.received}) == 2
