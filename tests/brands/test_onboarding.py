@@ -1,0 +1,145 @@
+"""Onboarding: the checklist file (long layout, German headers, XLSX), contacts, per-row refusals,
+phases and what blocks the next one; ``marketd brands set/show``."""
+from __future__ import annotations
+
+import io
+import json
+
+from click.testing import CliRunner
+
+from marketd.plugins.brands import checklist
+from marketd.sdk import process_file
+
+CHECKLIST = """brand,item,platform,subject,status,date,note
+acme,approval.requested,amazon-de,,,2024-11-01,
+acme,approval.granted,amazon-de,,,2024-11-20,
+acme,amazon.brand_registry,amazon-de,,done,,
+acme,amazon.admin_access,amazon-de,,done,,
+acme,data_model,ebay-de,SHOES,requested,2024-11-01,
+acme,approval.requested,otto,,,2024-11-01,
+acme,approval.granted,ebay-de,,,31.02.2024,
+nobody,approval.requested,amazon-de,,,2024-11-01,
+acme,aproval.granted,amazon-de,,,2024-11-01,
+"""
+
+CONTACTS_DE = """Marke;Rolle;Name;E-Mail;Telefon
+acme;reports;Anna Beispiel;anna@acme.example;+49 1
+acme;customer_service;Ben;service@acme.example;
+acme;golive;Carla;carla@acme.example;
+acme;ceo;Dora;dora@acme.example;
+"""
+
+
+def drop(app, tmp_path, name, text, kind="onboarding"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return process_file(app, kind, p)
+
+
+def report_rows(app, row):
+    path = [o for o in row["outputs"] if "reports/onboarding-" in (o.get("final") or o.get("published") or "")]
+    assert path, row["outputs"]
+    text = open(path[0].get("published") or path[0]["final"], encoding="utf-8").read()
+    return text
+
+
+def test_checklist_file_keeps_good_rows_and_reports_bad_ones(brands_app, tmp_path):
+    app = brands_app()
+    row = drop(app, tmp_path, "acme-onboarding.csv", CHECKLIST)
+    assert row["state"] == "done", row
+    assert row["summary"]["rows"] == 9 and row["summary"]["rejected"] == 4
+    rep = report_rows(app, row)
+    assert "platform 'otto' is not one of brand acme's platforms" in rep
+    assert "31.02.2024" in rep and "unknown brand 'nobody'" in rep and "did you mean 'approval.granted'" in rep
+    got = {(r["item"], r["platform"], r["subject"]): (r["status"], r["date"])
+           for r in app.store.db.query("select * from brand_checklist where brand='acme'")}
+    assert got[("approval.granted", "amazon-de", "")] == ("done", "2024-11-20")
+    assert got[("data_model", "ebay-de", "SHOES")] == ("requested", "2024-11-01")
+    assert app.store.db.execute("select count(*) from brand_checklist_log").fetchone()[0] == 5
+
+
+def test_all_rows_bad_is_an_error_file(brands_app, tmp_path):
+    app = brands_app()
+    row = drop(app, tmp_path, "bad.csv", "brand,item,platform\nnobody,approval.requested,amazon-de\n")
+    assert row["state"] == "error" and row["error"]["reason"] == "no_valid_rows"
+    assert app.store.db.execute("select count(*) from brand_checklist").fetchone()[0] == 0
+
+
+def test_contacts_with_german_headers_and_the_derived_item(brands_app, tmp_path):
+    app = brands_app()
+    row = drop(app, tmp_path, "kontakte.csv", CONTACTS_DE)
+    assert row["state"] == "done" and row["summary"]["rejected"] == 1
+    assert row["summary"]["layout"] == "contacts"
+    items = checklist.rows(app.store.db, "acme", _brand(app), _today(), app)
+    assert next(r for r in items if r.item == "contacts.received").status == "done"
+    # the address is personal data: the refusal says why without it
+    assert "dora@" not in report_rows(app, row)
+
+
+def test_xlsx_file_is_read_the_same(brands_app, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for line in CHECKLIST.splitlines()[:3]:
+        ws.append(line.split(","))
+    p = tmp_path / "onb.xlsx"
+    wb.save(p)
+    app = brands_app()
+    row = process_file(app, "onboarding", p)
+    assert row["state"] == "done" and row["summary"]["changed"] == 2
+
+
+def _brand(app):
+    from marketd.plugins.brands.settings import brand_of
+
+    return brand_of(app, "acme")
+
+
+def _today():
+    from datetime import date
+
+    return date(2025, 1, 7)
+
+
+def test_phase_blockers_and_actors(brands_app, tmp_path):
+    app = brands_app()
+    db = app.store.db
+    items = checklist.rows(db, "acme", _brand(app), _today(), app)
+    assert checklist.phase_of(items) == "organisation"
+    amazon_only = {r.item for r in items if r.platform == "ebay-de"}
+    assert "amazon.brand_registry" not in amazon_only
+    drop(app, tmp_path, "a.csv", CHECKLIST)
+    items = checklist.rows(db, "acme", _brand(app), _today(), app)
+    dm = next(r for r in items if r.item == "data_model")
+    assert dm.due == "2024-11-29" and dm.overdue and dm.actor == "integrator"
+    assert checklist.platform_ready(items, "amazon-de") == (True, [])
+    assert checklist.platform_ready(items, "ebay-de") == (False, ["approval.granted"])
+    # finish organisation: the brand moves to content, blocked by content.complete per platform
+    with app.store.transaction() as tx:
+        for it in [r for r in items if r.phase == "organisation" and not r.done]:
+            checklist.record(tx, "acme", it.item, it.platform, it.subject, "done", "2024-12-01", None, None, "t", "now")
+    items = checklist.rows(db, "acme", _brand(app), _today(), app)
+    assert checklist.phase_of(items) == "content"
+    assert {(r.item, r.platform, r.actor) for r in checklist.blockers(items)} == {
+        ("content.complete", "amazon-de", "integrator"), ("content.complete", "ebay-de", "integrator")}
+
+
+def test_cli_set_and_show(brands_app):
+    from marketd.cli import cli as main
+
+    app = brands_app()
+    cfg = app.config["_path"]
+    run = CliRunner().invoke
+    r = run(main, ["--config", cfg, "brands", "set", "acme", "approval.requested", "--platform", "amazon-de",
+                   "--date", "01.11.2024"])
+    assert r.exit_code == 0, r.output
+    assert "approval.requested amazon-de: done 2024-11-01" in r.output
+    r = run(main, ["--config", cfg, "brands", "set", "acme", "approval.requested", "--platform", "otto"])
+    assert r.exit_code != 0 and "not one of brand acme's platforms" in r.output
+    r = run(main, ["--config", cfg, "brands", "show", "acme", "--json"])
+    data = json.loads(r.output)
+    assert data["phase"] == "organisation" and data["links_issued"] is False
+    assert any(b["item"] == "approval.granted" and b["actor"] == "platform" for b in data["blocking"])
+    r = run(main, ["--config", cfg, "brands"])
+    assert r.exit_code == 0 and "acme" in r.output and "organisation" in r.output
