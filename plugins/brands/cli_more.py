@@ -1,7 +1,68 @@
-"""``marketd brands`` commands for the data package and the statement (links, tokens, weekly
-reports, statements, services billed separately)."""
+"""``marketd brands`` commands for the data package and the statement: data-link tokens, a week's
+dashboard and reports, a month's statement, services billed separately."""
 from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from marketd.sdk import ConfigError, build_app
+
+from .settings import LinksSettings, brand_of, job_table
+
+
+def _brand(app, bid):
+    try:
+        return brand_of(app, bid)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc))
 
 
 def more_commands(brands) -> None:
-    return None
+    @brands.command("links")
+    @click.argument("brand")
+    @click.pass_context
+    def links_cmd(ctx, brand):
+        """Whether the brand has a live token, and what its files hold (the token is never shown again)."""
+        from . import links
+
+        app = build_app(ctx)
+        try:
+            _brand(app, brand)
+            n = app.store.db.execute("select count(*) from link_tokens where brand=? and revoked_at is null",
+                                     [brand]).fetchone()[0]
+            m = links.read_manifest(links.folder(app, brand))
+        finally:
+            app.close()
+        click.echo(f"token issued: {'yes' if n else 'no (marketd brands rotate-token ' + brand + ')'}")
+        if m:
+            click.echo(f"files for {m['for_date']} (built {m['built_at']}):")
+            for link, f in sorted(m["files"].items()):
+                click.echo(f"  {link}: {f['rows']} rows, {f['bytes']} bytes")
+        else:
+            click.echo("no files built yet (the brands-links job builds them each morning)")
+
+    @brands.command("rotate-token")
+    @click.argument("brand")
+    @click.option("--build/--no-build", default=True, help="build the files now too")
+    @click.pass_context
+    def rotate(ctx, brand, build):
+        """Revoke the brand's data-link token and print the three new URLs (shown only now)."""
+        from . import links
+
+        app = build_app(ctx)
+        try:
+            b = _brand(app, brand)
+            token = links.rotate(app, brand)
+            if build and links.built_for(app, brand) is None:
+                from .jobs import refresh_skus
+
+                refresh_skus(app)
+                links.build(app, brand, b, app.clock.now().astimezone(b.tz).date() - timedelta(days=1))
+            s = job_table(app, "brands-links", LinksSettings)
+        finally:
+            app.close()
+        base = (s.base_url or f"http://{s.bind}:{s.port}").rstrip("/")
+        click.echo("new data links (the old ones stop working now); keep them secret:")
+        for link in links.LINKS:
+            click.echo(f"  {base}/l/{token}/{link}")

@@ -88,7 +88,11 @@ def links_job(app, since=None) -> dict:
 
     settings = job_table(app, "brands-links", LinksSettings)
     if settings.serve:
-        web.ensure_serving(app, settings)
+        try:
+            web.ensure_serving(app, settings)
+        except OSError as exc:   # the port is taken (another instance, `marketd jobs run` beside the daemon)
+            log.warning("data links not served on %s:%s: %s; the files are still refreshed", settings.bind,
+                        settings.port, exc)
     refresh_skus(app)
     made = {}
     now = app.clock.now()

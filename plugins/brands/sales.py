@@ -1,0 +1,96 @@
+"""A brand's order lines and stock, read from the core ``orders`` and the catalog's ``products``
+through ``brand_skus``. Shared by the data links, the weekly reports and the dashboard, so every
+output counts a sale the same way: by the order's purchase time in the brand's local calendar,
+cancelled orders apart, line gross = the line's total (or unit price × quantity), Decimal.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+CANCELLED = ("CANCELLED",)
+RETURNED = ("RETURNED", "REFUNDED")
+
+
+@dataclass(frozen=True)
+class Line:
+    day: date              # brand-local purchase day
+    platform: str          # the channel account (orders.channel)
+    order_key: str
+    sku: str
+    title: str
+    units: int
+    gross: Decimal
+    currency: str
+    status: str
+
+
+def utc_bounds(first: date, last: date, tz) -> tuple[str, str]:
+    """[first 00:00 local, last+1 00:00 local) as the store's UTC ISO text."""
+    a = datetime.combine(first, time(0), tz).astimezone(timezone.utc).isoformat()
+    b = datetime.combine(last + timedelta(days=1), time(0), tz).astimezone(timezone.utc).isoformat()
+    return a, b
+
+
+def _dec(text) -> Decimal | None:
+    if text is None or text == "":
+        return None
+    try:
+        return Decimal(str(text))
+    except InvalidOperation:
+        return None
+
+
+def lines(db, brand_id: str, first: date, last: date, tz) -> list[Line]:
+    """Every order line of the brand purchased in [first, last] (local days), in a stable order."""
+    if "orders" not in db.table_names():
+        return []
+    lo, hi = utc_bounds(first, last, tz)
+    cur = db.execute(
+        "select o.key, o.channel, o.purchased_at, coalesce(o.status, ''), o.currency, "
+        "json_extract(j.value, '$.sku'), json_extract(j.value, '$.title'), json_extract(j.value, '$.quantity'), "
+        "json_extract(j.value, '$.total'), json_extract(j.value, '$.unit_price'), json_extract(j.value, '$.currency') "
+        "from orders o, json_each(o.items) j join brand_skus b on b.sku = json_extract(j.value, '$.sku') "
+        "where b.brand = ? and o.purchased_at >= ? and o.purchased_at < ? and json_valid(o.items) "
+        "order by o.purchased_at, o.key, j.key", [brand_id, lo, hi])
+    out = []
+    for key, channel, at, status, ocur, sku, title, qty, total, unit, icur in cur:
+        units = int(qty or 0)
+        gross = _dec(total)
+        if gross is None:
+            u = _dec(unit)
+            gross = (u * units) if u is not None else Decimal("0")
+        day = datetime.fromisoformat(at).astimezone(tz).date()
+        out.append(Line(day, channel, key, sku, title or "", units, gross, icur or ocur or "", status))
+    return out
+
+
+def stock(db, brand_id: str) -> list[tuple[str, str, int]]:
+    """(sku, title, quantity) of the brand's catalog SKUs; the catalog has one stock per SKU."""
+    if "products" not in db.table_names():
+        return []
+    return [(s, t or "", int(q or 0)) for s, t, q in db.execute(
+        "select p.sku, p.title, p.stock from products p join brand_skus b on b.sku = p.sku where b.brand = ? "
+        "order by p.sku", [brand_id])]
+
+
+def daily_units(ls: list[Line]) -> dict[str, int]:
+    """Units sold per SKU (cancelled orders excluded)."""
+    out: dict[str, int] = defaultdict(int)
+    for ln in ls:
+        if ln.status not in CANCELLED:
+            out[ln.sku] += ln.units
+    return out
+
+
+def cover_days(available: int, units_28d: int) -> Decimal | None:
+    """Days the stock lasts at the last 28 days' mean daily sales; None without sales."""
+    if units_28d <= 0:
+        return None
+    return (Decimal(available) * 28 / Decimal(units_28d)).quantize(Decimal("0.1"))
+
+
+def money(d: Decimal) -> str:
+    return format(d.quantize(Decimal("0.01")), "f")
