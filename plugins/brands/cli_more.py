@@ -66,3 +66,32 @@ def more_commands(brands) -> None:
         click.echo("new data links (the old ones stop working now); keep them secret:")
         for link in links.LINKS:
             click.echo(f"  {base}/l/{token}/{link}")
+
+    @brands.command("report")
+    @click.argument("brand")
+    @click.option("--week", required=True, help="ISO week, e.g. 2025-W02")
+    @click.option("--send/--no-send", default=True, help="queue the mail (once per week and contact)")
+    @click.pass_context
+    def report(ctx, brand, week, send):
+        """Build a week's dashboard and six reports now (once: a week already made is not made again)."""
+        import re
+
+        from . import mailq, weekly
+        from .jobs import refresh_skus
+
+        if not re.match(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", week):
+            raise click.ClickException(f"--week {week!r}: write an ISO week, e.g. 2025-W02")
+        app = build_app(ctx)
+        try:
+            b = _brand(app, brand)
+            refresh_skus(app)
+            got = weekly.run(app, brand, b, week, send=send)
+            if got and send:
+                mailq.send_due(app)
+        finally:
+            app.close()
+        if got is None:
+            click.echo(f"week {week} of {brand} was made already (not made or mailed again)")
+        else:
+            click.echo(f"made {len(got['outputs'])} files in {app.outbox_dir / 'brands' / brand / week}; "
+                       f"{got['queued']} mail(s) queued")
