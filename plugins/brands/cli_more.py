@@ -95,3 +95,65 @@ def more_commands(brands) -> None:
         else:
             click.echo(f"made {len(got['outputs'])} files in {app.outbox_dir / 'brands' / brand / week}; "
                        f"{got['queued']} mail(s) queued")
+
+    @brands.command("statement")
+    @click.argument("brand")
+    @click.option("--month", required=True, help="e.g. 2025-01")
+    @click.option("--verify", is_flag=True, help="re-render the issued versions and compare their bytes")
+    @click.option("--reissue", is_flag=True, help="the data changed since issue: issue a new version")
+    @click.pass_context
+    def statement_cmd(ctx, brand, month, verify, reissue):
+        """Issue (or show again) the brand's settlement statement for MONTH, as PDF and XLSX."""
+        import re
+
+        from . import statement
+        from .jobs import refresh_skus
+
+        if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", month):
+            raise click.ClickException(f"--month {month!r}: write YYYY-MM, e.g. 2025-01")
+        app = build_app(ctx)
+        try:
+            b = _brand(app, brand)
+            refresh_skus(app)
+            if verify:
+                problems = statement.verify(app, brand, b, month)
+                for p in problems:
+                    click.echo(p)
+                if problems:
+                    raise click.ClickException(f"{len(problems)} problem(s)")
+                click.echo("every issued version renders to the same bytes")
+                return
+            try:
+                got = statement.issue(app, brand, b, month, reissue=reissue)
+            except statement.StatementError as exc:
+                raise click.ClickException(str(exc))
+        finally:
+            app.close()
+        click.echo(f"{got['doc_no']} (version {got['version']}{', new' if got['new'] else ', unchanged'}):")
+        for cur, t in got["totals"].items():
+            click.echo(f"  payout to the brand {t['payout']:.2f} {cur}")
+        for p in got["outputs"]:
+            click.echo(f"  {p}")
+
+    @brands.command("service")
+    @click.argument("brand")
+    @click.option("--month", required=True)
+    @click.option("--kind", type=click.Choice(["content", "logistics", "other"]), required=True)
+    @click.option("--text", "description", required=True)
+    @click.option("--amount", required=True, help="e.g. 240.00")
+    @click.option("--currency", default="EUR")
+    @click.pass_context
+    def service(ctx, brand, month, kind, description, amount, currency):
+        """Record a service billed separately (listed on the statement, not deducted)."""
+        from . import statement
+
+        app = build_app(ctx)
+        try:
+            _brand(app, brand)
+            try:
+                statement.add_service(app, brand, month, kind, description, amount, currency)
+            except (statement.StatementError, ValueError) as exc:
+                raise click.ClickException(str(exc))
+        finally:
+            app.close()
+        click.echo(f"recorded {kind} {amount} {currency} for {brand} {month}")
