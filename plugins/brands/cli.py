@@ -10,7 +10,7 @@ import click
 
 from marketd.sdk import ConfigError, build_app
 
-from . import checklist, golive, mailq, monitoring
+from . import checklist
 from .settings import brand_of, brands_of
 
 
@@ -35,9 +35,11 @@ def brands_commands(cli) -> None:
     @click.pass_context
     def overview(ctx, as_json=False):
         """One line per brand: phase, live/activated, what blocks it, who acts next."""
+        from . import golive
+        from .jobs import refresh_skus
+
         app = build_app(ctx)
         try:
-            from .jobs import refresh_skus
 
             refresh_skus(app)
             out = []
@@ -68,6 +70,8 @@ def brands_commands(cli) -> None:
     @click.pass_context
     def show(ctx, brand, as_json):
         """A brand's checklist by phase (status, date, due, who acts) and its go-live summary."""
+        from . import golive
+
         app = build_app(ctx)
         try:
             try:
@@ -144,6 +148,8 @@ def brands_commands(cli) -> None:
     @click.pass_context
     def golive_cmd(ctx, brand, as_of, send):
         """Preview the Go Live Monitoring (or make and send it with --send)."""
+        from . import mailq, monitoring
+
         app = build_app(ctx)
         try:
             try:
@@ -190,6 +196,8 @@ def brands_commands(cli) -> None:
     @click.pass_context
     def mail_release(ctx, mail_id):
         """Send an uncertain, given-up or rejected mail again (after checking it did not arrive)."""
+        from . import mailq
+
         app = build_app(ctx)
         try:
             ok = mailq.release(app, mail_id)

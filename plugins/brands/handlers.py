@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, time, timezone
 
-from marketd.sdk import FileRejected, InboxSettings, read_table, write_csv
+from marketd.sdk import FileRejected, InboxSettings
 
-from . import checklist, contacts, golive, skus
+from . import checklist, contacts, skus
 from .settings import brands_of
+
+# Every start of the daemon and of each command imports this module (the plugin registers its
+# inboxes), so the table reader (pandas) and the calendar (numpy) are imported when a file comes.
 
 # spreadsheet headers as integrators write them (DE/EN) -> our column
 SYNONYMS = {
@@ -39,6 +42,8 @@ def _columns(table) -> dict[str, str]:
 
 
 def _report(ctx, rows: list, kind: str) -> None:
+    from marketd.sdk import write_csv
+
     with ctx.open_output(f"reports/{kind}-{ctx.stem}-{ctx.stamp}.csv") as fh:
         write_csv(fh, REPORT, rows)
 
@@ -63,6 +68,8 @@ class OnboardingHandler:
     settings_model = InboxSettings
 
     def process(self, ctx) -> dict:
+        from marketd.sdk import read_table
+
         table = read_table(ctx.path, ctx.settings)
         cols = _columns(table)
         brands = brands_of(ctx.app)
@@ -124,6 +131,10 @@ class GoliveHandler:
     settings_model = InboxSettings
 
     def process(self, ctx) -> dict:
+        from marketd.sdk import read_table
+
+        from . import golive
+
         table = read_table(ctx.path, ctx.settings)
         cols = _columns(table)
         if "sku" not in cols or "platform" not in cols or not ({"activated_at", "live_at"} & set(cols)):

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from marketd.sdk import JobSpec
 
-from . import checklist, mailq, monitoring, skus
+from . import checklist, skus
 from .settings import WEEKDAYS, LinksSettings, MailSettings, WeeklySettings, brands_of, job_table
 
 log = logging.getLogger("marketd.brands")
@@ -39,6 +39,8 @@ def golive_due(app, bid: str, brand, now: datetime) -> date | None:
 
 
 def golive_job(app, since=None) -> dict:
+    from . import mailq, monitoring
+
     refresh_skus(app)
     made = {}
     now = app.clock.now()
@@ -54,6 +56,8 @@ def golive_job(app, since=None) -> dict:
 
 
 def mail_job(app, since=None) -> dict:
+    from . import mailq
+
     return mailq.send_due(app)
 
 
@@ -68,7 +72,7 @@ def weekly_due(brand, settings: WeeklySettings, now: datetime) -> str | None:
 
 
 def weekly_job(app, since=None) -> dict:
-    from . import weekly
+    from . import mailq, weekly
 
     refresh_skus(app)
     settings = job_table(app, "brands-weekly", WeeklySettings)
