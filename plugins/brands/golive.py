@@ -50,9 +50,41 @@ def status_of(brand, cal: Calendar, sku: str, platform: str, activated_at: str, 
 
 
 def statuses(db, brand_id: str, brand, today: date) -> list[SkuStatus]:
+    """Every activated SKU × platform of the brand, in (platform, sku) order.
+
+    The same arithmetic as :func:`status_of`, done for all rows at once with numpy's array forms
+    (one holiday array per brand, not one per SKU): a brand has 20,000 rows at 5,000 SKUs × 4."""
+    import numpy as np
+
+    from .workdays import WEEKMASK, non_working
+
+    rows = list(db.execute("select sku, platform, activated_at, live_at from golive where brand=? "
+                           "order by platform, sku", [brand_id]))
+    if not rows:
+        return []
     cal = Calendar.of(brand)
-    return [status_of(brand, cal, *r, today) for r in db.execute(
-        "select sku, platform, activated_at, live_at from golive where brand=? order by platform, sku", [brand_id])]
+    act = [cal.local_date(_aware(r[2])) for r in rows]
+    live = [cal.local_date(_aware(r[3])) if r[3] else None for r in rows]
+    lo = min(act + [today])
+    hi = max(act + [today] + [d for d in live if d])
+    hol = non_working(brand.country, brand.subdivision, brand.closing_days, lo.year - 1, hi.year + 2)
+    a = np.array(act, dtype="datetime64[D]")
+    n = np.array([brand.golive_days_for(r[1]) for r in rows])
+    due = np.busday_offset(a, n, roll="forward", weekmask=WEEKMASK, holidays=hol)
+    end = np.array([d or today for d in live], dtype="datetime64[D]")
+    late = np.busday_count(due, end, weekmask=WEEKMASK, holidays=hol)
+    taken = np.busday_count(a, end, weekmask=WEEKMASK, holidays=hol)
+    out = []
+    for i, (sku, platform, activated_at, live_at) in enumerate(rows):
+        d = due[i].astype(date)
+        if live[i] is not None:
+            out.append(SkuStatus(sku, platform, act[i], d, live[i], "live", max(0, int(late[i])),
+                                 int(taken[i]) if live[i] >= act[i] else 0, activated_at, live_at))
+        elif today > d:
+            out.append(SkuStatus(sku, platform, act[i], d, None, "overdue", int(late[i]), None, activated_at, None))
+        else:
+            out.append(SkuStatus(sku, platform, act[i], d, None, "pending", 0, None, activated_at, None))
+    return out
 
 
 def record_activation(db, brand_id: str, sku: str, platform: str, at: str, source: str) -> bool:

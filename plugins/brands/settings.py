@@ -70,6 +70,22 @@ class BrandSettings(Settings):
             raise ValueError("is not a known IANA time zone (e.g. 'Europe/Rome')") from None
         return value
 
+    @field_validator("closing_days", mode="before")
+    @classmethod
+    def _days(cls, value):
+        """TOML dates (``[2024-12-24]``) or ISO text (``["2024-12-24"]``) both mean a day."""
+        if not isinstance(value, list):
+            raise ValueError("a list of days, e.g. closing_days = [2024-12-24, 2024-12-31]")
+        out = []
+        for v in value:
+            if isinstance(v, str):
+                try:
+                    v = date.fromisoformat(v)
+                except ValueError:
+                    raise ValueError(f"{v!r} is not a day (write 2024-12-24)") from None
+            out.append(v)
+        return out
+
     @field_validator("monitoring_weekdays")
     @classmethod
     def _weekdays(cls, value):

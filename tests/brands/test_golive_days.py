@@ -88,3 +88,33 @@ def test_brand_settings_refuse_bad_values(bad, words):
     with pytest.raises(Exception) as exc:
         brand(**bad)
     assert words in str(exc.value)
+
+
+def test_the_array_form_agrees_with_the_one_row_form(app_factory):
+    """``statuses`` (numpy arrays, all rows at once) gives what ``status_of`` gives row by row."""
+    import random
+
+    from marketd.plugins.brands import golive
+
+    app = app_factory(brands={"b": {"name": "B", "sku_prefixes": ["B-"], "country": "DE", "subdivision": "BY",
+                                    "platforms": ["amazon-de", "ebay-de"], "golive_days_by_platform": {"ebay-de": 4},
+                                    "closing_days": ["2024-12-24"]}})
+    from marketd.plugins.brands.settings import brand_of
+
+    b = brand_of(app, "b")
+    rnd = random.Random(7)
+    rows = []
+    for i in range(300):
+        act = datetime(2024, 11, 1, tzinfo=timezone.utc).timestamp() + rnd.randrange(0, 90 * 86400)
+        a = datetime.fromtimestamp(act, timezone.utc)
+        live = None if rnd.random() < 0.4 else datetime.fromtimestamp(act + rnd.randrange(0, 30 * 86400), timezone.utc)
+        rows.append((f"B-{i}", rnd.choice(["amazon-de", "ebay-de"]), a.isoformat(), live and live.isoformat()))
+    with app.store.transaction() as db:
+        for sku, p, a, live in rows:
+            db.execute("insert into golive (sku, platform, brand, activated_at, live_at) values (?,?,?,?,?)",
+                       [sku, p, "b", a, live])
+    today = date(2025, 1, 20)
+    got = {(s.sku, s.platform): s for s in golive.statuses(app.store.db, "b", b, today)}
+    cal = Calendar.of(b)
+    for sku, p, a, live in rows:
+        assert got[(sku, p)] == status_of(b, cal, sku, p, a, live, today)
