@@ -77,10 +77,14 @@ def weekly_job(app, since=None) -> dict:
     refresh_skus(app)
     settings = job_table(app, "brands-weekly", WeeklySettings)
     made = {}
+    due = {bid: weekly_due(brand, settings, app.clock.now()) for bid, brand in brands_of(app).items()}
+    pre = {}
     for bid, brand in brands_of(app).items():
-        week = weekly_due(brand, settings, app.clock.now())
+        week = due[bid]
         if week:
-            got = weekly.run(app, bid, brand, week)
+            if week not in pre and sum(w == week for w in due.values()) > 1:
+                pre[week] = weekly.prefetch(app, week)
+            got = weekly.run(app, bid, brand, week, pre=pre.get(week))
             if got:
                 made[bid] = week
     mailq.send_due(app)
@@ -101,6 +105,7 @@ def links_job(app, since=None) -> dict:
     made = {}
     now = app.clock.now()
     h, m = (int(x) for x in settings.refresh_time.split(":"))
+    todo = {}
     for bid, brand in brands_of(app).items():
         if not brand.links:
             continue
@@ -109,8 +114,13 @@ def links_job(app, since=None) -> dict:
             continue
         day = local.date() - timedelta(days=1)
         if links.built_for(app, bid) != day.isoformat():
-            links.build(app, bid, brand, day)
-            made[bid] = day.isoformat()
+            todo[bid] = day
+    pre = {}
+    for bid, day in todo.items():
+        if day not in pre and sum(d == day for d in todo.values()) > 1:
+            pre[day] = links.prefetch(app, day)
+        links.build(app, bid, brands_of(app)[bid], day, pre.get(day))
+        made[bid] = day.isoformat()
     return made
 
 

@@ -80,9 +80,9 @@ def stock_rows(db, brand_id: str, ls28: list[sales.Line], as_of: date) -> list[l
     return out
 
 
-def contents(db, brand_id: str, brand, day: date) -> dict[str, bytes]:
+def contents(db, brand_id: str, brand, day: date, pre=None) -> dict[str, bytes]:
     """The three files for ``day`` (the previous local day at refresh time)."""
-    hist = sales.lines(db, brand_id, day - timedelta(days=HISTORY_DAYS), day, brand.tz)
+    hist = sales.lines(db, brand_id, day - timedelta(days=HISTORY_DAYS), day, brand.tz, pre)
     last28 = [ln for ln in hist if ln.day > day - timedelta(days=28)]
     return {
         "sales-daily.csv": _bom(csv_text(DAILY, daily_rows(hist, day))),
@@ -128,9 +128,18 @@ def _prune(base: Path, keep: set[str]) -> None:
             p.unlink(missing_ok=True)
 
 
-def build(app, brand_id: str, brand, day: date) -> dict:
-    return publish(folder(app, brand_id), contents(app.store.db, brand_id, brand, day), day.isoformat(),
+def build(app, brand_id: str, brand, day: date, pre=None) -> dict:
+    return publish(folder(app, brand_id), contents(app.store.db, brand_id, brand, day, pre), day.isoformat(),
                    app.clock.now().isoformat())
+
+
+def prefetch(app, day: date):
+    """One read of the orders for every brand's history window ending on ``day`` (any time zone)."""
+    from datetime import datetime, time, timezone
+
+    lo = datetime.combine(day - timedelta(days=HISTORY_DAYS + 1), time(0), timezone.utc).isoformat()
+    hi = datetime.combine(day + timedelta(days=2), time(0), timezone.utc).isoformat()
+    return sales.Prefetch(app.store.db, lo, hi)
 
 
 def read_manifest(base: Path) -> dict | None:

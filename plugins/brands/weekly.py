@@ -59,12 +59,12 @@ def _book(created: datetime, about: list, sheets: list[tuple[str, list[str], lis
     return buf.getvalue()
 
 
-def collect(app, bid: str, brand, week: str) -> dict:
+def collect(app, bid: str, brand, week: str, pre=None) -> dict:
     """Everything the package shows, from the store, for ``week`` and the 11 weeks before it."""
     db = app.store.db
     monday, sunday = week_bounds(week)
     first = monday - timedelta(weeks=WEEKS - 1)
-    ls = sales.lines(db, bid, first, sunday, brand.tz)
+    ls = sales.lines(db, bid, first, sunday, brand.tz, pre)
     weeks = [week_of(first + timedelta(weeks=i)) for i in range(WEEKS)]
     by = defaultdict(lambda: {"orders": set(), "units": 0, "gross": Decimal(0), "title": ""})
     ret = defaultdict(int)
@@ -241,12 +241,22 @@ def dashboard_pdf(brand, data: dict, figs, created: datetime) -> bytes:
     return pdfdoc.output(pdf, f"{brand.name}|{data['week']}|" + json.dumps(kpis(data)))
 
 
-def run(app, bid: str, brand, week: str, *, send: bool = True) -> dict | None:
+def prefetch(app, week: str):
+    """One read of the orders for every brand's 12-week window (any time zone)."""
+    from datetime import timezone
+
+    monday, sunday = week_bounds(week)
+    lo = datetime.combine(monday - timedelta(weeks=WEEKS - 1, days=1), time(0), timezone.utc).isoformat()
+    hi = datetime.combine(sunday + timedelta(days=2), time(0), timezone.utc).isoformat()
+    return sales.Prefetch(app.store.db, lo, hi)
+
+
+def run(app, bid: str, brand, week: str, *, send: bool = True, pre=None) -> dict | None:
     """Build, publish and queue the week's package once; None when it was made already."""
     db = app.store.db
     if db.execute("select 1 from brand_reports where brand=? and kind='weekly' and period=?", [bid, week]).fetchone():
         return None
-    data = collect(app, bid, brand, week)
+    data = collect(app, bid, brand, week, pre)
     # the files' own dates are the end of the week (brand-local): the same data give the same bytes
     created = datetime.combine(data["sunday"], time(23, 59), brand.tz)
     files = reports(data, brand, created)

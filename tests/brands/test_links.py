@@ -141,3 +141,19 @@ def test_links_job_refreshes_each_morning_after_refresh_time(brands_app):
     assert jobs.links_job(app) == {}
     assert links.built_for(app, "acme") == "2025-01-06"
     assert isinstance(LinksSettings().port, int)
+
+
+def test_one_read_for_all_brands_gives_each_brand_the_same_files(brands_app):
+    app = brands_app(clock=FakeClock(datetime(2025, 1, 7, 5, 0, tzinfo=timezone.utc)))
+    seed(app)
+    pre = links.prefetch(app, DAY)
+    assert set(pre.rows) == {"acme", "roma"}
+    for bid in ("acme", "roma"):
+        b = brand_of(app, bid)
+        assert links.contents(app.store.db, bid, b, DAY, pre) == links.contents(app.store.db, bid, b, DAY)
+    from marketd.plugins.brands import weekly
+
+    wpre = weekly.prefetch(app, "2025-W02")
+    a = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W02", wpre)
+    b = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W02")
+    assert a["sales"] == b["sales"] and a["lines"] == b["lines"] and a["lines"]
