@@ -39,6 +39,13 @@ def _figure(w=7.0, h=3.0):
     return fig
 
 
+def _empty(ax, has_data: bool) -> None:
+    """Say so on an empty chart instead of bare axes (no settlements yet, no sales)."""
+    if not has_data:
+        ax.text(0.5, 0.5, "no data for this period", ha="center", va="center", transform=ax.transAxes,
+                color="#888888")
+
+
 def _render(fig) -> tuple[str, bytes]:
     fig.tight_layout()
     svg = io.StringIO()
@@ -60,6 +67,7 @@ def stacked_bars(title: str, weeks: list[str], series: dict[str, list[float]], y
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", labelrotation=45)
+    _empty(ax, bool(series))
     if series:
         ax.legend(fontsize=7)
     return _render(fig)
@@ -74,6 +82,9 @@ def lines(title: str, weeks: list[str], series: dict[str, list[float | None]], y
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", labelrotation=45)
+    if not series:
+        ax.set_xticks(range(len(weeks)), weeks)
+    _empty(ax, any(v is not None for vs in series.values() for v in vs))
     if series:
         ax.legend(fontsize=7)
     return _render(fig)
@@ -85,6 +96,7 @@ def hbars(title: str, labels: list[str], values: list[float], xlabel: str):
     ax.barh(labels[::-1], values[::-1], color=COLORS[0])
     ax.set_title(title)
     ax.set_xlabel(xlabel)
+    _empty(ax, bool(labels))
     return _render(fig)
 
 
