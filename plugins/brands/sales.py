@@ -46,9 +46,14 @@ def _dec(text) -> Decimal | None:
 _SELECT = ("select {brand}o.key, o.channel, o.purchased_at, coalesce(o.status, ''), o.currency, "
            "json_extract(j.value, '$.sku'), json_extract(j.value, '$.title'), json_extract(j.value, '$.quantity'), "
            "json_extract(j.value, '$.total'), json_extract(j.value, '$.unit_price'), "
-           "json_extract(j.value, '$.currency') from orders o, json_each(o.items) j join brand_skus b on "
-           "b.sku = json_extract(j.value, '$.sku') where {where}o.purchased_at >= ? and o.purchased_at < ? and "
+           "json_extract(j.value, '$.currency') from orders o cross join json_each(o.items) j cross join brand_skus b "
+           "on b.sku = json_extract(j.value, '$.sku') where {where}o.purchased_at >= ? and o.purchased_at < ? and "
            "json_valid(o.items) order by o.purchased_at, o.key, j.key")
+
+
+# CROSS JOIN keeps SQLite's join order: orders in the time range (purchased_at index) first, then
+# each line's SKU looked up in brand_skus by key. Left to the planner, the brand filter made it
+# start from brand_skus and re-read the orders for every SKU (40 s instead of 0.3 s for one brand).
 
 
 class Prefetch:
