@@ -101,7 +101,7 @@ def _sender(app) -> str:
 def _smtp_send(app, settings: MailSettings, data: bytes, to: str) -> str:
     if not settings.host:
         raise ConnectionError("no SMTP server configured ([jobs.brands-mail] host)")
-    ctx = ssl.create_default_context()
+    ctx = ssl.create_default_context(cafile=settings.ca_file)   # certificates are always verified
     if settings.security == "tls":
         conn = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=ctx)
     else:
