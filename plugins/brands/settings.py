@@ -151,7 +151,7 @@ class MailSettings(JobSettings):
     sender: str = ""
     timeout: float = Field(30.0, gt=0)
     max_age_hours: float = Field(72.0, gt=0)
-    ca_file: str | None = None    # trust this CA (PEM) for the server's certificate, e.g. an internal relay
+    ca_file: str | None = None    # trust only this CA (PEM) for the server's certificate, e.g. an internal relay
 
     @field_validator("security")
     @classmethod
