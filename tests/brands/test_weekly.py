@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+from pathlib import Path
 from datetime import datetime, timezone
 
 import openpyxl
@@ -91,3 +93,34 @@ def _zip_diff(a: bytes, b: bytes):
     import zipfile
     za, zb = zipfile.ZipFile(io.BytesIO(a)), zipfile.ZipFile(io.BytesIO(b))
     return [(n, za.read(n)[:3000], zb.read(n)[:3000]) for n in za.namelist() if za.read(n) != zb.read(n)]
+
+
+GOLDEN = Path(__file__).parent / "golden" / "weekly-acme-2025-W02.txt"
+
+
+def as_text(files: dict[str, bytes]) -> str:
+    """Every sheet of every workbook as text lines (a golden file people can read and diff)."""
+    out = []
+    for name in sorted(files):
+        if not name.endswith(".xlsx"):
+            continue
+        wb = openpyxl.load_workbook(io.BytesIO(files[name]), read_only=True)
+        for ws in wb.worksheets:
+            out.append(f"== {name} / {ws.title}")
+            for row in ws.iter_rows(values_only=True):
+                out.append(" | ".join("" if v is None else str(v) for v in row))
+    return "\n".join(out) + "\n"
+
+
+def test_six_reports_match_the_golden_file(brands_app, tmp_path):
+    """Fixed inputs, dates in Europe/Berlin: the six reports' cells are the committed golden text
+    (regenerate on purpose with MARKETD_REGEN_GOLDEN=1 and review the diff)."""
+    app = brands_app(clock=FakeClock(MONDAY))
+    more(app, tmp_path)
+    b = brand_of(app, "acme")
+    data = weekly.collect(app, "acme", b, "2025-W02")
+    text = as_text(weekly.reports(data, b, datetime(2025, 1, 12, 23, 59, tzinfo=b.tz)))
+    if os.environ.get("MARKETD_REGEN_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
