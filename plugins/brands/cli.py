@@ -207,6 +207,38 @@ def brands_commands(cli) -> None:
             raise click.ClickException(f"mail {mail_id} is not uncertain, gave_up or rejected")
         click.echo(f"mail {mail_id} queued again")
 
+    activate_command(brands)
+
     from .cli_more import more_commands
 
     more_commands(brands)
+
+
+def activate_command(brands) -> None:
+    @brands.command("activate")
+    @click.argument("brand")
+    @click.option("--platform", "platforms", multiple=True, help="default: every platform of the brand")
+    @click.option("--sku", "skus", multiple=True, help="default: every SKU of the brand")
+    @click.option("--dry-run", is_flag=True)
+    @click.pass_context
+    def activate(ctx, brand, platforms, skus, dry_run):
+        """Record the activation of the brand's ready SKUs on its approved platforms (due dates start)."""
+        from . import activate as act
+        from .jobs import refresh_skus
+
+        app = build_app(ctx)
+        try:
+            try:
+                b = brand_of(app, brand)
+            except ConfigError as exc:
+                _fail(exc)
+            refresh_skus(app)
+            got = act.activate(app, brand, b, platforms=list(platforms), skus=list(skus), dry_run=dry_run)
+        finally:
+            app.close()
+        verb = "would activate" if dry_run else "activated"
+        click.echo(f"{verb} {len(got['activated'])} SKU x platform(s); {got['already']} were active already")
+        for sku, platform, why in got["skipped"][:200]:
+            click.echo(f"  skipped {sku} {platform}: {why}")
+        if len(got["skipped"]) > 200:
+            click.echo(f"  … and {len(got['skipped']) - 200} more skipped")

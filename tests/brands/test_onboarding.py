@@ -143,3 +143,28 @@ def test_cli_set_and_show(brands_app):
     assert any(b["item"] == "approval.granted" and b["actor"] == "platform" for b in data["blocking"])
     r = run(main, ["--config", cfg, "brands"])
     assert r.exit_code == 0 and "acme" in r.output and "organisation" in r.output
+
+
+def test_activate_only_what_may_go_live(brands_app, tmp_path):
+    from marketd.cli import cli as main
+
+    app = brands_app()
+    with app.store.transaction() as db:
+        db["products"].insert_all([{"sku": "ACM-1", "title": "A", "stock": 5}, {"sku": "ACM-2", "title": "B", "stock": 0},
+                                   {"sku": "ROM-1", "title": "R", "stock": 3}], pk="sku", alter=True)
+    cfg = app.config["_path"]
+    run = CliRunner().invoke
+    r = run(main, ["--config", cfg, "brands", "activate", "acme"])
+    assert r.exit_code == 0, r.output
+    assert "activated 0" in r.output and "amazon-de: not approved yet: approval.granted, amazon.brand_registry" in r.output
+    drop(app, tmp_path, "ok.csv", "brand,item,platform,status,date\nacme,approval.granted,amazon-de,,2024-12-01\n"
+                                  "acme,amazon.brand_registry,amazon-de,done,\n")
+    r = run(main, ["--config", cfg, "brands", "activate", "acme", "--dry-run"])
+    assert "would activate 1" in r.output and "ACM-2 amazon-de: no stock" in r.output
+    assert app.store.db.execute("select count(*) from golive").fetchone()[0] == 0
+    r = run(main, ["--config", cfg, "brands", "activate", "acme", "--platform", "amazon-de"])
+    assert "activated 1" in r.output
+    rows = app.store.db.execute("select sku, platform, brand, activation_source from golive").fetchall()
+    assert rows == [("ACM-1", "amazon-de", "acme", "cli")]
+    r = run(main, ["--config", cfg, "brands", "activate", "acme", "--platform", "amazon-de"])
+    assert "activated 0" in r.output and "1 were active already" in r.output
