@@ -168,3 +168,31 @@ def test_activate_only_what_may_go_live(brands_app, tmp_path):
     assert rows == [("ACM-1", "amazon-de", "acme", "cli")]
     r = run(main, ["--config", cfg, "brands", "activate", "acme", "--platform", "amazon-de"])
     assert "activated 0" in r.output and "1 were active already" in r.output
+
+
+def test_a_misspelt_brand_key_stops_the_start_with_a_hint(brands_app):
+    import pytest
+
+    from marketd.sdk import ConfigError
+
+    with pytest.raises(ConfigError) as exc:
+        brands_app(brands={"x": {"name": "X", "country": "DE", "sku_prefixes": ["X-"], "platfroms": ["amazon-de"]}})
+    assert "[brands.x] unknown key 'platfroms': did you mean 'platforms'?" in str(exc.value)
+    with pytest.raises(ConfigError, match="sku_prefixes"):
+        brands_app(brands={"y": {"name": "Y", "country": "DE"}})
+    with pytest.raises(ConfigError, match="a brand id is lower-case"):
+        brands_app(brands={"Bad Id": {"name": "Y", "country": "DE", "sku_prefixes": ["Y"]}})
+
+
+def test_a_sku_claimed_by_two_brands_is_an_error_naming_both(brands_app):
+    import pytest
+
+    from marketd.plugins.brands import jobs
+    from marketd.sdk import ConfigError
+
+    app = brands_app(brands={"a": {"name": "A", "country": "DE", "sku_prefixes": ["AB"]},
+                             "b": {"name": "B", "country": "DE", "sku_prefixes": ["ABC"]}})
+    with app.store.transaction() as db:
+        db["products"].insert_all([{"sku": "ABC-1", "stock": 1}], pk="sku", alter=True)
+    with pytest.raises(ConfigError, match="'ABC-1' matches brands 'a' and 'b'"):
+        jobs.refresh_skus(app)
