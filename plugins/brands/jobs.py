@@ -16,6 +16,29 @@ from .settings import WEEKDAYS, LinksSettings, MailSettings, WeeklySettings, bra
 log = logging.getLogger("marketd.brands")
 
 
+class BrandFailures(Exception):
+    """Some brands' work failed; the others' was done. The job's error names them."""
+
+
+def each_brand(items, work) -> dict:
+    """Run ``work(bid, x)`` for every brand: one brand's failure (a bad file, a full disk for its
+    folder) is logged and the others still get their reports; the job then fails naming it."""
+    made, failed = {}, {}
+    for bid, x in items:
+        try:
+            got = work(bid, x)
+        except Exception as exc:
+            log.exception("brand %s: %s", bid, exc)
+            failed[bid] = f"{type(exc).__name__}: {exc}"
+            continue
+        if got is not None:
+            made[bid] = got
+    if failed:
+        raise BrandFailures("; ".join(f"{b}: {e}" for b, e in sorted(failed.items()))
+                            + f" (done for {len(made)} other brand(s))")
+    return made
+
+
 def refresh_skus(app) -> int:
     with app.store.transaction() as db:
         return skus.refresh(db, brands_of(app))
@@ -42,17 +65,20 @@ def golive_job(app, since=None) -> dict:
     from . import mailq, monitoring
 
     refresh_skus(app)
-    made = {}
     now = app.clock.now()
-    for bid, brand in brands_of(app).items():
+
+    def one(bid, brand):
         day = golive_due(app, bid, brand, now)
-        if day is not None:
-            got = monitoring.run(app, bid, brand, day)
-            if got:
-                made[bid] = got["period"]
-                log.info("Go Live Monitoring %s %s: %s queued mail(s)", bid, got["period"], got["queued"])
-    mailq.send_due(app)
-    return made
+        got = monitoring.run(app, bid, brand, day) if day is not None else None
+        if got:
+            log.info("Go Live Monitoring %s %s: %s queued mail(s)", bid, got["period"], got["queued"])
+            return got["period"]
+        return None
+
+    try:
+        return each_brand(brands_of(app).items(), one)
+    finally:
+        mailq.send_due(app)
 
 
 def mail_job(app, since=None) -> dict:
@@ -76,19 +102,21 @@ def weekly_job(app, since=None) -> dict:
 
     refresh_skus(app)
     settings = job_table(app, "brands-weekly", WeeklySettings)
-    made = {}
     due = {bid: weekly_due(brand, settings, app.clock.now()) for bid, brand in brands_of(app).items()}
     pre = {}
-    for bid, brand in brands_of(app).items():
+
+    def one(bid, brand):
         week = due[bid]
-        if week:
-            if week not in pre and sum(w == week for w in due.values()) > 1:
-                pre[week] = weekly.prefetch(app, week)
-            got = weekly.run(app, bid, brand, week, pre=pre.get(week))
-            if got:
-                made[bid] = week
-    mailq.send_due(app)
-    return made
+        if not week:
+            return None
+        if week not in pre and sum(w == week for w in due.values()) > 1:
+            pre[week] = weekly.prefetch(app, week)
+        return week if weekly.run(app, bid, brand, week, pre=pre.get(week)) else None
+
+    try:
+        return each_brand(brands_of(app).items(), one)
+    finally:
+        mailq.send_due(app)
 
 
 def links_job(app, since=None) -> dict:
@@ -102,7 +130,6 @@ def links_job(app, since=None) -> dict:
             log.warning("data links not served on %s:%s: %s; the files are still refreshed", settings.bind,
                         settings.port, exc)
     refresh_skus(app)
-    made = {}
     now = app.clock.now()
     h, m = (int(x) for x in settings.refresh_time.split(":"))
     todo = {}
@@ -112,16 +139,18 @@ def links_job(app, since=None) -> dict:
         local = now.astimezone(brand.tz)
         if (local.hour, local.minute) < (h, m):
             continue
-        day = local.date() - timedelta(days=1)
-        if links.built_for(app, bid) != day.isoformat():
-            todo[bid] = day
+        todo[bid] = local.date() - timedelta(days=1)
     pre = {}
-    for bid, day in todo.items():
+
+    def one(bid, day):
+        if links.built_for(app, bid) == day.isoformat():
+            return None
         if day not in pre and sum(d == day for d in todo.values()) > 1:
             pre[day] = links.prefetch(app, day)
         links.build(app, bid, brands_of(app)[bid], day, pre.get(day))
-        made[bid] = day.isoformat()
-    return made
+        return day.isoformat()
+
+    return each_brand(todo.items(), one)
 
 
 def register(register_fn) -> None:

@@ -189,6 +189,8 @@ def send_due(app, limit: int = 200) -> dict:
             with store.transaction() as db:
                 db.execute("update mail_queue set state='sent', attempts=attempts+1, sent_at=?, smtp_reply=?, "
                            "last_error=null where id=?", [app.clock.now().isoformat(), reply[:300], mid])
+            # the message holds the address (personal data): once the server has it, it is not kept
+            Path(eml).unlink(missing_ok=True)
             counts["sent"] += 1
             log.info("mail %s sent", mid)
     return counts

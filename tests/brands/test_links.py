@@ -157,3 +157,22 @@ def test_one_read_for_all_brands_gives_each_brand_the_same_files(brands_app):
     a = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W02", wpre)
     b = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W02")
     assert a["sales"] == b["sales"] and a["lines"] == b["lines"] and a["lines"]
+
+
+def test_one_brand_failing_does_not_stop_the_others(brands_app):
+    import pytest
+
+    from marketd.sdk.testing import run_job
+
+    clock = FakeClock(datetime(2025, 1, 7, 5, 0, tzinfo=timezone.utc))
+    app = brands_app(clock=clock)
+    seed(app)
+    blocked = links.folder(app, "acme")
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the brand's folder should be")
+    with pytest.raises(jobs.BrandFailures, match=r"acme: .*done for 1 other brand"):
+        jobs.links_job(app)
+    assert links.built_for(app, "roma") == "2025-01-06"
+    assert "acme" in run_job(app, "brands-links")      # the job's error names the brand
+    blocked.unlink()
+    assert jobs.links_job(app) == {"acme": "2025-01-06"}

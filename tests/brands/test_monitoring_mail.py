@@ -145,3 +145,17 @@ def test_a_5xx_reply_is_rejected_and_kept(brands_app, tmp_path):
         assert {s for (s,) in app.store.db.execute("select state from mail_queue")} == {"rejected"}
     finally:
         ctl.stop()
+
+
+def test_sent_message_file_is_removed_and_the_list_shows_no_address(brands_app, smtp, tmp_path):
+    from click.testing import CliRunner
+
+    from marketd.cli import cli
+
+    app = brands_app(clock=FakeClock(TUESDAY), smtp_port=smtp.port)
+    setup(app, tmp_path)
+    jobs.golive_job(app)
+    assert len(smtp.messages) == 2
+    assert list((app.state_dir / "mail").glob("*.eml")) == []
+    out = CliRunner().invoke(cli, ["--config", app.config["_path"], "brands", "mail", "list"]).output
+    assert out.count(" sent ") == 2 and "to#" in out and "@" not in out
