@@ -50,6 +50,8 @@ class BrandSettings(Settings):
     mail: bool = True
     # percent as text (Decimal): "default" and per platform; the statement's integrator commission
     commission: dict[str, str] = Field(default_factory=lambda: {"default": "0"})
+    # percent by the catalog's `category` column (case-insensitive); wins over the platform's rate
+    commission_by_category: dict[str, str] = Field(default_factory=dict)
     currency: str = "EUR"
 
     @field_validator("country")
@@ -101,11 +103,11 @@ class BrandSettings(Settings):
             raise ValueError(f"{value!r}: write HH:MM, e.g. \"07:00\"")
         return value
 
-    @field_validator("commission")
+    @field_validator("commission", "commission_by_category")
     @classmethod
-    def _commission(cls, value):
+    def _commission(cls, value, info):
         for k, v in value.items():
-            _percent(v, f"commission.{k}")
+            _percent(v, f"{info.field_name}.{k}")
         return value
 
     @model_validator(mode="after")
@@ -136,7 +138,11 @@ class BrandSettings(Settings):
         h, m = self.monitoring_time.split(":")
         return time(int(h), int(m))
 
-    def commission_rate(self, platform: str) -> Decimal:
+    def commission_rate(self, platform: str, category: str | None = None) -> Decimal:
+        if category and self.commission_by_category:
+            by = {k.casefold(): v for k, v in self.commission_by_category.items()}
+            if category.strip().casefold() in by:
+                return Decimal(by[category.strip().casefold()])
         return Decimal(self.commission.get(platform, self.commission.get("default", "0")))
 
 

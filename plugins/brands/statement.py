@@ -58,7 +58,9 @@ def collect(app, bid: str, brand, month: str) -> dict:
     answer = (app.hook.order_finance(app=app, order_keys=keys, refs=[]) or {}) if keys else {}
     share = finance.shares(db, ls)
     platform = {ln.order_key: ln.platform for ln in ls}
-    per = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {"orders": set(), "payouts": set()})
+    mix = _category_mix(db, bid, brand, ls)
+    per = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {"orders": set(), "payouts": set(),
+                                                                       "commission": Decimal(0), "rates": set()})
     for key in keys:
         for p in (answer.get(key) or {}).get("payouts", []):
             day = _paid_day(p, brand.tz)
@@ -67,22 +69,28 @@ def collect(app, bid: str, brand, month: str) -> dict:
             a = per[(platform[key], p["currency"])]
             a["orders"].add(key)
             a["payouts"].add(p.get("payout_id") or "")
+            got = {}
             for f in finance.FIELDS:
                 amount = Decimal(p.get(f) or "0")
-                a[f] += amount if share[key] == 1 else (amount * share[key]).quantize(CENT, ROUND_HALF_EVEN)
+                got[f] = amount if share[key] == 1 else (amount * share[key]).quantize(CENT, ROUND_HALF_EVEN)
+                a[f] += got[f]
+            # commission = rate x (gross + refunds), each SKU of the order at its own rate
+            for weight, rate in mix[key]:
+                a["commission"] += (got["revenue"] + got["refund"]) * weight * rate / 100
+                a["rates"].add(rate)
     rows = []
     totals = defaultdict(lambda: defaultdict(Decimal))
     for (plat, cur), a in sorted(per.items()):
-        rate = brand.commission_rate(plat)
-        basis = a["revenue"] + a["refund"]
-        commission = (basis * rate / 100).quantize(CENT, ROUND_HALF_EVEN)
+        commission = a["commission"].quantize(CENT, ROUND_HALF_EVEN)
         settled = sum((a[f] for f in finance.FIELDS), Decimal(0))
         payout = settled - commission
+        rates = sorted(a["rates"])
         row = {"platform": plat, "currency": cur, "orders": len(a["orders"]),
                "payouts": ", ".join(sorted(x for x in a["payouts"] if x)),
                "gross": a["revenue"], "refunds": a["refund"], "marketplace_fees": a["marketplace_fee"],
                "shipping_labels": a["shipping_label"], "promotions": a["promotion"],
-               "withheld_tax": a["withheld_tax"], "other": a["other"], "commission_rate": rate,
+               "withheld_tax": a["withheld_tax"], "other": a["other"],
+               "commission_rate": " / ".join(format(r, "f") for r in rates) or format(brand.commission_rate(plat), "f"),
                "commission": -commission, "payout": payout}
         rows.append(row)
         for k in ("gross", "refunds", "marketplace_fees", "shipping_labels", "promotions", "withheld_tax", "other",
@@ -94,6 +102,26 @@ def collect(app, bid: str, brand, month: str) -> dict:
     return {"brand": bid, "name": brand.name, "month": month, "from": first.isoformat(), "to": last.isoformat(),
             "rows": rows, "totals": {c: dict(v) for c, v in sorted(totals.items())}, "services": services,
             "finance_available": finance.available(app)}
+
+
+def _category_mix(db, bid: str, brand, ls) -> dict[str, list[tuple[Decimal, Decimal]]]:
+    """Per order: (weight, rate) of each of the brand's lines, weight = the line's part of the
+    brand's gross in the order (the catalog's ``category`` column picks a category rate)."""
+    cats = {}
+    if brand.commission_by_category and "products" in db.table_names():
+        cats = dict(db.execute("select p.sku, json_extract(p.attributes, '$.category') from products p "
+                               "join brand_skus b on b.sku = p.sku where b.brand = ? and json_valid(p.attributes)",
+                               [bid]))
+    gross, count = defaultdict(Decimal), defaultdict(int)
+    for ln in ls:
+        gross[ln.order_key] += ln.gross
+        count[ln.order_key] += 1
+    out = defaultdict(list)
+    for ln in ls:
+        total = gross[ln.order_key]
+        weight = Decimal(1) / count[ln.order_key] if total == 0 else ln.gross / total
+        out[ln.order_key].append((weight, brand.commission_rate(ln.platform, cats.get(ln.sku))))
+    return out
 
 
 def _canon(data: dict) -> str:

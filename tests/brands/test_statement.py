@@ -18,17 +18,22 @@ BRANDS = {"acme": {"name": "Acme GmbH", "sku_prefixes": ["ACM-"], "country": "DE
                    "platforms": ["demo-it"], "commission": {"default": "10"}}}
 
 
-@pytest.fixture
-def app(tmp_path):
+def _app(tmp_path, brands_table):
     import marketd.plugins.brands as brands
+    import marketd.plugins.catalog as catalog
     import marketd.plugins.settlements as settlements
     from marketd.app import App
     from marketd.config import default_config
 
     cfg = default_config(tmp_path / "inst")
-    cfg["brands"] = BRANDS
-    a = App(cfg, clock=FakeClock(datetime(2025, 2, 1, 9, 0, tzinfo=timezone.utc)), load_entry_points=False,
-            extra_plugins={"settlements": settlements, "demo": demo_format, "brands": brands})
+    cfg["brands"] = brands_table
+    return App(cfg, clock=FakeClock(datetime(2025, 2, 1, 9, 0, tzinfo=timezone.utc)), load_entry_points=False,
+               extra_plugins={"settlements": settlements, "demo": demo_format, "brands": brands, "catalog": catalog})
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = _app(tmp_path, BRANDS)
     yield a
     a.close()
 
@@ -115,3 +120,23 @@ def test_without_settlements_the_statement_says_so(tmp_path):
         assert data["finance_available"] is False and data["rows"] == []
     finally:
         a.close()
+
+
+def test_commission_by_catalog_category(tmp_path):
+    from marketd.plugins.brands import jobs, statement
+    from marketd.plugins.brands.settings import brand_of
+
+    table = {"acme": {**BRANDS["acme"], "commission_by_category": {"shoes": "20"}}}
+    app = _app(tmp_path, table)
+    try:
+        seed(app, tmp_path)
+        with app.store.transaction() as db:
+            db.execute("insert into products (sku, stock, attributes) values ('ACM-1', 1, '{\"category\": \"Shoes\"}')")
+        jobs.refresh_skus(app)
+        got = statement.collect(app, "acme", brand_of(app, "acme"), "2025-01")
+        (row,) = got["rows"]
+        # ACM-1 (shoes, 20 %) 100.00 -> 20.00; ACM-2 (platform default 10 %) 60.00 -> 6.00
+        assert row["commission"] == Decimal("-26.00") and row["commission_rate"] == "10 / 20"
+        assert row["payout"] == Decimal("160.00") - Decimal("21.00") - Decimal("26.00")
+    finally:
+        app.close()
