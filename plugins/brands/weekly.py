@@ -156,9 +156,10 @@ def reports(data: dict, brand, created: datetime) -> dict[str, bytes]:
     }
 
 
-def figures(data: dict, brand) -> list[tuple[str, str, bytes]]:
-    """(title, svg, png) for each chart."""
-    charts._setup()
+def figures(data: dict, brand, cache_dir=None) -> list[tuple[str, str, bytes]]:
+    """(title, svg, png) for each chart. ``cache_dir``: matplotlib's font cache (the daemon's state
+    folder: a service user may have no writable home)."""
+    charts._setup(cache_dir)
     weeks = data["weeks"]
     gross = defaultdict(lambda: [0.0] * len(weeks))
     for wk, p, _s, _t2, _o, _u, g, _c in data["sales"]:
@@ -260,7 +261,7 @@ def run(app, bid: str, brand, week: str, *, send: bool = True, pre=None) -> dict
     # the files' own dates are the end of the week (brand-local): the same data give the same bytes
     created = datetime.combine(data["sunday"], time(23, 59), brand.tz)
     files = reports(data, brand, created)
-    figs = figures(data, brand)
+    figs = figures(data, brand, app.state_dir / "matplotlib")
     files["dashboard.html"] = dashboard_html(brand, data, figs).encode("utf-8")
     files["dashboard.pdf"] = dashboard_pdf(brand, data, figs, created)
     base = f"brands/{bid}/{week}"
