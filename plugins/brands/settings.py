@@ -215,10 +215,24 @@ def parse_brands(config: dict) -> dict[str, BrandSettings]:
     """Every ``[brands.<id>]`` of a loaded config, checked; one clear ``ConfigError`` otherwise."""
     path = config.get("_path", "the config")
     out: dict[str, BrandSettings] = {}
-    for bid, raw in (config.get("brands") or {}).items():
+    tables = dict(config.get("brands") or {})
+    defaults = tables.pop("defaults", None) or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: brands.defaults must be a table: [brands.defaults] closing_days = [2024-12-24]")
+    for key in defaults:
+        if key not in BrandSettings.model_fields or key in ("name", "sku_prefixes", "catalog_brand"):
+            raise ConfigError(f"{path}: [brands.defaults] {key!r} cannot be a default for every brand: "
+                              f"{did_you_mean(key, BrandSettings.model_fields) or 'see docs/plugins/brands.md'}")
+    for bid, raw in tables.items():
         if isinstance(raw, BrandSettings):
             out[bid] = raw
             continue
+        if isinstance(raw, dict) and defaults:
+            # the brand's own keys win; closing days add up (the integrator's and the brand's)
+            merged = {**defaults, **raw}
+            if "closing_days" in defaults and "closing_days" in raw:
+                merged["closing_days"] = list(defaults["closing_days"]) + list(raw["closing_days"])
+            raw = merged
         if not _BRAND_ID.match(str(bid)):
             raise ConfigError(f"{path}: [brands.{bid}]: a brand id is lower-case letters, digits, '-' and '_' "
                               "(it names folders and URLs)")

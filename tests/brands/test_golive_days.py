@@ -118,3 +118,19 @@ def test_the_array_form_agrees_with_the_one_row_form(app_factory):
     cal = Calendar.of(b)
     for sku, p, a, live in rows:
         assert got[(sku, p)] == status_of(b, cal, sku, p, a, live, today)
+
+
+def test_brands_defaults_apply_to_every_brand_and_closing_days_add_up():
+    from marketd.plugins.brands.settings import parse_brands
+    from marketd.sdk import ConfigError
+
+    got = parse_brands({"brands": {
+        "defaults": {"country": "DE", "subdivision": "NW", "closing_days": [date(2024, 12, 24)],
+                     "monitoring_weekdays": ["mon"]},
+        "a": {"name": "A", "sku_prefixes": ["A-"], "closing_days": [date(2024, 12, 31)]},
+        "b": {"name": "B", "sku_prefixes": ["B-"], "country": "IT", "subdivision": None}}})
+    assert got["a"].closing_days == [date(2024, 12, 24), date(2024, 12, 31)] and got["a"].monitoring_weekdays == ["mon"]
+    assert Calendar.of(got["a"]).due(date(2024, 12, 18), 10) == date(2025, 1, 8)
+    assert got["b"].country == "IT" and got["b"].closing_days == [date(2024, 12, 24)]
+    with pytest.raises(ConfigError, match="cannot be a default"):
+        parse_brands({"brands": {"defaults": {"sku_prefixes": ["X"]}}})
