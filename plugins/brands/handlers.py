@@ -123,8 +123,14 @@ def parse_moment(text: str, tz) -> str:
     return dt.astimezone(timezone.utc).isoformat()
 
 
+# What a platform's product export says for a listing that buyers can see (Amazon listings:
+# BUYABLE / "Active"; eBay offers: PUBLISHED; generic exports: live, online).
+LIVE_WORDS = frozenset({"BUYABLE", "ACTIVE", "PUBLISHED", "LIVE", "ONLINE"})
+
+
 class GoliveHandler:
-    """Activations (``sku, platform, activated_at``) and live states (``sku, platform, live_at``)."""
+    """Activations (``sku, platform, activated_at``) and live states (``sku, platform, live_at``, or
+    a platform export's ``status``: a live word means live when the file came)."""
 
     kind = "golive"
     completeness = "CSV: a last row cut mid-line is refused; XLSX files are complete or unreadable"
@@ -137,8 +143,8 @@ class GoliveHandler:
 
         table = read_table(ctx.path, ctx.settings)
         cols = _columns(table)
-        if "sku" not in cols or "platform" not in cols or not ({"activated_at", "live_at"} & set(cols)):
-            raise FileRejected("missing_column", f"need sku, platform and activated_at and/or live_at "
+        if "sku" not in cols or "platform" not in cols or not ({"activated_at", "live_at", "status"} & set(cols)):
+            raise FileRejected("missing_column", f"need sku, platform and activated_at, live_at or status "
                                f"(header: {', '.join(table.columns)})", where="line 1",
                                fix="see docs/plugins/brands.md, \"Activations and live states\"")
         brands = brands_of(ctx.app)
@@ -162,6 +168,8 @@ class GoliveHandler:
             try:
                 act = parse_moment(row["activated_at"], brand.tz) if row.get("activated_at") else None
                 live = parse_moment(row["live_at"], brand.tz) if row.get("live_at") else None
+                if live is None and row.get("status", "").upper() in LIVE_WORDS:
+                    live = ctx.claimed_at.astimezone(timezone.utc).isoformat()
             except ValueError as exc:
                 report.append([line, "rejected", str(exc)])
                 continue

@@ -159,3 +159,20 @@ def test_sent_message_file_is_removed_and_the_list_shows_no_address(brands_app, 
     assert list((app.state_dir / "mail").glob("*.eml")) == []
     out = CliRunner().invoke(cli, ["--config", app.config["_path"], "brands", "mail", "list"]).output
     assert out.count(" sent ") == 2 and "to#" in out and "@" not in out
+
+
+def test_a_platform_export_with_a_status_column_sets_live_once(brands_app, tmp_path):
+    app = brands_app(clock=FakeClock(TUESDAY))
+    setup(app, tmp_path)
+    p = tmp_path / "listings.csv"
+    p.write_text("sku,platform,status\nACM-1,amazon-de,BUYABLE\nACM-3,ebay-de,INACTIVE\nROM-1,amazon-it,Active\n")
+    row = process_file(app, "golive", p)
+    assert row["summary"]["live"] == 2
+    live = dict(app.store.db.execute("select sku, live_at from golive where live_at is not null").fetchall())
+    assert set(live) == {"ACM-1", "ACM-2", "ROM-1"}
+    first = live["ACM-1"]
+    app.clock.advance(86400)
+    p2 = tmp_path / "listings2.csv"
+    p2.write_text("sku,platform,status\nACM-1,amazon-de,BUYABLE\n")
+    assert process_file(app, "golive", p2)["summary"]["live"] == 0
+    assert app.store.db.execute("select live_at from golive where sku='ACM-1'").fetchone()[0] == first
