@@ -196,3 +196,28 @@ def test_a_sku_claimed_by_two_brands_is_an_error_naming_both(brands_app):
         db["products"].insert_all([{"sku": "ABC-1", "stock": 1}], pk="sku", alter=True)
     with pytest.raises(ConfigError, match="'ABC-1' matches brands 'a' and 'b'"):
         jobs.refresh_skus(app)
+
+
+def test_content_errors_block_activation_and_show_in_the_content_report(brands_app, tmp_path):
+    from marketd.plugins.brands import activate, jobs, weekly
+    from marketd.plugins.brands.settings import brand_of
+
+    app = brands_app()
+    with app.store.transaction() as db:
+        db["products"].insert_all([{"sku": "ACM-1", "title": "A", "stock": 5}, {"sku": "ACM-3", "title": "C", "stock": 2}],
+                                  pk="sku", alter=True)
+        # the latest completeness run of the content plugin (its tables, as its report writes them)
+        db["content_runs"].insert({"id": 1, "brand": "Acme", "finished_at": "2025-01-01"})
+        db["content_runs"].insert({"id": 2, "brand": "Acme", "finished_at": "2025-01-05"})
+        db["content_issues"].insert_all([
+            {"run_id": 1, "sku": "ACM-3", "platform": "amazon-de", "severity": "ERROR", "rule": "old"},
+            {"run_id": 2, "sku": "ACM-1", "platform": "amazon-de", "locale": "de_DE", "attribute": "color",
+             "rule": "required", "severity": "ERROR", "message_en": "color is required"}])
+    drop(app, tmp_path, "ok.csv", "brand,item,platform,status,date\nacme,approval.granted,amazon-de,,2024-12-01\n"
+                                  "acme,amazon.brand_registry,amazon-de,done,\n")
+    jobs.refresh_skus(app)
+    got = activate.activate(app, "acme", brand_of(app, "acme"), platforms=["amazon-de"])
+    assert got["activated"] == [("ACM-3", "amazon-de")]     # run 1's issue is not the latest run's
+    assert ("ACM-1", "amazon-de", "content has errors for this platform") in got["skipped"]
+    rows = weekly.content_issues(app.store.db, "acme")
+    assert rows == [["ACM-1", "amazon-de", "de_DE", "color", "required", "ERROR", "color is required"]]
