@@ -63,6 +63,10 @@ class Workbook:
 
         self._wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "nan_inf_to_errors": True})
         if created is not None:
+            if created.tzinfo is not None:  # XlsxWriter writes the clock time with a "Z": give it UTC
+                from datetime import timezone
+
+                created = created.astimezone(timezone.utc).replace(tzinfo=None)
             self._wb.set_properties({"created": created})
         self.bold = self._wb.add_format({"bold": True})
 
