@@ -41,9 +41,12 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
+import tempfile
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlencode
 
 from marketd.sdk import Clock, FakeClock
@@ -624,14 +627,17 @@ def _sandbox_payout(app, fake: ManoManoFake) -> str:
     folder = app.inbox_dir / "settlements"
     folder.mkdir(parents=True, exist_ok=True)
     seen = {}
-    for name, text in (("Detail versement Manomano sandbox.csv", detail), ("CA Manomano sandbox.csv", ca)):
-        tmp = app.state_dir / f".{name}"
-        tmp.write_text(text, encoding="utf-8")
-        row = process_file(app, "settlements", tmp)
-        tmp.unlink(missing_ok=True)
-        if row["state"] != "done":
-            raise SandboxCheckFailed(f"{name} ended {row['state']}: {(row['error'] or {}).get('message', '')}")
-        seen[name] = row["summary"] or {}
+    # written under their download names (a payout records its file's name), outside the inbox
+    drop = Path(tempfile.mkdtemp(prefix=".manomano-sandbox-", dir=app.state_dir))
+    try:
+        for name, text in (("Detail versement Manomano sandbox.csv", detail), ("CA Manomano sandbox.csv", ca)):
+            (drop / name).write_text(text, encoding="utf-8")
+            row = process_file(app, "settlements", drop / name)
+            if row["state"] != "done":
+                raise SandboxCheckFailed(f"{name} ended {row['state']}: {(row['error'] or {}).get('message', '')}")
+            seen[name] = row["summary"] or {}
+    finally:
+        shutil.rmtree(drop, ignore_errors=True)
     payout = seen["Detail versement Manomano sandbox.csv"]
     split = seen["CA Manomano sandbox.csv"].get("split_lines", 0)
     return (f"manomano payout PO-SANDBOX-1: {payout.get('status')}, {payout.get('matched', 0)} of "
