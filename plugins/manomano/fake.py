@@ -52,6 +52,8 @@ from urllib.parse import urlencode
 from marketd.sdk import Clock, FakeClock
 from marketd.sdk.fakes import FakeService, Request, Response, SandboxCheckFailed, SandboxConfig, SandboxFake
 
+from .fake_offers import OFFER_ROUTES, OffersApi
+
 PER_HOUR = 250
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 30
@@ -63,12 +65,14 @@ SKUS = [("MM-DRILL-18V", "Perceuse visseuse 18V", Decimal("89.90")), ("MM-SAW-BL
         Decimal("45.00"))]
 SHIPPABLE = {"PREPARATION"}
 SHIPPED = {"SHIPPED", "DELIVERED", "COMPLETED"}
+
 ROUTES = [
     ("GET", r"/orders/v1/orders", "listOrders"),
     ("GET", r"/orders/v1/orders/(?P<ref>[^/]+)", "getOrder"),
     ("POST", r"/orders/v1/accept-orders", "acceptOrders"),
     ("POST", r"/orders/v1/refuse-orders", "refuseOrders"),
     ("POST", r"/orders/v1/shippings", "createShippings"),
+    *OFFER_ROUTES,
 ]
 PARIS = timezone(timedelta(hours=2))  # CEST, as ManoMano states the sandbox hours
 
@@ -102,7 +106,7 @@ class ContractNotChecked(RuntimeError):
     """Asked for contract violations of a fake that checks no contract."""
 
 
-class ManoManoFake(FakeService):
+class ManoManoFake(OffersApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-api-key", "authorization"}
@@ -126,6 +130,7 @@ class ManoManoFake(FakeService):
         self._violations: list[str] = []
         self._response_violations: list[str] = []
         self._seq = 0
+        self._init_offers()
         for method, pattern, name in ROUTES:
             self.route(method, pattern, getattr(self, "_" + name), name=name)
 
