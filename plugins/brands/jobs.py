@@ -62,9 +62,12 @@ def golive_due(app, bid: str, brand, now: datetime) -> date | None:
 
 
 def golive_job(app, since=None) -> dict:
-    from . import mailq, monitoring
+    from . import listings_sync, mailq, monitoring
 
     refresh_skus(app)
+    got = listings_sync.sync(app, brands_of(app))
+    if any(got.values()):
+        log.info("go-live from the listings work: %s activated, %s live", got["activated"], got["live"])
     now = app.clock.now()
 
     def one(bid, brand):

@@ -176,3 +176,26 @@ def test_a_platform_export_with_a_status_column_sets_live_once(brands_app, tmp_p
     p2.write_text("sku,platform,status\nACM-1,amazon-de,BUYABLE\n")
     assert process_file(app, "golive", p2)["summary"]["live"] == 0
     assert app.store.db.execute("select live_at from golive where sku='ACM-1'").fetchone()[0] == first
+
+
+def test_activation_and_live_come_from_the_listings_work(brands_app, tmp_path):
+    """The content plugin's listings push (accepted) activates, its pull (first_live_at) sets live."""
+    from marketd.plugins.brands import listings_sync
+    from marketd.plugins.brands.settings import brands_of
+
+    app = brands_app(clock=FakeClock(TUESDAY))
+    with app.store.transaction() as db:
+        db["products"].insert_all([{"sku": "ACM-7", "stock": 1}, {"sku": "ACM-8", "stock": 1}], pk="sku", alter=True)
+        db["listing_pushes"].insert_all([
+            {"platform": "amazon-de", "sku": "ACM-7", "kind": "content", "channel": "amazon-de", "state": "accepted",
+             "accepted_at": "2024-12-18T10:00:00+00:00"},
+            {"platform": "amazon-de", "sku": "ACM-8", "kind": "content", "channel": "amazon-de", "state": "invalid"},
+            {"platform": "otto", "sku": "ACM-8", "kind": "content", "channel": "otto", "state": "accepted",
+             "accepted_at": "2024-12-18T10:00:00+00:00"}])
+        db["remote_listings"].insert({"platform": "amazon-de", "sku": "ACM-7", "channel": "amazon-de", "live": 1,
+                                      "first_live_at": "2025-01-02T08:00:00+00:00"})
+    jobs.refresh_skus(app)
+    assert listings_sync.sync(app, brands_of(app)) == {"activated": 1, "live": 1}
+    assert listings_sync.sync(app, brands_of(app)) == {"activated": 0, "live": 0}
+    rows = app.store.db.execute("select sku, platform, activated_at, live_at, activation_source from golive").fetchall()
+    assert rows == [("ACM-7", "amazon-de", "2024-12-18T10:00:00+00:00", "2025-01-02T08:00:00+00:00", "listings")]
