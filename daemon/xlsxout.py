@@ -52,12 +52,22 @@ class Sheet:
 
 
 class Workbook:
-    """``Workbook(fh)`` → ``sheet(name)`` → ``append(...)`` → ``close()`` (writes the ZIP to ``fh``)."""
+    """``Workbook(fh)`` → ``sheet(name)`` → ``append(...)`` → ``close()`` (writes the ZIP to ``fh``).
 
-    def __init__(self, fh):
+    ``created`` (an aware datetime) is written as the document's creation time instead of now: with
+    it, the same rows give the same bytes (XlsxWriter dates the ZIP members 1980-01-01 anyway), which
+    a statement that must be reproducible byte for byte needs."""
+
+    def __init__(self, fh, *, created: datetime | None = None):
         import xlsxwriter  # only when a workbook is written: every daemon start imports this module
 
         self._wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "nan_inf_to_errors": True})
+        if created is not None:
+            if created.tzinfo is not None:  # XlsxWriter writes the clock time with a "Z": give it UTC
+                from datetime import timezone
+
+                created = created.astimezone(timezone.utc).replace(tzinfo=None)
+            self._wb.set_properties({"created": created})
         self.bold = self._wb.add_format({"bold": True})
 
     def sheet(self, name: str) -> Sheet:
