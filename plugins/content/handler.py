@@ -22,13 +22,10 @@ from pathlib import Path
 
 from marketd.sdk import FileRejected, read_table
 
-from . import modelsync, runs
 from .bundle import Bundle, is_party_name
-from .image_fetch import ImageSource
 from .parties import load_parties, looks_like_parties, read_parties, store_parties
 from .reader import read_products
 from .records import inherit
-from .registry import Registry, instance_path, models_root
 from .settings import ContentSettings
 
 
@@ -47,6 +44,13 @@ class ContentHandler:
         self.transport = transport  # tests: an httpx transport for image downloads
 
     def process(self, ctx) -> dict:
+        # Imported here, not at the top: every command loads this module (the inbox's settings
+        # model), and these pull in httpx and jsonschema, which a catalog's `marketd process`
+        # would pay for (tests/core/test_startup_imports.py).
+        from . import modelsync, runs
+        from .image_fetch import ImageSource
+        from .registry import Registry, instance_path, models_root
+
         if ctx.name.lower().endswith(".json"):
             return modelsync.accept_notification_file(ctx)
         settings: ContentSettings = ctx.settings

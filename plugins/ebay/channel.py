@@ -25,14 +25,17 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
 
 from . import mapper
-from .client import EbayApiError, EbayClient
 from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, TOKEN_PATH, EbayTokens
 from .quota import DEFAULT_QUOTAS, DailyQuota
 from .settings import FORBIDDEN_KEYS, PRODUCTION, SANDBOX, EbayChannelSettings, env_name, secrets_in_clear
+
+if TYPE_CHECKING:
+    from .client import EbayClient
 
 log = logging.getLogger("marketd.ebay")
 
@@ -116,6 +119,10 @@ class EbayChannel(Channel):
     @property
     def api(self) -> EbayClient:
         if self._api is None:
+            # imported on first use: the client imports httpx, and every command loads this
+            # module for the settings model (tests/core/test_startup_imports.py)
+            from .client import EbayClient
+
             s: EbayChannelSettings = self.settings
             clock = self.app.clock
             scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else [])
@@ -323,6 +330,8 @@ class EbayChannel(Channel):
         return {"ok": True, "status": 201, "already_confirmed": True, "fulfillment_id": fid, **summary}
 
     def _after_uncertain(self, order_id, package_ref, body, digest, summary, error: str) -> dict:
+        from .client import EbayApiError
+
         self._record(order_id, package_ref, body, digest, "unknown", None, errors=[{"message": error[:300]}])
         try:
             mine, _ = self._read_back(order_id, summary["trackingNumber"])
@@ -343,6 +352,8 @@ class EbayChannel(Channel):
         if any(r["state"] == "confirmed" and mapper.tracking_key(r["tracking_number"]) == mapper.tracking_key(tracking)
                for r in rows):
             return True
+        from .client import EbayApiError
+
         try:
             found = self.api.get_fulfillments(order_id)
         except (EbayApiError, TransientError, ConfigError) as exc:
