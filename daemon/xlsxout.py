@@ -1,29 +1,78 @@
-"""Workbooks we only write (reports for people): XlsxWriter in constant-memory mode.
+"""Workbooks we only write (reports for people), streamed row by row.
 
-Why not openpyxl here: it builds every cell as an object and writes ~4,000 rows a second, so
-reports had to be capped; XlsxWriter streams each row to the sheet as it comes (constant memory,
-tens of thousands of rows a second), so a report holds every row up to the sheet limit.
-openpyxl stays for *reading* XLSX (:mod:`marketd.tabular`).
+Why our own writer: openpyxl builds every cell as an object (~4,000 rows a second, so reports
+had to be capped), and XlsxWriter, even in constant-memory mode, spends some twenty Python calls
+on each cell; a payout's workbook of 200,000 order rows or a content run's issue list took longer
+than the whole reconciliation. The reports need only what a sheet of values needs — text, numbers,
+booleans and a bold header row — so each row here is one formatted string appended to the sheet's
+XML (spooled to a temporary file: memory stays flat whatever the row count), and ``close`` zips
+the parts. The layout is the one XlsxWriter's constant-memory mode writes (inline strings, a
+minimal style sheet), which Excel, LibreOffice and openpyxl read.
 
-Every text cell is written as text (``write_string``: never a formula, whatever it starts with),
+Every text cell is written as text (an inline string: never a formula, whatever it starts with),
 after :func:`marketd.tabular.clean_text` (characters XML cannot hold: a NUL or control character
 from an input file must not fail the workbook). Callers still pass untrusted text through
 :func:`marketd.tabular.safe_cell`, so the cell stays harmless when re-saved as CSV.
 """
 from __future__ import annotations
 
+import math
+import re
+import shutil
+import tempfile
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
 from .tabular import clean_text
 
 MAX_ROWS = 1_048_576  # rows an XLSX sheet can hold
+MAX_COLUMNS = 16_384
+_SPOOL_BYTES = 4 * 1024 * 1024  # a sheet's XML stays in memory up to this, then goes to a temporary file
+_BAD_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STYLES = (
+    f'{_HEAD}<styleSheet xmlns="{_MAIN}">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/><scheme val="minor"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/><scheme val="minor"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+    '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+_LETTERS: list[str] = []  # column index -> "A", "B", … (filled as far as a sheet needs)
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _text(value: str) -> str:
+    """An inline-string cell's content: escaped; spaces at either end kept (``xml:space``)."""
+    value = clean_text(value).translate(_ESCAPES)
+    if value[:1].isspace() or value[-1:].isspace():
+        return f'<is><t xml:space="preserve">{value}</t></is>'
+    return f"<is><t>{value}</t></is>"
 
 
 class Sheet:
-    def __init__(self, book: "Workbook", ws):
+    def __init__(self, book: "Workbook", name: str):
         self._book = book
-        self._ws = ws
+        self.name = name
+        self._xml = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+b")
+        self._xml.write(f'{_HEAD}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}"><sheetData>'.encode())
         self.rows = 0
 
     def header(self, names) -> None:
@@ -32,36 +81,91 @@ class Sheet:
 
     def append(self, values=(), *, bold: bool = False) -> None:
         if self.rows >= MAX_ROWS:
-            raise ValueError(f"sheet {self._ws.name!r} is full ({MAX_ROWS} rows)")
-        fmt = self._book.bold if bold else None
-        ws, r = self._ws, self.rows
+            raise ValueError(f"sheet {self.name!r} is full ({MAX_ROWS} rows)")
+        r = self.rows + 1
+        style = ' s="1"' if bold else ""
+        cells = []
         for c, v in enumerate(values):
             if v is None or v == "":
                 continue
+            if c >= len(_LETTERS):
+                if c >= MAX_COLUMNS:
+                    raise ValueError(f"sheet {self.name!r}: more than {MAX_COLUMNS} columns")
+                _LETTERS.extend(_column_letters(i) for i in range(len(_LETTERS), c + 1))
+            ref = f"{_LETTERS[c]}{r}"
             if isinstance(v, str):
-                ws.write_string(r, c, clean_text(v), fmt)
+                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(v)}</c>')
             elif isinstance(v, bool):
-                ws.write_boolean(r, c, v, fmt)
+                cells.append(f'<c r="{ref}"{style} t="b"><v>{int(v)}</v></c>')
             elif isinstance(v, (int, float, Decimal)):
-                ws.write_number(r, c, v, fmt)  # an XLSX number is a double: amounts print exactly to 15 digits
+                # an XLSX number is a double: amounts print exactly to 15 digits
+                if isinstance(v, int) or math.isfinite(v):
+                    cells.append(f'<c r="{ref}"{style}><v>{"%.16G" % v}</v></c>')
+                else:
+                    cells.append(f'<c r="{ref}"{style} t="e"><v>{"#NUM!" if v != v else "#DIV/0!"}</v></c>')
             elif isinstance(v, (datetime, date)):
-                ws.write_string(r, c, v.isoformat(), fmt)
+                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(v.isoformat())}</c>')
             else:
-                ws.write_string(r, c, clean_text(str(v)), fmt)
-        self.rows += 1
+                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(str(v))}</c>')
+        if cells:
+            self._xml.write(f'<row r="{r}">{"".join(cells)}</row>'.encode("utf-8", "surrogatepass"))
+        self.rows = r
+
+    def _finish(self, out) -> None:
+        self._xml.write(b"</sheetData></worksheet>")
+        self._xml.seek(0)
+        shutil.copyfileobj(self._xml, out, 1024 * 1024)
+        self._xml.close()
 
 
 class Workbook:
     """``Workbook(fh)`` → ``sheet(name)`` → ``append(...)`` → ``close()`` (writes the ZIP to ``fh``)."""
 
     def __init__(self, fh):
-        import xlsxwriter  # only when a workbook is written: every daemon start imports this module
-
-        self._wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "nan_inf_to_errors": True})
-        self.bold = self._wb.add_format({"bold": True})
+        self._fh = fh
+        self._sheets: list[Sheet] = []
 
     def sheet(self, name: str) -> Sheet:
-        return Sheet(self, self._wb.add_worksheet(name))
+        if not name or len(name) > 31 or _BAD_SHEET_NAME.search(name) or name.startswith("'") or name.endswith("'"):
+            raise ValueError(f"invalid sheet name {name!r} (1-31 characters, none of []:*?/\\)")
+        if any(s.name.lower() == name.lower() for s in self._sheets):
+            raise ValueError(f"the workbook already has a sheet named {name!r}")
+        sheet = Sheet(self, name)
+        self._sheets.append(sheet)
+        return sheet
 
     def close(self) -> None:
-        self._wb.close()
+        sheets = self._sheets or [self.sheet("Sheet1")]
+        n = len(sheets)
+        esc = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+        types = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+                        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, n + 1))
+        parts = {
+            "[Content_Types].xml": (
+                f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                '<Override PartName="/xl/styles.xml" ContentType="application/'
+                f'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>{types}</Types>'),
+            "_rels/.rels": (
+                f'{_HEAD}<Relationships xmlns="{_PKG_RELS}"><Relationship Id="rId1" Type="{_RELS}/officeDocument" '
+                'Target="xl/workbook.xml"/></Relationships>'),
+            "xl/workbook.xml": (
+                f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><sheets>'
+                + "".join(f'<sheet name="{s.name.translate(esc)}" sheetId="{i}" r:id="rId{i}"/>'
+                          for i, s in enumerate(sheets, start=1)) + "</sheets></workbook>"),
+            "xl/_rels/workbook.xml.rels": (
+                f'{_HEAD}<Relationships xmlns="{_PKG_RELS}">'
+                + "".join(f'<Relationship Id="rId{i}" Type="{_RELS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                          for i in range(1, n + 1))
+                + f'<Relationship Id="rId{n + 1}" Type="{_RELS}/styles" Target="styles.xml"/></Relationships>'),
+            "xl/styles.xml": _STYLES,
+        }
+        with zipfile.ZipFile(self._fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            for name, text in parts.items():
+                z.writestr(name, text)
+            for i, s in enumerate(sheets, start=1):
+                with z.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as out:
+                    s._finish(out)

@@ -45,3 +45,32 @@ def test_a_report_holds_every_row():
     wb.close()
     sheet = openpyxl.load_workbook(io.BytesIO(buf.getvalue()), read_only=True)["Orders"]
     assert sum(1 for _ in sheet.iter_rows(values_only=True)) == 30_000
+
+
+def test_markup_spaces_and_line_breaks_survive_and_cells_land_where_appended():
+    buf = io.BytesIO()
+    wb = Workbook(buf)
+    ws = wb.sheet("A & B")
+    ws.append([" lead", "a&b<c>\"'", "trail ", "x\r\ny", False])
+    ws.append([])
+    ws.append([None, "", "third"])
+    wide = wb.sheet("Wide")
+    wide.append([None] * 27 + [Decimal("0.10")])
+    wb.close()
+    book = _read(buf.getvalue())
+    assert book.sheetnames == ["A & B", "Wide"]
+    s = book["A & B"]
+    assert [c.value for c in s[1]] == [" lead", "a&b<c>\"'", "trail ", "x\r\ny", False]
+    assert s["C3"].value == "third" and s["A3"].value is None and s.max_row == 3
+    assert book["Wide"]["AB1"].value == 0.1
+
+
+def test_sheet_names_excel_refuses_are_refused_when_the_sheet_is_made():
+    wb = Workbook(io.BytesIO())
+    wb.sheet("Orders")
+    for bad in ("orders", "a/b", "x" * 32, ""):
+        try:
+            wb.sheet(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
