@@ -67,6 +67,22 @@ def _text(value: str) -> str:
     return f"<is><t>{value}</t></is>"
 
 
+def _cell(ref: str, style: str, v) -> str:
+    """A cell of any other value ("" for an empty text)."""
+    if isinstance(v, str):
+        return f'<c r="{ref}"{style} t="inlineStr">{_text(v)}</c>' if v else ""
+    if isinstance(v, bool):
+        return f'<c r="{ref}"{style} t="b"><v>{int(v)}</v></c>'
+    if isinstance(v, (int, float, Decimal)):
+        if isinstance(v, int) or math.isfinite(v):
+            return f'<c r="{ref}"{style}><v>{"%.16G" % v}</v></c>'
+        return f'<c r="{ref}"{style} t="e"><v>{"#NUM!" if v != v else "#DIV/0!"}</v></c>'
+    if isinstance(v, (datetime, date)):
+        return f'<c r="{ref}"{style} t="inlineStr">{_text(v.isoformat())}</c>'
+    text = str(v)
+    return f'<c r="{ref}"{style} t="inlineStr">{_text(text)}</c>' if text else ""
+
+
 class Sheet:
     def __init__(self, book: "Workbook", name: str):
         self._book = book
@@ -82,31 +98,29 @@ class Sheet:
     def append(self, values=(), *, bold: bool = False) -> None:
         if self.rows >= MAX_ROWS:
             raise ValueError(f"sheet {self.name!r} is full ({MAX_ROWS} rows)")
+        if not isinstance(values, (list, tuple)):
+            values = list(values)
+        if len(values) > len(_LETTERS):
+            if len(values) > MAX_COLUMNS:
+                raise ValueError(f"sheet {self.name!r}: more than {MAX_COLUMNS} columns")
+            _LETTERS.extend(_column_letters(i) for i in range(len(_LETTERS), len(values)))
         r = self.rows + 1
         style = ' s="1"' if bold else ""
         cells = []
-        for c, v in enumerate(values):
-            if v is None or v == "":
+        for letter, v in zip(_LETTERS, values):
+            t = type(v)  # the common types by identity first: this loop runs once per cell
+            if t is str:
+                if v:
+                    cells.append(f'<c r="{letter}{r}"{style} t="inlineStr">{_text(v)}</c>')
+            elif v is None:
                 continue
-            if c >= len(_LETTERS):
-                if c >= MAX_COLUMNS:
-                    raise ValueError(f"sheet {self.name!r}: more than {MAX_COLUMNS} columns")
-                _LETTERS.extend(_column_letters(i) for i in range(len(_LETTERS), c + 1))
-            ref = f"{_LETTERS[c]}{r}"
-            if isinstance(v, str):
-                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(v)}</c>')
-            elif isinstance(v, bool):
-                cells.append(f'<c r="{ref}"{style} t="b"><v>{int(v)}</v></c>')
-            elif isinstance(v, (int, float, Decimal)):
+            elif t is int or (t is Decimal and v.is_finite()):
                 # an XLSX number is a double: amounts print exactly to 15 digits
-                if isinstance(v, int) or math.isfinite(v):
-                    cells.append(f'<c r="{ref}"{style}><v>{"%.16G" % v}</v></c>')
-                else:
-                    cells.append(f'<c r="{ref}"{style} t="e"><v>{"#NUM!" if v != v else "#DIV/0!"}</v></c>')
-            elif isinstance(v, (datetime, date)):
-                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(v.isoformat())}</c>')
+                cells.append(f'<c r="{letter}{r}"{style}><v>{"%.16G" % v}</v></c>')
             else:
-                cells.append(f'<c r="{ref}"{style} t="inlineStr">{_text(str(v))}</c>')
+                cell = _cell(f"{letter}{r}", style, v)
+                if cell:
+                    cells.append(cell)
         if cells:
             self._xml.write(f'<row r="{r}">{"".join(cells)}</row>'.encode("utf-8", "surrogatepass"))
         self.rows = r
