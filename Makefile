@@ -7,7 +7,7 @@ PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: run test install test-deps venv fuzz mutate
+.PHONY: run test install test-deps venv fuzz mutate dashboard-check
 
 # sudo only when not root and passwordless sudo exists; empty when root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && echo "sudo -n"))
@@ -60,3 +60,14 @@ fuzz: install
 MUTATE_ARGS ?=
 mutate: test-deps
 	$(VPY) -m tests.mutation $(MUTATE_ARGS)
+
+# The brands dashboard as a person sees it (issue 13): builds a fixture brand's week, screenshots
+# the HTML in headless Chromium and renders the PDF's pages (Debian: chromium, poppler-utils);
+# look at the PNGs in DASH_DIR.
+DASH_DIR ?= /tmp/marketd-dashboard-check
+dashboard-check: install
+	rm -rf $(DASH_DIR) && mkdir -p $(DASH_DIR)
+	out=$$($(VPY) -m tests.brands.dashboard_fixture $(DASH_DIR)) && \
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --window-size=1000,2200 \
+	  --screenshot=$(DASH_DIR)/dashboard.png "file://$$out/dashboard.html" && \
+	pdftoppm -r 60 -png "$$out/dashboard.pdf" $(DASH_DIR)/pdf-page && ls $(DASH_DIR)/*.png

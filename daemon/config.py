@@ -82,6 +82,7 @@ DEFAULTS = {
     "jobs": {},
     "plugins": {"disabled": []},
     "remotes": {},  # SFTP endpoints; validated by the remotes plugin (docs/plugins/remotes.md)
+    "brands": {},   # [brands.<id>]; validated by the brands plugin (docs/plugins/brands.md)
 }
 
 TABLES = tuple(DEFAULTS)  # the top-level tables marketd reads

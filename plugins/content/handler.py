@@ -22,6 +22,7 @@ from pathlib import Path
 
 from marketd.sdk import FileRejected, read_table
 
+from . import modelsync, runs
 from .bundle import Bundle, is_party_name
 from .parties import load_parties, looks_like_parties, read_parties, store_parties
 from .reader import read_products
@@ -44,13 +45,6 @@ class ContentHandler:
         self.transport = transport  # tests: an httpx transport for image downloads
 
     def process(self, ctx) -> dict:
-        # Imported here, not at the top: every command loads this module (the inbox's settings
-        # model), and these pull in httpx and jsonschema, which a catalog's `marketd process`
-        # would pay for (tests/core/test_startup_imports.py).
-        from . import modelsync, runs
-        from .image_fetch import ImageSource
-        from .registry import Registry, instance_path, models_root
-
         if ctx.name.lower().endswith(".json"):
             return modelsync.accept_notification_file(ctx)
         settings: ContentSettings = ctx.settings
@@ -70,6 +64,11 @@ class ContentHandler:
                 rows = read_parties(path, settings)
                 n = store_parties(ctx.db, rows, ctx.name, ctx.app.clock.now().isoformat())
                 return {"parties": n, "kind": "gpsr_parties"}
+            # the models (jsonschema) and the image fetcher (httpx) are imported by a content file, not
+            # by every command that loads the plugins (tests/core/test_startup_imports.py)
+            from .image_fetch import ImageSource
+            from .registry import Registry, instance_path, models_root
+
             registry = Registry(models_root(ctx.app, settings), settings)
             parsed = read_products(table, settings, registry.known_attributes())
             if not parsed.products:

@@ -11,26 +11,18 @@ import logging
 
 from marketd.sdk import JobSpec, inbox_settings_for
 
+from . import modelsync
+from . import recheck as rc
+from .image_fetch import ImageSource
+from .registry import instance_path
 from .settings import ModelsJobSettings
 
 log = logging.getLogger("marketd.content")
 IMAGES_PER_RUN = 2000
 
 
-# The job bodies import their modules when they run: every command registers the jobs, and
-# these modules pull in httpx and jsonschema (tests/core/test_startup_imports.py).
-def models_job(app, since) -> dict:
-    from .modelsync import models_job as run
-
-    return run(app, since)
-
-
 def images_job(app, since, transport=None) -> dict:
     from pathlib import Path
-
-    from . import recheck as rc
-    from .image_fetch import ImageSource
-    from .registry import instance_path
 
     if not (Path(app.state_dir) / "content-images.sqlite").exists():
         return {"fetched": 0}  # no content file has named an image yet
@@ -61,7 +53,7 @@ def images_job(app, since, transport=None) -> dict:
 
 
 def content_jobs(register) -> None:
-    register(JobSpec("content-models", models_job, seconds=3600, settings_model=ModelsJobSettings,
+    register(JobSpec("content-models", modelsync.models_job, seconds=3600, settings_model=ModelsJobSettings,
                      description="data models: announced changes, daily refresh through the channels, re-checks"))
     register(JobSpec("content-images", images_job, seconds=900,
                      description="content images queued by large files: download, then re-check those SKUs"))

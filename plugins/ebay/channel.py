@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING
 from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
 
 from . import mapper
-from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, TOKEN_PATH, EbayTokens
+from .errors import EbayApiError
+from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, SCOPE_INVENTORY, TOKEN_PATH, EbayTokens
 from .quota import DEFAULT_QUOTAS, DailyQuota
 from .settings import FORBIDDEN_KEYS, PRODUCTION, SANDBOX, EbayChannelSettings, env_name, secrets_in_clear
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client (httpx) is imported by the first call, not by loading the plugin
     from .client import EbayClient
 
 log = logging.getLogger("marketd.ebay")
@@ -48,7 +49,7 @@ MAX_PASSES = 3             # readings of one window when orders keep changing un
 class EbayChannel(Channel):
     type = "ebay"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True)
+                                parse_settlements=True, update_listings=True, fetch_listings=True)
     settings_model = EbayChannelSettings
 
     def __init__(self, app, name: str, settings: EbayChannelSettings | dict, transport=None):
@@ -119,13 +120,12 @@ class EbayChannel(Channel):
     @property
     def api(self) -> EbayClient:
         if self._api is None:
-            # imported on first use: the client imports httpx, and every command loads this
-            # module for the settings model (tests/core/test_startup_imports.py)
             from .client import EbayClient
 
             s: EbayChannelSettings = self.settings
             clock = self.app.clock
-            scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else [])
+            scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else []) \
+                + ([SCOPE_INVENTORY] if s.listings else [])
             tokens = EbayTokens(self.credentials, endpoint=self.token_endpoint, scopes=scopes,
                                 transport=self._transport, clock=clock, account=self.name,
                                 timeout=s.timeout or 30.0)
@@ -330,8 +330,6 @@ class EbayChannel(Channel):
         return {"ok": True, "status": 201, "already_confirmed": True, "fulfillment_id": fid, **summary}
 
     def _after_uncertain(self, order_id, package_ref, body, digest, summary, error: str) -> dict:
-        from .client import EbayApiError
-
         self._record(order_id, package_ref, body, digest, "unknown", None, errors=[{"message": error[:300]}])
         try:
             mine, _ = self._read_back(order_id, summary["trackingNumber"])
@@ -352,8 +350,6 @@ class EbayChannel(Channel):
         if any(r["state"] == "confirmed" and mapper.tracking_key(r["tracking_number"]) == mapper.tracking_key(tracking)
                for r in rows):
             return True
-        from .client import EbayApiError
-
         try:
             found = self.api.get_fulfillments(order_id)
         except (EbayApiError, TransientError, ConfigError) as exc:
@@ -362,6 +358,22 @@ class EbayChannel(Channel):
         if found is None:
             return None
         return mapper.find_fulfillment(found, tracking) is not None
+
+    # -- listings (Inventory API; listings_channel.py) -----------------------------------------------
+    def submit_listings(self, batch: dict, save) -> dict:
+        from . import listings_channel
+
+        return listings_channel.submit(self, batch, save)
+
+    def poll_listings(self, handle: dict, save) -> dict | None:
+        from . import listings_channel
+
+        return listings_channel.poll(self, handle, save)
+
+    def fetch_listings(self, skus: list[str] | None = None):
+        from . import listings_channel
+
+        return listings_channel.fetch(self, skus)
 
 
 def _json_or_none(resp):

@@ -74,3 +74,25 @@ def test_sheet_names_excel_refuses_are_refused_when_the_sheet_is_made():
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+def test_created_is_written_in_utc_and_makes_the_bytes_reproducible():
+    import io
+    import zipfile
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from marketd.xlsxout import Workbook
+
+    def book(created):
+        buf = io.BytesIO()
+        wb = Workbook(buf, created=created)
+        wb.sheet("S").append(["x", 1])
+        wb.close()
+        return buf.getvalue()
+
+    berlin = datetime(2025, 1, 12, 23, 59, tzinfo=ZoneInfo("Europe/Berlin"))
+    a, b = book(berlin), book(berlin)
+    assert a == b
+    core = zipfile.ZipFile(io.BytesIO(a)).read("docProps/core.xml").decode()
+    assert "2025-01-12T22:59:00Z" in core

@@ -1,0 +1,42 @@
+"""The brands plugin's store tables (component ``brands``).
+
+Money is Decimal text, times are UTC ISO with offset, dates are brand-local ISO days. Contacts
+are personal data: they live only in the store (owner-only file) and in the mails themselves;
+the mail queue keeps a hash of the recipient, never the address.
+"""
+from __future__ import annotations
+
+
+def _v1(db):
+    x = db.execute
+    x("CREATE TABLE brand_checklist (brand TEXT NOT NULL, item TEXT NOT NULL, platform TEXT NOT NULL DEFAULT '', "
+      "subject TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, date TEXT, value TEXT, note TEXT, source TEXT, "
+      "updated_at TEXT NOT NULL, PRIMARY KEY (brand, item, platform, subject))")
+    x("CREATE TABLE brand_checklist_log (id INTEGER PRIMARY KEY, brand TEXT NOT NULL, item TEXT NOT NULL, "
+      "platform TEXT NOT NULL, subject TEXT NOT NULL, status TEXT NOT NULL, date TEXT, value TEXT, note TEXT, "
+      "source TEXT, at TEXT NOT NULL)")
+    x("CREATE TABLE brand_contacts (brand TEXT NOT NULL, role TEXT NOT NULL, email TEXT NOT NULL, name TEXT, "
+      "phone TEXT, source TEXT, PRIMARY KEY (brand, role, email))")
+    x("CREATE TABLE brand_skus (sku TEXT PRIMARY KEY, brand TEXT NOT NULL, source TEXT NOT NULL)")
+    x("CREATE INDEX idx_brand_skus_brand ON brand_skus (brand)")
+    x("CREATE TABLE golive (sku TEXT NOT NULL, platform TEXT NOT NULL, brand TEXT NOT NULL, activated_at TEXT NOT NULL, "
+      "activation_source TEXT, live_at TEXT, live_source TEXT, PRIMARY KEY (sku, platform))")
+    x("CREATE INDEX idx_golive_brand ON golive (brand)")
+    x("CREATE TABLE brand_reports (brand TEXT NOT NULL, kind TEXT NOT NULL, period TEXT NOT NULL, cutoff TEXT, "
+      "generated_at TEXT NOT NULL, outputs TEXT, PRIMARY KEY (brand, kind, period))")
+    x("CREATE TABLE mail_queue (id INTEGER PRIMARY KEY, idem_key TEXT NOT NULL UNIQUE, brand TEXT, kind TEXT, "
+      "period TEXT, recipient_hash TEXT NOT NULL, eml_path TEXT NOT NULL, message_id TEXT NOT NULL, "
+      "state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, claimed_at TEXT, "
+      "owner TEXT, sent_at TEXT, smtp_reply TEXT, last_error TEXT, created_at TEXT NOT NULL)")
+    x("CREATE INDEX idx_mail_queue_state ON mail_queue (state, next_attempt_at)")
+    x("CREATE TABLE link_tokens (token_sha256 TEXT PRIMARY KEY, brand TEXT NOT NULL, created_at TEXT NOT NULL, "
+      "revoked_at TEXT)")
+    x("CREATE TABLE brand_services (id INTEGER PRIMARY KEY, brand TEXT NOT NULL, month TEXT NOT NULL, "
+      "kind TEXT NOT NULL, description TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL, "
+      "recorded_at TEXT NOT NULL)")
+    x("CREATE TABLE statements (brand TEXT NOT NULL, month TEXT NOT NULL, version INTEGER NOT NULL, "
+      "doc_no TEXT NOT NULL UNIQUE, data_sha256 TEXT NOT NULL, pdf_sha256 TEXT NOT NULL, xlsx_sha256 TEXT NOT NULL, "
+      "issued_at TEXT NOT NULL, supersedes TEXT, PRIMARY KEY (brand, month, version))")
+
+
+MIGRATIONS = [(1, _v1)]
