@@ -137,6 +137,7 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="marketd-bench-ebay-report-"))
     try:
+        load_before = os.getloadavg()[0]
         t = time.perf_counter()
         prepared = work / "prepared"
         path, rows, payouts = prepare(prepared, args.rows)
@@ -159,6 +160,9 @@ def main() -> None:
             f"  ratio reconcile / read_csv: {r / b:.1f} (floor 1.0)",
             f"  without the per-payout workbooks ([inbox.settlements] xlsx = false): {r2:.2f} s, ratio {r2 / b:.1f}, "
             f"peak RSS {max(x['peak_rss_mb'] for x in bare):.0f} MB",
+            f"  runs: read_csv {[round(x['seconds'], 2) for x in base]}, reconcile {[round(x['seconds'], 2) for x in rec]}, "
+            f"no xlsx {[round(x['seconds'], 2) for x in bare]}",
+            f"# load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; {os.cpu_count()} CPUs",
         ]
         text = "\n".join(lines)
         print(text)

@@ -15,7 +15,7 @@ machine may be shared: medians are reported, with every run's figure.
   classify and aggregate into lines per (order-id, category, fee subtype) (the Amazon format)
   + match, payout check, store writes (``payouts``, 200,000 ``payout_refs``, ~600,000
   ``payout_lines``, the paid items) + the per-order, lines and aging CSVs + commit. The XLSX is
-  *not* in this figure (XlsxWriter streams ~8,000 rows/s of 18 columns; the workbook holds
+  *not* in this figure (``marketd.xlsxout`` streams ~25,000 rows/s of 18 columns; the workbook holds
   every row).
 - **daemon path** (once, informational): the same file through the inbox engine
   (``InboxEngine.adopt``: copy, sha256, claim, handler with the full XLSX (every row),

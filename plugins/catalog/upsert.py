@@ -33,7 +33,7 @@ class ProductStore:
         ``"None"``), one index probe per SKU."""
         cols = ", ".join(f"ifnull(cast(p.{f} as text), 'None')" if f == "stock" else f"ifnull(p.{f}, 'None')"
                          for f in FIELDS)
-        rows = self.conn.execute(f"select j.key, {cols} from json_each(?) j join products p on p.sku = j.value",
+        rows = self.conn.execute(f"select j.key, {cols} from json_each(?) j cross join products p on p.sku = j.value",
                                  [json.dumps(skus)]).fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), {}
@@ -48,7 +48,7 @@ class ProductStore:
         per row)."""
         if not eans:
             return []
-        cur = self.conn.execute("select j.key, p.ean, p.sku from json_each(?) j join products p on p.ean = j.value",
+        cur = self.conn.execute("select j.key, p.ean, p.sku from json_each(?) j cross join products p on p.ean = j.value",
                                 [json.dumps(eans)])
         return [(k, ean, sku) for k, ean, sku in cur.fetchall() if sku != skus[k]]
 

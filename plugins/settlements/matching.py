@@ -18,6 +18,8 @@ account-level money are never matched. A reference without a stored order keeps
 ``order_key`` NULL (``match = 'none'``) and is attached later (:func:`rematch_pending`): when
 ``order_imported`` announces the order, or when the next payout is applied. Every query sends
 the references as one JSON array (``json_each``): no host-parameter limit, no per-id round trip.
+(``json_each(?) j cross join …``: the array stays the outer loop, one index probe per reference,
+whatever else the query constrains; see ``apply.PAID_BEFORE_SQL``).
 """
 from __future__ import annotations
 
@@ -110,7 +112,7 @@ def match_frame(db, frame, names: list[str], cond: str, cparams: list, by_key: d
 
     todo = {r: [i] for r, i in index.items() if keys[i] is None}
     if todo:
-        take(conn.execute("select j.value, o.key, o.channel from json_each(?) j join orders o on o.order_id = j.value"
+        take(conn.execute("select j.value, o.key, o.channel from json_each(?) j cross join orders o on o.order_id = j.value"
                           f" where 1{cond} order by j.value, o.key", [json.dumps(sorted(todo)), *cparams]),
              "order_id", todo)
     aliases: dict[str, list[int]] = {}
@@ -119,7 +121,7 @@ def match_frame(db, frame, names: list[str], cond: str, cparams: list, by_key: d
             for a in (r, *frame.alt_refs[i]):
                 aliases.setdefault(a, []).append(i)
     if aliases and "order_aliases" in db.table_names():
-        take(conn.execute("select j.value, o.key, o.channel from json_each(?) j join order_aliases a on a.alias = "
+        take(conn.execute("select j.value, o.key, o.channel from json_each(?) j cross join order_aliases a on a.alias = "
                           f"j.value join orders o on o.key = a.order_key where 1{cond} order by j.value, o.key",
                           [json.dumps(sorted(aliases)), *cparams]), "alias", aliases)
     if frame.payout.match_merchant_refs:
@@ -130,7 +132,7 @@ def match_frame(db, frame, names: list[str], cond: str, cparams: list, by_key: d
         for column in ("merchant_order_id", "order_id"):
             if not pending:
                 break
-            found = take(conn.execute(f"select j.value, o.key, o.channel from json_each(?) j join orders o on "
+            found = take(conn.execute(f"select j.value, o.key, o.channel from json_each(?) j cross join orders o on "
                                       f"o.{column} = j.value order by j.value, o.key", [json.dumps(sorted(pending))]),
                          "merchant_order_id", pending)
             pending = {m: v for m, v in pending.items() if m not in found}

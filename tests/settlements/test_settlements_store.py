@@ -202,3 +202,24 @@ def test_settlements_forget_command_takes_the_bare_id_or_the_key(make_env, tmp_p
     assert out.returncode == 0 and "no payouts" in out.stdout, out.stderr
     out = subprocess.run([*run, "settlements", "forget", "nope"], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "no payout nope" in out.stderr
+
+
+def test_the_double_payment_lookup_probes_per_reference_never_scans_the_paid_items(env):
+    """A multi-payout file looks up each payout's paid items among those stored before, in its own
+    transaction: with the stored items as the outer loop that lookup was quadratic (an eBay
+    Transaction report of 200,000 rows spent minutes per payout in it)."""
+    import json
+
+    from marketd.plugins.settlements.apply import PAID_BEFORE_SQL, paid_before
+
+    env.drop(render(payout("P1", "30.00"), line("P1", "A-1", "revenue", "30.00")))
+    pid = env.one("select pid from payouts")["pid"]
+    with env.app.store.transaction() as db:
+        db.conn.executemany("insert into payout_paid_items (channel_type, order_ref, item, pid) values (?, ?, ?, ?)",
+                            [("demo", f"R-{i}", "item-1", pid) for i in range(500)] + [("demo", "A-1", "item-1", pid)])
+    plan = [r[3] for r in env.db.execute("explain query plan " + PAID_BEFORE_SQL, [json.dumps(["A-1"]), "demo", "x"])]
+    assert plan[0].startswith("SCAN j"), plan
+    assert any("payout_paid_items" in p or "SEARCH i" in p for p in plan) and \
+        any("order_ref=?" in p for p in plan), plan
+    found = paid_before(env.db.conn, "demo", "demo:other", [("A-1", "item-1"), ("B-2", "item-9")])
+    assert [(f["order_ref"], f["item"]) for f in found] == [("A-1", "item-1")]
