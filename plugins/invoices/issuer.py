@@ -14,6 +14,8 @@ import logging
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from marketd.sdk import order_guard
+
 from .amounts import Blocked, order_lines, refund_lines, summarise
 from .numbering import existing, issue
 from .publish import publish
@@ -134,6 +136,9 @@ def issue_invoice(app, settings: InvoicesSettings, order: dict, font: str | None
         skip = skip_reason(order, settings)
         if skip is None and not explicit and order.get("status") not in due_statuses(settings, order["channel"]):
             return None
+        if skip is None and not explicit:
+            manual = order_guard(app, order["key"], "invoice")
+            skip = Blocked("manual", manual, "`marketd invoices issue ORDER` issues it anyway") if manual else None
         try:
             if skip:
                 raise skip
@@ -156,14 +161,18 @@ def credited(db, invoice_id: int) -> Decimal:
 
 
 def issue_credit(app, settings: InvoicesSettings, order: dict, font: str | None, *, trigger_key: str,
-                 amount: Decimal | None = None) -> dict | None:
+                 amount: Decimal | None = None, explicit: bool = True) -> dict | None:
     """A credit note against the order's invoice for ``amount`` (None: all that is left),
-    once per ``trigger_key`` (the refund's id)."""
+    once per ``trigger_key`` (the refund's id). The job calls it with ``explicit=False``: an
+    order flagged manual is then skipped."""
     db = app.store.db
     found = existing(db, order["key"], "credit_note", trigger_key)
     if found is None:
         invoice = existing(db, order["key"], "invoice", INVOICE_TRIGGER)
+        manual = None if explicit else order_guard(app, order["key"], "credit note")
         try:
+            if manual:
+                raise Blocked("manual", manual, "`marketd invoices credit ORDER` issues it anyway")
             if invoice is None:
                 raise Blocked("no_invoice", "the order has no invoice to credit (a refund before the invoice needs "
                               "no credit note)")

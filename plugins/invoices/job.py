@@ -37,7 +37,7 @@ def _due_keys(db, settings, limit: int, recheck: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _refunded_keys(db, settings, limit: int) -> list[str]:
+def _refunded_keys(db, settings, limit: int, recheck: str) -> list[str]:
     channels = [c for c, s in settings.channels.items() if s.issuer == "seller" and s.credit_notes]
     if not channels:
         return []
@@ -46,8 +46,8 @@ def _refunded_keys(db, settings, limit: int) -> list[str]:
         f"select o.key from orders o join documents i on i.order_key = o.key and i.kind = 'invoice' "
         f"where o.status = 'REFUNDED' and o.channel in ({marks}) and not exists (select 1 from documents c where "
         "c.order_key = o.key and c.kind = 'credit_note' and c.trigger_key = ?) and not exists (select 1 from "
-        "documents_blocked b where b.order_key = o.key and b.kind = 'credit_note') order by o.key limit ?",
-        [*channels, REFUND_STATUS_TRIGGER, limit])]
+        "documents_blocked b where b.order_key = o.key and b.kind = 'credit_note' and b.at > ?) order by o.key limit ?",
+        [*channels, REFUND_STATUS_TRIGGER, recheck, limit])]
 
 
 def issue_job(app, since=None) -> dict:
@@ -65,9 +65,9 @@ def issue_job(app, since=None) -> dict:
                 done["invoices"] += 1
         with app.store.transaction() as tx:
             tx.execute("delete from invoice_work where order_key = ?", [key])
-    for key in _refunded_keys(db, settings, settings.batch):
+    for key in _refunded_keys(db, settings, settings.batch, recheck):
         order = app.store.get_order(key)
-        if issue_credit(app, settings, order, font, trigger_key=REFUND_STATUS_TRIGGER):
+        if issue_credit(app, settings, order, font, trigger_key=REFUND_STATUS_TRIGGER, explicit=False):
             done["credit_notes"] += 1
     if done["invoices"] or done["credit_notes"] or done["rendered"]:
         log.info("invoices: %(invoices)d invoice(s), %(credit_notes)d credit note(s), %(rendered)d re-rendered", done)

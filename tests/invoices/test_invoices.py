@@ -205,3 +205,33 @@ def test_a_wrong_invoices_table_stops_the_start_with_the_key(make_env, bad, mess
     with pytest.raises(ConfigError) as err:
         make_env(**bad)
     assert "[jobs.invoices]" in str(err.value) and message in str(err.value)
+
+
+def test_an_order_flagged_manual_is_not_invoiced_automatically_but_by_hand_it_is(make_env):
+    from datetime import timedelta
+
+    from marketd.orderflags import mark_manual, unmark_manual
+    from marketd.plugins.invoices.issuer import issue_invoice
+    from marketd.plugins.invoices.settings import invoice_settings
+
+    env = make_env()
+    key = env.order("MF-1")
+    other = env.order("MF-2")
+    at = env.app.clock.now().isoformat()
+    mark_manual(env.app.store, key, by="anna", reason="invoiced in the portal", source="cli", at=at)
+    env.run()
+    assert [d["order_key"] for d in env.docs()] == [other]
+    (b,) = env.db.query("select * from documents_blocked")
+    assert (b["order_key"], b["reason"]) == (key, "manual") and "invoiced in the portal" in b["message"]
+    # cleared: the next look (an hour after the block) issues it
+    unmark_manual(env.app.store, key, by="anna", reason="not done after all", at=at)
+    env.run()
+    assert len(env.docs()) == 1
+    env.app.clock._now += timedelta(hours=1, seconds=1)
+    env.run()
+    assert [d["order_key"] for d in env.docs()] == [other, key]
+    # by hand, a flagged order is issued anyway (the person named it)
+    third = env.order("MF-3")
+    mark_manual(env.app.store, third, by="anna", reason="x", source="cli", at=at)
+    row = issue_invoice(env.app, invoice_settings(env.app), env.app.store.get_order(third), None, explicit=True)
+    assert row["number"] == 3
