@@ -3,8 +3,8 @@
 A pure function of the order and the settings, so the snapshot stored with the number can be
 rendered again after a crash and give the same document. Marketplace prices include VAT, and the
 document must add up to what the buyer paid: per line ``net = round(gross / (1 + rate), 2)``
-(half up) and ``vat = gross - net``; the VAT per rate is the sum of its lines. Money is Decimal
-throughout and stored as text.
+(half up); per rate the VAT is computed on the sum of the nets (:func:`summarise`). Money is
+Decimal throughout and stored as text.
 
 A problem is a :class:`Blocked` (reason, message, fix): the order gets no number until it is fixed.
 """
@@ -100,20 +100,28 @@ def order_lines(order: dict, default_rate: str | None) -> list[dict]:
 
 
 def summarise(lines: list[dict]) -> dict:
-    """Net and VAT per line and per rate, and the totals; every amount as text."""
+    """Net per line, then per rate the sum of its lines' net and ``VAT = round(net × rate)`` (the
+    EN 16931 rule the Factur-X XML must follow, BR-CO-17), and the totals. What the buyer paid
+    may differ from net + VAT by a cent per rate; that difference is the ``rounding`` amount
+    (EN 16931 BT-114), so the document still adds up to the amount paid. Every amount as text."""
     out, groups = [], {}
     for line in lines:
-        net, vat = split(line["gross"], line["rate"])
+        net, _vat = split(line["gross"], line["rate"])
         out.append({**line, "gross": _fmt(line["gross"]), "rate": format(line["rate"].normalize(), "f"),
-                    "net": _fmt(net), "vat": _fmt(vat)})
+                    "net": _fmt(net)})
         g = groups.setdefault(line["rate"], [Decimal(0), Decimal(0)])
         g[0] += net
-        g[1] += vat
-    vat_rows = [{"rate": format(r.normalize(), "f"), "net": _fmt(n), "vat": _fmt(v), "gross": _fmt(n + v)}
-                for r, (n, v) in sorted(groups.items())]
-    net = sum((n for n, _ in groups.values()), Decimal(0))
-    vat = sum((v for _, v in groups.values()), Decimal(0))
-    return {"lines": out, "vat": vat_rows, "totals": {"net": _fmt(net), "vat": _fmt(vat), "gross": _fmt(net + vat)}}
+        g[1] += line["gross"]
+    vat_rows = []
+    for rate, (net, _gross) in sorted(groups.items()):
+        vat = (net * rate / 100).quantize(CENT, ROUND_HALF_UP)
+        vat_rows.append({"rate": format(rate.normalize(), "f"), "net": _fmt(net), "vat": _fmt(vat),
+                         "gross": _fmt(net + vat)})
+    net = sum((Decimal(v["net"]) for v in vat_rows), Decimal(0))
+    vat = sum((Decimal(v["vat"]) for v in vat_rows), Decimal(0))
+    paid = sum((line["gross"] for line in lines), Decimal(0))
+    return {"lines": out, "vat": vat_rows,
+            "totals": {"net": _fmt(net), "vat": _fmt(vat), "rounding": _fmt(paid - net - vat), "gross": _fmt(paid)}}
 
 
 def refund_lines(invoice: dict, amount: Decimal | None, already: Decimal) -> list[dict]:
@@ -132,7 +140,10 @@ def refund_lines(invoice: dict, amount: Decimal | None, already: Decimal) -> lis
                       f"{invoice['doc_no']} ({_fmt(left)} of {_fmt(total)})", "give a smaller amount")
     if amount == total:
         return [{**l, "gross": Decimal(l["gross"]), "rate": Decimal(l["rate"])} for l in invoice["lines"]]
-    groups = [(Decimal(v["rate"]), Decimal(v["gross"])) for v in invoice["vat"] if Decimal(v["gross"])]
+    by_rate: dict[Decimal, Decimal] = {}
+    for line in invoice["lines"]:
+        by_rate[Decimal(line["rate"])] = by_rate.get(Decimal(line["rate"]), Decimal(0)) + Decimal(line["gross"])
+    groups = [(rate, gross) for rate, gross in sorted(by_rate.items()) if gross]
     lines, given = [], Decimal(0)
     for i, (rate, gross) in enumerate(groups):
         part = amount - given if i == len(groups) - 1 else (amount * gross / total).quantize(CENT, ROUND_HALF_UP)

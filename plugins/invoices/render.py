@@ -72,15 +72,15 @@ def render(snap: dict, font: str | None) -> bytes:
     pdf.ln(4)
 
     cur = snap["currency"]
-    widths = (80, 14, 16, 26, 22, 26)
-    heads = ("Description", "Qty", "VAT %", "Net", "VAT", "Gross")
+    widths = (96, 14, 16, 28, 28)
+    heads = ("Description", "Qty", "VAT %", "Net", "Gross")
     pdf.set_font(family, size=9)
     for w, h in zip(widths, heads):
         pdf.cell(w, 6, h, border="B", align="L" if h == "Description" else "R")
     pdf.ln()
     for line in snap["lines"]:
         pdf.cell(widths[0], 5.5, clean(line["description"][:60]))
-        for w, v in zip(widths[1:], (line["quantity"], line["rate"], line["net"], line["vat"], line["gross"])):
+        for w, v in zip(widths[1:], (line["quantity"], line["rate"], line["net"], line["gross"])):
             pdf.cell(w, 5.5, v, align="R")
         pdf.ln()
     pdf.ln(3)
@@ -90,6 +90,8 @@ def render(snap: dict, font: str | None) -> bytes:
     t = snap["totals"]
     pdf.cell(0, 5, f"Total net: {t['net']} {cur}", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.cell(0, 5, f"Total VAT: {t['vat']} {cur}", align="R", new_x="LMARGIN", new_y="NEXT")
+    if t.get("rounding") not in (None, "0.00"):
+        pdf.cell(0, 5, f"Rounding: {t['rounding']} {cur}", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, size=11)
     label = "Total credited" if snap["kind"] == "credit_note" else "Total"
     pdf.cell(0, 7, f"{label}: {t['gross']} {cur}", align="R", new_x="LMARGIN", new_y="NEXT")
