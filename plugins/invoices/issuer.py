@@ -107,18 +107,40 @@ def _unblock(app, order_key: str, kind: str) -> None:
             db.execute("delete from documents_blocked where order_key = ? and kind = ?", [order_key, kind])
 
 
+FACTURX_COUNTRIES = ("DE", "FR")  # B2B e-invoices due (DE: receiving since 2025; FR: the 2026/27 reform)
+
+
+def einvoice(settings: InvoicesSettings, channel: str, to: dict) -> str | None:
+    mode = settings.channels[channel].facturx or settings.facturx
+    if mode == "always" or (mode == "b2b" and to.get("vat_id")
+                            and settings.seller.country.upper() in FACTURX_COUNTRIES):
+        return "facturx"
+    return None
+
+
 def _number(app, settings: InvoicesSettings, order: dict, kind: str, trigger_key: str, body: dict,
             refers_to: dict | None) -> dict:
     today = _today(app, settings)
     series = _series(settings, order["channel"])
     prefix = settings.invoice_prefix if kind == "invoice" else settings.credit_prefix
-    snap = {"kind": kind, "seller": _seller(settings), "buyer": buyer(order), "currency": order.get("currency") or "",
+    to = buyer(order)
+    snap = {"kind": kind, "seller": _seller(settings), "buyer": to, "currency": order.get("currency") or "",
             "order": {"key": order["key"], "channel": order["channel"], "order_id": order["order_id"],
                       "purchased_at": order.get("purchased_at") or ""},
             "refers_to": ({"doc_no": refers_to["doc_no"], "issue_date": refers_to["issue_date"]} if refers_to
-                          else None), **body}
+                          else None),
+            "einvoice": einvoice(settings, order["channel"], to), **body}
     if not snap["currency"]:
         raise Blocked("no_currency", "the order has no currency", "wait for the next order sync")
+    if snap["einvoice"] == "facturx":
+        # Validate the XML before a number is taken: a document that cannot be published must
+        # not hold a number (the number and date are the only things the final XML adds).
+        from .cii import CiiError, build
+
+        try:
+            build({**snap, "doc_no": "CHECK", "issue_date": today})
+        except CiiError as exc:
+            raise Blocked("einvoice_invalid", str(exc)[:500], "report this order's data; the XML builder missed it")
     # A credit note's series is the invoice series with the credit prefix: its own counter.
     series_key = series if kind == "invoice" else f"{series}:credit"
     row, _new = issue(app.store, series=series_key, year=int(today[:4]), prefix=prefix.replace("{series}", series),

@@ -33,13 +33,34 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+PRODUCER = "marketd"
+
+
 def render(snap: dict, font: str | None) -> bytes:
+    """The PDF; a snapshot with ``einvoice = "facturx"`` becomes a PDF/A-3B with its CII XML
+    embedded as ``factur-x.xml`` (relationship Data) and the Factur-X XMP."""
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(datetime.fromisoformat(snap["issue_date"]).replace(tzinfo=timezone.utc))
-    pdf.set_title(f"{TITLES[snap['kind']]} {snap['doc_no']}")
+    facturx = snap.get("einvoice") == "facturx"
+    if facturx and not font:
+        raise FileNotFoundError("a Factur-X invoice is a PDF/A, which needs an embedded font: install DejaVu Sans "
+                                "(fonts-dejavu-core) or set [jobs.invoices] font")
+    pdf = FPDF(format="A4", enforce_compliance="PDF/A-3B") if facturx else FPDF(format="A4")
+    created = datetime.fromisoformat(snap["issue_date"]).replace(tzinfo=timezone.utc)
+    pdf.set_creation_date(created)
+    title = f"{TITLES[snap['kind']]} {snap['doc_no']}"
+    pdf.set_title(title)
     pdf.set_author(snap["seller"]["name"])
+    pdf.set_producer(PRODUCER)
+    if facturx:
+        from . import cii
+        from .xmp import facturx_xmp
+
+        pdf.set_xmp_metadata(facturx_xmp(title=title, author=snap["seller"]["name"], producer=PRODUCER,
+                                         date=created.isoformat(timespec="seconds"), filename=cii.FILENAME))
+        pdf.embed_file(bytes=cii.build(snap), basename=cii.FILENAME, mime_type="text/xml",
+                       associated_file_relationship="Data", modification_date=created,
+                       desc="Factur-X invoice (EN 16931)")
     if font:
         pdf.add_font("doc", "", font)
         family, clean = "doc", str

@@ -42,6 +42,7 @@ class ChannelInvoicing(Settings):
     series: str | None = None                          # default: the account name
     vat_rate: str | None = None                        # rate of lines the order does not give one for
     credit_notes: bool = True
+    facturx: Literal["never", "b2b", "always"] | None = None  # None: the table's
 
     _check_rate = field_validator("vat_rate")(_rate)
 
@@ -56,6 +57,9 @@ class InvoicesSettings(JobSettings):
     width: int = Field(6, ge=1, le=12)
     timezone: str = "Europe/Berlin"                    # the issue date's day and year are the seller's
     batch: int = Field(500, ge=1)
+    # Factur-X (PDF/A-3 with the EN 16931 XML): "b2b" for buyers with a VAT id when the seller is
+    # established in DE or FR (where B2B e-invoices are due), "always", or "never"
+    facturx: Literal["never", "b2b", "always"] = "b2b"
     font: str | None = None                            # a TTF with the buyers' scripts; default DejaVu Sans
 
     _check_rate = field_validator("vat_rate")(_rate)
