@@ -126,6 +126,73 @@ def invoice_commands(cli) -> None:
         _report(app, row, order["key"], "credit_note")
 
 
+    @invoices.command("uploads")
+    @click.option("--all", "show_all", is_flag=True, help="Also the ones done.")
+    @click.pass_context
+    def uploads(ctx, show_all):
+        """Uploads to the marketplaces: waiting, pending (a person uploads), uncertain, failed."""
+        where = "" if show_all else " where u.state != 'done'"
+        rows = list(_app(ctx).store.db.query(
+            "select d.doc_no, u.channel, u.mode, u.state, u.attempts, u.reason, u.remote_ref from document_uploads u "
+            f"join documents d on d.id = u.doc_id{where} order by u.doc_id"))
+        for r in rows:
+            click.echo(f"{r['doc_no']:<24} {r['channel']:<14} {r['state']:<9} {r['mode']:<6} "
+                       + (r["remote_ref"] or r["reason"] or ""))
+        if not rows:
+            click.echo("nothing to upload")
+
+    def _upload_row(app, doc_no: str) -> dict:
+        rows = list(app.store.db.query("select u.* from document_uploads u join documents d on d.id = u.doc_id "
+                                       "where d.doc_no = ?", [doc_no]))
+        if not rows:
+            raise click.ClickException(f"{doc_no} has no upload (see `marketd invoices uploads`)")
+        return rows[0]
+
+    @invoices.command("upload")
+    @click.argument("doc_no")
+    @click.option("--force", is_flag=True, help="Send an uncertain or failed one again (check the marketplace first).")
+    @click.pass_context
+    def upload_cmd(ctx, doc_no, force):
+        """Upload one document now (also for an order flagged manual: you named it)."""
+        from .upload import upload_one
+
+        app = _app(ctx)
+        row = _upload_row(app, doc_no)
+        allowed = ("waiting", "uncertain", "failed") if force else ("waiting",)
+        if row["mode"] != "api" or row["state"] not in allowed:
+            raise click.ClickException(f"{doc_no} is {row['state']} ({row['mode']})"
+                                       + ("; --force sends it again" if row["state"] in ("uncertain", "failed") else ""))
+        with app.store.transaction() as db:
+            db.execute("update document_uploads set state = 'waiting', owner = null, next_attempt_at = null "
+                       "where doc_id = ?", [row["doc_id"]])
+        state = upload_one(app, row["doc_id"], explicit=True)
+        click.echo(f"{doc_no}: {state}")
+        if state != "done":
+            raise SystemExit(1)
+
+    @invoices.command("mark-uploaded")
+    @click.argument("doc_no")
+    @click.option("--by", help="Who uploaded it (default: $SUDO_USER or $USER).")
+    @click.option("--ref", help="The marketplace's reference, if it gave one.")
+    @click.pass_context
+    def mark_uploaded(ctx, doc_no, by, ref):
+        """Record that a person uploaded DOC_NO in the marketplace's portal."""
+        import os
+
+        app = _app(ctx)
+        row = _upload_row(app, doc_no)
+        if row["state"] == "done":
+            click.echo(f"{doc_no}: uploaded already")
+            return
+        who = by or os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+        now = app.clock.now().isoformat()
+        with app.store.transaction() as db:
+            db.execute("update document_uploads set state = 'done', done_at = ?, done_by = ?, remote_ref = ?, "
+                       "owner = null, updated_at = ? where doc_id = ?", [now, who, ref or f"manual:{who}", now,
+                                                                         row["doc_id"]])
+        click.echo(f"{doc_no}: recorded as uploaded by {who}")
+
+
 def _report(app, row, order_key: str, kind: str) -> None:
     if row is None:
         b = next(app.store.db.query("select * from documents_blocked where order_key = ? and kind = ?",

@@ -69,6 +69,12 @@ def issue_job(app, since=None) -> dict:
         order = app.store.get_order(key)
         if issue_credit(app, settings, order, font, trigger_key=REFUND_STATUS_TRIGGER, explicit=False):
             done["credit_notes"] += 1
+    from .upload import enqueue, settle_interrupted, upload_due, write_pending_lists
+
+    settle_interrupted(app)
+    enqueue(app, settings)
+    done["uploads"] = upload_due(app, settings.batch)
+    write_pending_lists(app, settings)
     if done["invoices"] or done["credit_notes"] or done["rendered"]:
         log.info("invoices: %(invoices)d invoice(s), %(credit_notes)d credit note(s), %(rendered)d re-rendered", done)
     return done

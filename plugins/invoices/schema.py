@@ -12,6 +12,10 @@
   deleted or renumbered; a document that must not stand is cancelled by a credit note.
 - ``documents_blocked``: orders that could not be issued (no VAT rate, no lines …) with the
   reason and the fix; no number was consumed for them.
+- ``document_uploads``: one row per published document of an account with ``upload`` on:
+  ``api`` rows go ``waiting → claimed → done`` (``failed``, ``uncertain`` when a crash came
+  between the claim and the recorded answer), ``manual`` rows wait in ``pending`` on the list a
+  person works through until ``marketd invoices mark-uploaded``.
 """
 from __future__ import annotations
 
@@ -35,4 +39,14 @@ def _v1(db) -> None:
                "message TEXT NOT NULL, fix TEXT, at TEXT NOT NULL, PRIMARY KEY (order_key, kind)) WITHOUT ROWID")
 
 
-MIGRATIONS = [(1, _v1)]
+def _v2(db) -> None:
+    """Uploads of published documents to the marketplace (or to a person's list)."""
+    db.execute(
+        "CREATE TABLE document_uploads (doc_id INTEGER PRIMARY KEY REFERENCES documents(id), channel TEXT NOT NULL, "
+        "mode TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, owner TEXT, claimed_at TEXT, "
+        "next_attempt_at TEXT, remote_ref TEXT, result TEXT, reason TEXT, created_at TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL, done_at TEXT, done_by TEXT)")
+    db.execute("CREATE INDEX idx_document_uploads_state ON document_uploads (state, next_attempt_at)")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2)]

@@ -43,6 +43,9 @@ class ChannelInvoicing(Settings):
     vat_rate: str | None = None                        # rate of lines the order does not give one for
     credit_notes: bool = True
     facturx: Literal["never", "b2b", "always"] | None = None  # None: the table's
+    # "api": the account's channel uploads it (capability upload_invoice); "manual": a person does,
+    # from outbox/reports/invoices-pending-upload-<account>.csv; "off": nobody
+    upload: Literal["off", "manual", "api"] = "off"
 
     _check_rate = field_validator("vat_rate")(_rate)
 

@@ -62,10 +62,11 @@ def make_env(tmp_path):
 
     apps = []
 
-    def make(**over):
+    def make(plugins: dict | None = None, accounts: dict | None = None, **over):
+        """``accounts``: the instance's [channels]; ``over``: keys of [jobs.invoices]."""
         clock = FakeClock(datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc))
-        app = make_app(tmp_path / f"i{len(apps)}", {"invoices": invoices}, clock=clock,
-                       jobs={"invoices": invoice_config(**over)})
+        app = make_app(tmp_path / f"i{len(apps)}", {"invoices": invoices, **(plugins or {})}, clock=clock,
+                       channels=accounts, jobs={"invoices": invoice_config(**over)})
         apps.append(app)
         return Env(app)
 
