@@ -59,6 +59,16 @@ class Capabilities:
     # fetch_data_model(ref, known_checksum=None) -> dict | None: the platform's data model for a
     # product type / category (docs/plugins/content.md "Model sources"); search_data_models(words)
     data_models: bool = False
+    # Fulfilment actions on the remote order (the actions plugin, docs/plugins/actions.md): a
+    # channel declaring one implements the method of the same name, answering {"ok": bool,
+    # "ref"?, "error"?} and raising TransientError to be asked again:
+    # accept_order(order_id), refuse_order(order_id, reason), cancel_order(order_id, lines, reason),
+    # refund(order_id, amount, currency, lines, reason), ship_without_tracking(order_id)
+    accept_order: bool = False
+    refuse_order: bool = False
+    cancel_order: bool = False
+    refund: bool = False
+    ship_without_tracking: bool = False
 
 
 class Channel:

@@ -37,7 +37,8 @@ from .shipping import Shipping
 
 class ManoManoChannel(OrderSync, Decisions, Shipping, Channel):
     type = "manomano"
-    capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, parse_settlements=True, upload_invoice=False)
+    capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, parse_settlements=True, upload_invoice=False,
+                                accept_order=True, refuse_order=True)
     settings_model = ManoManoChannelSettings
 
     def __init__(self, app, name: str, settings: ManoManoChannelSettings | dict, transport=None):
