@@ -25,7 +25,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
+from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, redact_text, utc_iso
 
 from . import mapper
 from .client import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError, error_list
@@ -39,7 +39,7 @@ ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
 class AmazonChannel(Channel):
     type = "amazon"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True, data_models=True)
+                                parse_settlements=True, data_models=True, fetch_customizations=True)
     settings_model = AmazonChannelSettings
 
     def __init__(self, app, name: str, settings: AmazonChannelSettings | dict, transport=None):
@@ -254,6 +254,19 @@ class AmazonChannel(Channel):
             result["error"] = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or f"HTTP {resp.status_code}"
             log.warning("amazon %s: confirmShipment for %s refused: %s", self.name, order_id, result["error"])
         return result
+
+    def fetch_customization(self, url: str, max_bytes: int) -> bytes:
+        """An Amazon Custom archive (``customizedUrl``): a plain GET of the presigned link, with no
+        SP-API headers, like a report document. The link is buyer data: never logged."""
+        resp = self.api.download_http.request("GET", url, operation="customization")
+        if resp.status_code != 200:
+            raise SpApiError("customization", resp.status_code,
+                             [{"code": "Download", "message": redact_text(resp.text)[:200]}],
+                             hint="the personalisation link may have expired; the next order sync brings a fresh one")
+        if len(resp.content) > max_bytes:
+            raise SpApiError("customization", resp.status_code,
+                             [{"code": "TooLarge", "message": f"{len(resp.content)} bytes (at most {max_bytes})"}])
+        return resp.content
 
     def shipment_confirmed(self, order_id: str, package: dict) -> bool | None:
         """Is this package (by tracking number) already on the order at Amazon? None = cannot tell."""
