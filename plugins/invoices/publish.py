@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from .numbering import safe_name
-from .render import render
+from .render import render_for
 
 log = logging.getLogger("marketd.invoices")
 
@@ -61,7 +61,7 @@ def publish(app, row: dict, font: str | None) -> Path:
     from marketd.sdk import crashpoint
 
     snap = json.loads(row["snapshot"])
-    data = render(snap, font)
+    data = render_for(snap, font, Path(app.state_dir) / "fonts")
     final = doc_path(app.outbox_dir, row)
     write_private(final, data)
     crashpoint("invoices_after_file")

@@ -36,6 +36,13 @@ def _latin1(text: str) -> str:
 PRODUCER = "marketd"
 
 
+def render_for(snap: dict, font: str | None, cache_dir=None) -> bytes:
+    """:func:`render` with the font :func:`fonts.choose` picks for this snapshot."""
+    from .fonts import choose
+
+    return render(snap, choose(snap, font, cache_dir))
+
+
 def render(snap: dict, font: str | None) -> bytes:
     """The PDF; a snapshot with ``einvoice = "facturx"`` becomes a PDF/A-3B with its CII XML
     embedded as ``factur-x.xml`` (relationship Data) and the Factur-X XMP."""

@@ -112,10 +112,11 @@ def test_the_xsd_check_refuses_what_the_standard_forbids():
 def test_a_factur_x_render_is_reproducible(make_env):
     import json
 
-    from marketd.plugins.invoices.render import find_font, render
+    from marketd.plugins.invoices.render import find_font, render_for
 
     env = make_env()
     b2b_order(env, "FX-5")
     env.run()
     (doc,) = env.docs()
-    assert render(json.loads(doc["snapshot"]), find_font(None)) == Path(doc["pdf_path"]).read_bytes()
+    assert render_for(json.loads(doc["snapshot"]), find_font(None), env.app.state_dir / "fonts") == \
+        Path(doc["pdf_path"]).read_bytes()

@@ -198,14 +198,14 @@ def test_the_issue_date_never_goes_back_and_the_year_starts_a_new_series(make_en
 
 
 def test_rendering_again_gives_the_same_bytes_and_a_lost_file_is_rendered_again(make_env):
-    from marketd.plugins.invoices.render import find_font, render
+    from marketd.plugins.invoices.render import find_font, render_for
 
     env = make_env()
     env.order("Z-1")
     env.run()
     (doc,) = env.docs()
     snap = json.loads(doc["snapshot"])
-    assert render(snap, find_font(None)) == Path(doc["pdf_path"]).read_bytes()
+    assert render_for(snap, find_font(None), env.app.state_dir / "fonts") == Path(doc["pdf_path"]).read_bytes()
     # a crash between the commit and the file: the row stays 'numbered' and the next run renders it
     with env.app.store.transaction() as db:
         db.execute("update documents set state = 'numbered', pdf_path = null, pdf_sha256 = null")
@@ -254,3 +254,26 @@ def test_an_order_flagged_manual_is_not_invoiced_automatically_but_by_hand_it_is
     mark_manual(env.app.store, third, by="anna", reason="x", source="cli", at=at)
     row = issue_invoice(env.app, invoice_settings(env.app), env.app.store.get_order(third), None, explicit=True)
     assert row["number"] == 3
+
+
+def test_the_usual_document_embeds_the_prepared_subset_and_other_scripts_the_full_font(make_env, tmp_path):
+    from pypdf import PdfReader
+
+    from marketd.plugins.invoices.fonts import choose
+    from marketd.plugins.invoices.render import find_font
+
+    full = find_font(None)
+    if full is None:
+        pytest.skip("no DejaVu Sans here: the core font is used and there is nothing to subset")
+    env = make_env()
+    env.order("F-1")
+    env.order("F-2", items=[{"sku": "T", "title": "茶碗 (Chawan)", "quantity": 1, "unit_price": "23.80"}])
+    env.run()
+    latin, cjk = env.docs()
+    cache = env.app.state_dir / "fonts"
+    (subset,) = cache.glob("*.ttf")
+    assert choose(json.loads(latin["snapshot"]), full, cache) == str(subset)
+    assert choose(json.loads(cjk["snapshot"]), full, cache) == full
+    assert "Jana Nováková" in pdf_text(Path(latin["pdf_path"]))
+    assert "(Chawan)" in pdf_text(Path(cjk["pdf_path"]))
+    assert Path(latin["pdf_path"]).stat().st_size < Path(cjk["pdf_path"]).stat().st_size
