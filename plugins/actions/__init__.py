@@ -53,3 +53,13 @@ def status_sections(app):
         lines.append(f"{counts['uncertain']} action(s) interrupted mid-call: check the marketplace "
                      "(`marketd orders actions`)")
     return {"Order actions": lines}
+
+
+@hookimpl
+def buyer_data_hold(app, order):
+    db = app.store.db
+    if "order_actions" in db.table_names() and db.execute(
+            "select 1 from order_actions where order_key = ? and state in ('waiting', 'claimed', 'uncertain')",
+            [order["key"]]).fetchone():
+        return "a fulfilment action on it is not settled"
+    return None

@@ -48,3 +48,20 @@ def status_sections(app):
                       "order by noted_at desc limit 5"):
         lines.append(f"{r['order_id']} item {r['item_id']}: {r['reason']}")
     return {"Amazon Custom": lines}
+
+
+@hookimpl
+def buyer_data_hold(app, order):
+    db = app.store.db
+    if "custom_items" in db.table_names() and db.execute(
+            "select 1 from custom_items where order_key = ? and state = 'waiting'", [order["key"]]).fetchone():
+        return "its personalisation archive is not downloaded yet"
+    return None
+
+
+@hookimpl
+def buyer_data_purged(app, order):
+    """The archives and production sheets hold the buyer's texts and photos: removed with the rest."""
+    from .job import forget_order
+
+    forget_order(app, order)

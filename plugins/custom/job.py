@@ -131,3 +131,13 @@ def download_job(app, since=None) -> dict:
         state = fetch_one(app, row, settings)
         out[state] = out.get(state, 0) + 1
     return out
+
+
+def forget_order(app, order: dict) -> int:
+    """Delete the order's folder under ``outbox/custom/`` and mark its items purged."""
+    folder = app.outbox_dir / "custom" / safe_part(order["order_id"])
+    n = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+    shutil.rmtree(folder, ignore_errors=True)
+    with app.store.transaction() as db:
+        db.execute("update custom_items set state = 'purged', files = null where order_key = ?", [order["key"]])
+    return n

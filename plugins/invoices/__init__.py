@@ -46,3 +46,17 @@ def status_sections(app):
     from .status import status_lines
 
     return status_lines(app)
+
+
+@hookimpl
+def buyer_data_hold(app, order):
+    """An invoice still due (blocked, or numbered and not yet rendered) needs the buyer's address.
+    Issued documents keep their own copy (the snapshot) for the tax retention."""
+    db = app.store.db
+    if "documents" not in db.table_names():
+        return None
+    if db.execute("select 1 from documents_blocked where order_key = ? and reason not like 'issued_by_%' "
+                  "and reason != 'not_configured' union all select 1 from documents where order_key = ? and "
+                  "state = 'numbered'", [order["key"], order["key"]]).fetchone():
+        return "its invoice is not issued yet"
+    return None
