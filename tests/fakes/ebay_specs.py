@@ -38,7 +38,7 @@ from tests.fakes.specs import REPO, shared_dir
 EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_finances_v1_oas3.json"}
 OPERATIONS = {
     "getOrders": "fulfillment", "getOrder": "fulfillment", "createShippingFulfillment": "fulfillment",
-    "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment",
+    "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment", "issueRefund": "fulfillment",
     "getPayouts": "finances", "getPayout": "finances", "getTransactions": "finances",
 }
 # Answers of eBay's gateway that no operation declares: token/scope refusals, the call limit, and
