@@ -198,7 +198,9 @@ def orders_commands(cli) -> None:
             except ValueError:
                 items = []
             for it in items:
-                click.echo(f"  item: {it.get('quantity') or ''} x {it.get('sku') or ''} {it.get('title') or ''}".rstrip())
+                mark = "  [personalised]" if it.get("customized_url") else ""  # Amazon Custom: see outbox/custom/
+                click.echo(f"  item: {it.get('quantity') or ''} x {it.get('sku') or ''} {it.get('title') or ''}".rstrip()
+                           + mark)
             flag = manual_flag(app.store.db, o["key"])
             if flag:
                 click.echo(f"  MANUAL: handled by hand (by {flag['set_by'] or '?'} at {flag['set_at']}: "
