@@ -148,6 +148,13 @@ def order_imported(app, order):
 
 
 @hookspec
+def order_action_done(app, action):
+    """Event: a fulfilment action was carried out at the marketplace (the ``actions`` plugin):
+    ``action`` is its ledger row (``order_key``, ``action``, ``params`` JSON with ``amount`` and
+    ``currency`` for a refund, ``remote_ref``). The invoices plugin issues a credit note for a refund."""
+
+
+@hookspec
 def buyer_data_hold(app, order):
     """Why ``order``'s buyer data must be kept past its retention for now (open business this
     plugin still has with it: an action not answered, an archive not yet downloaded …): return a

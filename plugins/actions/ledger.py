@@ -168,7 +168,10 @@ def perform(app, action_id: int, *, explicit: bool = False) -> dict:
          remote_ref=str(result.get("ref") or "") or None, error=None if ok else str(result.get("error"))[:500],
          done_at=app.clock.now().isoformat() if ok else None)
     crashpoint("actions_after_record")
-    return _row(app, action_id)
+    done = _row(app, action_id)
+    if ok:
+        app.emit("order_action_done", action=done)
+    return done
 
 
 def _row(app, action_id: int) -> dict:

@@ -60,3 +60,13 @@ def buyer_data_hold(app, order):
                   "state = 'numbered'", [order["key"], order["key"]]).fetchone():
         return "its invoice is not issued yet"
     return None
+
+
+@hookimpl
+def order_action_done(app, action):
+    """A refund made through ``marketd orders act`` gets its credit note (once per action)."""
+    if action.get("action") != "refund":
+        return
+    from .issuer import credit_for_refund
+
+    credit_for_refund(app, action)

@@ -209,3 +209,27 @@ def issue_credit(app, settings: InvoicesSettings, order: dict, font: str | None,
         publish(app, found, font)
         found = dict(next(app.store.db.query("select * from documents where id = ?", [found["id"]])))
     return found
+
+
+def credit_for_refund(app, action: dict) -> dict | None:
+    """The credit note of a refund action (``trigger_key`` = the action), for its amount or, for
+    a full refund, all that is left on the invoice. Nothing when the account is not invoiced by
+    marketd or the order has no invoice (a refund before the invoice needs no credit note)."""
+    import json as _json
+
+    from .render import find_font
+    from .settings import invoice_settings
+
+    settings = invoice_settings(app)
+    order = app.store.get_order(action["order_key"])
+    chan = settings.channels.get((order or {}).get("channel"))
+    if order is None or chan is None or chan.issuer != "seller" or not chan.credit_notes or not settings.configured():
+        return None
+    params = _json.loads(action.get("params") or "{}")
+    amount = Decimal(params["amount"]) if params.get("amount") else None
+    if amount is not None and params.get("currency") and params["currency"] != order.get("currency"):
+        _block(app, order["key"], "credit_note", Blocked("currency", f"refund in {params['currency']}, invoice in "
+                                                                     f"{order.get('currency')}", "credit it by hand"))
+        return None
+    return issue_credit(app, settings, order, find_font(settings.font), trigger_key=f"action:{action['id']}",
+                        amount=amount)

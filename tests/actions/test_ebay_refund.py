@@ -64,3 +64,28 @@ def test_a_full_refund_takes_the_stored_total_and_lines_are_refused(fake, make_a
     res = act(app, oid, "refund", "--lines", "SKU-1:1", "--reason", "other")
     assert res.exit_code != 0 and "amount per line" in res.output
     assert len(fake.refunds) == 1
+
+
+def test_a_refund_made_here_gets_its_credit_note_against_the_invoice(fake, make_app, tmp_path):  # noqa: F811
+    import json
+
+    import marketd.plugins.invoices as invoices_plugin
+    from marketd.plugins.invoices.issuer import issue_invoice
+    from marketd.plugins.invoices.render import find_font
+    from marketd.plugins.invoices.settings import InvoicesSettings, invoice_settings
+
+    orders = fake.populate(1, days=2)
+    app = make_app(extra_plugins={"actions": actions_plugin, "invoices": invoices_plugin}, shop={})
+    # the eBay fixture builds the App without [jobs]: the table as a start would have validated it
+    app.config["jobs"]["invoices"] = InvoicesSettings.model_validate({
+        "seller": {"name": "Bottega Srl", "vat_id": "IT01234567890", "country": "IT"}, "vat_rate": "22",
+        "channels": {"shop": {}}})
+    app.channel("shop").sync_orders(None)
+    oid = orders[0]["orderId"]
+    order = app.store.get_order(f"shop:{oid}")
+    inv = issue_invoice(app, invoice_settings(app), order, find_font(None), explicit=True)
+    res = act(app, oid, "refund", "--amount", "2.00", "--currency", order["currency"], "--reason", "price_error")
+    assert res.exit_code == 0, res.output
+    (cn,) = app.store.db.query("select * from documents where kind = 'credit_note'")
+    assert (cn["refers_to"], cn["total_gross"], cn["trigger_key"]) == (inv["id"], "2.00", "action:1")
+    assert json.loads(cn["snapshot"])["refers_to"]["doc_no"] == inv["doc_no"]
