@@ -24,7 +24,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-from marketd.sdk import Backoff, ConfigError, TransientError, crashpoint, order_guard, write_csv
+from marketd.sdk import Backoff, ConfigError, TransientError, crashpoint, csv_text, order_guard
 
 from .settings import InvoicesSettings
 
@@ -167,10 +167,15 @@ def write_pending_lists(app, settings: InvoicesSettings) -> list[Path]:
             rows.append({**r, "order_id": json.loads(r["snapshot"])["order"]["order_id"], "file": r["pdf_path"],
                          "since": r["created_at"]})
         path = app.outbox_dir / "reports" / f"invoices-pending-upload-{channel}.csv"
+        text = csv_text(PENDING_COLUMNS, rows)
+        paths.append(path)
+        try:
+            if path.read_bytes() == text.encode("utf-8"):
+                continue  # unchanged: not rewritten (a new file would be pushed to an ERP again)
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            write_csv(fh, PENDING_COLUMNS, rows)
+        tmp.write_bytes(text.encode("utf-8"))
         os.replace(tmp, path)
-        paths.append(path)
     return paths

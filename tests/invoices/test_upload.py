@@ -158,3 +158,15 @@ def test_a_manual_flag_holds_the_upload_until_cleared_and_the_portal_list_shows_
     env.run()
     assert [r["order_id"] for r in csv.DictReader(pending.open(encoding="utf-8"))] == ["M-2"]
     assert uploads(env)["INV-mano-2026-000001"]["remote_ref"] == "toolbox-77"
+
+
+def test_the_pending_list_is_rewritten_only_when_it_changes(env):
+    env.order("M-9", channel="mano")
+    env.run()
+    pending = env.app.outbox_dir / "reports" / "invoices-pending-upload-mano.csv"
+    inode = pending.stat().st_ino
+    env.run()
+    assert pending.stat().st_ino == inode  # same list: same file (an ERP push would send it again)
+    env.order("M-10", channel="mano")
+    env.run()
+    assert pending.stat().st_ino != inode and "M-10" in pending.read_text(encoding="utf-8")
