@@ -51,6 +51,9 @@ def note_order(app, order) -> int:
         for r in rows:
             db.execute("insert or ignore into custom_items (order_key, item_id, channel, order_id, sku, state, noted_at) "
                        "values (?, ?, ?, ?, ?, 'waiting', ?)", [*r, now])
+            # a failed download (an expired link) is tried again with the link this import brought
+            db.execute("update custom_items set state = 'waiting', next_attempt_at = null where order_key = ? and "
+                       "item_id = ? and state = 'failed'", [r[0], r[1]])
     return len(rows)
 
 

@@ -111,3 +111,8 @@ def test_an_expired_link_waits_for_a_fresh_one(app, fake, clock):  # noqa: F811
     assert run_job(app, "custom-downloads") is None
     row = rows(app)["9"]
     assert row["state"] == "failed" and "expired" in row["reason"]
+    # the next order sync brings a fresh link: the download is tried again with it
+    import_order(app, "302-9", [{"order_item_id": "9", "sku": "A", "quantity": 1,
+                                 "customized_url": presigned(fake, archives.good_zip("302-9", "9"))}])
+    assert run_job(app, "custom-downloads") is None
+    assert rows(app)["9"]["state"] == "done"
