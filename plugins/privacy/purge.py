@@ -109,7 +109,8 @@ def purge_job(app, since=None) -> dict:
     marks = ",".join("?" * len(FINAL))
     rows = list(db.query(
         f"select * from orders where upper(status) in ({marks}) and coalesce(updated_at, purchased_at, imported_at) < ? "
-        "and not exists (select 1 from purges p where p.order_key = orders.key) "
+        "and not exists (select 1 from purges p where p.order_key = orders.key and p.at > coalesce(orders.updated_at, "
+        "orders.purchased_at, '')) "
         "order by key", [*FINAL, cutoff]))
     rule = f"buyer_data_days={settings.buyer_data_days}"
     out = {"purged": 0, "held": 0}

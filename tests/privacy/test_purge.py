@@ -75,6 +75,17 @@ def test_buyer_data_past_retention_is_purged_everywhere_and_recorded_without_it(
     assert NAME not in json.dumps(p) and EMAIL not in json.dumps(p)
     assert run_job(app, "privacy-purge") is None
     assert app.store.db.execute("select count(*) from purges").fetchone()[0] == 1
+    # the marketplace changed the order later (a return) and the sync brought the buyer back: once
+    # that change is past its retention too, the order is purged again
+    later = (app.clock.now() + timedelta(days=1)).isoformat()
+    app.store.upsert_order({"key": old, "channel": "amz", "order_id": "OLD-1", "status": "RETURNED",
+                            "updated_at": later, "buyer_name": NAME})
+    assert run_job(app, "privacy-purge") is None
+    assert app.store.get_order(old)["buyer_name"] == NAME  # within its retention again
+    app.clock.advance(32 * 86400)
+    assert run_job(app, "privacy-purge") is None
+    assert app.store.get_order(old)["buyer_name"] is None
+    assert app.store.db.execute("select count(*) from purges where order_key = ?", [old]).fetchone()[0] == 2
 
 
 def test_the_database_file_no_longer_holds_the_purged_values(app):
