@@ -18,6 +18,13 @@ def register_migrations(register):
 
 
 @hookimpl
+def register_inbox_handlers(register):
+    from .provider import ProviderInvoicesHandler
+
+    register(ProviderInvoicesHandler())
+
+
+@hookimpl
 def register_jobs(register):
     from .job import issue_job
     from .settings import InvoicesSettings

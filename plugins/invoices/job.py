@@ -69,7 +69,10 @@ def issue_job(app, since=None) -> dict:
         order = app.store.get_order(key)
         if issue_credit(app, settings, order, font, trigger_key=REFUND_STATUS_TRIGGER, explicit=False):
             done["credit_notes"] += 1
+    from .provider import export_due
     from .upload import enqueue, settle_interrupted, upload_due, write_pending_lists
+
+    done["exported"] = export_due(app, settings, lambda chan: TRIGGER_STATUSES[chan.trigger or settings.trigger])
 
     settle_interrupted(app)
     enqueue(app, settings)

@@ -49,4 +49,10 @@ def _v2(db) -> None:
     db.execute("CREATE INDEX idx_document_uploads_state ON document_uploads (state, next_attempt_at)")
 
 
-MIGRATIONS = [(1, _v1), (2, _v2)]
+def _v3(db) -> None:
+    """Orders handed to an external invoicing provider (one export per order)."""
+    db.execute("CREATE TABLE provider_exports (order_key TEXT PRIMARY KEY, provider TEXT NOT NULL, path TEXT NOT NULL, "
+               "exported_at TEXT NOT NULL) WITHOUT ROWID")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3)]

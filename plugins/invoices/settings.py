@@ -46,6 +46,9 @@ class ChannelInvoicing(Settings):
     # "api": the account's channel uploads it (capability upload_invoice); "manual": a person does,
     # from outbox/reports/invoices-pending-upload-<account>.csv; "off": nobody
     upload: Literal["off", "manual", "api"] = "off"
+    # issuer = "provider": the provider's name; orders go to outbox/invoicing/<provider>/ and its
+    # PDFs come back through inbox/provider-invoices/
+    provider: str = Field("provider", pattern=r"^[A-Za-z0-9_-]{1,40}$")
 
     _check_rate = field_validator("vat_rate")(_rate)
 
