@@ -98,7 +98,11 @@ class App:
         return out
 
     def migrate(self) -> list[str]:
-        components: dict[str, list] = {}
+        from . import orderflags
+
+        # Core tables outside the core's own version line: their own component, so their
+        # versions never collide with another branch's core migration.
+        components: dict[str, list] = {orderflags.COMPONENT: list(orderflags.MIGRATIONS)}
         for component, steps in self.plugins.collect("register_migrations"):
             components.setdefault(component, []).extend(steps)
         return self.store.migrate(components)

@@ -147,7 +147,15 @@ class Group(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
 
     def get_command(self, ctx, name):
-        return super().get_command(ctx, name) or self._plugin_commands(ctx).get(name)
+        core = super().get_command(ctx, name)
+        extra = self._plugin_commands(ctx).get(name)
+        if isinstance(core, click.Group) and isinstance(extra, click.Group):
+            # A plugin adding subcommands to a core group (``marketd orders act`` from the actions
+            # plugin): one group with both, the core's winning a clash; the core group is not changed.
+            return click.Group(name, commands={**extra.commands, **core.commands}, help=core.help,
+                               short_help=core.short_help, callback=core.callback, params=core.params,
+                               invoke_without_command=core.invoke_without_command)
+        return core or extra
 
 
 @click.group(cls=Group)

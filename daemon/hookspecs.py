@@ -148,6 +148,27 @@ def order_imported(app, order):
 
 
 @hookspec
+def order_action_done(app, action):
+    """Event: a fulfilment action was carried out at the marketplace (the ``actions`` plugin):
+    ``action`` is its ledger row (``order_key``, ``action``, ``params`` JSON with ``amount`` and
+    ``currency`` for a refund, ``remote_ref``). The invoices plugin issues a credit note for a refund."""
+
+
+@hookspec
+def buyer_data_hold(app, order):
+    """Why ``order``'s buyer data must be kept past its retention for now (open business this
+    plugin still has with it: an action not answered, an archive not yet downloaded …): return a
+    short reason, or ``None``. The ``privacy`` plugin's purge defers an order any plugin holds."""
+
+
+@hookspec
+def buyer_data_purged(app, order):
+    """Event: the buyer data of ``order`` (its key, channel and ids; the personal fields are gone
+    already) was purged from the core's orders table after its retention. Remove this plugin's
+    own copies (files, columns) now; the purge record lists what the core removed."""
+
+
+@hookspec
 def shipment_updated(app, shipment, old_status, new_status):
     """Event: a shipment's normalised tracking status changed."""
 

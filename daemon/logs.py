@@ -2,7 +2,8 @@
 
 Under systemd (``JOURNAL_STREAM`` set) lines carry ``<N>`` syslog priority prefixes and no
 timestamp (journald adds its own); elsewhere a plain timestamped format. Every record passes a
-filter that masks registered secrets, e-mail addresses and bearer tokens, so neither a plugin's
+filter that masks registered secrets, e-mail addresses, bearer tokens and the signatures of
+presigned links, so neither a plugin's
 careless ``log.info(order)`` nor an httpx debug line leaks them.
 
 Input files are untrusted and can hold megabyte-long values, so two rules keep logging cheap
@@ -32,6 +33,10 @@ _LOCAL = r"[\w.%+-]"
 EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}++@(?:[^\W_][\w-]*+\.)+[^\W\d_]{{2,}}+")
 _BEARER = re.compile(r"(?i)(bearer\s++|x-amz-access-token['\"]?\s*+[:=]\s*+['\"]?|Atza\|)[A-Za-z0-9._|\-]++")
 _REFRESH = re.compile(r"Atzr\|[A-Za-z0-9._\-|]++")
+# Presigned links (S3 report documents, Amazon Custom archives): whoever holds the signature can
+# fetch the document, and a Custom archive is the buyer's personal data.
+_PRESIGNED = re.compile(r"(?i)((?<![\w-])(?:x-amz-signature|x-amz-credential|x-amz-security-token|signature)=)"
+                        r"[^&\s\"'<>]++")
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 MAX_LINE = 1000        # characters per logged line, after redaction
 QUOTE_LIMIT = 60       # characters of an input value quoted in a message
@@ -45,6 +50,7 @@ def redact(text: str) -> str:
     text = REDACTOR(text)
     text = _REFRESH.sub("Atzr|***", text)
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
+    text = _PRESIGNED.sub(lambda m: m.group(1) + "***", text)
     return mask_emails(text)
 
 

@@ -66,6 +66,16 @@ class Capabilities:
     account_health: bool = False
     # notifications_setup(queue_arn, types) / notifications_status(): the platform's push subscriptions
     notifications: bool = False
+    # Fulfilment actions on the remote order (the actions plugin, docs/plugins/actions.md): a
+    # channel declaring one implements the method of the same name, answering {"ok": bool,
+    # "ref"?, "error"?} and raising TransientError to be asked again:
+    # accept_order(order_id), refuse_order(order_id, reason), cancel_order(order_id, lines, reason),
+    # refund(order_id, amount, currency, lines, reason), ship_without_tracking(order_id)
+    accept_order: bool = False
+    refuse_order: bool = False
+    cancel_order: bool = False
+    refund: bool = False
+    ship_without_tracking: bool = False
 
 
 class Channel:

@@ -1,4 +1,5 @@
-"""``marketd orders list`` and ``marketd orders show``: the orders of every channel.
+"""``marketd orders list``, ``show``, ``mark-manual`` and ``unmark-manual``: the orders of every
+channel, and the manual-operation flag (:mod:`marketd.orderflags`).
 
 The order part is the core's (the ``orders`` table); what the marketplaces' payouts moved for
 an order comes through the ``order_finance`` hook (the built-in ``settlements`` plugin answers
@@ -73,8 +74,46 @@ def _one_currency(totals: list[dict], key: str) -> str:
     return totals[0][key]
 
 
+def _one_order(app, ref: str) -> dict:
+    found = app.store.find_orders_by_ref(ref)
+    if not found:
+        raise click.ClickException(f"no order {ref} (see `marketd orders list`)")
+    if len(found) > 1:
+        raise click.ClickException(f"{ref} names {len(found)} orders ({', '.join(o['key'] for o in found)}): give the key")
+    return found[0]
+
+
+def _who(by: str | None) -> str:
+    import os
+
+    return by or os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+
+
 def orders_commands(cli) -> None:
     from .cli import build_app
+    from .orderflags import manual_flag, mark_manual, unmark_manual
+
+    def flag_command(name: str, setting: bool):
+        @orders.command(name)
+        @click.argument("order")
+        @click.option("--reason", required=True, help="What was done by hand (kept with the flag).")
+        @click.option("--by", help="Who (default: $SUDO_USER or $USER).")
+        @click.pass_context
+        def command(ctx, order, reason, by):
+            app = build_app(ctx)
+            key = _one_order(app, order)["key"]
+            at = app.clock.now().isoformat()
+            if setting:
+                changed = mark_manual(app.store, key, by=_who(by), reason=reason, source="cli", at=at)
+            else:
+                changed = unmark_manual(app.store, key, by=_who(by), reason=reason, at=at)
+            state = "flagged as handled by hand" if setting else "no longer flagged"
+            click.echo(f"{key}: {state}" + ("" if changed else " (already)"))
+
+        command.__doc__ = ("Flag ORDER as handled by hand in the marketplace's portal: the tracking push, invoicing "
+                           "and actions skip it from now on." if setting else
+                           "Clear the manual-operation flag of ORDER: automatic paths act on it again.")
+        return command
 
     @cli.group("orders")
     def orders():
@@ -118,6 +157,8 @@ def orders_commands(cli) -> None:
             click.echo("no orders")
 
     list_.name = "list"
+    flag_command("mark-manual", True)
+    flag_command("unmark-manual", False)
 
     @orders.command("show")
     @click.argument("order")
@@ -157,7 +198,13 @@ def orders_commands(cli) -> None:
             except ValueError:
                 items = []
             for it in items:
-                click.echo(f"  item: {it.get('quantity') or ''} x {it.get('sku') or ''} {it.get('title') or ''}".rstrip())
+                mark = "  [personalised]" if it.get("customized_url") else ""  # Amazon Custom: see outbox/custom/
+                click.echo(f"  item: {it.get('quantity') or ''} x {it.get('sku') or ''} {it.get('title') or ''}".rstrip()
+                           + mark)
+            flag = manual_flag(app.store.db, o["key"])
+            if flag:
+                click.echo(f"  MANUAL: handled by hand (by {flag['set_by'] or '?'} at {flag['set_at']}: "
+                           f"{flag['reason'] or 'no reason given'}); automatic paths skip this order")
             f = money.get(o["key"])
             if not f:
                 fee = f", the marketplace announced a fee of {o['expected_fee']}" if o.get("expected_fee") else ""

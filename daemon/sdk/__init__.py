@@ -19,7 +19,9 @@ What each group is for:
   read with ``app.secret(ref)``), never its value. See ``settings_model`` in ``hookspecs.py``.
 - **Channels, jobs and money** — ``Channel`` and ``Capabilities`` (a marketplace account),
   ``JobSpec`` (a scheduled job), ``Money``; ``ORDER_STATUSES`` and ``normalise_order_status``
-  (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``).
+  (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``);
+  ``order_guard(app, order_key, purpose)``: the reason an automatic path must not act on an order
+  a person flagged as handled by hand (``marketd orders mark-manual``), or None.
 - **Settlements** — ``marketd.sdk.settlements``: the payout models every marketplace's payout
   file is parsed into (``Payout``, ``PayoutLine``, ``Category`` …) and the ``SettlementFormat``
   a channel plugin registers (``register_settlement_formats``).
@@ -84,6 +86,7 @@ _OWNERS = {
     "..inbox": ["crashpoint"],
     "..models": ["Capabilities", "Channel", "JobSpec", "Money"],
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
+    "..orderflags": ["order_guard", "manual_flag", "mark_manual"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
     "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
                   "parse_decimal", "votes"],
@@ -124,6 +127,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..inbox import crashpoint
     from ..models import Capabilities, Channel, JobSpec, Money
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
+    from ..orderflags import manual_flag, mark_manual, order_guard
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
     from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
                            parse_decimal, votes)
@@ -188,6 +192,8 @@ __all__ = [
     "did_you_mean",
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
+    # the manual-operation flag: every automatic path asks order_guard before acting on an order
+    "order_guard", "manual_flag", "mark_manual",
     # carriers
     "Address", "Parcel", "ShipmentRequest", "Label", "ParcelResult", "ShipmentResult", "TrackingEvent",
     "TrackingResult", "Message", "Carrier", "LabelFormat", "TrackingStatus", "FINAL_STATUSES",

@@ -44,9 +44,10 @@ def run_job(app, name: str) -> str | None:
     return JobRunner(app).run_job(name)
 
 
-def crashpoint_env(name: str) -> dict:
-    """Environment for a daemon subprocess that kills itself (SIGKILL) at ``crashpoint(name)``."""
-    return {CRASHPOINT_ENV: name}
+def crashpoint_env(name: str, nth: int | None = None) -> dict:
+    """Environment for a daemon subprocess that kills itself (SIGKILL) at ``crashpoint(name)``,
+    the ``nth`` time it gets there (default: the first)."""
+    return {CRASHPOINT_ENV: f"{name}@{nth}" if nth else name}
 
 
 __all__ = ["FakeClock", "make_app", "process_file", "run_job", "crashpoint_env", "CRASHPOINT_ENV"]

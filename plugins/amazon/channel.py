@@ -25,7 +25,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
+from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, redact_text, utc_iso
 
 from . import mapper
 from .client import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError, error_list
@@ -40,7 +40,8 @@ class AmazonChannel(Channel):
     type = "amazon"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True, data_models=True, update_listings=True,
-                                fetch_listings=True, account_health=True, notifications=True)
+                                fetch_listings=True, account_health=True, notifications=True,
+                                fetch_customizations=True, upload_invoice=True)
     health_report_kinds = ("performance", "feedback", "returns")
     settings_model = AmazonChannelSettings
 
@@ -256,6 +257,43 @@ class AmazonChannel(Channel):
             result["error"] = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or f"HTTP {resp.status_code}"
             log.warning("amazon %s: confirmShipment for %s refused: %s", self.name, order_id, result["error"])
         return result
+
+    def upload_invoice(self, pdf: bytes, meta: dict) -> dict:
+        """One invoice or credit note as an ``UPLOAD_VAT_INVOICE`` feed (research §1.7): the PDF is
+        the feed document (``application/pdf``), its metadata the feed options (lowercase
+        ``metadata:*``). One PDF per feed, and ``createFeed`` allows about 30 feeds an hour: the
+        invoices plugin's upload queue paces itself on the client's rate limiter. Steps before
+        ``createFeed`` can be repeated; ``createFeed`` itself runs under the invoices plugin's claim.
+        Amazon reports nothing per invoice for sellers outside VCS: success is the accepted feed."""
+        from . import listings_api as feeds
+
+        credit = meta.get("kind") == "credit_note"
+        options = {"metadata:orderid": str(meta["order_id"]), "metadata:invoicenumber": str(meta["doc_no"]),
+                   "metadata:documenttype": "CreditNote" if credit else "Invoice",
+                   "metadata:totalamount": str(meta["total_gross"]), "metadata:totalvatamount": str(meta["total_vat"])}
+        if credit:
+            options["metadata:transactionid"] = str(meta.get("transaction_id") or meta["doc_no"])
+        try:
+            doc = feeds.create_feed_document(self.api, "application/pdf")
+            feeds.upload(self.api, doc["url"], pdf, "application/pdf")
+            feed_id = feeds.create_feed(self.api, "UPLOAD_VAT_INVOICE", [self.marketplace_id], doc["feedDocumentId"],
+                                        options=options)
+        except SpApiError as exc:
+            return {"ok": False, "status": exc.status, "error": str(exc)}
+        return {"ok": True, "ref": feed_id}
+
+    def fetch_customization(self, url: str, max_bytes: int) -> bytes:
+        """An Amazon Custom archive (``customizedUrl``): a plain GET of the presigned link, with no
+        SP-API headers, like a report document. The link is buyer data: never logged."""
+        resp = self.api.download_http.request("GET", url, operation="customization")
+        if resp.status_code != 200:
+            raise SpApiError("customization", resp.status_code,
+                             [{"code": "Download", "message": redact_text(resp.text)[:200]}],
+                             hint="the personalisation link may have expired; the next order sync brings a fresh one")
+        if len(resp.content) > max_bytes:
+            raise SpApiError("customization", resp.status_code,
+                             [{"code": "TooLarge", "message": f"{len(resp.content)} bytes (at most {max_bytes})"}])
+        return resp.content
 
     def shipment_confirmed(self, order_id: str, package: dict) -> bool | None:
         """Is this package (by tracking number) already on the order at Amazon? None = cannot tell."""

@@ -63,6 +63,7 @@ class ListingsApi:
     def _listings_init(self) -> None:
         self.feeds: dict[str, dict] = {}
         self.feed_uploads: dict[str, dict] = {}
+        self.vat_invoices: list[dict] = []  # UPLOAD_VAT_INVOICE feeds accepted (fake_vat_invoices.py)
         self.listings: dict[str, dict] = {}
         self.next_feed_outcome = "DONE"
         self.processed_messages = 0
@@ -142,6 +143,16 @@ class ListingsApi:
         if up is None or up["data"] is None:
             return Reply(400, _errors("InvalidInput", "The feed document was not uploaded.",
                                       f"inputFeedDocumentId {doc_id}"))
+        if body.get("feedType") == "UPLOAD_VAT_INVOICE":
+            from .fake_vat_invoices import vat_invoice_problems
+
+            problems = vat_invoice_problems(up, body, self.orders)
+            if problems:
+                self._violations.append({"operation": "createFeed UPLOAD_VAT_INVOICE", "path": "", "problems": problems})
+                return Reply(400, _errors("InvalidInput", "Invalid UPLOAD_VAT_INVOICE feed", "; ".join(problems)))
+            if getattr(self, "vat_invoice_mode", None) == "FeatureNotAvailable":
+                return Reply(400, _errors("FeatureNotAvailable", "This feature is not available for this seller."))
+            self.vat_invoices.append({"options": dict(body["feedOptions"]), "bytes": len(up["data"])})
         feed_id = str(self.rng.randint(10**10, 10**11 - 1))
         self.feeds[feed_id] = {"feedId": feed_id, "feedType": body["feedType"], "marketplaceIds": list(body["marketplaceIds"]),
                                "createdTime": iso(self.clock.now()), "processingStatus": "IN_QUEUE",
@@ -225,6 +236,9 @@ class ListingsApi:
             feed["processingEndTime"] = now
             if feed["_outcome"] == "FATAL":
                 feed["processingStatus"] = "FATAL"
+                return
+            if feed["feedType"] == "UPLOAD_VAT_INVOICE":  # no per-invoice report outside VCS
+                feed["processingStatus"] = "DONE"
                 return
             report = self._process_feed(feed)
             data = json.dumps(report).encode()

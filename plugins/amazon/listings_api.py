@@ -60,9 +60,12 @@ def upload(api: SpApiClient, url: str, data: bytes, content_type: str = FEED_CON
                          hint="the upload URL is valid 5 minutes and needs the Content-Type given to createFeedDocument")
 
 
-def create_feed(api: SpApiClient, feed_type: str, marketplace_ids: list[str], document_id: str) -> str:
+def create_feed(api: SpApiClient, feed_type: str, marketplace_ids: list[str], document_id: str,
+                options: dict[str, str] | None = None) -> str:
     _limits(api)
     body = {"feedType": feed_type, "marketplaceIds": list(marketplace_ids), "inputFeedDocumentId": document_id}
+    if options:
+        body["feedOptions"] = dict(options)  # UPLOAD_VAT_INVOICE: the invoice's metadata
     return api._json(api.call("POST", FEEDS, "createFeed", json_body=body), "createFeed", ok=(202,))["feedId"]
 
 

@@ -50,7 +50,7 @@ class EbayChannel(Channel):
     type = "ebay"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True, update_listings=True, fetch_listings=True,
-                                account_health=True)
+                                account_health=True, refund=True)
     health_report_kinds = ("compliance",)
     settings_model = EbayChannelSettings
 
@@ -279,6 +279,35 @@ class EbayChannel(Channel):
         """(our fulfilment, every fulfilment) as eBay has them now."""
         found = self.api.get_fulfillments(order_id) or []
         return mapper.find_fulfillment(found, tracking), found
+
+    def refund(self, order_id: str, amount: str | None, currency: str | None, lines: list[dict] | None,
+               reason: str | None) -> dict:
+        """A full (``amount`` None: the order's total) or partial refund through ``issueRefund``
+        (the actions plugin calls it once per request, under its claim). Per-line refunds need
+        the line amounts, which marketd does not split: lines are refused, refund an amount."""
+        if lines:
+            return {"ok": False, "error": "eBay line refunds need an amount per line: give --amount for the order"}
+        order = self.app.store.get_order(f"{self.name}:{order_id}") or {}
+        value = amount if amount is not None else order.get("total")
+        cur = currency or order.get("currency")
+        if value is None or not cur:
+            return {"ok": False, "error": "the order's total is not known: give --amount and --currency"}
+        body = {"reasonForRefund": mapper.REFUND_REASONS.get(reason or "other", "OTHER"),
+                "orderLevelRefundAmount": {"value": str(value), "currency": cur}}
+        resp = self.api.issue_refund(order_id, body)
+        if resp.status_code == 200:
+            doc = _json_or_none(resp) or {}
+            log.info("ebay %s: refund of %s %s on order %s issued (%s, %s)", self.name, value, cur, order_id,
+                     doc.get("refundId"), doc.get("refundStatus"))
+            return {"ok": True, "ref": doc.get("refundId"), "status": doc.get("refundStatus")}
+        if resp.status_code in (429,) or resp.status_code >= 500:
+            # eBay may have taken it: not resent by itself (the action ledger holds it as failed)
+            return {"ok": False, "error": f"HTTP {resp.status_code}: eBay may or may not have issued it; check the "
+                                          "order in Seller Hub before asking again"}
+        errors = mapper.errors_of(_json_or_none(resp))
+        return {"ok": False, "status": resp.status_code,
+                "error": "; ".join(f"{e.get('errorId')}: {e.get('message')}" for e in errors) or
+                         f"HTTP {resp.status_code}"}
 
     def confirm_shipment(self, order_id: str, package: dict) -> dict:
         """Send one package's tracking to eBay once; returns the outcome as data.

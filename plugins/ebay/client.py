@@ -184,6 +184,12 @@ class EbayClient:
         return self.call("POST", self.url(self.endpoint, f"{FULFILLMENT}/order/{order_id}/shipping_fulfillment"),
                          "createShippingFulfillment", json_body=body, retry=SEND_ONCE, max_wait=None)
 
+    def issue_refund(self, order_id: str, body: dict) -> httpx.Response:
+        """POST …/issue_refund once: not idempotent (the same body twice is two refunds), so no
+        5xx/timeout retry here; the caller's ledger decides after reading the order back."""
+        return self.call("POST", self.url(self.endpoint, f"{FULFILLMENT}/order/{order_id}/issue_refund"),
+                         "issueRefund", json_body=body, retry=SEND_ONCE, max_wait=None)
+
     def get_fulfillments(self, order_id: str) -> list[dict] | None:
         """The order's fulfilments; None when eBay does not know the order."""
         resp = self.call("GET", self.url(self.endpoint, f"{FULFILLMENT}/order/{order_id}/shipping_fulfillment"),

@@ -43,6 +43,7 @@ import base64
 import json
 import random
 from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -76,6 +77,7 @@ ROUTES = [
     ("POST", FUL + r"/order/(?P<orderId>[^/]+)/shipping_fulfillment", "createShippingFulfillment"),
     ("GET", FUL + r"/order/(?P<orderId>[^/]+)/shipping_fulfillment", "getShippingFulfillments"),
     ("GET", FUL + r"/order/(?P<orderId>[^/]+)/shipping_fulfillment/(?P<fulfillmentId>[^/]+)", "getShippingFulfillment"),
+    ("POST", FUL + r"/order/(?P<orderId>[^/]+)/issue_refund", "issueRefund"),
     ("GET", FIN + r"/payout", "getPayouts"),
     ("GET", FIN + r"/payout/(?P<payout_Id>[^/]+)", "getPayout"),
     ("GET", FIN + r"/transaction", "getTransactions"),
@@ -83,7 +85,10 @@ ROUTES = [
     *INVENTORY_ROUTES,
 ]
 FULFILLMENT_OPS = {"getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments",
-                   "getShippingFulfillment"}
+                   "getShippingFulfillment", "issueRefund"}
+# ReasonForRefundEnum (eBay's type page; the OpenAPI file names the type, not its values)
+REFUND_REASONS = {"BUYER_CANCEL", "BUYER_RETURN", "ITEM_NOT_RECEIVED", "SELLER_WRONG_ITEM", "SELLER_OUT_OF_STOCK",
+                  "SELLER_FOUND_CHEAPER_PRICE", "OTHER"}
 FINANCES_OPS = {"getPayouts", "getPayout", "getTransactions"}
 RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS},
             **{op: "compliance" for op in COMPLIANCE_OPS},
@@ -120,6 +125,7 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Fake
         self.orders: dict[str, dict] = {}
         self.fulfillments: dict[str, list[dict]] = {}
         self.created_fulfillments: list[dict] = []  # every fulfilment ever created (what tests count)
+        self.refunds: list[dict] = []  # every issueRefund applied
         self._succeed_then: list[list] = []
         self.on_orders_page = None  # callable(offset) run after each getOrders answer (tests change orders there)
         self._violations: list[dict] = []
@@ -460,6 +466,44 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Fake
                 fault[2] -= 1
                 return Reply(fault[1], self.fault_body(fault[1]) if fault[1] != 409 else None)
         return Reply(201, {}, {"Location": href})
+
+    def _op_issueRefund(self, req: Request, body, orderId: str) -> Reply:
+        """A full or partial refund: ``orderLevelRefundAmount`` or ``refundItems`` (not both), at
+        most what is left of the order's total. eBay processes it asynchronously: the answer is
+        PENDING and ``getOrder`` shows it under ``paymentSummary.refunds``. Not idempotent: the
+        same body twice is two refunds (as at eBay), until nothing is left to refund."""
+        order = self.orders.get(orderId)
+        fe = lambda code, msg: error(code, msg, domain="API_FULFILLMENT")  # noqa: E731  (the spec's error ids)
+        if order is None:
+            return Reply(404, fe(34913, "Can not find the order."))
+        if not isinstance(body, dict) or body.get("reasonForRefund") not in REFUND_REASONS:
+            return Reply(400, fe(34903, "The refund reason must be specified."))
+        level, items = body.get("orderLevelRefundAmount"), body.get("refundItems")
+        if bool(level) == bool(items):
+            return Reply(400, fe(34905, "Either orderLevelRefundAmount or refundItems must be specified."))
+        currency = order["pricingSummary"]["total"]["currency"]
+        known = {li["lineItemId"]: li for li in order["lineItems"]}
+        amounts = [level] if level else [i.get("refundAmount") or {} for i in items]
+        if items and any(str(i.get("lineItemId")) not in known for i in items):
+            return Reply(400, fe(34914, "Can't find the item in the order."))
+        try:
+            total = sum(Decimal(a["value"]) for a in amounts)
+        except (KeyError, InvalidOperation, TypeError):
+            return Reply(400, fe(34906, "The amount value must be specified."))
+        if total <= 0 or any(Decimal(a["value"]).as_tuple().exponent < -2 for a in amounts):
+            return Reply(400, fe(34907, "The amount value must be positive and within two decimals."))
+        if any(a.get("currency") != currency for a in amounts):
+            return Reply(400, fe(34909, "The amount currency isn't correct."))
+        refunds = order.setdefault("paymentSummary", {}).setdefault("refunds", [])
+        done = sum(Decimal(r["amount"]["value"]) for r in refunds)
+        if done + total > Decimal(order["pricingSummary"]["total"]["value"]):
+            return Reply(400, fe(34915, "The refund amount exceeds order amount."))
+        rid = str(self.rng.randint(10 ** 11, 10 ** 12 - 1))
+        refunds.append({"refundId": rid, "refundStatus": "PENDING", "refundDate": iso(self.clock.now()),
+                        "amount": {"value": format(total, "f"), "currency": currency}})
+        self.refunds.append({"orderId": orderId, "refundId": rid, "body": body})
+        order["lastModifiedDate"] = iso(self.clock.now())
+        return Reply(200, {"refundId": rid, "refundStatus": "PENDING"})
 
     def _op_getShippingFulfillments(self, req: Request, orderId: str) -> Reply:
         if orderId not in self.orders:

@@ -294,3 +294,9 @@ def error_text(errors: list[dict]) -> str:
     return "; ".join(f"{e.get('errorId', '')}: {e.get('message', '')}"
                      + (f" ({e['longMessage']})" if e.get("longMessage") and e.get("longMessage") != e.get("message")
                         else "") for e in errors)
+
+
+# The actions plugin's reasons -> eBay's ReasonForRefundEnum (eBay's type page; the OpenAPI file
+# names the type only). A price error is the seller's own finding of a cheaper price.
+REFUND_REASONS = {"buyer_request": "BUYER_CANCEL", "out_of_stock": "SELLER_OUT_OF_STOCK",
+                  "address_issue": "ITEM_NOT_RECEIVED", "price_error": "SELLER_FOUND_CHEAPER_PRICE", "other": "OTHER"}

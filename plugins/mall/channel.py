@@ -42,7 +42,7 @@ STORE_BATCH = 50   # orders written per transaction during a sync
 class MallChannel(Channel):
     type = "mall"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True)
+                                parse_settlements=True, accept_order=True)
     settings_model = MallChannelSettings
     settings: MallChannelSettings
 

@@ -38,7 +38,7 @@ from .shipping import Shipping
 class ManoManoChannel(OrderSync, Decisions, Shipping, Channel):
     type = "manomano"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, parse_settlements=True, upload_invoice=False,
-                                update_listings=True, fetch_listings=True)
+                                update_listings=True, fetch_listings=True, accept_order=True, refuse_order=True)
     listing_kinds = ("offer",)       # content comes from the seller's catalogue feed (listings_channel.py)
     settings_model = ManoManoChannelSettings
 

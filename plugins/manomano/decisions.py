@@ -88,6 +88,16 @@ class Decisions:
             out.update(self._decide_batch(action, refs[i:i + BATCH], mode))
         return out
 
+    def accept_order(self, order_id: str) -> dict:
+        """The channel-neutral accept (``marketd orders act ORDER accept``): one order."""
+        r = self.decide("accept", [order_id])[str(order_id)]
+        return {"ok": r["ok"], "error": None if r["ok"] else r["text"], "ref": r["text"] if r["ok"] else None}
+
+    def refuse_order(self, order_id: str, reason: str | None = None) -> dict:
+        """The channel-neutral refuse; ManoMano's refuse takes no reason (it is kept locally)."""
+        r = self.decide("refuse", [order_id])[str(order_id)]
+        return {"ok": r["ok"], "error": None if r["ok"] else r["text"], "ref": r["text"] if r["ok"] else None}
+
     def _decide_batch(self, action: str, refs: list[str], mode: str) -> dict[str, dict]:
         store, now = self.app.store, self.app.clock.now().isoformat()
         with store.transaction() as db:

@@ -34,7 +34,7 @@ from .records import event_row, next_package_ref, push_row, shipment_row
 from .settings import ShipmentsInboxSettings
 
 MANIFEST_HEADER = ["line", "order", "channel", "parcel", "weight_kg", "carrier", "service", "tracking_number",
-                   "parcel_number", "label_file", "status", "reason"]
+                   "parcel_number", "label_file", "status", "reason", "personalised"]
 REJECT_HEADER = ["line", "order", "carrier", "reason", "message", "fix", "column"]
 # The column a line-level refusal is about (parsing errors name their own column).
 REASON_COLUMNS = {"unknown_carrier": "carrier", "unknown_order": "order", "ambiguous_order": "channel",
@@ -69,6 +69,16 @@ def finder_for(app) -> OrderFinder:
         f = OrderFinder(app.store.path)
         app._shipments_finder = f
     return f
+
+
+def _personalised(order: dict) -> bool:
+    """Does the order hold an item the buyer personalised (a Custom archive link)?"""
+    items = order.get("items")
+    try:
+        items = json.loads(items) if isinstance(items, str) else items
+    except ValueError:
+        return False
+    return any(isinstance(i, dict) and i.get("customized_url") for i in items or [])
 
 
 @dataclass
@@ -441,11 +451,13 @@ class _Run:
             channel = ",".join(sorted({r["channel"] for r in o.orders})) or o.line.channel
             if o.status == "rejected":
                 rows.append([o.line.line, order_label, channel, "", "", carrier, o.line.service, "", "", "", "rejected",
-                             o.reason])
+                             o.reason, ""])
                 fix = o.fix + others if o.fix.endswith("in a new file") else o.fix
                 rejects.append([o.line.line, order_label, carrier, o.reason.split(":", 1)[0],
                                 o.reason.split(":", 1)[-1].strip(), fix, o.column])
                 continue
+            # an Amazon Custom item: the packer takes it from the workshop (outbox/custom/<order>/)
+            personal = "yes" if any(_personalised(r) for r in o.orders) else ""
             n = len(o.result.parcels) if o.result else 0
             # the parcel's own weight from the file: a carrier that takes one weight per shipment
             # (BRT) prints the total on every label, so this is what tells the packer which is which
@@ -455,7 +467,7 @@ class _Run:
                 rows.append([o.line.line, order_label, channel, f"{i + 1}/{n}", weights[i] if i < len(weights) else "",
                              carrier,
                              o.request.service if o.request else o.line.service, p.tracking_number, p.parcel_number,
-                             label.split("labels/", 1)[-1] if label else "", o.status, o.note])
+                             label.split("labels/", 1)[-1] if label else "", o.status, o.note, personal])
         # Private like the labels: reasons can quote recipients (carrier errors, address checks),
         # and order + tracking numbers lead to the buyer.
         self.ctx.output(f"labels/manifest-{stem}.csv", csv_text(MANIFEST_HEADER, rows), private=True)

@@ -40,7 +40,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from marketd.sdk import (EXCEPTION_STATUSES, ConfigError, TrackingResult, TrackingStatus, TransientError, crashpoint,
-                        csv_text)
+                        csv_text, order_guard)
 
 from .orders import order_items
 from .policy import TrackingPolicy, tracking_policy
@@ -303,6 +303,14 @@ def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: 
         if not getattr(caps, "confirm_shipment", False):
             _set_push(app, push, state="skipped", error=f"channel {push['channel']} cannot confirm shipments")
             stats["push_skipped"] += 1
+            continue
+        # An order handled by hand in the portal is not confirmed automatically; the push waits
+        # (visible with the reason) and goes on by itself once the flag is cleared. An explicit
+        # `shipments push KEY` (``only``) acts anyway.
+        manual = None if only else order_guard(app, push["order_key"], "tracking push")
+        if manual:
+            _set_push(app, push, next_attempt_at=(now + timedelta(hours=1)).isoformat(), error=manual[:500])
+            stats["push_manual"] += 1
             continue
         order = store.get_order(push["order_key"])
         package = build_package(push, push, order)

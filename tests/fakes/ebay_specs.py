@@ -39,7 +39,7 @@ EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_
               "inventory": "sell_inventory_v1_oas3.yaml", "compliance": "sell_compliance_v1_oas3.json"}
 OPERATIONS = {
     "getOrders": "fulfillment", "getOrder": "fulfillment", "createShippingFulfillment": "fulfillment",
-    "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment",
+    "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment", "issueRefund": "fulfillment",
     "getPayouts": "finances", "getPayout": "finances", "getTransactions": "finances",
     "getListingViolationsSummary": "compliance", "getListingViolations": "compliance",
     **{op: "inventory" for op in ("createOrReplaceInventoryItem", "getInventoryItem", "getInventoryItems", "getOffers",

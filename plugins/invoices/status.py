@@ -1,0 +1,19 @@
+"""The invoices section of ``marketd status``."""
+from __future__ import annotations
+
+
+def status_lines(app) -> dict | None:
+    from .settings import invoice_settings
+
+    db = app.store.db
+    if "documents" not in db.table_names():
+        return None
+    settings = invoice_settings(app)
+    if not settings.configured():
+        return {"Invoices": ["not configured ([jobs.invoices] seller name, VAT id or tax number, channels)"]}
+    counts = {f"{k}/{s}": n for k, s, n in db.execute("select kind, state, count(*) from documents group by 1, 2")}
+    blocked = db.execute("select count(*) from documents_blocked").fetchone()[0]
+    lines = [", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) or "no documents yet"]
+    if blocked:
+        lines.append(f"{blocked} order(s) without a document: `marketd invoices blocked`")
+    return {"Invoices": lines}
