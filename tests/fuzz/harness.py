@@ -87,11 +87,12 @@ FORMATS = {f.name: f for f in [
 def make_app(root: Path):
     """An instance with the plugins the formats need and carriers that never leave the machine
     (every carrier name of the examples is a manual carrier here)."""
-    from marketd.plugins import amazon, catalog, manual, shipments
+    from marketd.plugins import amazon, catalog, manual, settlements, shipments
     from marketd.sdk.testing import make_app as sdk_make_app
 
     app = sdk_make_app(
-        root, {"catalog": catalog, "amazon": amazon, "shipments": shipments, "manual": manual},
+        root, {"catalog": catalog, "amazon": amazon, "settlements": settlements, "shipments": shipments,
+               "manual": manual},
         channels={"amazon-de": {"type": "amazon", "marketplace": "DE"},
                   "amazon-it": {"type": "amazon", "marketplace": "IT"}},
         carriers={name: {"type": "manual"} for name in ("erp", "brt", "mall")},

@@ -5,7 +5,6 @@ each file exactly once on each side after a restart."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for, write_config
+from tests.helpers import db_rows, db_value, table_exists
 from tests.remotes.erp import remote_section
 from tests.remotes.faultproxy import FaultProxy
 from tests.samples import catalog_csv
@@ -22,25 +22,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sftp]
 
 PULL_POINTS = ["remote_pull_downloaded", "remote_pull_fetched", "remote_pull_linked", "remote_pull_landed",
                "remote_pull_archived"]
+REMOTES = "remotes.sqlite"  # the pull and push ledgers
 PUSH_POINTS = ["remote_push_uploaded", "remote_push_renaming", "remote_push_renamed", "remote_push_marked"]
-
-
-def query(root: Path, db: str, sql: str, params=()) -> list[tuple]:
-    path = root / "var" / db
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        return conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
 
 
 def journal_states(root: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for name, state in query(root, "marketd.sqlite", "select name, state from files order by claimed_at"):
+    for name, state in db_rows(root, "select name, state from files order by claimed_at"):
         out.setdefault(name, []).append(state)
     return out
 
@@ -75,8 +63,10 @@ def settled(root: Path, erp, names: list[str]) -> bool:
     delivered = sorted(p.name for p in erp.local("import").iterdir())
     if len(delivered) != 2 * len(names):
         return False
-    open_rows = query(root, "remotes.sqlite", "select count(*) from pulls where state != 'done'")[0][0] + \
-        query(root, "remotes.sqlite", "select count(*) from pushes where state not in ('done')")[0][0]
+    if not (table_exists(root, "pulls", REMOTES) and table_exists(root, "pushes", REMOTES)):
+        return False
+    open_rows = db_value(root, "select count(*) from pulls where state != 'done'", db=REMOTES) + \
+        db_value(root, "select count(*) from pushes where state != 'done'", db=REMOTES)
     return open_rows == 0
 
 
@@ -95,9 +85,9 @@ def assert_exactly_once(root: Path, erp, names: list[str]) -> None:
     assert delivered == sorted(reports + [r + ".done" for r in reports]), delivered
     for r in reports:
         assert erp.local(f"import/{r}").read_bytes() == (root / "outbox" / "reports" / r).read_bytes()
-    pulls = query(root, "remotes.sqlite", "select path, state from pulls")
+    pulls = db_rows(root, "select path, state from pulls", db=REMOTES)
     assert sorted(p for p, _ in pulls) == sorted(erp.remote(f"export/{n}") for n in names), pulls
-    pushes = query(root, "remotes.sqlite", "select remote_path, state from pushes")
+    pushes = db_rows(root, "select remote_path, state from pushes", db=REMOTES)
     assert len(pushes) == len(names) and {s for _, s in pushes} == {"done"}, pushes
 
 
