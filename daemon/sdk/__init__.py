@@ -18,7 +18,8 @@ What each group is for:
   plugin's own keys, ``AddressTable`` for a table of address fields, ``SecretRef`` for the *name* of a secret (env var / systemd credential,
   read with ``app.secret(ref)``), never its value. See ``settings_model`` in ``hookspecs.py``.
 - **Channels, jobs and money** — ``Channel`` and ``Capabilities`` (a marketplace account),
-  ``JobSpec`` (a scheduled job), ``Money``; ``ORDER_STATUSES`` and ``normalise_order_status``
+  ``JobSpec`` (a scheduled job), ``Money``; ``each_account`` runs a job body over a channel type's
+  accounts (``accounts_of``), skipping those switched off, isolating each failure; ``log_once``; ``ORDER_STATUSES`` and ``normalise_order_status``
   (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``).
 - **Settlements** — ``marketd.sdk.settlements``: the payout models every marketplace's payout
   file is parsed into (``Payout``, ``PayoutLine``, ``Category`` …) and the ``SettlementFormat``
@@ -72,6 +73,7 @@ from ..hookspecs import hookimpl
 # ``marketd --help`` and a one-file ``marketd process`` start in a fraction of the time. Each
 # name is still the owner's object itself (tests/core/test_hooks.py checks the identity).
 _OWNERS = {
+    "..accounts": ["accounts_of", "each_account", "log_once"],
     "..backoff": ["Backoff"],
     "..carriers": ["EXCEPTION_STATUSES", "FINAL_STATUSES", "Address", "Carrier", "InFlight", "Label", "LabelFormat",
                    "Message", "Parcel", "ParcelResult", "ShipmentRequest", "ShipmentResult", "TrackingEvent",
@@ -112,6 +114,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from ..accounts import accounts_of, each_account, log_once
     from ..backoff import Backoff
     from ..carriers import (EXCEPTION_STATUSES, FINAL_STATUSES, Address, Carrier, InFlight, Label, LabelFormat,
                             Message, Parcel, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent,

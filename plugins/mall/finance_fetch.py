@@ -24,10 +24,10 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, RateLimited, TransientError, inbox_settings_for
+from marketd.sdk import JobSpec, RateLimited, each_account, inbox_settings_for
 
 from . import mapper
-from .jobs import log_once, mall_accounts
+from .jobs import mall_accounts
 
 log = logging.getLogger("marketd.mall")
 
@@ -118,20 +118,9 @@ def fetch_finance(app, channel) -> list[Path]:
 
 
 def fetch_all_finance(app, since) -> dict:
-    results, failures = {}, []
-    for name, channel in mall_accounts(app).items():
-        if not channel.settings.invoices_fetch:
-            log_once(app, f"invoices_fetch_off:{name}", "mall %s: invoices_fetch is off, MALL invoices and offsets "
-                     "are not downloaded", name)
-            continue
-        try:
-            results[name] = len(fetch_finance(app, channel))
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("mall %s: invoice fetch failed: %s", name, exc)
-    if failures:
-        raise TransientError("mall invoice fetch failed for " + "; ".join(failures))
-    return results
+    return each_account(app, mall_accounts(app), lambda name, channel: len(fetch_finance(app, channel)), log=log,
+                        what="mall invoice fetch", enabled=lambda channel: channel.settings.invoices_fetch,
+                        off_note="invoices_fetch is off, MALL invoices and offsets are not downloaded")
 
 
 def finance_jobs(register) -> None:
