@@ -42,7 +42,8 @@ What each group is for:
   plugin logs itself; ``utc_iso``. ``Backoff`` is the one exponential backoff for any retry a
   plugin schedules itself (polling after an error, a push to a channel).
 - **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
-- **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at.
+- **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at;
+  ``write_atomic(path, data)`` puts a fetched file into an inbox whole or not at all (owner-only).
 - **Private databases** — ``ThreadConnections``: a plugin's own SQLite file beside the store
   (one connection per thread, WAL, ``synchronous=FULL``, owner-only), for state that must commit
   outside the file's transaction (the carrier-call ledger).
@@ -86,6 +87,7 @@ _OWNERS = {
     "..inbox": ["crashpoint"],
     "..models": ["Capabilities", "Channel", "JobSpec", "Money"],
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
+    "..outbox": ["write_atomic"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
     "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
                   "parse_decimal", "votes"],
@@ -127,6 +129,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..inbox import crashpoint
     from ..models import Capabilities, Channel, JobSpec, Money
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
+    from ..outbox import write_atomic
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
     from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
                            parse_decimal, votes)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 
-from marketd.sdk import JobSpec, each_account, inbox_settings_for
+from marketd.sdk import JobSpec, each_account, inbox_settings_for, write_atomic
 
 from .orders import amazon_accounts
 from .client import SETTLEMENT_V2
@@ -31,22 +30,10 @@ RETENTION_DAYS = 90  # Amazon keeps reports for 90 days
 
 
 def _write_atomic(folder: Path, name: str, data: bytes) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / name
     if final.exists() and final.read_bytes() == data:
         return final
-    tmp = folder / f".{name}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return final
+    return write_atomic(final, data)
 
 
 def file_name(account: str, report: dict) -> str:
