@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 import marketd.plugins.amazon as amazon_plugin
+import marketd.plugins.settlements as settlements_plugin
 from marketd.plugins.amazon.fake import SpApiFake
 from marketd.plugins.amazon.fake_ptd import luggage_schema
 from marketd.plugins.amazon.settings import env_name
@@ -39,7 +40,7 @@ def amazon_world(tmp_path, fake, clock, monkeypatch):
     for what, value in zip(("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"), CREDS):
         monkeypatch.setenv(env_name("amz", what), value)
     platforms = {"amazon_de": {"type": "amazon", "marketplace": "DE", "locales": ["de_DE"], "channel": "amz"}}
-    w = ContentWorld(tmp_path, platforms=platforms, extra_plugins={"amazon": amazon_plugin}, clock=clock,
+    w = ContentWorld(tmp_path, platforms=platforms, extra_plugins={"amazon": amazon_plugin, "settlements": settlements_plugin}, clock=clock,
                      channels={"amz": {"type": "amazon", "marketplace": "DE", "endpoint": ENDPOINT,
                                        "lwa_endpoint": "https://api.amazon.com/auth/o2/token",
                                        "transport": httpx.WSGITransport(app=fake)}})
