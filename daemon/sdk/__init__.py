@@ -39,7 +39,8 @@ What each group is for:
   the length: files hold megabyte values), ``mask_emails`` masks addresses in text a plugin logs.
 - **HTTP** — ``HttpClient`` (rate limits, 429 waits, bounded retries, redacted logs) with
   ``RetryPolicy``, ``RateLimiter``/``TokenBucket``, ``RateLimited``; ``redact_*`` for anything a
-  plugin logs itself; ``utc_iso``. ``Backoff`` is the one exponential backoff for any retry a
+  plugin logs itself; ``utc_iso``. ``RefreshTokenGrant``: an OAuth access token from a refresh token, cached per
+  account (a channel writes the token request and the wording of a refusal). ``Backoff`` is the one exponential backoff for any retry a
   plugin schedules itself (polling after an error, a push to a channel).
 - **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
 - **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at;
@@ -86,6 +87,7 @@ _OWNERS = {
                "redact_headers", "redact_text", "redact_url", "utc_iso"],
     "..inbox": ["crashpoint"],
     "..models": ["Capabilities", "Channel", "JobSpec", "Money"],
+    "..oauth": ["RefreshTokenGrant"],
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
     "..outbox": ["write_atomic"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
@@ -128,6 +130,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
                         redact_headers, redact_text, redact_url, utc_iso)
     from ..inbox import crashpoint
     from ..models import Capabilities, Channel, JobSpec, Money
+    from ..oauth import RefreshTokenGrant
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
     from ..outbox import write_atomic
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
