@@ -1,8 +1,8 @@
 """An OAuth 2 access token from a refresh token, cached per account (``marketd.sdk.RefreshTokenGrant``).
 
-Amazon's Login with Amazon and eBay's OAuth differ only in how the token request is written
-(form fields vs. HTTP Basic, scopes) and in what a refusal tells the seller to do; the rest is
-one mechanism that both had copied: fetch a token when there is none or it is within ``margin``
+Marketplaces' token endpoints differ only in how the request is written (client secret in the
+form or as HTTP Basic, scopes or none) and in what a refusal tells the seller to do; the rest is
+one mechanism that channel plugins had each copied: fetch a token when there is none or it is within ``margin``
 seconds of expiring, share it between threads (one refresh at a time, under a lock), drop it when
 an API says it was revoked (:meth:`invalidate`), and tell apart a refusal of the credentials
 (400/401/403: a ``ConfigError`` the seller must act on, never retried) from a server in trouble
