@@ -24,11 +24,9 @@ from marketd.sdk import FileRejected, read_table
 
 from . import modelsync, runs
 from .bundle import Bundle, is_party_name
-from .image_fetch import ImageSource
 from .parties import load_parties, looks_like_parties, read_parties, store_parties
 from .reader import read_products
 from .records import inherit
-from .registry import Registry, instance_path, models_root
 from .settings import ContentSettings
 
 
@@ -66,6 +64,11 @@ class ContentHandler:
                 rows = read_parties(path, settings)
                 n = store_parties(ctx.db, rows, ctx.name, ctx.app.clock.now().isoformat())
                 return {"parties": n, "kind": "gpsr_parties"}
+            # the models (jsonschema) and the image fetcher (httpx) are imported by a content file, not
+            # by every command that loads the plugins (tests/core/test_startup_imports.py)
+            from .image_fetch import ImageSource
+            from .registry import Registry, instance_path, models_root
+
             registry = Registry(models_root(ctx.app, settings), settings)
             parsed = read_products(table, settings, registry.known_attributes())
             if not parsed.products:

@@ -24,8 +24,6 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 from marketd.sdk import HttpClient, RateLimiter, RetryPolicy, ThreadConnections, TransientError
 
 from .images import ImageProblem, measure
@@ -40,48 +38,6 @@ class TooLarge(Exception):
 
 class HostRefused(Exception):
     pass
-
-
-class _CappedStream(httpx.SyncByteStream):
-    def __init__(self, inner, cap: int):
-        self.inner, self.cap, self.seen = inner, cap, 0
-
-    def __iter__(self):
-        for chunk in self.inner:
-            self.seen += len(chunk)
-            if self.seen > self.cap:
-                raise TooLarge(f"more than {self.cap} bytes")
-            yield chunk
-
-    def close(self):
-        close = getattr(self.inner, "close", None)
-        if close:
-            close()
-
-
-class CappedTransport(httpx.BaseTransport):
-    """Wraps a transport so a body larger than ``cap`` bytes stops the read (:class:`TooLarge`,
-    which ``HttpClient`` does not retry: it is no transport error), and every request — redirects
-    included — is checked against the host policy first (:class:`HostRefused`)."""
-
-    def __init__(self, inner: httpx.BaseTransport, cap: int, check=None):
-        self.inner, self.cap, self.check = inner, cap, check
-
-    def handle_request(self, request):
-        if self.check is not None:
-            why = self.check(str(request.url))
-            if why:
-                raise HostRefused(why)
-        resp = self.inner.handle_request(request)
-        length = resp.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.cap:
-            resp.close()
-            raise TooLarge(f"{int(length)} bytes (Content-Length)")
-        resp.stream = _CappedStream(resp.stream, self.cap)
-        return resp
-
-    def close(self):
-        self.inner.close()
 
 
 def _schema(db) -> None:
@@ -190,6 +146,10 @@ class ImageSource:
 
     def http(self) -> HttpClient:
         if self._http is None:
+            import httpx  # here, not at the top: loading the plugin must not import httpx
+
+            from .image_transport import CappedTransport
+
             inner = self._transport if self._transport is not None else httpx.HTTPTransport()
             limiter = RateLimiter({}, clock=self.app.clock, default=(self.s.host_rate, max(1.0, self.s.host_rate)))
             self._http = HttpClient("", transport=CappedTransport(inner, self.s.max_bytes, self._host_allowed),
@@ -229,6 +189,8 @@ class ImageSource:
             if row[2]:
                 headers["if-modified-since"] = row[2]
         host = (urlsplit(url).hostname or "").lower()
+        import httpx
+
         try:
             resp = self.http().request("GET", url, operation=host, headers=headers)
         except TooLarge as exc:

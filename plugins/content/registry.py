@@ -42,7 +42,6 @@ import json
 import tomllib
 from pathlib import Path
 
-from .model_amazon import AmazonModel
 from .model_base import Model
 from .model_ebay import EbayModel
 from .model_file import FileModel
@@ -141,6 +140,8 @@ class Registry:
         if ps.type == "amazon":
             if not (base / "schema.json").is_file():
                 return None
+            from .model_amazon import AmazonModel  # jsonschema: imported when an Amazon model is read
+
             return AmazonModel.load(key, base, self.root / key.split("/")[0] / "_meta")
         if ps.type == "ebay":
             folder, market, category = key.split("/", 2)

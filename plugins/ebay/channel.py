@@ -25,14 +25,18 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
 
 from . import mapper
-from .client import EbayApiError, EbayClient
+from .errors import EbayApiError
 from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, TOKEN_PATH, EbayTokens
 from .quota import DEFAULT_QUOTAS, DailyQuota
 from .settings import FORBIDDEN_KEYS, PRODUCTION, SANDBOX, EbayChannelSettings, env_name, secrets_in_clear
+
+if TYPE_CHECKING:  # the client (httpx) is imported by the first call, not by loading the plugin
+    from .client import EbayClient
 
 log = logging.getLogger("marketd.ebay")
 
@@ -116,6 +120,8 @@ class EbayChannel(Channel):
     @property
     def api(self) -> EbayClient:
         if self._api is None:
+            from .client import EbayClient
+
             s: EbayChannelSettings = self.settings
             clock = self.app.clock
             scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else [])

@@ -23,10 +23,11 @@ from typing import Iterator
 
 import httpx
 
-from marketd.sdk import (SYSTEM_CLOCK, Clock, HttpClient, MarketdError, RateLimiter, RetryPolicy, TransientError,
-                        __version__, redact_text)
+from marketd.sdk import (SYSTEM_CLOCK, Clock, HttpClient, RateLimiter, RetryPolicy, TransientError,
+                        __version__)
 
 from . import mapper
+from .errors import EbayApiError
 from .oauth import EbayTokens
 from .quota import DailyQuota, resource_of
 
@@ -42,22 +43,6 @@ ORDERS_PAGE = 200        # getOrders' maximum (31100 beyond)
 FINANCES_PAGE = 200      # valid under both the research (max 200) and spec 1.9.0 (max 1000)
 QUOTA_ERROR = 2001
 SEND_ONCE = RetryPolicy(max_attempts=1)
-
-
-class EbayApiError(MarketdError):
-    """eBay refused a call (a 4xx other than 401/429); ``errors`` is eBay's error list."""
-
-    def __init__(self, operation: str, status: int, errors: list | None = None, hint: str = ""):
-        self.operation = operation
-        self.status = status
-        self.errors = errors or []
-        text = mapper.error_text(self.errors) or "no error body"
-        super().__init__(f"eBay {operation} answered HTTP {status}: {redact_text(text)[:400]}"
-                         + (f"; {hint}" if hint else ""))
-
-    @property
-    def ids(self) -> set[int]:
-        return mapper.error_ids(self.errors)
 
 
 def errors_of(resp: httpx.Response) -> list[dict]:

@@ -40,7 +40,8 @@ def amazon_world(tmp_path, fake, clock, monkeypatch):
     for what, value in zip(("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"), CREDS):
         monkeypatch.setenv(env_name("amz", what), value)
     platforms = {"amazon_de": {"type": "amazon", "marketplace": "DE", "locales": ["de_DE"], "channel": "amz"}}
-    w = ContentWorld(tmp_path, platforms=platforms, extra_plugins={"amazon": amazon_plugin, "settlements": settlements_plugin}, clock=clock,
+    w = ContentWorld(tmp_path, platforms=platforms, extra_plugins={"amazon": amazon_plugin, "settlements": settlements_plugin},
+                     clock=clock,
                      channels={"amz": {"type": "amazon", "marketplace": "DE", "endpoint": ENDPOINT,
                                        "lwa_endpoint": "https://api.amazon.com/auth/o2/token",
                                        "transport": httpx.WSGITransport(app=fake)}})

@@ -101,7 +101,7 @@ def test_the_size_cap_holds_without_a_content_length():
     """A server that streams without announcing a length is cut off at the cap while reading."""
     import httpx
 
-    from marketd.plugins.content.image_fetch import CappedTransport, HostRefused, TooLarge
+    from marketd.plugins.content.image_transport import CappedTransport, HostRefused, TooLarge
 
     def endless(request):
         return httpx.Response(200, headers={"content-type": "image/jpeg"},
