@@ -134,7 +134,7 @@ def test_an_accounting_negative_needs_both_parentheses(text):
 def test_a_refusal_quotes_at_most_40_characters_of_the_value(length):
     with pytest.raises(NumberError) as exc:
         parse_decimal("1" + "x" * (length - 1), DOT)
-    assert ("1" + "x" * 39 + "…") in str(exc.value) and "x" * 40 not in str(exc.value)
+    assert ("'1" + "x" * 39 + "…'") in str(exc.value) and "x" * 40 not in str(exc.value)  # the cut, then the quote
     with pytest.raises(NumberError) as exc:
         parse_decimal("1" + "x" * 39, DOT)  # 40 characters: quoted whole
     assert ("'1" + "x" * 39 + "'") in str(exc.value)
