@@ -38,6 +38,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marketd.plugins.amazon as amazon_plugin  # noqa: E402
+import marketd.plugins.settlements as settlements_plugin  # noqa: E402
 from marketd.app import App  # noqa: E402
 from marketd.clock import FakeClock  # noqa: E402
 from marketd.config import default_config  # noqa: E402
@@ -82,7 +83,8 @@ def run(n_orders: int, scenario: str, base: Path) -> dict:
         settings["limits"] = {"searchOrders": [1.0, 100]}
     cfg = default_config(base / scenario.replace(" ", "-"))
     cfg["channels"]["bench"] = settings
-    app = App(cfg, clock=clock, load_entry_points=False, extra_plugins={"amazon": amazon_plugin})
+    app = App(cfg, clock=clock, load_entry_points=False, extra_plugins={"amazon": amazon_plugin,
+                                                                          "settlements": settlements_plugin})
     channel = app.channel("bench")
     sleeps0, slept0, mono0 = clock.sleeps, clock.slept, clock.monotonic()
     wall = time.perf_counter()

@@ -9,6 +9,7 @@ is raised; a test that means "this table was never created" says so with :func:`
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import sqlite3
@@ -133,8 +134,9 @@ def install_plugin(site: Path, name: str, source: str, ep_name: str | None = Non
 # -- holding a request at a fake's door: an event instead of a time window ---------------------------
 class HoldRequests:
     """WSGI middleware around a fake: once :meth:`arm`-ed, the next ``times`` requests whose
-    method and path match wait at the door (``arrived`` is set) until the test sets ``release``,
-    then reach the fake, which applies them as usual even if the client is gone by then.
+    method and path match wait at the door (``arrived`` is set once the whole request, body
+    included, is in) until the test sets ``release``, then reach the fake, which applies them as
+    usual even if the client is gone by then.
 
     "Delay the call by 2 s" faults made the test finish its checks (a database read, a kill)
     inside those 2 s on a loaded machine; a held request waits for the test instead."""
@@ -158,6 +160,11 @@ class HoldRequests:
             with self._lock:
                 hold, self._left = self._left > 0, max(0, self._left - 1)
         if hold:
+            # the whole request first: a client may write its headers and its body apart, and a test
+            # that kills it once the headers are in would leave the marketplace a truncated request
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length:
+                environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
             self.arrived.set()
             if not self.release.wait(self.timeout):
                 start_response("503 Service Unavailable", [("Content-Type", "text/plain")])

@@ -39,7 +39,8 @@ ORDER_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES"]
 class AmazonChannel(Channel):
     type = "amazon"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True, data_models=True)
+                                parse_settlements=True, data_models=True, update_listings=True,
+                                fetch_listings=True)
     settings_model = AmazonChannelSettings
 
     def __init__(self, app, name: str, settings: AmazonChannelSettings | dict, transport=None):
@@ -283,6 +284,25 @@ class AmazonChannel(Channel):
         from . import ptd
 
         return ptd.search(self.api, self.marketplace_id, keywords=list(words))
+
+
+    # -- listings (JSON_LISTINGS_FEED, patchListingsItem, searchListingsItems; listings_channel.py) --
+    def submit_listings(self, batch: dict, save) -> dict:
+        """Send a batch of listings; every step is passed to ``save`` before the next call."""
+        from . import listings_channel
+
+        return listings_channel.submit(self, batch, save)
+
+    def poll_listings(self, handle: dict, save) -> dict | None:
+        from . import listings_channel
+
+        return listings_channel.poll(self, handle, save)
+
+    def fetch_listings(self, skus: list[str] | None = None):
+        """The listings Amazon shows, as remote listings (``listings_mapper.remote_listing``)."""
+        from . import listings_channel
+
+        return listings_channel.fetch(self, skus)
 
 
 factory = AmazonChannel  # register("amazon", AmazonChannel): the class is the factory, with its settings_model

@@ -180,7 +180,9 @@ class SpApiClient:
         query = {k: _q(v) for k, v in (params or {}).items() if v is not None and v != [] and v != ()}
         kw: dict = {"params": query} if query else {}
         if json_body is not None:
-            kw["content"] = json.dumps(json_body, separators=(",", ":")).encode()
+            # bytes: a document already serialised (Decimal money as exact JSON numbers)
+            kw["content"] = json_body if isinstance(json_body, bytes) else \
+                json.dumps(json_body, separators=(",", ":")).encode()
             kw["headers"] = {"content-type": "application/json"}
         for attempt in (1, 2):
             token = self.lwa.access_token()

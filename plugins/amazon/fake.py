@@ -23,6 +23,9 @@ Faithful to the official models (``shared/specs/amazon/``) and research api-cont
 - **Product Type Definitions** (``fake_ptd.py``): ``searchDefinitionsProductTypes``,
   ``getDefinitionsProductType`` (exactly one marketplace) with hand-written mini schemas in
   Amazon's shape behind presigned links valid 7 days; ``set_product_type`` publishes a new version.
+- **Feeds and Listings Items** (``fake_listings.py``): feed documents uploaded to the fake S3,
+  ``JSON_LISTINGS_FEED`` processed against the fake's own product type schemas into a processing
+  report, ``getListingsItem``/``searchListingsItems``/``patchListingsItem`` on a listings store.
 - **Contract checks**, when a ``contract`` is plugged in: query parameters and bodies are
   validated against the models (problems → 400 ``InvalidInput`` and an entry in
   ``fake.violations``); every JSON answer is validated against the declared response definition
@@ -52,6 +55,7 @@ from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_order
+from .fake_listings import ListingsApi
 from .fake_ptd import PtdApi, default_product_types
 from .fake_reports import ReportsApi, settlement_v2_text
 
@@ -76,6 +80,11 @@ OFFICIAL_LIMITS: dict[str, tuple[float, float]] = {
     # definitionsProductTypes_2020-09-01.json (fake_ptd.py)
     "searchDefinitionsProductTypes": (5.0, 10),
     "getDefinitionsProductType": (5.0, 10),
+    # feeds_2021-06-30.json and listingsItems_2021-08-01.json (fake_listings.py)
+    "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15), "getFeeds": (0.0222, 10),
+    "cancelFeed": (2.0, 15), "getFeedDocument": (0.0222, 10),
+    "getListingsItem": (5.0, 10), "putListingsItem": (5.0, 10), "patchListingsItem": (5.0, 5),
+    "deleteListingsItem": (5.0, 5), "searchListingsItems": (5.0, 5),
 }
 OPERATIONS = frozenset(OFFICIAL_LIMITS)  # the SP-API operations (LWA and S3 are other hosts in reality)
 
@@ -91,11 +100,23 @@ ROUTES = [
     ("GET", r"/reports/2021-06-30/documents/(?P<reportDocumentId>[^/]+)", "getReportDocument"),
     ("GET", r"/definitions/2020-09-01/productTypes", "searchDefinitionsProductTypes"),
     ("GET", r"/definitions/2020-09-01/productTypes/(?P<productType>[^/]+)", "getDefinitionsProductType"),
+    ("POST", r"/feeds/2021-06-30/documents", "createFeedDocument"),
+    ("GET", r"/feeds/2021-06-30/documents/(?P<feedDocumentId>[^/]+)", "getFeedDocument"),
+    ("POST", r"/feeds/2021-06-30/feeds", "createFeed"),
+    ("GET", r"/feeds/2021-06-30/feeds", "getFeeds"),
+    ("GET", r"/feeds/2021-06-30/feeds/(?P<feedId>[^/]+)", "getFeed"),
+    ("DELETE", r"/feeds/2021-06-30/feeds/(?P<feedId>[^/]+)", "cancelFeed"),
+    ("GET", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)", "searchListingsItems"),
+    ("GET", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)/(?P<sku>[^/]+)", "getListingsItem"),
+    ("PUT", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)/(?P<sku>[^/]+)", "putListingsItem"),
+    ("PATCH", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)/(?P<sku>[^/]+)", "patchListingsItem"),
+    ("DELETE", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)/(?P<sku>[^/]+)", "deleteListingsItem"),
     ("GET", r"/__s3/(?P<key>[^/]+)", "s3.get"),
+    ("PUT", r"/__s3/(?P<key>[^/]+)", "s3.put"),
 ]
 
 _ARRAYS = {"marketplaceIds", "fulfillmentStatuses", "fulfilledBy", "includedData", "reportTypes", "processingStatuses",
-           "keywords"}
+           "keywords", "feedTypes", "identifiers", "withStatus", "withoutStatus", "withIssueSeverity"}
 _INTS = {"maxResultsPerPage", "pageSize"}
 
 
@@ -134,7 +155,7 @@ def _loose_params(query: dict) -> dict:
     return out
 
 
-class SpApiFake(OrdersApi, ReportsApi, PtdApi, FakeService):
+class SpApiFake(OrdersApi, ReportsApi, PtdApi, ListingsApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-amz-access-token", "authorization"}
@@ -169,10 +190,11 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, FakeService):
         self._response_violations: list[dict] = []
         self.confirmations: list[dict] = []
         self.product_types: dict[str, dict] = default_product_types()
+        self._listings_init()
         self.s3_requests_with_token = 0
         self.tokens_issued = 0
         for method, pattern, op in ROUTES:
-            handler = self._lwa if op == "lwa.token" else self._s3_get if op == "s3.get" else self._sp_api
+            handler = {"lwa.token": self._lwa, "s3.get": self._s3_get, "s3.put": self._s3_put}.get(op, self._sp_api)
             self.route(method, pattern, handler, name=op)
 
     # -- what tests read -----------------------------------------------------------------------

@@ -91,6 +91,21 @@ def _base(name: str, title: str) -> dict:
             "variation_theme": {"type": "array", "maxItems": 1, "items": {
                 "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}},
             "manufacturer": _text(100),
+            # the offer: shapes as in the JSON_LISTINGS_FEED example (fulfillment_availability) and
+            # as sellers' integrations send purchasable_offer (unverified against a live schema)
+            "purchasable_offer": {"type": "array", "maxItems": 1, "items": {
+                "type": "object", "required": ["currency", "our_price"],
+                "properties": {"currency": {"type": "string", "enum": ["EUR", "GBP", "PLN", "SEK"]},
+                               "our_price": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+                                   "type": "object", "required": ["schedule"], "properties": {"schedule": {
+                                       "type": "array", "minItems": 1, "items": {
+                                           "type": "object", "required": ["value_with_tax"],
+                                           "properties": {"value_with_tax": {"type": "number", "minimum": 0}}}}}}},
+                               "marketplace_id": {"$ref": "#/$defs/marketplace_id"}}}},
+            "fulfillment_availability": {"type": "array", "maxItems": 1, "items": {
+                "type": "object", "required": ["fulfillment_channel_code"],
+                "properties": {"fulfillment_channel_code": {"type": "string"},
+                               "quantity": {"type": "integer", "minimum": 0}}}},
         },
         "allOf": [
             {"if": {"required": ["batteries_required"],

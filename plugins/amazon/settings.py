@@ -38,6 +38,9 @@ class AmazonChannelSettings(ChannelSettings):
     carrier_codes: dict[str, str] = Field(default_factory=dict)
     limits: dict[str, list[float]] = Field(default_factory=dict)   # operation -> [rate, burst]
     settlements_backfill_days: float = 90
+    seller_id: str = ""                                  # merchant token: Listings Items and Feeds need it
+    patch_threshold: int = Field(20, ge=0)               # price/stock batches up to this size: patchListingsItem
+    issue_locale: str = "en_US"                          # language of the messages in feed processing reports
     endpoint: str | None = None
     sandbox: bool = False
     lwa_endpoint: str | None = None

@@ -23,6 +23,9 @@ def register_migrations(register):
     from .schema import MIGRATIONS
 
     register("content", MIGRATIONS)
+    from .listings.schema import COMPONENT, MIGRATIONS as LISTINGS
+
+    register(COMPONENT, LISTINGS)
 
 
 @hookimpl
@@ -30,6 +33,9 @@ def register_jobs(register):
     from .jobs import content_jobs
 
     content_jobs(register)
+    from .listings.jobs import listings_jobs
+
+    listings_jobs(register)
 
 
 @hookimpl
@@ -37,6 +43,9 @@ def register_commands(cli):
     from .cli import content_commands
 
     content_commands(cli)
+    from .listings.cli import listings_commands
+
+    listings_commands(cli)
 
 
 @hookimpl
@@ -64,6 +73,10 @@ def status_sections(app):
         lines.append(f"{r['brand']}: run {r['id']} ({r['reason']}, {r['finished_at'][:16]}): {c.get('skus', 0)} SKUs, "
                      f"{c.get('errors', 0)} errors, {c.get('warnings', 0)} warnings, {c.get('blocked_skus', 0)} "
                      f"blocked; {c.get('new', 0)} new, {c.get('fixed', 0)} fixed -> {r['report_dir']}")
+    if db["listing_batches"].exists():
+        from .listings.cli import status_lines
+
+        lines += status_lines(db)
     pending = db.execute("select count(*) from content_model_events where handled_at is null").fetchone()[0]
     if pending:
         lines.append(f"{pending} announced model change(s) wait for the content-models job")

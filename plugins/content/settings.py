@@ -13,6 +13,8 @@ from pydantic import Field, field_validator, model_validator
 
 from marketd.sdk import InboxSettings, JobSettings, Settings
 
+from .listings.settings import ListingsSettings
+
 LOCALE = re.compile(r"^[a-z]{2,3}_[A-Z]{2}$")
 
 # Amazon GPSR marketplaces (research content-and-health §2.2) and the EU/EEA for the RP rule.
@@ -131,6 +133,7 @@ class ContentSettings(InboxSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     safety_languages: dict[str, list[str]] = Field(default_factory=dict)   # country -> languages (overrides)
     eu_countries: list[str] = Field(default_factory=lambda: list(EU_EEA))
+    listings: ListingsSettings = Field(default_factory=ListingsSettings)   # push, pull, audit (listings/)
     keep_runs: int = Field(10, ge=2)      # runs kept per brand in the store (reports stay in the outbox)
     xlsx: bool = True
     html: bool = True

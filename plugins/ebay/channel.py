@@ -31,7 +31,7 @@ from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, Transie
 
 from . import mapper
 from .errors import EbayApiError
-from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, TOKEN_PATH, EbayTokens
+from .oauth import SCOPE_FINANCES, SCOPE_FULFILLMENT, SCOPE_INVENTORY, TOKEN_PATH, EbayTokens
 from .quota import DEFAULT_QUOTAS, DailyQuota
 from .settings import FORBIDDEN_KEYS, PRODUCTION, SANDBOX, EbayChannelSettings, env_name, secrets_in_clear
 
@@ -49,7 +49,7 @@ MAX_PASSES = 3             # readings of one window when orders keep changing un
 class EbayChannel(Channel):
     type = "ebay"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True)
+                                parse_settlements=True, update_listings=True, fetch_listings=True)
     settings_model = EbayChannelSettings
 
     def __init__(self, app, name: str, settings: EbayChannelSettings | dict, transport=None):
@@ -124,7 +124,8 @@ class EbayChannel(Channel):
 
             s: EbayChannelSettings = self.settings
             clock = self.app.clock
-            scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else [])
+            scopes = [SCOPE_FULFILLMENT] + ([SCOPE_FINANCES] if s.settlements_fetch else []) \
+                + ([SCOPE_INVENTORY] if s.listings else [])
             tokens = EbayTokens(self.credentials, endpoint=self.token_endpoint, scopes=scopes,
                                 transport=self._transport, clock=clock, account=self.name,
                                 timeout=s.timeout or 30.0)
@@ -357,6 +358,22 @@ class EbayChannel(Channel):
         if found is None:
             return None
         return mapper.find_fulfillment(found, tracking) is not None
+
+    # -- listings (Inventory API; listings_channel.py) -----------------------------------------------
+    def submit_listings(self, batch: dict, save) -> dict:
+        from . import listings_channel
+
+        return listings_channel.submit(self, batch, save)
+
+    def poll_listings(self, handle: dict, save) -> dict | None:
+        from . import listings_channel
+
+        return listings_channel.poll(self, handle, save)
+
+    def fetch_listings(self, skus: list[str] | None = None):
+        from . import listings_channel
+
+        return listings_channel.fetch(self, skus)
 
 
 def _json_or_none(resp):

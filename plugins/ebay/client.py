@@ -35,10 +35,12 @@ log = logging.getLogger("marketd.ebay.client")
 
 FULFILLMENT = "/sell/fulfillment/v1"
 FINANCES = "/sell/finances/v1"
+INVENTORY = "/sell/inventory/v1"
 POLITE = (5.0, 10)
 DEFAULT_LIMITS: dict[str, tuple[float, float]] = {op: POLITE for op in (
     "getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments", "getPayouts", "getPayout",
-    "getTransactions")}
+    "getTransactions", "createOrReplaceInventoryItem", "getInventoryItems", "getOffers", "createOffer",
+    "updateOffer", "publishOffer", "bulkUpdatePriceQuantity")}
 ORDERS_PAGE = 200        # getOrders' maximum (31100 beyond)
 FINANCES_PAGE = 200      # valid under both the research (max 200) and spec 1.9.0 (max 1000)
 QUOTA_ERROR = 2001
@@ -107,15 +109,16 @@ class EbayClient:
         return f"{base}{path}" + (f"?{q}" if q else "")
 
     def call(self, method: str, url: str, operation: str, *, json_body=None, retry: RetryPolicy | None = None,
-             max_wait: float | None = -1) -> httpx.Response:
+             max_wait: float | None = -1, headers: dict | None = None) -> httpx.Response:
         """One call with the access token (and the signature on Finances when configured); a 401
         drops the token and is retried once."""
         if max_wait == -1:
             max_wait = self.max_wait
         body = json.dumps(json_body, separators=(",", ":")).encode() if json_body is not None else None
+        extra = dict(headers or {})
         for attempt in (1, 2):
             token = self.tokens.access_token()
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = {**extra, "Authorization": f"Bearer {token}"}
             if self.marketplace:
                 headers["X-EBAY-C-MARKETPLACE-ID"] = self.marketplace
             if body is not None:

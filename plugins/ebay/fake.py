@@ -32,6 +32,8 @@ Faithful to the official contracts (``shared/specs/ebay/`` — never shipped; th
   ``response_problems(op, status, body)``): a request that breaks the contract → 400 and an entry
   in ``violations``; an answer of the fake that drifts from it → HTTP 599 and an entry in
   ``response_violations``.
+- **Inventory** (``fake_inventory.py``): inventory items, offers, publish (required aspects,
+  policies, 250 revisions a day), ``bulkUpdatePriceQuantity`` (≤ 25, 207 per SKU).
 - **Faults** (the SDK kit): ``fail_next(target, status)`` with eBay's error bodies,
   ``delay_next``, plus ``expire_tokens()``, ``set_quota(resource, n)``, ``succeed_then``.
 """
@@ -48,6 +50,7 @@ from marketd.sdk import Clock, redact_form
 from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 from .fake_finances import FinancesApi, TransactionReport
+from .fake_inventory import INVENTORY_OPS, INVENTORY_ROUTES, InventoryApi
 from .fake_orders import (CARRIERS, MAX_FULFILLMENTS, FilterError, Reply, _bad, date_range, error, generate_orders,
                           int_param, iso, page_links, parse_iso, split_filter, value_set)
 
@@ -56,7 +59,8 @@ __all__ = ["EbayFake", "generate_orders", "sandbox", "QUOTA_BODY", "SCOPES"]
 SCOPE_FULFILLMENT = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
 SCOPE_FINANCES = "https://api.ebay.com/oauth/api_scope/sell.finances"
 SCOPE_PUBLIC = "https://api.ebay.com/oauth/api_scope"
-SCOPES = (SCOPE_FULFILLMENT, SCOPE_FINANCES)
+SCOPE_INVENTORY = "https://api.ebay.com/oauth/api_scope/sell.inventory"
+SCOPES = (SCOPE_FULFILLMENT, SCOPE_FINANCES)   # a seller who consented to listings adds SCOPE_INVENTORY
 QUOTA_BODY = error(2001, "Too many requests.", domain="ACCESS",
                    long="The request limit has been reached for the resource.")
 TOKEN_BODY = error(1001, "Invalid access token", domain="OAuth",
@@ -73,11 +77,13 @@ ROUTES = [
     ("GET", FIN + r"/payout", "getPayouts"),
     ("GET", FIN + r"/payout/(?P<payout_Id>[^/]+)", "getPayout"),
     ("GET", FIN + r"/transaction", "getTransactions"),
+    *INVENTORY_ROUTES,
 ]
 FULFILLMENT_OPS = {"getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments",
                    "getShippingFulfillment"}
 FINANCES_OPS = {"getPayouts", "getPayout", "getTransactions"}
-RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS}}
+RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS},
+            **{op: "inventory" for op in INVENTORY_OPS}}
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
 
@@ -85,7 +91,7 @@ class ContractNotChecked(RuntimeError):
     """Asked for contract violations of a fake that checks no contract."""
 
 
-class EbayFake(FinancesApi, TransactionReport, FakeService):
+class EbayFake(FinancesApi, TransactionReport, InventoryApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"authorization", "x-ebay-signature-key", "signature"}
@@ -115,6 +121,7 @@ class EbayFake(FinancesApi, TransactionReport, FakeService):
         self._violations: list[dict] = []
         self._response_violations: list[dict] = []
         self._init_finances()
+        self._init_inventory()
         for method, pattern, op in ROUTES:
             self.route(method, pattern, self._oauth if op == "oauth.token" else self._api, name=op)
 
@@ -231,7 +238,7 @@ class EbayFake(FinancesApi, TransactionReport, FakeService):
         entry = self.tokens.get(token or "")
         if entry is None or self.clock.now() >= entry[0]:
             return Reply(401, TOKEN_BODY)
-        scope = SCOPE_FINANCES if op in FINANCES_OPS else SCOPE_FULFILLMENT
+        scope = SCOPE_FINANCES if op in FINANCES_OPS else SCOPE_INVENTORY if op in INVENTORY_OPS else SCOPE_FULFILLMENT
         if scope not in entry[1] and not (op in FULFILLMENT_OPS and op.startswith("get")
                                            and scope + ".readonly" in entry[1]):
             return Reply(403, error(1100, "Access denied", domain="ACCESS",
@@ -248,14 +255,14 @@ class EbayFake(FinancesApi, TransactionReport, FakeService):
             if problem:
                 return Reply(400, error(215120, "Signature validation failed", domain="ACCESS", long=problem))
         body = None
-        if req.method == "POST":
+        if req.method in ("POST", "PUT") and not (op == "publishOffer" and not req.body):
             try:
                 body = json.loads(req.body or b"null")
             except ValueError:
                 return self.bad_json(req)
         if self.contract is not None:
             problems = self.contract.request_problems(op, req.query, body)
-            if req.method == "POST" and req.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            if body is not None and req.headers.get("content-type", "").split(";")[0].strip() != "application/json":
                 problems.append("Content-Type must be application/json")
             if problems:
                 self._violations.append({"operation": op, "path": req.path, "problems": problems})
@@ -263,7 +270,7 @@ class EbayFake(FinancesApi, TransactionReport, FakeService):
                 return Reply(400, error(32600, "Invalid input data", long="; ".join(problems)[:1000]))
         try:
             handler = getattr(self, "_op_" + op)
-            return handler(req, body, **args) if req.method == "POST" else handler(req, **args)
+            return handler(req, body, **args) if req.method in ("POST", "PUT") else handler(req, **args)
         except FilterError as exc:
             return exc.reply
 

@@ -22,6 +22,7 @@ from marketd.sdk import Clock, ConfigError, RefreshTokenGrant
 TOKEN_PATH = "/identity/v1/oauth2/token"
 SCOPE_FULFILLMENT = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
 SCOPE_FINANCES = "https://api.ebay.com/oauth/api_scope/sell.finances"
+SCOPE_INVENTORY = "https://api.ebay.com/oauth/api_scope/sell.inventory"
 
 
 class EbayAuthError(ConfigError):

@@ -53,6 +53,14 @@ class EbayChannelSettings(ChannelSettings):
     daily_quota: dict[str, int] = Field(default_factory=dict)      # resource -> calls per day
     quota_timezone: str = "America/Los_Angeles"          # the quota day ends at midnight here
     timeout: float | None = None
+    # listings (Inventory API; docs/plugins/ebay.md "Listings"): needs the sell.inventory scope
+    listings: bool = False
+    content_language: str | None = None                  # Content-Language of inventory items; default from marketplace
+    condition: str = "NEW"
+    merchant_location_key: str | None = None
+    fulfillment_policy_id: str | None = None
+    payment_policy_id: str | None = None
+    return_policy_id: str | None = None
     client_id: str | None = None                         # the App ID is not a secret
     client_id_secret: SecretRef | None = None
     client_secret_secret: SecretRef | None = None

@@ -37,7 +37,9 @@ from .shipping import Shipping
 
 class ManoManoChannel(OrderSync, Decisions, Shipping, Channel):
     type = "manomano"
-    capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, parse_settlements=True, upload_invoice=False)
+    capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, parse_settlements=True, upload_invoice=False,
+                                update_listings=True, fetch_listings=True)
+    listing_kinds = ("offer",)       # content comes from the seller's catalogue feed (listings_channel.py)
     settings_model = ManoManoChannelSettings
 
     def __init__(self, app, name: str, settings: ManoManoChannelSettings | dict, transport=None):
@@ -73,6 +75,22 @@ class ManoManoChannel(OrderSync, Decisions, Shipping, Channel):
 
     def key(self, order_reference: str) -> str:
         return f"{self.name}:{order_reference}"
+
+    # -- listings: price and stock (offers.py, listings_channel.py) --------------------------------
+    def submit_listings(self, batch: dict, save) -> dict:
+        from . import listings_channel
+
+        return listings_channel.submit(self, batch, save)
+
+    def poll_listings(self, handle: dict, save) -> dict | None:
+        from . import listings_channel
+
+        return listings_channel.poll(self, handle, save)
+
+    def fetch_listings(self, skus: list[str] | None = None):
+        from . import listings_channel
+
+        return listings_channel.fetch(self, skus)
 
 
 factory = ManoManoChannel

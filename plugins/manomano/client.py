@@ -80,6 +80,27 @@ def key_budget(api_key: str, clock: Clock, *, per_hour: float = 250.0, sync_shar
         return budget
 
 
+_DEC = "\u0000D:"
+
+
+def _mark(obj):
+    if isinstance(obj, Decimal):
+        return f"{_DEC}{obj}\u0000"
+    if isinstance(obj, dict):
+        return {k: _mark(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_mark(v) for v in obj]
+    return obj
+
+
+def dumps(body) -> bytes:
+    """JSON with every Decimal written as the exact number it is (a price is never a float)."""
+    import re
+
+    text = json.dumps(_mark(body), separators=(",", ":"), default=str)
+    return re.sub(r'"\\u0000D:(-?[0-9.]+(?:E[+-]?[0-9]+)?)\\u0000"', r"\1", text).encode()
+
+
 def decode(resp):
     """The JSON body with numbers as Decimal (None for an empty body)."""
     if not resp.content:
@@ -133,7 +154,7 @@ class ManoManoClient:
         if params:
             kw["params"] = {k: v for k, v in params.items() if v is not None}
         if body is not None:
-            kw["content"] = json.dumps(body, separators=(",", ":"), default=str).encode()
+            kw["content"] = dumps(body)
             kw["headers"] = {"content-type": "application/json"}
         try:
             return self.http.request(method, path, operation=operation, retry=retry, max_wait=max_wait, **kw)

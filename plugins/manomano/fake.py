@@ -41,13 +41,18 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
+import tempfile
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlencode
 
 from marketd.sdk import Clock, FakeClock
 from marketd.sdk.fakes import FakeService, Request, Response, SandboxCheckFailed, SandboxConfig, SandboxFake
+
+from .fake_offers import OFFER_ROUTES, OffersApi
 
 PER_HOUR = 250
 MAX_LIMIT = 100
@@ -60,12 +65,14 @@ SKUS = [("MM-DRILL-18V", "Perceuse visseuse 18V", Decimal("89.90")), ("MM-SAW-BL
         Decimal("45.00"))]
 SHIPPABLE = {"PREPARATION"}
 SHIPPED = {"SHIPPED", "DELIVERED", "COMPLETED"}
+
 ROUTES = [
     ("GET", r"/orders/v1/orders", "listOrders"),
     ("GET", r"/orders/v1/orders/(?P<ref>[^/]+)", "getOrder"),
     ("POST", r"/orders/v1/accept-orders", "acceptOrders"),
     ("POST", r"/orders/v1/refuse-orders", "refuseOrders"),
     ("POST", r"/orders/v1/shippings", "createShippings"),
+    *OFFER_ROUTES,
 ]
 PARIS = timezone(timedelta(hours=2))  # CEST, as ManoMano states the sandbox hours
 
@@ -99,7 +106,7 @@ class ContractNotChecked(RuntimeError):
     """Asked for contract violations of a fake that checks no contract."""
 
 
-class ManoManoFake(FakeService):
+class ManoManoFake(OffersApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-api-key", "authorization"}
@@ -123,6 +130,7 @@ class ManoManoFake(FakeService):
         self._violations: list[str] = []
         self._response_violations: list[str] = []
         self._seq = 0
+        self._init_offers()
         for method, pattern, name in ROUTES:
             self.route(method, pattern, getattr(self, "_" + name), name=name)
 
@@ -624,14 +632,17 @@ def _sandbox_payout(app, fake: ManoManoFake) -> str:
     folder = app.inbox_dir / "settlements"
     folder.mkdir(parents=True, exist_ok=True)
     seen = {}
-    for name, text in (("Detail versement Manomano sandbox.csv", detail), ("CA Manomano sandbox.csv", ca)):
-        tmp = app.state_dir / f".{name}"
-        tmp.write_text(text, encoding="utf-8")
-        row = process_file(app, "settlements", tmp)
-        tmp.unlink(missing_ok=True)
-        if row["state"] != "done":
-            raise SandboxCheckFailed(f"{name} ended {row['state']}: {(row['error'] or {}).get('message', '')}")
-        seen[name] = row["summary"] or {}
+    # written under their download names (a payout records its file's name), outside the inbox
+    drop = Path(tempfile.mkdtemp(prefix=".manomano-sandbox-", dir=app.state_dir))
+    try:
+        for name, text in (("Detail versement Manomano sandbox.csv", detail), ("CA Manomano sandbox.csv", ca)):
+            (drop / name).write_text(text, encoding="utf-8")
+            row = process_file(app, "settlements", drop / name)
+            if row["state"] != "done":
+                raise SandboxCheckFailed(f"{name} ended {row['state']}: {(row['error'] or {}).get('message', '')}")
+            seen[name] = row["summary"] or {}
+    finally:
+        shutil.rmtree(drop, ignore_errors=True)
     payout = seen["Detail versement Manomano sandbox.csv"]
     split = seen["CA Manomano sandbox.csv"].get("split_lines", 0)
     return (f"manomano payout PO-SANDBOX-1: {payout.get('status')}, {payout.get('matched', 0)} of "

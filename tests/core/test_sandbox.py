@@ -2,8 +2,11 @@
 ``--check`` proves every fake it serves, so a broken one fails the check, naming it."""
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import tomllib
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
@@ -15,10 +18,23 @@ from marketd.sdk import hookimpl
 from marketd.sdk.fakes import FakeService, Response, SandboxCheckFailed, SandboxConfig, SandboxFake
 
 
-def test_check_exercises_every_fake_the_plugins_register(tmp_path):
-    result = CliRunner().invoke(cli, ["sandbox", str(tmp_path / "sb"), "--check", "--orders", "8"])
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    """One ``marketd sandbox DIR --check`` run: its folder and its output."""
+    folder = tmp_path_factory.mktemp("sandbox") / "sb"
+    result = CliRunner().invoke(cli, ["sandbox", str(folder), "--check", "--orders", "8"])
     assert result.exit_code == 0, result.output
-    out = result.output
+    return folder, result.output
+
+
+def run_cli(folder, *args) -> str:
+    result = CliRunner().invoke(cli, ["--config", str(folder / "marketd.toml"), *args], env=sandbox_env(folder))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_check_exercises_every_fake_the_plugins_register(checked):
+    folder, out = checked
     assert "8 order(s) imported, 1 settlement file(s)" in out           # orders
     assert any(line.startswith("settlement ") and ": ok, payout" in line for line in out.splitlines())  # settlement
     assert "confirmed on Amazon order" in out                            # tracking back to the channel
@@ -29,9 +45,62 @@ def test_check_exercises_every_fake_the_plugins_register(tmp_path):
     assert "mall: 5 order(s) synced; order 1001, 2 PDF label(s)" in out   # MALL orders, labels, then tracking
     assert "order 1004 shipped with SANDBOX-1; order 1002 (MALL Delivery) not pushed" in out  # MALL tracking back
     assert "mall: invoice mall-mall-cz-invoice-3000100001.json: order 1004 gross 1378.00, MALL margin -" in out
+    assert any(line.startswith("manomano: ") and " accepted and shipped with tracking " in line
+               for line in out.splitlines())                            # ManoMano orders, accept, tracking back
+    assert any(line.startswith("manomano payout PO-SANDBOX-1: unchecked, ") and " 0 net line(s)" not in line
+               for line in out.splitlines())                            # its two accounting CSVs, split
     assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall, manomano")
-    cfg = tomllib.loads((tmp_path / "sb" / "marketd.toml").read_text())
+    cfg = tomllib.loads((folder / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
+    # what the README says to do next: the orders of every channel, ids to ship, without a report
+    listed = json.loads(run_cli(folder, "orders", "list", "--limit", "0", "--json"))
+    assert {o["channel"] for o in listed} == set(cfg["channels"])
+
+
+MONEY = ("revenue", "marketplace_fee", "shipping_label", "refund", "withheld_tax", "promotion", "other",
+         "unclassified")
+
+
+def test_the_payouts_of_the_four_channels_share_one_model(checked):
+    """Issue 11 item 5 on the sandbox's payouts (Amazon's settlement, eBay's Finances payout, MALL's
+    invoice, ManoMano's two CSVs): one table, one report shape, and for an order of each channel
+    ``orders show`` gives revenue, what the marketplace kept, labels, refunds, withheld tax and a
+    net that is their sum; the monthly fees report has a row per channel."""
+    folder, _ = checked
+    payouts = {p["channel_type"]: p for p in json.loads(run_cli(folder, "settlements", "--json"))}
+    assert set(payouts) == {"amazon", "ebay", "mall", "manomano"}
+    assert {t: p["status"] for t, p in payouts.items()} == \
+        {"amazon": "ok", "ebay": "ok", "mall": "ok", "manomano": "unchecked"}  # ManoMano states no total
+    assert not any(p["file_name"].startswith(".") for p in payouts.values())   # the file's own name
+    reports = folder / "outbox" / "reports"
+    headers = {}
+    for kind, p in payouts.items():
+        [csv_path] = [r for r in reports.glob(f"settlement-{kind}-*{p['payout_id']}.csv")]
+        assert csv_path.with_suffix(".xlsx").is_file()
+        rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+        headers[kind] = list(rows[0])
+        order = next(r["order_ref"] for r in rows if r["order_key"])
+        show = json.loads(run_cli(folder, "orders", "show", order, "--json"))
+        [money] = [m for m in show["finance"] if m["currency"] == p["currency"]]
+        assert set(MONEY) | {"net"} <= set(money), (kind, money)
+        assert sum(Decimal(money[k]) for k in MONEY) == Decimal(money["net"]), (kind, money)
+        assert Decimal(money["marketplace_fee"]) < 0 < Decimal(money["revenue"]), (kind, money)  # what it kept
+    assert len({tuple(h) for h in headers.values()}) == 1, headers  # the same report shape
+    month = payouts["amazon"]["posted_min"][:7]
+    run_cli(folder, "report", "fees", "--set", f"month={month}")
+    fees = list(csv.DictReader((reports / f"fees-{month}.csv").open(encoding="utf-8")))
+    assert {r["channel_type"] for r in fees} == set(payouts)
+    assert all(Decimal(r["marketplace_fee"]) < 0 and Decimal(r["fee_pct"]) > 0 for r in fees), fees
+
+
+def sandbox_env(folder) -> dict:
+    """The sandbox credentials ``DIR/sandbox.env`` holds (the README sources it before any command)."""
+    out = {}
+    for line in (folder / "sandbox.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.partition("=")
+            out[k] = v
+    return out
 
 
 def test_the_brt_url_without_rest_v1_fails_the_check_naming_brt(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from marketd.plugins.ebay.fake import EbayFake, generate_orders
 from marketd.plugins.ebay.settings import env_name
 from marketd.sdk.fakes import serve
 from tests.carriers.test_e2e_carriers import SENDER, count, drop_file
-from tests.helpers import db_rows
+from tests.helpers import db_dicts
 from tests.conftest import wait_for, write_config
 from tests.fakes.ebay_specs import EbayContract, require_ebay_specs
 
@@ -85,7 +85,7 @@ class World:
         return count(self.root, "select count(*) n from shipment_pushes where state = 'pushed'")
 
     def check_exactly_once(self) -> None:
-        tracking = {r["refs"]: r["tracking_number"] for r in db_rows(self.root, "select refs, tracking_number from shipments")}
+        tracking = {r["refs"]: r["tracking_number"] for r in db_dicts(self.root, "select refs, tracking_number from shipments")}
         for o in self.orders:
             found = self.fulfilments(o["orderId"])
             assert len(found) == 1, f"{o['orderId']}: {len(found)} fulfilments at eBay"
@@ -106,6 +106,29 @@ class World:
                           o["buyer"]["username"]):
                 assert value not in text, f"buyer data in the log: {value}"
         assert CREDS[1] not in text and CREDS[2] not in text
+
+
+def buyer_cells(report: str) -> set[str]:
+    """The buyer user names and names a Transaction report holds (its preamble skipped)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(report.lstrip("\ufeff"))))
+    at = next(i for i, r in enumerate(rows) if "Buyer name" in r)
+    header = rows[at]
+    cols = [header.index("Buyer username"), header.index("Buyer name")]
+    return {r[c] for r in rows[at + 1:] if len(r) == len(header) for c in cols if r[c] not in ("", "--")}
+
+
+def output_text(path) -> str:
+    """A report's text: a workbook's cell values, any other file as text."""
+    if path.suffix == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, read_only=True)
+        return "\n".join(" ".join(str(c) for c in row if c is not None)
+                          for ws in wb.worksheets for row in ws.iter_rows(values_only=True))
+    return path.read_text(errors="ignore")
 
 
 @pytest.fixture
@@ -132,7 +155,7 @@ def test_kill_9_while_the_fulfilment_is_in_flight_sends_each_package_once(world,
     daemon_factory(w.config, env=w.env)
     wait_for(lambda: w.pushed() == 3, 60, what="all pushes recorded")
     assert w.posts() == 3  # the interrupted one was read back, not sent again
-    verified = db_rows(w.root, "select error from shipment_pushes where error like 'verified%'")
+    verified = db_dicts(w.root, "select error from shipment_pushes where error like 'verified%'")
     assert len(verified) == 1
     assert w.ebay.count("getShippingFulfillments") >= 1
     w.check_exactly_once()
@@ -162,7 +185,9 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
     """The ebay-payouts job writes the Finances payout into inbox/settlements/, the daemon takes it
     (payout check ok); the Transaction report with the same payout and one more is dropped: the
     known one is a duplicate, the new one is applied. The fetched file is 0600 (a dropped one keeps
-    its owner and group bits, none for others); the log has no buyer name, e-mail or user name."""
+    its owner and group bits, none for others); the log has no buyer name, e-mail or user name, and
+    the buyers the dropped report names (read from the file itself) are in no log line and no
+    report, CSV or workbook."""
     import stat
 
     w = World(tmp_path)
@@ -176,18 +201,18 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
         d = daemon_factory(w.config, env=w.env)
         w.wait_orders_synced()
         key = f"ebay:{ACCOUNT}:payout:{fetched['payoutId']}"
-        wait_for(lambda: db_rows(w.root, "select status from payouts where payout_key = ?", [key]), 60,
+        wait_for(lambda: db_dicts(w.root, "select status from payouts where payout_key = ?", [key]), 60,
                  what="the fetched payout applied")
-        assert db_rows(w.root, "select status from payouts where payout_key = ?", [key])[0]["status"] == "ok"
+        assert db_dicts(w.root, "select status from payouts where payout_key = ?", [key])[0]["status"] == "ok"
         only_in_report = w.ebay.make_payout(w.order_ids[2:])
         w.ebay.payouts.pop(only_in_report["payoutId"])  # the API does not list it (yet): only the report has it
         w.ebay.payouts[only_in_report["payoutId"]] = only_in_report
         report = w.ebay.transaction_report_csv([fetched["payoutId"], only_in_report["payoutId"]])
         drop_file(w.root / "inbox" / "settlements", "Transaction_report.csv", report)
         key2 = f"ebay:{ACCOUNT}:payout:{only_in_report['payoutId']}"
-        wait_for(lambda: db_rows(w.root, "select status from payouts where payout_key = ?", [key2]), 60,
+        wait_for(lambda: db_dicts(w.root, "select status from payouts where payout_key = ?", [key2]), 60,
                  what="the report's new payout applied")
-        statuses = {r["payout_key"]: r["status"] for r in db_rows(w.root, "select payout_key, status from payouts")}
+        statuses = {r["payout_key"]: r["status"] for r in db_dicts(w.root, "select payout_key, status from payouts")}
         assert statuses[key] == "ok" and statuses[key2] == "ok"
         assert count(w.root, "select count(*) n from payouts where channel_type = 'ebay'") == 2
         d.stop()
@@ -198,9 +223,17 @@ def test_payouts_fetched_and_dropped_reach_the_settlement_tables_with_buyer_data
         assert modes[".json"] == 0o600  # written by marketd: buyer user names, the owner only
         assert modes[".csv"] & 0o007 == 0  # a drop keeps its owner/group bits, never any for others (inbox rule)
         w.check_no_buyer_data_in_logs()
-        reports = "".join(p.read_text(errors="ignore") for p in (w.root / "outbox" / "reports").glob("*.csv"))
-        for o in w.orders:
-            assert o["buyer"]["username"] not in reports
-            assert o["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]["fullName"] not in reports
+        # the buyers named in the dropped file itself: nowhere in the log or in any report
+        buyers = buyer_cells(report)
+        assert buyers == {o["buyer"]["username"] for o in w.orders} | \
+            {o["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]["fullName"] for o in w.orders}
+        log = "".join(p.read_text(errors="replace") for p in w.root.glob("daemon-*.log"))
+        outputs = sorted(p for p in (w.root / "outbox").rglob("*") if p.is_file())
+        assert {p.suffix for p in outputs} >= {".csv", ".xlsx"}, outputs
+        text = "\n".join(output_text(p) for p in outputs)
+        for value in buyers:
+            assert value not in log, f"buyer data in the log: {value}"
+            assert value not in text, f"buyer data in a report: {value}"
+        assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in outputs)  # never for others
     finally:
         w.close()

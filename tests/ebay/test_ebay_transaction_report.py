@@ -339,3 +339,40 @@ def test_open_money_is_replaced_by_the_next_report(env):
     p = env.payouts()[f"ebay:{ACCOUNT}:open"]
     assert p["status"] == "open" and p["net"] == "9.00"
     assert env.lines("07-1") == [] and [l["amount"] for l in env.lines("07-2")] == ["9.00"]
+
+
+def test_every_row_type_lands_in_its_category_and_the_payout_still_checks(env):
+    """Issue 11's row types in one payout: Order and Refund decomposed, Shipping label, Other fee,
+    Claim, Dispute, Transfer and a Hold pair one line each; the rows with the Payout ID add up
+    to minus the Payout row, exactly."""
+    def r(kind, net, order="--", **cells):
+        return row(**{"Transaction creation date": "Oct 3, 2026", "Type": kind, "Order number": order,
+                      "Net amount": net, "Payout currency": "EUR", "Payout ID": "P9", "Transaction currency": "EUR",
+                      **cells})
+    data = [
+        r("Order", "27.00", "09-1", **{"Gross transaction amount": "30.00", "Final Value Fee - variable": "-3.00"}),
+        r("Refund", "-10.00", "09-1", **{"Gross transaction amount": "-10.00"}),
+        r("Shipping label", "-4.00", "09-1", Description="Shipping label"),
+        r("Other fee", "-1.00", "09-1", Description="Promoted Listings - General fee"),
+        r("Claim", "-5.00", "09-2"),
+        r("Dispute", "-2.00", "09-2"),
+        r("Transfer", "-3.00", Description="Transfer to eBay"),
+        r("Hold", "-6.00", "09-1", **{"Reason for hold": "Buyer protection case"}),
+        r("Hold", "6.00", "09-1", **{"Reason for hold": "Buyer protection case"}),
+        r("Payout", "-2.00", Description="Scheduled payout"),
+    ]
+    res = env.drop(report(*data))
+    assert res["state"] == "done", res["error"]
+    p = env.payouts()[f"ebay:{ACCOUNT}:payout:P9"]
+    assert p["status"] == "ok" and p["stated_total"] == "2.00" and p["difference"] in ("0.00", "0", None)
+    assert {k: Decimal(p[k]) for k in ("revenue", "marketplace_fee", "shipping_label", "refund", "transfer",
+                                       "other", "unclassified")} == {
+        "revenue": Decimal("30"), "marketplace_fee": Decimal("-4"), "shipping_label": Decimal("-4"),
+        "refund": Decimal("-17"), "transfer": Decimal("-3"), "other": Decimal("0"), "unclassified": Decimal("0")}
+    first = {(l["category"], l["subtype"], l["amount"]) for l in env.lines("09-1")}
+    assert {("revenue", None, "30.00"), ("marketplace_fee", "final_value_fee_variable", "-3.00"),
+            ("refund", None, "-10.00"), ("shipping_label", None, "-4.00")} <= first, first
+    assert ("other", "hold", "0.00") in first  # placed and released: one line that adds up to nothing
+    assert ("marketplace_fee", "promoted_listings", "-1.00") in first, first
+    second = {(l["category"], l["subtype"], l["amount"]) for l in env.lines("09-2")}
+    assert second == {("refund", "claim", "-5.00"), ("refund", "dispute", "-2.00")}, second

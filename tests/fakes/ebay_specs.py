@@ -35,12 +35,21 @@ from referencing.jsonschema import DRAFT4
 
 from tests.fakes.specs import REPO, shared_dir
 
-EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_finances_v1_oas3.json"}
+EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_finances_v1_oas3.json",
+              "inventory": "sell_inventory_v1_oas3.yaml"}
 OPERATIONS = {
     "getOrders": "fulfillment", "getOrder": "fulfillment", "createShippingFulfillment": "fulfillment",
     "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment",
     "getPayouts": "finances", "getPayout": "finances", "getTransactions": "finances",
+    **{op: "inventory" for op in ("createOrReplaceInventoryItem", "getInventoryItem", "getInventoryItems", "getOffers",
+                                  "createOffer", "updateOffer", "publishOffer", "bulkUpdatePriceQuantity")},
 }
+# Known defects of the vendored files, corrected before validating (each one named, none silent):
+# Inventory 1.17.2 declares Product.aspects as a string, while its own description shows (and eBay
+# takes) an object of name -> list of values.
+SPEC_FIXES = {"sell_inventory_v1_oas3": [(("Product", "properties", "aspects"),
+                                          {"type": "object", "additionalProperties": {"type": "array",
+                                                                                      "items": {"type": "string"}}})]}
 # Answers of eBay's gateway that no operation declares: token/scope refusals, the call limit, and
 # the 502/503/504 of an outage (checked as error envelopes).
 PLATFORM_STATUSES = {401, 403, 429, 502, 503, 504}
@@ -94,6 +103,11 @@ class OpenApiDoc:
         self.path = Path(path)
         self.doc = _load(self.path)
         self.schemas_doc = copy.deepcopy(self.doc)
+        for where, schema in SPEC_FIXES.get(self.path.stem, []):
+            node = self.schemas_doc["components"]["schemas"]
+            for key in where[:-1]:
+                node = node[key]
+            node[where[-1]] = schema
         if strict:
             _close_objects(self.schemas_doc.get("components", {}).get("schemas", {}))
         self.uri = f"urn:marketd-ebay-spec:{self.path.stem}"
@@ -171,6 +185,10 @@ class EbayContract:
         if declared is None and status not in PLATFORM_STATUSES:
             return [f"HTTP {status} is not an answer {operation} declares ({', '.join(op.get('responses', {}))})"]
         content = ((declared or {}).get("content") or {}).get("application/json")
+        if status == 207 and not content:
+            # Known defect: Inventory 1.17.2 declares the bulk calls' 207 without a body, while the
+            # operation's text (and eBay) answer the same per-SKU responses as the 200.
+            content = ((op.get("responses", {}).get("200") or {}).get("content") or {}).get("application/json")
         if content:
             return doc.validate(content["schema"], body)
         if status < 400:

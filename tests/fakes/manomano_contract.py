@@ -25,6 +25,8 @@ OPERATIONS = {
     "acceptOrders": (None, "decision_request.json", {204: None, 207: "batch_result.json"}),
     "refuseOrders": (None, "decision_request.json", {204: None, 207: "batch_result.json"}),
     "createShippings": (None, "shippings_request.json", {204: None, 207: "batch_result.json"}),
+    "listOffers": ("list_offers_query.json", None, {200: "list_offers.json"}),
+    "patchOffers": (None, "patch_offers_request.json", {200: None, 207: "offers_result.json"}),
 }
 
 

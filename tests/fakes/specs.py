@@ -33,6 +33,13 @@ AMAZON_MODELS = {
     "reports": "reports_2021-06-30.json",
     "tokens": "tokens_2021-03-01.json",
     "ptd": "definitionsProductTypes_2020-09-01.json",
+    "listings": "listingsItems_2021-08-01.json",
+    "feeds": "feeds_2021-06-30.json",
+}
+# Plain JSON Schemas (draft-07) of the listings feed and its processing report.
+AMAZON_JSON_SCHEMAS = {
+    "listings_feed": "listings-feed-schema-v2.json",
+    "processing_report": "listings-feed-processing-report-schema-v2.json",
 }
 
 
@@ -44,7 +51,8 @@ def shared_dir() -> Path | None:
 def amazon_specs_dir() -> Path | None:
     base = shared_dir()
     d = base / "specs" / "amazon" if base else None
-    return d if d is not None and all((d / f).is_file() for f in AMAZON_MODELS.values()) else None
+    return d if d is not None and all((d / f).is_file() for f in [*AMAZON_MODELS.values(),
+                                                                  *AMAZON_JSON_SCHEMAS.values()]) else None
 
 
 def require_amazon_specs() -> Path:
@@ -65,7 +73,23 @@ MODEL_OF = {
     "getReports": "reports", "createReport": "reports", "cancelReport": "reports", "getReport": "reports",
     "getReportDocument": "reports",
     "getDefinitionsProductType": "ptd", "searchDefinitionsProductTypes": "ptd",
+    **{op: "listings" for op in ("getListingsItem", "putListingsItem", "patchListingsItem", "deleteListingsItem",
+                                 "searchListingsItems")},
+    **{op: "feeds" for op in ("createFeedDocument", "createFeed", "getFeed", "getFeeds", "cancelFeed",
+                              "getFeedDocument")},
 }
+
+
+@lru_cache(maxsize=None)
+def json_schema_validator(key: str, specs_dir: str):
+    """A Draft7Validator for one of :data:`AMAZON_JSON_SCHEMAS` (the feed and its report)."""
+    from jsonschema import Draft7Validator
+
+    return Draft7Validator(json.loads((Path(specs_dir) / AMAZON_JSON_SCHEMAS[key]).read_text(encoding="utf-8")))
+
+
+def json_schema_problems(key: str, specs_dir: str, doc) -> list[str]:
+    return [f"{_path(e)}: {e.message}" for e in json_schema_validator(key, specs_dir).iter_errors(doc)]
 
 
 class AmazonContract:
@@ -77,6 +101,14 @@ class AmazonContract:
     def model(self, operation: str) -> "SwaggerModel | None":
         key = MODEL_OF.get(operation)
         return amazon_model(key, str(self.specs_dir)) if key else None
+
+    def listings_feed_problems(self, doc) -> list[str]:
+        """What is wrong with an uploaded JSON_LISTINGS_FEED (listings-feed-schema-v2.json)."""
+        return json_schema_problems("listings_feed", str(self.specs_dir), doc)
+
+    def processing_report_problems(self, doc) -> list[str]:
+        """What is wrong with a processing report (listings-feed-processing-report-schema-v2.json)."""
+        return json_schema_problems("processing_report", str(self.specs_dir), doc)
 
 
 def amazon_contract() -> AmazonContract | None:

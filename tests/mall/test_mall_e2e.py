@@ -34,7 +34,7 @@ from marketd.plugins.mall.fake import MallFake
 from marketd.plugins.mall.settings import env_name
 from marketd.sdk.fakes import serve
 from tests.carriers.test_e2e_carriers import SENDER, count, drop_file
-from tests.helpers import db_rows
+from tests.helpers import db_dicts
 from tests.conftest import wait_for, write_config
 from tests.fakes.mall_contract import MallContract
 
@@ -91,7 +91,7 @@ class MallWorld:
             return len(self.mall.status_puts(oid))
 
     def check_exactly_once(self) -> None:
-        manifest = db_rows(self.root, "select order_keys, tracking_number, carrier from shipments")
+        manifest = db_dicts(self.root, "select order_keys, tracking_number, carrier from shipments")
         assert len(manifest) == 3
         by_order = {r["order_keys"]: r for r in manifest}
         with self.mall.lock:
@@ -104,7 +104,7 @@ class MallWorld:
             assert not [r for r in self.mall.journal if r.method == "PUT" and r.path.endswith(f"/{MDP}")
                         and b"shipped" in r.body]
             assert self.mall.violations == [] and self.mall.response_violations == []
-        pushes = db_rows(self.root, "select order_id, state from shipment_pushes order by order_id")
+        pushes = db_dicts(self.root, "select order_id, state from shipment_pushes order by order_id")
         assert [(p["order_id"], p["state"]) for p in pushes] == [(str(o), "pushed") for o in OWN]
         assert count(self.root, "select count(*) n from shipments where channel_managed = 1") == 1
 
@@ -168,7 +168,7 @@ def test_invoices_fetched_by_the_daemon_give_each_orders_margin(world, daemon_fa
         invoice = w.mall.finance.run_now()
         offset = w.mall.finance.offset(invoice["id"], SYSTEM_CLOCK.now())
     wait_for(lambda: count(w.root, "select count(*) n from payouts") == 2, 60, what="invoice and offset applied")
-    rows = db_rows(w.root, "select kind, status, check_detail from payouts order by kind")
+    rows = db_dicts(w.root, "select kind, status, check_detail from payouts order by kind")
     assert [(r["kind"], r["status"]) for r in rows] == [("invoice", "ok"), ("offset", "ok")], rows
     out = subprocess.run([sys.executable, "-m", "marketd", "--config", str(w.config), "orders", "show", str(OWN[0]),
                           "--json"], capture_output=True, text=True, env={**os.environ, **w.env}, timeout=60)

@@ -37,7 +37,7 @@ from marketd.plugins.manomano.settings import env_name
 from marketd.sdk import SYSTEM_CLOCK
 from marketd.sdk.fakes import serve
 from tests.carriers.test_e2e_carriers import count, drop_file
-from tests.helpers import db_rows
+from tests.helpers import db_dicts
 from tests.conftest import wait_for, write_config
 from tests.fakes.manomano_contract import ManoManoContract
 
@@ -129,7 +129,7 @@ class World:
         assert self.mm.violations == [] and self.mm.response_violations == []
         assert count(self.root, "select count(*) n from shipment_pushes where state in ('pushing', 'uncertain', "
                                 "'failed')") == 0
-        stored = {r["order_id"]: r["channel_status"] for r in db_rows(self.root, "select * from orders")}
+        stored = {r["order_id"]: r["channel_status"] for r in db_dicts(self.root, "select * from orders")}
         assert stored == {ref: "SHIPPED" for ref in self.refs}
 
     def check_logs_hold_no_buyer_data(self) -> None:
@@ -165,9 +165,9 @@ def test_kill_9_in_the_middle_of_the_shippings_call_ships_each_order_once(world,
 
     daemon_factory(w.config, env=w.env)  # asks ManoMano about the interrupted push instead of sending it again
     wait_for(lambda: w.pushed() == 3, 60, what="the three accepted orders pushed")
-    verified = db_rows(w.root, "select error from shipment_pushes where error like 'verified%'")
+    verified = db_dicts(w.root, "select error from shipment_pushes where error like 'verified%'")
     assert len(verified) == 1
-    waiting = wait_for(lambda: db_rows(w.root, "select order_id, error from shipment_pushes where state = 'retry' "
+    waiting = wait_for(lambda: db_dicts(w.root, "select order_id, error from shipment_pushes where state = 'retry' "
                                                "and error like '%waits for acceptance%'"), 30,
                        what="the PENDING order's push waiting for a person")
     assert [r["order_id"] for r in waiting] == [w.pending]
@@ -193,7 +193,7 @@ def test_kill_9_in_the_middle_of_the_shippings_call_ships_each_order_once(world,
     assert (Decimal(money["revenue"]), Decimal(money["marketplace_fee"]), Decimal(money["other"]),
             Decimal(money["net"])) == (gross, -commission, Decimal("-0.50"), gross - commission - Decimal("0.50"))
     assert [p["payout_id"] for p in view["payouts"]] == ["PO-E2E-1"]
-    payouts = db_rows(w.root, "select status, matched, unmatched from payouts")
+    payouts = db_dicts(w.root, "select status, matched, unmatched from payouts")
     assert payouts == [{"status": "unchecked", "matched": 4, "unmatched": 0}]
     archived = list((w.root / "inbox" / "settlements" / ".done").rglob("*.csv"))
     assert len(archived) == 2 and all(p.stat().st_mode & 0o007 == 0 for p in archived)

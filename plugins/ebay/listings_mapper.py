@@ -1,0 +1,108 @@
+"""Pure functions between the content plugin's listing payloads and eBay's Inventory API shapes.
+
+- An **inventory item** (``InventoryItem``): ``availability.shipToLocationAvailability.quantity``,
+  ``condition`` and the ``product`` the content check built (title ≤ 80, description ≤ 4000,
+  aspects, imageUrls, ean, mpn, brand) for the marketplace's locale. A full replacement at eBay.
+- An **offer** (``EbayOfferDetailsWithKeys``): sku, marketplaceId, FIXED_PRICE, availableQuantity,
+  categoryId, the account's listing policies and location, ``pricingSummary.price`` (money as a
+  decimal string). GPSR ``regulatory`` is not sent: the vendored Inventory 1.17.2 model has none of
+  its fields (docs/plugins/ebay.md).
+- A **remote listing** from an inventory item and its offer: live means the offer is PUBLISHED
+  and its listing ACTIVE.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+LANGUAGES = {"EBAY_DE": "de-DE", "EBAY_AT": "de-AT", "EBAY_CH": "de-CH", "EBAY_IT": "it-IT", "EBAY_FR": "fr-FR",
+             "EBAY_ES": "es-ES", "EBAY_GB": "en-GB", "EBAY_US": "en-US", "EBAY_NL": "nl-NL", "EBAY_PL": "pl-PL"}
+DOMAINS = {"EBAY_DE": "ebay.de", "EBAY_AT": "ebay.at", "EBAY_IT": "ebay.it", "EBAY_FR": "ebay.fr", "EBAY_ES": "ebay.es",
+           "EBAY_GB": "ebay.co.uk", "EBAY_US": "ebay.com"}
+TRANSIENT = {25001, 25025}     # a system error, concurrent access: tried again next run
+
+
+def language(marketplace: str) -> str:
+    return LANGUAGES.get(marketplace, "en-US")
+
+
+def locale_payload(payload: dict) -> dict:
+    locales = payload.get("locales") or {}
+    return locales[sorted(locales)[0]] if locales else {}
+
+
+def inventory_item(payload: dict, offer: dict | None, condition: str = "NEW") -> dict:
+    doc = locale_payload(payload)
+    product = {k: v for k, v in (doc.get("product") or {}).items() if v not in (None, "", [], {})}
+    item: dict = {"condition": condition, "product": product}
+    if offer and offer.get("stock") is not None:
+        item["availability"] = {"shipToLocationAvailability": {"quantity": int(offer["stock"])}}
+    return item
+
+
+def offer_body(sku: str, marketplace: str, category_id: str, offer: dict | None, settings) -> dict:
+    body: dict = {"sku": sku, "marketplaceId": marketplace, "format": "FIXED_PRICE", "categoryId": category_id}
+    if offer and offer.get("stock") is not None:
+        body["availableQuantity"] = int(offer["stock"])
+    if offer and offer.get("price") not in (None, ""):
+        body["pricingSummary"] = {"price": {"value": str(Decimal(str(offer["price"]))),
+                                            "currency": offer.get("currency") or "EUR"}}
+    policies = {k: v for k, v in (("fulfillmentPolicyId", settings.fulfillment_policy_id),
+                                  ("paymentPolicyId", settings.payment_policy_id),
+                                  ("returnPolicyId", settings.return_policy_id)) if v}
+    if policies:
+        body["listingPolicies"] = policies
+    if settings.merchant_location_key:
+        body["merchantLocationKey"] = settings.merchant_location_key
+    return body
+
+
+def update_body(offer: dict) -> dict:
+    """``updateOffer`` takes ``EbayOfferDetailsWithId``: an offer's SKU, marketplace and format
+    are fixed when it is created and may not be sent again."""
+    return {k: v for k, v in offer.items() if k not in ("sku", "marketplaceId", "format")}
+
+
+def issues_of(errors: list[dict]) -> list[dict]:
+    out = []
+    for e in errors or []:
+        params = {p.get("name"): p.get("value") for p in e.get("parameters") or [] if isinstance(p, dict)}
+        out.append({"code": str(e.get("errorId") or ""), "severity": "ERROR" if e.get("category") != "WARNING" else "WARNING",
+                    "message": str(e.get("message") or ""),
+                    "attribute": str(params.get("fieldName") or params.get("field") or params.get("aspectName") or "")})
+    return out
+
+
+def transient(errors: list[dict]) -> bool:
+    return any(int(e.get("errorId") or 0) in TRANSIENT for e in errors or [])
+
+
+def price_quantity(sku: str, offer_id: str, offer: dict) -> dict:
+    req: dict = {"sku": sku, "offers": [{"offerId": offer_id}]}
+    if offer.get("stock") is not None:
+        req["shipToLocationAvailability"] = {"quantity": int(offer["stock"])}
+        req["offers"][0]["availableQuantity"] = int(offer["stock"])
+    if offer.get("price") not in (None, ""):
+        req["offers"][0]["price"] = {"value": str(Decimal(str(offer["price"]))), "currency": offer.get("currency") or "EUR"}
+    return req
+
+
+def remote_listing(item: dict, offer: dict | None, marketplace: str) -> dict:
+    product = item.get("product") or {}
+    offer = offer or {}
+    listing = offer.get("listing") or {}
+    price = ((offer.get("pricingSummary") or {}).get("price") or {})
+    try:
+        amount = Decimal(str(price["value"])) if price.get("value") not in (None, "") else None
+    except InvalidOperation:
+        amount = None
+    qty = offer.get("availableQuantity")
+    if qty is None:
+        qty = ((item.get("availability") or {}).get("shipToLocationAvailability") or {}).get("quantity")
+    live = offer.get("status") == "PUBLISHED" and listing.get("listingStatus", "ACTIVE") == "ACTIVE"
+    listing_id = str(listing.get("listingId") or "")
+    return {"sku": str(item.get("sku") or offer.get("sku") or ""), "remote_id": listing_id or str(offer.get("offerId") or ""),
+            "status": [s for s in (offer.get("status"), listing.get("listingStatus")) if s], "live": live,
+            "title": str(product.get("title") or ""), "category": str(offer.get("categoryId") or ""),
+            "price": amount, "currency": str(price.get("currency") or ""), "quantity": int(qty) if qty is not None else None,
+            "main_image_url": str((product.get("imageUrls") or [""])[0]), "issues": [],
+            "url": f"https://www.{DOMAINS.get(marketplace, 'ebay.com')}/itm/{listing_id}" if listing_id else ""}
