@@ -223,3 +223,5 @@ def test_each_reference_keeps_its_first_and_last_posting_and_lines_only_their_ow
         "select r.order_ref, l.posted_first from payout_lines l join payout_refs r "
         "on r.pid = l.pid and r.ref_no = l.ref_no")], key=lambda rp: (rp[0], rp[1] or ""))
     assert own == [("A-1", None), ("A-1", t2), ("A-1", t3), ("B-2", None)]
+    (p,) = env.payouts().values()
+    assert (p["unclassified_rows"], p["no_order_rows"]) == (0, 0)  # nothing unclassified: 0, not 1
