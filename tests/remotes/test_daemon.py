@@ -110,7 +110,7 @@ def test_daemon_pulls_processes_and_pushes_back_and_status_shows_it(tmp_path, da
     listing = subprocess.run([sys.executable, "-m", "marketd", "--config", str(cfg), "remotes"],
                              capture_output=True, text=True, timeout=60)
     assert "erp (root@127.0.0.1" in listing.stdout or "erp (" in listing.stdout, listing.stdout
-    assert d.stop() == 0
+    assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
 
 
 @pytest.mark.slow
@@ -127,7 +127,7 @@ def test_kill_9_at_every_step_then_restart_gives_each_file_once_on_each_side(tmp
     d = daemon_factory(cfg)
     wait_for(lambda: settled(root, erp, names), 120, interval=0.25, what=f"recovery after a kill at {point}")
     assert_exactly_once(root, erp, names)
-    assert d.stop() == 0
+    assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
 
 
 @pytest.mark.slow
@@ -167,7 +167,7 @@ def test_kill_9_in_the_middle_of_a_download_and_of_an_upload(tmp_path, daemon_fa
         assert not list(erp.local("import").glob("*.tmp"))
         assert journal_states(root) == {"big.csv": ["done"]}
         assert sorted(p.name for p in erp.local("export/done").iterdir()) == ["big.csv"]
-        assert d.stop() == 0
+        assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
     finally:
         proxy.close()
 
@@ -192,7 +192,7 @@ def test_a_hung_remote_never_holds_up_the_inboxes_or_the_stop(tmp_path, daemon_f
         wait_for(lambda: journal_states(root).get("local.csv") == ["done"], 30, what="a local drop processed")
         assert time.monotonic() - dropped < 15
         started = time.monotonic()
-        assert d.stop() == 0
+        assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
         assert time.monotonic() - started < 30  # stop_timeout_seconds = 5: the hung transfer is abandoned
         assert not (part / "huge.csv").exists()
         assert erp.local("export/huge.csv").exists()
