@@ -101,16 +101,31 @@ def strip_others(path: Path, st: os.stat_result | None = None) -> None:
 
 def write_small(path: Path, text: str, *, private: bool = False) -> None:
     """Replace a small text file atomically (reports, state notes), with the rule's mode."""
+    write_atomic(path, text.encode("utf-8"), private=private, durable=False)
+
+
+def write_atomic(path: Path, data: bytes, *, private: bool = True, durable: bool = True) -> Path:
+    """``path`` holds ``data`` whole, or keeps what it held: a hidden ``.NAME.tmp`` beside it
+    (inboxes ignore dot-files), written with the permission rule's mode whatever the umask,
+    fsynced, renamed over ``path``. ``durable`` also creates missing folders durably and fsyncs
+    the folder, so the name survives a power cut — what a file fetched into an inbox needs (the
+    fetch is not repeated once its ledger says done). Private by default: fetched documents
+    (payouts, settlement reports) name orders and amounts."""
     path = Path(path)
+    if durable:
+        ensure_dir(path.parent)
     tmp = path.with_name("." + path.name + ".tmp")
     mode = file_mode(private)
     fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with os.fdopen(fd, "wb") as fh:
         os.fchmod(fh.fileno(), mode)
-        fh.write(text)
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if durable:
+        fsync_dir(path.parent)
+    return path
 
 
 def temp_name(final: Path, token: str) -> Path:

@@ -18,7 +18,8 @@ What each group is for:
   plugin's own keys, ``AddressTable`` for a table of address fields, ``SecretRef`` for the *name* of a secret (env var / systemd credential,
   read with ``app.secret(ref)``), never its value. See ``settings_model`` in ``hookspecs.py``.
 - **Channels, jobs and money** — ``Channel`` and ``Capabilities`` (a marketplace account),
-  ``JobSpec`` (a scheduled job), ``Money``; ``ORDER_STATUSES`` and ``normalise_order_status``
+  ``JobSpec`` (a scheduled job), ``Money``; ``each_account`` runs a job body over a channel type's
+  accounts (``accounts_of``), skipping those switched off, isolating each failure; ``log_once``; ``ORDER_STATUSES`` and ``normalise_order_status``
   (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``);
   ``order_guard(app, order_key, purpose)``: the reason an automatic path must not act on an order
   a person flagged as handled by hand (``marketd orders mark-manual``), or None.
@@ -40,10 +41,12 @@ What each group is for:
   the length: files hold megabyte values), ``mask_emails`` masks addresses in text a plugin logs.
 - **HTTP** — ``HttpClient`` (rate limits, 429 waits, bounded retries, redacted logs) with
   ``RetryPolicy``, ``RateLimiter``/``TokenBucket``, ``RateLimited``; ``redact_*`` for anything a
-  plugin logs itself; ``utc_iso``. ``Backoff`` is the one exponential backoff for any retry a
+  plugin logs itself; ``utc_iso``. ``RefreshTokenGrant``: an OAuth access token from a refresh token, cached per
+  account (a channel writes the token request and the wording of a refusal). ``Backoff`` is the one exponential backoff for any retry a
   plugin schedules itself (polling after an error, a push to a channel).
 - **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
-- **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at.
+- **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at;
+  ``write_atomic(path, data)`` puts a fetched file into an inbox whole or not at all (owner-only).
 - **Private databases** — ``ThreadConnections``: a plugin's own SQLite file beside the store
   (one connection per thread, WAL, ``synchronous=FULL``, owner-only), for state that must commit
   outside the file's transaction (the carrier-call ledger).
@@ -74,6 +77,7 @@ from ..hookspecs import hookimpl
 # ``marketd --help`` and a one-file ``marketd process`` start in a fraction of the time. Each
 # name is still the owner's object itself (tests/core/test_hooks.py checks the identity).
 _OWNERS = {
+    "..accounts": ["accounts_of", "each_account", "log_once"],
     "..backoff": ["Backoff"],
     "..carriers": ["EXCEPTION_STATUSES", "FINAL_STATUSES", "Address", "Carrier", "InFlight", "Label", "LabelFormat",
                    "Message", "Parcel", "ParcelResult", "ShipmentRequest", "ShipmentResult", "TrackingEvent",
@@ -85,8 +89,10 @@ _OWNERS = {
                "redact_headers", "redact_text", "redact_url", "utc_iso"],
     "..inbox": ["crashpoint"],
     "..models": ["Capabilities", "Channel", "JobSpec", "Money"],
+    "..oauth": ["RefreshTokenGrant"],
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
     "..orderflags": ["order_guard", "manual_flag", "mark_manual"],
+    "..outbox": ["write_atomic"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
     "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
                   "parse_decimal", "votes"],
@@ -115,6 +121,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from ..accounts import accounts_of, each_account, log_once
     from ..backoff import Backoff
     from ..carriers import (EXCEPTION_STATUSES, FINAL_STATUSES, Address, Carrier, InFlight, Label, LabelFormat,
                             Message, Parcel, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent,
@@ -126,8 +133,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
                         redact_headers, redact_text, redact_url, utc_iso)
     from ..inbox import crashpoint
     from ..models import Capabilities, Channel, JobSpec, Money
+    from ..oauth import RefreshTokenGrant
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
     from ..orderflags import manual_flag, mark_manual, order_guard
+    from ..outbox import write_atomic
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
     from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
                            parse_decimal, votes)

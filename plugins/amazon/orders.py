@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError
+from marketd.sdk import JobSpec, accounts_of, each_account
 
 from .channel import AmazonChannel
 
@@ -24,36 +24,15 @@ INTERVAL = 900  # searchOrders refills one request per ~3 minutes (0.0056/s, bur
 
 
 def amazon_accounts(app) -> dict[str, AmazonChannel]:
-    return {name: ch for name, ch in app.channels.items() if isinstance(ch, AmazonChannel)}
-
-
-def log_once(app, key: str, message: str, *args) -> None:
-    seen = app.__dict__.setdefault("_amazon_logged_once", set())
-    if key not in seen:
-        seen.add(key)
-        log.info(message, *args)
+    return accounts_of(app, AmazonChannel)
 
 
 def sync_all_orders(app, since) -> dict:
     """Job body: ``func(app, since)``; returns {account: new-or-changed count}."""
-    results, failures = {}, []
-    for name, channel in amazon_accounts(app).items():
-        if not channel.orders_sync:
-            log_once(app, f"orders_sync_off:{name}",
-                     "amazon %s: orders_sync is off, orders are not fetched (set orders_sync = true in "
-                     "[channels.%s] to start)", name, name)
-            continue
-        try:
-            results[name] = channel.sync_orders(since)
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("amazon %s: order sync failed: %s", name, exc)
-            with app.store.transaction() as db:
-                db["amazon_order_sync"].upsert({"channel": name, "last_error": str(exc)[:500],
-                                                "last_run_at": app.clock.now().isoformat()}, pk="channel")
-    if failures:
-        raise TransientError("amazon order sync failed for " + "; ".join(failures))
-    return results
+    return each_account(app, amazon_accounts(app), lambda name, channel: channel.sync_orders(since), log=log,
+                        what="amazon order sync", enabled=lambda channel: channel.orders_sync,
+                        off_note="orders_sync is off, orders are not fetched (set orders_sync = true in "
+                                 "[channels.{name}] to start)", failure_table="amazon_order_sync")
 
 
 def order_jobs(register) -> None:

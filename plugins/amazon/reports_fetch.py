@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError, inbox_settings_for
+from marketd.sdk import JobSpec, each_account, inbox_settings_for, write_atomic
 
-from .orders import amazon_accounts, log_once
+from .orders import amazon_accounts
 from .client import SETTLEMENT_V2
 
 log = logging.getLogger("marketd.amazon")
@@ -31,22 +30,10 @@ RETENTION_DAYS = 90  # Amazon keeps reports for 90 days
 
 
 def _write_atomic(folder: Path, name: str, data: bytes) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / name
     if final.exists() and final.read_bytes() == data:
         return final
-    tmp = folder / f".{name}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return final
+    return write_atomic(final, data)
 
 
 def file_name(account: str, report: dict) -> str:
@@ -94,20 +81,9 @@ def fetch_settlements(app, channel, since=None) -> list[Path]:
 
 
 def fetch_all_settlements(app, since) -> dict:
-    results, failures = {}, []
-    for name, channel in amazon_accounts(app).items():
-        if not channel.settlements_fetch:
-            log_once(app, f"settlements_fetch_off:{name}",
-                     "amazon %s: settlements_fetch is off, settlement reports are not downloaded", name)
-            continue
-        try:
-            results[name] = len(fetch_settlements(app, channel, since))
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("amazon %s: settlement fetch failed: %s", name, exc)
-    if failures:
-        raise TransientError("amazon settlement fetch failed for " + "; ".join(failures))
-    return results
+    return each_account(app, amazon_accounts(app), lambda name, channel: len(fetch_settlements(app, channel, since)),
+                        log=log, what="amazon settlement fetch", enabled=lambda channel: channel.settlements_fetch,
+                        off_note="settlements_fetch is off, settlement reports are not downloaded")
 
 
 def report_jobs(register) -> None:

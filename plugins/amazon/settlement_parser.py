@@ -183,6 +183,21 @@ class _Scan:
     head: str = ""           # the first few KiB as text (to tell what a file that is no settlement is)
 
 
+_BARE_CR = re.compile(rb"\r(?![\r\n])")
+
+
+def _bare_cr(data: bytes) -> int | None:
+    """Offset of the first CR that ends a row for pandas' reader (which takes CR, LF and CRLF as
+    line ends) but not for the line model here (LF, optionally after CRs): the two would count
+    different rows and columns, and the column read failed with an internal error. A CR closing
+    the file is a line end for both. Counting first keeps CRLF files to two C passes."""
+    n = data.count(b"\r")
+    if not n or n == data.count(b"\r\n"):
+        return None
+    m = _BARE_CR.search(data)
+    return m.start() if m and m.start() < len(data) - 1 else None
+
+
 def _split(line: str) -> list[str]:
     return line.rstrip("\r\n").split("\t")
 
@@ -210,6 +225,12 @@ def _scan(data: bytes, encoding: str | None) -> _Scan:
         raise FileRejected(
             "csv_syntax", "the lines end with a bare carriage return (CR, old Mac style) instead of a line break "
             "(LF or CRLF): the file's line breaks were changed after the download", where="line 1",
+            fix=FIX_DOWNLOAD)
+    cr = _bare_cr(data)
+    if cr is not None:
+        raise FileRejected(
+            "csv_syntax", "a carriage return (CR) without a line break after it inside a line: a reader "
+            "splits the row there (the file was changed after the download)", where=_byte_where(data, cr),
             fix=FIX_DOWNLOAD)
     head_line = head_bytes.decode(enc, errors="replace")
     raw_header = [h.strip() for h in _split(head_line)]

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from marketd.sdk import ConfigError, FileRejected, MarketdError, TransientError, inbox_settings_for
+from marketd.sdk import ConfigError, FileRejected, MarketdError, TransientError, inbox_settings_for, write_atomic
 
 from . import recheck as rc
 from . import report
@@ -88,13 +87,7 @@ def accept_notification_file(ctx) -> dict:
 
 # -- writing fetched models ------------------------------------------------------------------------
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data, private=False)  # data models: no buyer data, the group may read them
 
 
 def write_model(root: Path, folder: str, marketplace: str, ref: str, doc: dict) -> Path:

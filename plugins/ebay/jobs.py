@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError
+from marketd.sdk import JobSpec, accounts_of, each_account
 
 from .channel import EbayChannel
 
@@ -24,53 +24,22 @@ PAYOUTS_INTERVAL = 6 * 3600  # eBay pays out at most daily
 
 
 def ebay_accounts(app) -> dict[str, EbayChannel]:
-    return {name: ch for name, ch in app.channels.items() if isinstance(ch, EbayChannel)}
-
-
-def log_once(app, key: str, message: str, *args) -> None:
-    seen = app.__dict__.setdefault("_ebay_logged_once", set())
-    if key not in seen:
-        seen.add(key)
-        log.info(message, *args)
+    return accounts_of(app, EbayChannel)
 
 
 def sync_all_orders(app, since) -> dict:
-    results, failures = {}, []
-    for name, channel in ebay_accounts(app).items():
-        if not channel.orders_sync:
-            log_once(app, f"orders_sync_off:{name}", "ebay %s: orders_sync is off, orders are not fetched (set "
-                     "orders_sync = true in [channels.%s] to start)", name, name)
-            continue
-        try:
-            results[name] = channel.sync_orders(since)
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("ebay %s: order sync failed: %s", name, exc)
-            with app.store.transaction() as db:
-                db["ebay_order_sync"].upsert({"channel": name, "last_error": str(exc)[:500],
-                                              "last_run_at": app.clock.now().isoformat()}, pk="channel")
-    if failures:
-        raise TransientError("ebay order sync failed for " + "; ".join(failures))
-    return results
+    return each_account(app, ebay_accounts(app), lambda name, channel: channel.sync_orders(since), log=log,
+                        what="ebay order sync", enabled=lambda channel: channel.orders_sync,
+                        off_note="orders_sync is off, orders are not fetched (set orders_sync = true in "
+                                 "[channels.{name}] to start)", failure_table="ebay_order_sync")
 
 
 def fetch_all_payouts(app, since) -> dict:
     from .payouts import fetch_payouts
 
-    results, failures = {}, []
-    for name, channel in ebay_accounts(app).items():
-        if not channel.settlements_fetch:
-            log_once(app, f"settlements_fetch_off:{name}", "ebay %s: settlements_fetch is off, payouts are not "
-                     "fetched from the Finances API", name)
-            continue
-        try:
-            results[name] = len(fetch_payouts(app, channel))
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("ebay %s: payout fetch failed: %s", name, exc)
-    if failures:
-        raise TransientError("ebay payout fetch failed for " + "; ".join(failures))
-    return results
+    return each_account(app, ebay_accounts(app), lambda name, channel: len(fetch_payouts(app, channel)), log=log,
+                        what="ebay payout fetch", enabled=lambda channel: channel.settlements_fetch,
+                        off_note="settlements_fetch is off, payouts are not fetched from the Finances API")
 
 
 def jobs(register) -> None:

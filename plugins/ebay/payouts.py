@@ -18,12 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from marketd.sdk import inbox_settings_for
+from marketd.sdk import inbox_settings_for, write_atomic
 
 from . import mapper
 
@@ -38,27 +37,6 @@ def file_name(account: str, payout_id: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", account).strip("-").lower() or "ebay"
     pid = re.sub(r"[^A-Za-z0-9_-]+", "-", str(payout_id))
     return f"ebay-{slug}-payout-{pid}.json"
-
-
-def write_private(folder: Path, name: str, data: bytes) -> Path:
-    """``name`` in ``folder`` with mode 0600, atomically (hidden temp, fsync, rename, fsync the folder)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / name
-    tmp = folder / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-    return final
 
 
 def payout_document(channel, payout: dict, transactions: list[dict], fetched_at: datetime) -> dict:
@@ -92,7 +70,7 @@ def fetch_payouts(app, channel) -> list[Path]:
         doc = payout_document(channel, payout, transactions, app.clock.now())
         data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
         name = file_name(channel.name, pid)
-        path = write_private(folder, name, data)
+        path = write_atomic(folder / name, data)
         if settings.get("mode") == "done_file":
             (folder / (name + settings.get("done_suffix", ".done"))).touch()
         with app.store.transaction() as tx:

@@ -19,15 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, RateLimited, TransientError, inbox_settings_for
+from marketd.sdk import JobSpec, RateLimited, each_account, inbox_settings_for, write_atomic
 
 from . import mapper
-from .jobs import log_once, mall_accounts
+from .jobs import mall_accounts
 
 log = logging.getLogger("marketd.mall")
 
@@ -47,26 +46,6 @@ def wrap(account: str, kind: str, doc_id: str, fetched_at: str, envelope: bytes)
     head = json.dumps({"marketd_source": SOURCE, "channel": account, "kind": kind, "id": doc_id,
                        "fetched_at": fetched_at}, ensure_ascii=False)
     return head[:-1].encode() + b', "envelope": ' + envelope.lstrip(b"\xef\xbb\xbf \t\r\n") + b"}\n"
-
-
-def write_private(folder: Path, name: str, data: bytes) -> Path:
-    """``name`` in ``folder``, whole or not at all, readable by the owner only."""
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / name
-    tmp = folder / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-    return final
 
 
 def _created(row: dict, channel) -> datetime | None:
@@ -100,7 +79,7 @@ def fetch_finance(app, channel) -> list[Path]:
                 name = file_name(channel.name, kind, number)
                 now = app.clock.now().isoformat()
                 body = wrap(channel.name, kind, doc_id, now, raw)
-                path = write_private(folder, name, body)
+                path = write_atomic(folder / name, body)
                 if settings.get("mode") == "done_file":
                     (folder / (name + settings.get("done_suffix", ".done"))).touch(mode=0o600)
                 with app.store.transaction() as tx:
@@ -118,20 +97,9 @@ def fetch_finance(app, channel) -> list[Path]:
 
 
 def fetch_all_finance(app, since) -> dict:
-    results, failures = {}, []
-    for name, channel in mall_accounts(app).items():
-        if not channel.settings.invoices_fetch:
-            log_once(app, f"invoices_fetch_off:{name}", "mall %s: invoices_fetch is off, MALL invoices and offsets "
-                     "are not downloaded", name)
-            continue
-        try:
-            results[name] = len(fetch_finance(app, channel))
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("mall %s: invoice fetch failed: %s", name, exc)
-    if failures:
-        raise TransientError("mall invoice fetch failed for " + "; ".join(failures))
-    return results
+    return each_account(app, mall_accounts(app), lambda name, channel: len(fetch_finance(app, channel)), log=log,
+                        what="mall invoice fetch", enabled=lambda channel: channel.settings.invoices_fetch,
+                        off_note="invoices_fetch is off, MALL invoices and offsets are not downloaded")
 
 
 def finance_jobs(register) -> None:

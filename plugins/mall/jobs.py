@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError
+from marketd.sdk import JobSpec, accounts_of, each_account
 
 from .channel import MallChannel
 
@@ -22,32 +22,15 @@ ORDERS_INTERVAL = 3600
 
 
 def mall_accounts(app) -> dict[str, MallChannel]:
-    return {name: ch for name, ch in app.channels.items() if isinstance(ch, MallChannel)}
-
-
-def log_once(app, key: str, message: str, *args) -> None:
-    seen = app.__dict__.setdefault("_mall_logged_once", set())
-    if key not in seen:
-        seen.add(key)
-        log.info(message, *args)
+    return accounts_of(app, MallChannel)
 
 
 def sync_all_orders(app, since) -> dict:
     """Job body: ``func(app, since)``; returns {account: new-or-changed count}."""
-    results, failures = {}, []
-    for name, channel in mall_accounts(app).items():
-        if not channel.orders_sync:
-            log_once(app, f"orders_sync_off:{name}", "mall %s: orders_sync is off, orders are not fetched (set "
-                     "orders_sync = true in [channels.%s] to start)", name, name)
-            continue
-        try:
-            results[name] = channel.sync_orders(since)
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("mall %s: order sync failed: %s", name, exc)
-    if failures:
-        raise TransientError("mall order sync failed for " + "; ".join(failures))
-    return results
+    return each_account(app, mall_accounts(app), lambda name, channel: channel.sync_orders(since), log=log,
+                        what="mall order sync", enabled=lambda channel: channel.orders_sync,
+                        off_note="orders_sync is off, orders are not fetched (set orders_sync = true in "
+                                 "[channels.{name}] to start)")
 
 
 def order_jobs(register) -> None:

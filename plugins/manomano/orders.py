@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from marketd.sdk import ConfigError, JobSpec, MarketdError, TransientError
+from marketd.sdk import JobSpec, accounts_of, each_account
 
 from .channel import ManoManoChannel
 
@@ -23,38 +23,22 @@ INTERVAL = 900  # 4 contracts x 1 page every 15 minutes = 16 of the 250 requests
 
 
 def manomano_accounts(app) -> dict[str, ManoManoChannel]:
-    return {name: ch for name, ch in app.channels.items() if isinstance(ch, ManoManoChannel)}
+    return accounts_of(app, ManoManoChannel)
 
 
-def log_once(app, key: str, message: str, *args) -> None:
-    seen = app.__dict__.setdefault("_manomano_logged_once", set())
-    if key not in seen:
-        seen.add(key)
-        log.info(message, *args)
+def _sync_one(channel: ManoManoChannel, since) -> int:
+    changed = channel.sync_orders(since)
+    if channel.accept_mode == "auto":
+        channel.accept_waiting()
+    return changed
 
 
 def sync_all_orders(app, since) -> dict:
     """Job body: ``func(app, since)``; returns {account: new-or-changed count}."""
-    results, failures = {}, []
-    for name, channel in manomano_accounts(app).items():
-        if not channel.orders_sync:
-            log_once(app, f"orders_sync_off:{name}",
-                     "manomano %s: orders_sync is off, orders are not fetched (set orders_sync = true in "
-                     "[channels.%s] to start)", name, name)
-            continue
-        try:
-            results[name] = channel.sync_orders(since)
-            if channel.accept_mode == "auto":
-                channel.accept_waiting()
-        except (TransientError, ConfigError, MarketdError) as exc:
-            failures.append(f"{name}: {exc}")
-            log.error("manomano %s: order sync failed: %s", name, exc)
-            with app.store.transaction() as db:
-                db["manomano_order_sync"].upsert({"channel": name, "last_error": str(exc)[:500],
-                                                  "last_run_at": app.clock.now().isoformat()}, pk="channel")
-    if failures:
-        raise TransientError("manomano order sync failed for " + "; ".join(failures))
-    return results
+    return each_account(app, manomano_accounts(app), lambda name, channel: _sync_one(channel, since), log=log,
+                        what="manomano order sync", enabled=lambda channel: channel.orders_sync,
+                        off_note="orders_sync is off, orders are not fetched (set orders_sync = true in "
+                                 "[channels.{name}] to start)", failure_table="manomano_order_sync")
 
 
 def order_jobs(register) -> None:

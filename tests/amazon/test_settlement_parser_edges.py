@@ -187,3 +187,36 @@ def test_v1_rows_take_their_dates_from_posted_date():
 
     parsed = parse_settlement(render_v1(basic_settlement()))
     assert "posted-date" in parsed.date_formats, parsed.date_formats
+
+
+# -- kills for mutants the mutation run left alive (docs/dev/mutation.md) -------------------------
+def test_a_configured_decimal_comma_decides_even_when_the_amounts_cannot():
+    """``1,234`` alone is ambiguous (thousands or decimals): the inbox's ``decimal = ","`` decides it
+    as a comma file; without it nothing decides (the file is refused as ambiguous elsewhere)."""
+    from marketd.plugins.amazon.settlement_parser import _decimal_style
+
+    assert _decimal_style(["1,234"], ",").sep == "," and _decimal_style(["1.234"], ".").sep == "."
+    assert _decimal_style(["1,234"], None) is None
+
+
+def test_an_empty_quoted_header_name_still_counts_as_a_spreadsheet_re_save():
+    with pytest.raises(FileRejected) as exc:
+        parse_settlement(b'"settlement-id"\t""\t"total-amount"\n1\t2\t3\n')
+    assert exc.value.reason == "not_a_settlement" and "double quotes" in str(exc.value)
+
+
+def test_a_carriage_return_just_before_the_last_byte_is_inside_a_line():
+    """Only a CR that is the file's very last byte ends a line for both readers."""
+    from marketd.plugins.amazon.settlement_parser import _bare_cr
+
+    assert _bare_cr(b"a\tb\r\nc\rd") == 6 and _bare_cr(b"a\tb\r\nc\r") is None and _bare_cr(b"a\r\r\nb") is None
+
+
+def test_both_fixed_width_date_shapes_take_the_slicing_shortcut():
+    """Real files' dates are converted by slicing, not a regex per value (600,000-line files);
+    a shape check that never matches would still give the right dates, only slowly."""
+    from marketd.plugins.amazon.settlement_parser import _fast_canon
+
+    assert _fast_canon(["2026-08-06T01:07:18+00:00", ""]) == (["2026-08-06T01:07:18", "NaT"], "iso")
+    assert _fast_canon(["2026-08-06 01:07:18 UTC"]) == (["2026-08-06T01:07:18"], "ymd_hms")
+    assert _fast_canon(["06.08.2026"]) is None

@@ -359,6 +359,10 @@ def test_order_imported_event_attaches_waiting_settlement_lines(env):
     mkey = env.order(MCF_REF, channel="shop", channel_type="manual")
     env.app.emit("order_imported", order=env.app.store.get_order(mkey))
     assert env.finance(key)["net"] == "21.89" and env.finance(mkey)["net"] == "-5.49"
+    # a late match by the merchant's reference leaves an alias (the next payout naming the MCF
+    # shipment matches it at once); a late match by order id needs none
+    assert env.all("select alias, order_key, kind from order_aliases order by alias") == [
+        {"alias": MCF_ID, "order_key": mkey, "kind": "payout_ref"}]
     # an order nothing waits for: no write, no change
     other = env.order(A)
     before = env.all("select * from payout_refs order by order_ref")

@@ -134,7 +134,7 @@ def test_an_accounting_negative_needs_both_parentheses(text):
 def test_a_refusal_quotes_at_most_40_characters_of_the_value(length):
     with pytest.raises(NumberError) as exc:
         parse_decimal("1" + "x" * (length - 1), DOT)
-    assert ("1" + "x" * 39 + "…") in str(exc.value) and "x" * 40 not in str(exc.value)
+    assert ("'1" + "x" * 39 + "…'") in str(exc.value) and "x" * 40 not in str(exc.value)  # the cut, then the quote
     with pytest.raises(NumberError) as exc:
         parse_decimal("1" + "x" * 39, DOT)  # 40 characters: quoted whole
     assert ("'1" + "x" * 39 + "'") in str(exc.value)
@@ -153,3 +153,13 @@ def test_four_digits_before_three_decimals_cannot_be_grouping(value, style):
     from marketd.numbers import DecimalStyle
 
     assert DecimalStyle.detect([value]) is style
+
+
+def test_the_column_shortcut_takes_one_and_two_decimal_values_and_leaves_the_rest():
+    """``votes`` counts a column of plain ``12``/``12.5``/``12,50`` values in a few passes over the
+    joined text (a 2,000,000-row catalog); anything else goes value by value. The shortcut must
+    take both one- and two-decimal values, or every real column falls to the slow path."""
+    from marketd.numbers import _quick_votes
+
+    assert _quick_votes(["12.5", "3,5", "7", "", "1.25"]) == {".": 2, ",": 1}
+    assert _quick_votes(["12.500"]) is None and _quick_votes(["-1.5"]) is None and _quick_votes(["1.2x"]) is None

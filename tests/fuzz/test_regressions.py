@@ -65,3 +65,32 @@ def test_json_of_the_wrong_shape_names_the_field(app, tmp_path):
     assert row["error"]["reason"] == "json_shape" and row["error"]["where"] == "field $.shipments"
     row = run(app, tmp_path, "shipments", "scalar.json", b"42")
     assert row["error"]["reason"] == "json_shape" and row["error"]["where"] == "the top level ($)"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("row", [1, 2])  # the summary row, an order line
+def test_a_carriage_return_inside_a_settlement_line_is_a_csv_syntax_error(app, tmp_path, newline, row):
+    """seed 20261130 #533 (settlement V2): a CR inserted mid-line was a row end for pandas but not
+    for the parser's own line model, so the column read asked for a column the short row did not
+    have: ``plugin_error`` (ValueError "Usecols do not match columns")."""
+    from tests.amazon import settlement_samples as st
+
+    lines = st.render_v2(st.basic_settlement(settlement_id=str(20_285_130_000_533 + row)),
+                         newline=newline).decode().split(newline)
+    cut = lines[row].index("\t", 20)
+    lines[row] = lines[row][:cut] + "\r" + lines[row][cut:]
+    data = newline.join(lines).encode()
+    res = run(app, tmp_path, "settlements", f"cr-{row}.txt", data)
+    err = res["error"]
+    assert res["state"] == "error" and err["reason"] == "csv_syntax", err
+    offset = len((newline.join(lines[:row]) + newline).encode()) + cut
+    assert data[offset:offset + 1] == b"\r" and err["where"] == f"line {row + 1}, byte {offset}", err
+
+
+def test_crlf_and_a_final_cr_are_line_ends_not_errors(app, tmp_path):
+    from tests.amazon import settlement_samples as st
+
+    data = st.render_v2(st.basic_settlement(settlement_id="20285130009999"), newline="\r\n")
+    assert run(app, tmp_path, "settlements", "crlf.txt", data)["state"] == "done"
+    data = st.render_v2(st.basic_settlement(settlement_id="20285130009998"), newline="\n").rstrip(b"\n") + b"\r"
+    assert run(app, tmp_path, "settlements", "final-cr.txt", data)["state"] == "done"

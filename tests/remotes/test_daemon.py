@@ -5,7 +5,6 @@ each file exactly once on each side after a restart."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for, write_config
+from tests.helpers import db_rows, db_value, table_exists
 from tests.remotes.erp import remote_section
 from tests.remotes.faultproxy import FaultProxy
 from tests.samples import catalog_csv
@@ -22,25 +22,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sftp]
 
 PULL_POINTS = ["remote_pull_downloaded", "remote_pull_fetched", "remote_pull_linked", "remote_pull_landed",
                "remote_pull_archived"]
+REMOTES = "remotes.sqlite"  # the pull and push ledgers
 PUSH_POINTS = ["remote_push_uploaded", "remote_push_renaming", "remote_push_renamed", "remote_push_marked"]
-
-
-def query(root: Path, db: str, sql: str, params=()) -> list[tuple]:
-    path = root / "var" / db
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        return conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
 
 
 def journal_states(root: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for name, state in query(root, "marketd.sqlite", "select name, state from files order by claimed_at"):
+    for name, state in db_rows(root, "select name, state from files order by claimed_at"):
         out.setdefault(name, []).append(state)
     return out
 
@@ -75,8 +63,10 @@ def settled(root: Path, erp, names: list[str]) -> bool:
     delivered = sorted(p.name for p in erp.local("import").iterdir())
     if len(delivered) != 2 * len(names):
         return False
-    open_rows = query(root, "remotes.sqlite", "select count(*) from pulls where state != 'done'")[0][0] + \
-        query(root, "remotes.sqlite", "select count(*) from pushes where state not in ('done')")[0][0]
+    if not (table_exists(root, "pulls", REMOTES) and table_exists(root, "pushes", REMOTES)):
+        return False
+    open_rows = db_value(root, "select count(*) from pulls where state != 'done'", db=REMOTES) + \
+        db_value(root, "select count(*) from pushes where state != 'done'", db=REMOTES)
     return open_rows == 0
 
 
@@ -95,9 +85,9 @@ def assert_exactly_once(root: Path, erp, names: list[str]) -> None:
     assert delivered == sorted(reports + [r + ".done" for r in reports]), delivered
     for r in reports:
         assert erp.local(f"import/{r}").read_bytes() == (root / "outbox" / "reports" / r).read_bytes()
-    pulls = query(root, "remotes.sqlite", "select path, state from pulls")
+    pulls = db_rows(root, "select path, state from pulls", db=REMOTES)
     assert sorted(p for p, _ in pulls) == sorted(erp.remote(f"export/{n}") for n in names), pulls
-    pushes = query(root, "remotes.sqlite", "select remote_path, state from pushes")
+    pushes = db_rows(root, "select remote_path, state from pushes", db=REMOTES)
     assert len(pushes) == len(names) and {s for _, s in pushes} == {"done"}, pushes
 
 
@@ -120,7 +110,7 @@ def test_daemon_pulls_processes_and_pushes_back_and_status_shows_it(tmp_path, da
     listing = subprocess.run([sys.executable, "-m", "marketd", "--config", str(cfg), "remotes"],
                              capture_output=True, text=True, timeout=60)
     assert "erp (root@127.0.0.1" in listing.stdout or "erp (" in listing.stdout, listing.stdout
-    assert d.stop() == 0
+    assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
 
 
 @pytest.mark.slow
@@ -137,7 +127,7 @@ def test_kill_9_at_every_step_then_restart_gives_each_file_once_on_each_side(tmp
     d = daemon_factory(cfg)
     wait_for(lambda: settled(root, erp, names), 120, interval=0.25, what=f"recovery after a kill at {point}")
     assert_exactly_once(root, erp, names)
-    assert d.stop() == 0
+    assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
 
 
 @pytest.mark.slow
@@ -177,7 +167,7 @@ def test_kill_9_in_the_middle_of_a_download_and_of_an_upload(tmp_path, daemon_fa
         assert not list(erp.local("import").glob("*.tmp"))
         assert journal_states(root) == {"big.csv": ["done"]}
         assert sorted(p.name for p in erp.local("export/done").iterdir()) == ["big.csv"]
-        assert d.stop() == 0
+        assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
     finally:
         proxy.close()
 
@@ -202,7 +192,7 @@ def test_a_hung_remote_never_holds_up_the_inboxes_or_the_stop(tmp_path, daemon_f
         wait_for(lambda: journal_states(root).get("local.csv") == ["done"], 30, what="a local drop processed")
         assert time.monotonic() - dropped < 15
         started = time.monotonic()
-        assert d.stop() == 0
+        assert d.stop() == 0, d.log_path.read_text(errors="replace")[-3000:]
         assert time.monotonic() - started < 30  # stop_timeout_seconds = 5: the hung transfer is abandoned
         assert not (part / "huge.csv").exists()
         assert erp.local("export/huge.csv").exists()

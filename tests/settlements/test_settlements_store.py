@@ -223,3 +223,26 @@ def test_the_double_payment_lookup_probes_per_reference_never_scans_the_paid_ite
         any("order_ref=?" in p for p in plan), plan
     found = paid_before(env.db.conn, "demo", "demo:other", [("A-1", "item-1"), ("B-2", "item-9")])
     assert [(f["order_ref"], f["item"]) for f in found] == [("A-1", "item-1")]
+
+
+def test_each_reference_keeps_its_first_and_last_posting_and_lines_only_their_own_time(env):
+    """``payout_refs.posted_first/last`` date a reference's fees (the fees report's month falls back
+    to them); a line keeps a time of its own only where it differs from its reference's. Found by
+    the mutation run: min/max per reference could be dropped or shifted by one and no test saw it."""
+    env.order("A-1")
+    env.order("B-2")
+    t1, t2, t3 = "2026-10-01T08:00:00+00:00", "2026-10-02T09:30:00+00:00", "2026-10-04T17:45:00+00:00"
+    row = env.drop(render(payout("P1"), line("P1", "A-1", "revenue", "20.00", posted=t2),
+                          line("P1", "A-1", "marketplace_fee", "-2.00", posted=t1),
+                          line("P1", "A-1", "shipping_label", "-4.00", posted=t3),
+                          line("P1", "B-2", "revenue", "5.00", posted=t2)))
+    assert row["state"] == "done", row
+    refs = {r["order_ref"]: (r["posted_first"], r["posted_last"])
+            for r in env.db.query("select order_ref, posted_first, posted_last from payout_refs")}
+    assert refs == {"A-1": (t1, t3), "B-2": (t2, t2)}
+    own = sorted([(r["order_ref"], r["posted_first"]) for r in env.db.query(
+        "select r.order_ref, l.posted_first from payout_lines l join payout_refs r "
+        "on r.pid = l.pid and r.ref_no = l.ref_no")], key=lambda rp: (rp[0], rp[1] or ""))
+    assert own == [("A-1", None), ("A-1", t2), ("A-1", t3), ("B-2", None)]
+    (p,) = env.payouts().values()
+    assert (p["unclassified_rows"], p["no_order_rows"]) == (0, 0)  # nothing unclassified: 0, not 1
