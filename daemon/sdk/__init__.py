@@ -201,6 +201,7 @@ __all__ = [
     "did_you_mean",
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
+    "each_account", "accounts_of", "log_once", "RefreshTokenGrant", "write_atomic",
     # the manual-operation flag: every automatic path asks order_guard before acting on an order
     "order_guard", "manual_flag", "mark_manual",
     # carriers
