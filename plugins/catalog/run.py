@@ -329,7 +329,7 @@ def _missing_columns(table, missing: list[str], settings: dict) -> FileRejected:
     wanted = {_norm(k) for k in (settings.get("columns") or {})} | set(REQUIRED)
     for line, cells in islice(table.probe(), 12):
         found = {_norm(c) for c in cells if isinstance(c, str)} & wanted
-        if len(found) >= max(2, min(len(wanted), 3)):
+        if line > 1 and len(found) >= max(2, min(len(wanted), 3)):  # row 1 is the header itself: no title rows
             above = line - 1
             return FileRejected(
                 "missing_column", f"required column(s) {', '.join(missing)} not found in the first row: the column "

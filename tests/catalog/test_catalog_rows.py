@@ -144,6 +144,15 @@ def test_an_xlsx_with_title_rows_is_told_to_remove_them(catalog):
     assert "rename" not in res["error"]["fix"]
 
 
+def test_a_header_missing_columns_in_row_one_names_them_and_suggests_a_mapping(catalog):
+    """The column names are in row 1 but some are missing: no "0 title row(s)" advice (a new user
+    got "delete the 0 row(s) above the column names")."""
+    res = catalog.drop(b"sku,ean,title\n", "partial.csv")
+    assert res["error"]["reason"] == "missing_column"
+    assert "title row" not in res["error"]["message"] and "0 row(s)" not in res["error"]["fix"]
+    assert "brand" in res["error"]["message"] and "[inbox.catalog.columns]" in res["error"]["fix"]
+
+
 def test_no_empty_row_before_the_summary(catalog):
     catalog.drop(catalog_csv(3))
     report = catalog.report()
