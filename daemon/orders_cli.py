@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import click
 
+from .orderstatus import ORDER_STATUSES
+
 PRIVATE = ("buyer_name", "ship_to", "raw")
 LABELS = {
     "revenue": "revenue (price, shipping, tax collected)",
@@ -29,12 +31,29 @@ LABELS = {
 }
 
 
+def _amount(text: str | None) -> str:
+    """An order total for the table, with at least two decimals (MALL writes ``578.0``, Amazon
+    ``109.40``); the stored value stays the marketplace's own."""
+    if not text:
+        return ""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return text
+    if not value.is_finite():
+        return text
+    return format(value, "f") if value.as_tuple().exponent < -2 else format(value.quantize(Decimal("0.01")), "f")
+
+
 def _since(text: str | None) -> str | None:
-    """``--since``: an ISO date/time, or ``Nd`` (N days ago)."""
+    """``--since``: an ISO date/time, or ``Nd``: from the start (UTC) of the day N days ago, so
+    ``0d`` is today and ``1d`` yesterday and today (a new user's ``--since 0d`` found nothing when it
+    meant "now")."""
     if not text:
         return None
     if text.endswith("d") and text[:-1].isdigit():
-        return (datetime.now(timezone.utc) - timedelta(days=int(text[:-1]))).isoformat()
+        day = datetime.now(timezone.utc).date() - timedelta(days=int(text[:-1]))
+        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).isoformat()
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -94,7 +113,10 @@ def orders_commands(cli) -> None:
     from .orderflags import manual_flag, mark_manual, unmark_manual
 
     def flag_command(name: str, setting: bool):
-        @orders.command(name)
+        @orders.command(name, help=(
+            "Flag ORDER as handled by hand in the marketplace's portal: tracking sync, invoice upload and "
+            "actions skip it from now on, with the reason shown." if setting else
+            "Clear the manual-operation flag of ORDER: the automatic paths act on it again."))
         @click.argument("order")
         @click.option("--reason", required=True, help="What was done by hand (kept with the flag).")
         @click.option("--by", help="Who (default: $SUDO_USER or $USER).")
@@ -121,9 +143,10 @@ def orders_commands(cli) -> None:
 
     @orders.command("list")
     @click.option("--channel", help="An account name ([channels.<name>]) or a channel type (amazon, ebay …).")
-    @click.option("--status", help="A normalised status: PENDING, UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, DELIVERED, "
-                                   "RETURNED, REFUNDED, CANCELLED, LOST.")
-    @click.option("--since", help="Purchased on or after: a date, a time, or Nd (N days ago).")
+    @click.option("--status", type=click.Choice(ORDER_STATUSES, case_sensitive=False),
+                  help="A normalised status (the channel's own word is in channel_status).")
+    @click.option("--since", help="Purchased on or after: a date, a time, or Nd (since the start of the day "
+                                  "N days ago; 0d: today).")
     @click.option("--limit", default=100, show_default=True, help="At most this many (newest first); 0: all.")
     @click.option("--finance", is_flag=True, help="Also what the payouts moved: fee and net per order.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable (no buyer data).")
@@ -131,7 +154,8 @@ def orders_commands(cli) -> None:
     def list_(ctx, channel, status, since, limit, finance, as_json):
         """Orders of every channel, newest first."""
         app = build_app(ctx)
-        rows = app.store.list_orders(channel=channel, status=status, since=_since(since), limit=limit or None)
+        rows = app.store.list_orders(channel=channel, status=status.upper() if status else None, since=_since(since),
+                                     limit=limit or None)
         money = _finance(app, [r["key"] for r in rows]) if finance else {}
         if as_json:
             out = []
@@ -148,7 +172,7 @@ def orders_commands(cli) -> None:
         click.echo(head)
         for r in rows:
             line = (f"{r['key']:<36} {r['channel'] or '':<14} {r['order_id'] or '':<22} {r['status'] or '':<17} "
-                    f"{(r['purchased_at'] or '')[:10]:<10} {r['total'] or '':>12} {r['currency'] or ''}")
+                    f"{(r['purchased_at'] or '')[:10]:<10} {_amount(r['total']):>12} {r['currency'] or ''}")
             if finance:
                 totals = (money.get(r["key"]) or {}).get("totals", [])
                 line += f" {_one_currency(totals, 'marketplace_fee'):>12} {_one_currency(totals, 'net'):>12}"

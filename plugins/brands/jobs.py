@@ -126,7 +126,8 @@ def links_job(app, since=None) -> dict:
     from . import links, web
 
     settings = job_table(app, "brands-links", LinksSettings)
-    if settings.serve:
+    # a port is opened only when some brand has data links: an instance without brands listens on nothing
+    if settings.serve and any(brand.links for brand in brands_of(app).values()):
         try:
             web.ensure_serving(app, settings)
         except OSError as exc:   # the port is taken (another instance, `marketd jobs run` beside the daemon)

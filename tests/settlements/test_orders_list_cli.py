@@ -67,6 +67,26 @@ def test_filters_by_account_or_channel_type_status_and_date(instance):
     assert ids("--limit", "1") == ["S-1"]
 
 
+def test_an_unknown_status_is_refused_and_0d_means_today(instance, tmp_path):
+    """Found trying the README as a new user: ``--status FOO`` printed "no orders", ``--since 0d``
+    found nothing placed today, and MALL's ``578.0`` stood beside Amazon's ``109.40``."""
+    res = CliRunner().invoke(cli, ["--config", str(instance), "orders", "list", "--status", "FOO"])
+    assert res.exit_code != 0 and "FOO" in res.output and "unshipped" in res.output.lower()
+    from datetime import datetime, timezone
+
+    app = App.from_config_path(instance)
+    try:
+        now = datetime.now(timezone.utc).isoformat()
+        app.store.upsert_order({"channel": "mall-cz", "channel_type": "mall", "order_id": "1001", "status": "UNSHIPPED",
+                                "purchased_at": now, "updated_at": now, "currency": "CZK", "total": "578.0",
+                                "items": []})
+    finally:
+        app.close()
+    assert [r["order_id"] for r in json.loads(run(instance, "orders", "list", "--json", "--since", "0d"))] == ["1001"]
+    table = run(instance, "orders", "list", "--channel", "mall-cz")
+    assert "578.00 CZK" in table and "34.89 EUR" in run(instance, "orders", "list", "--channel", "shop")
+
+
 def test_json_never_holds_buyer_data(instance):
     out = run(instance, "orders", "list", "--json", "--finance")
     assert "Erika" not in out and "Köln" not in out
