@@ -47,6 +47,8 @@ What each group is for:
 - **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
 - **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at;
   ``write_atomic(path, data)`` puts a fetched file into an inbox whole or not at all (owner-only).
+  ``CLAIM_OWNER`` / ``owner_alive(owner)``: who holds a claimed ledger row, and whether that process
+  still runs (a claim of a dead one is settled at the next run).
 - **Private databases** — ``ThreadConnections``: a plugin's own SQLite file beside the store
   (one connection per thread, WAL, ``synchronous=FULL``, owner-only), for state that must commit
   outside the file's transaction (the carrier-call ledger).
@@ -93,6 +95,7 @@ _OWNERS = {
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
     "..orderflags": ["order_guard", "manual_flag", "mark_manual"],
     "..outbox": ["write_atomic"],
+    "..owners": ["CLAIM_OWNER", "owner_alive"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
     "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
                   "parse_decimal", "votes"],
@@ -137,6 +140,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
     from ..orderflags import manual_flag, mark_manual, order_guard
     from ..outbox import write_atomic
+    from ..owners import CLAIM_OWNER, owner_alive
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
     from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
                            parse_decimal, votes)
@@ -201,7 +205,7 @@ __all__ = [
     "did_you_mean",
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
-    "each_account", "accounts_of", "log_once", "RefreshTokenGrant", "write_atomic",
+    "each_account", "accounts_of", "log_once", "RefreshTokenGrant", "write_atomic", "CLAIM_OWNER", "owner_alive",
     # the manual-operation flag: every automatic path asks order_guard before acting on an order
     "order_guard", "manual_flag", "mark_manual",
     # carriers

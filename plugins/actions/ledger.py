@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from marketd.sdk import Backoff, ConfigError, TransientError, crashpoint, order_guard
+from marketd.sdk import CLAIM_OWNER, Backoff, ConfigError, TransientError, crashpoint, order_guard, owner_alive
 
 ACTIONS = {"accept": "accept_order", "refuse": "refuse_order", "cancel": "cancel_order", "refund": "refund",
            "ship-without-tracking": "ship_without_tracking"}
 REASONS = ("out_of_stock", "buyer_request", "address_issue", "price_error", "other")
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+OWNER = CLAIM_OWNER
 
 
 class ActionError(ValueError):
@@ -178,23 +176,10 @@ def _row(app, action_id: int) -> dict:
     return dict(next(app.store.db.query("select * from order_actions where id = ?", [action_id])))
 
 
-def _owner_alive(owner: str | None) -> bool:
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def settle_interrupted(app) -> int:
     n = 0
     for r in list(app.store.db.query("select id, owner from order_actions where state = 'claimed'")):
-        if r["owner"] != OWNER and not _owner_alive(r["owner"]):
+        if r["owner"] != OWNER and not owner_alive(r["owner"]):
             _set(app, r["id"], state="uncertain", owner=None,
                  error="interrupted between the call and its recorded answer: the marketplace may have acted; check "
                        "there, then `marketd orders act ORDER ACTION --force` to send it again if it did not")

@@ -20,31 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from datetime import timedelta
 from pathlib import Path
 
-from marketd.sdk import Backoff, ConfigError, TransientError, crashpoint, csv_text, order_guard
+from marketd.sdk import (CLAIM_OWNER, Backoff, ConfigError, TransientError, crashpoint, csv_text, order_guard,
+                         owner_alive)
 
 from .settings import InvoicesSettings
 
 log = logging.getLogger("marketd.invoices")
 
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+OWNER = CLAIM_OWNER
 PENDING_COLUMNS = ["channel", "order_id", "doc_no", "kind", "issue_date", "total_gross", "currency", "file", "since"]
-
-
-def _owner_alive(owner: str | None) -> bool:
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def enqueue(app, settings: InvoicesSettings) -> int:
@@ -77,7 +64,7 @@ def settle_interrupted(app) -> int:
     rows = list(app.store.db.query("select doc_id, owner from document_uploads where state = 'claimed'"))
     n = 0
     for r in rows:
-        if r["owner"] != OWNER and not _owner_alive(r["owner"]):
+        if r["owner"] != OWNER and not owner_alive(r["owner"]):
             _set(app, r["doc_id"], state="uncertain", owner=None,
                  reason="interrupted between the upload and its recorded answer: the marketplace may have it; check "
                         "there, then `marketd invoices mark-uploaded DOC` or `marketd invoices upload DOC --force`")
