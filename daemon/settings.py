@@ -109,6 +109,20 @@ def _address_table(value: dict) -> dict:
 AddressTable = Annotated[dict[str, str], AfterValidator(_address_table)]
 
 
+def _time_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(value)
+    except Exception:  # ZoneInfoNotFoundError, ValueError (a path-like name), TypeError
+        raise ValueError(f"{value!r} is not a known IANA time zone (e.g. 'Europe/Rome')") from None
+    return value
+
+
+# An IANA time zone name (``timezone = "Europe/Berlin"``), checked when the config is read.
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
 class InboxSettings(Settings):
     """The keys every inbox has (``[inbox.defaults]`` and each ``[inbox.<kind>]``); a handler's own
     ``settings_model`` extends this. See docs/file-drop-contract.md for their meaning."""

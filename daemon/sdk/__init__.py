@@ -100,7 +100,7 @@ _OWNERS = {
     "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
                   "parse_decimal", "votes"],
     "..settings": ["AddressTable", "CarrierSettings", "ChannelSettings", "InboxSettings", "JobSettings", "SecretRef",
-                   "Settings", "did_you_mean"],
+                   "Settings", "TimeZoneName", "did_you_mean"],
     "..store": ["ThreadConnections"],
     "..logs": ["mask_emails", "quote_input"],
     "..tabular": ["Chunk", "TableFile", "clean_text", "csv_text", "read_table", "safe_cell", "write_csv"],
@@ -145,7 +145,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
                            parse_decimal, votes)
     from ..settings import (AddressTable, CarrierSettings, ChannelSettings, InboxSettings, JobSettings, SecretRef,
-                            Settings, did_you_mean)
+                            Settings, TimeZoneName, did_you_mean)
     from ..store import ThreadConnections
     from ..logs import mask_emails, quote_input
     from ..tabular import Chunk, TableFile, clean_text, csv_text, read_table, safe_cell, write_csv
@@ -202,7 +202,7 @@ __all__ = [
     "FileContext", "MarketdError", "ConfigError", "FileRejected", "TransientError", "OutputExists",
     # settings
     "Settings", "InboxSettings", "ChannelSettings", "CarrierSettings", "JobSettings", "SecretRef", "AddressTable",
-    "did_you_mean",
+    "TimeZoneName", "did_you_mean",
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
     "each_account", "accounts_of", "log_once", "RefreshTokenGrant", "write_atomic", "CLAIM_OWNER", "owner_alive",

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from marketd.sdk import JobSettings, Settings
+from marketd.sdk import JobSettings, Settings, TimeZoneName
 
 
 def _rate(value: str | None) -> str | None:
@@ -61,7 +61,7 @@ class InvoicesSettings(JobSettings):
     invoice_prefix: str = "INV-{series}-{year}-"
     credit_prefix: str = "CN-{series}-{year}-"
     width: int = Field(6, ge=1, le=12)
-    timezone: str = "Europe/Berlin"                    # the issue date's day and year are the seller's
+    timezone: TimeZoneName = "Europe/Berlin"                    # the issue date's day and year are the seller's
     batch: int = Field(500, ge=1)
     # Factur-X (PDF/A-3 with the EN 16931 XML): "b2b" for buyers with a VAT id when the seller is
     # established in DE or FR (where B2B e-invoices are due), "always", or "never"
@@ -77,17 +77,6 @@ class InvoicesSettings(JobSettings):
             value.format(series="s", year=2026)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"{value!r}: only {{series}} and {{year}} may appear in braces ({exc})")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a time zone name (e.g. \"Europe/Berlin\")")
         return value
 
     def configured(self) -> bool:
