@@ -19,7 +19,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from marketd.sdk import ConfigError, MarketdError, TransientError, crashpoint, inbox_settings_for
+from marketd.sdk import ConfigError, MarketdError, TransientError, crashpoint, each_account, inbox_settings_for
 
 from .names import file_name
 from .settings import ReportsJobSettings
@@ -123,13 +123,5 @@ def run_account(app, account: str, settings: ReportsJobSettings) -> dict:
 
 def reports_job(app, since) -> dict:
     settings = job_settings(app, JOB_NAME, ReportsJobSettings)
-    results, failures = {}, []
-    for account in settings.accounts:
-        try:
-            results[account] = run_account(app, account, settings)
-        except (TransientError, MarketdError) as exc:
-            failures.append(f"{account}: {exc}")
-            log.error("health %s: report fetch failed: %s", account, exc)
-    if failures:
-        raise TransientError("account-health reports failed for " + "; ".join(failures))
-    return results
+    return each_account(app, {a: a for a in settings.accounts}, lambda account, _: run_account(app, account, settings),
+                        log=log, what="health report fetch")

@@ -15,7 +15,8 @@ import logging
 import os
 from pathlib import Path
 
-from marketd.sdk import ConfigError, FileRejected, MarketdError, TransientError, crashpoint, inbox_settings_for
+from marketd.sdk import (ConfigError, FileRejected, crashpoint, each_account,
+                         inbox_settings_for)
 
 from .fetch import job_settings
 from .jsonfile import loads
@@ -79,13 +80,5 @@ def drain(app, account: str, s: QueueJobSettings) -> dict:
 
 def queue_job(app, since) -> dict:
     s = job_settings(app, JOB, QueueJobSettings)
-    results, failures = {}, []
-    for account in s.accounts:
-        try:
-            results[account] = drain(app, account, s)
-        except (TransientError, MarketdError) as exc:
-            failures.append(f"{account}: {exc}")
-            log.error("health %s: notification queue: %s", account, exc)
-    if failures:
-        raise TransientError("notification queues failed for " + "; ".join(failures))
-    return results
+    return each_account(app, {a: a for a in s.accounts}, lambda account, _: drain(app, account, s), log=log,
+                        what="health notification queue")
