@@ -8,6 +8,7 @@ network; the venv and pip themselves are what the Makefile delegates to.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make on
 
 
 def dry_run(target: str, venv: Path, py: str = "python3") -> list[str]:
-    out = subprocess.run(["make", "-n", "-B", target, f"VENV={venv}", f"PY={py}"], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
+    # CI runs the suite from inside `make test`: the inherited MAKELEVEL/MAKEFLAGS would make this
+    # make print "Entering/Leaving directory" lines around the commands, so start it as a top-level make.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
+    out = subprocess.run(["make", "--no-print-directory", "-n", "-B", target, f"VENV={venv}", f"PY={py}"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
 
