@@ -9,12 +9,14 @@ import contextlib
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
 
 from . import __version__
 from . import config as config_mod
+from .clock import shown_time
 from .errors import AlreadyRunning, ConfigError, MarketdError
 
 DEFAULT_CONFIG = "config/marketd.toml"
@@ -239,17 +241,18 @@ def status(ctx, as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
+    when = partial(shown_time, tz=app.config["daemon"]["timezone"])
     click.echo(f"daemon:      {data['daemon']}")
     click.echo("waiting:     " + (", ".join(f"{k}={v}" for k, v in data["waiting"].items()) or "none"))
     for w in data["waiting_files"]:
-        until = f" (at {_local_time(w['until'])})" if w.get("until") else ""
+        until = f" (at {when(w['until'])})" if w.get("until") else ""
         click.echo(f"  {w['kind']}/{w['name']}: {w['text']}{until}")
     click.echo(f"in progress: {len(data['in_progress'])}"
                + "".join(f"\n  {r['kind']}/{r['name']} ({r['id']}, {r['state']})" for r in data["in_progress"]))
     click.echo(f"retrying:    {len(data['retrying'])}" + "".join(
         f"\n  {r['kind']}/{r['name']} ({r['id']}): attempt {r['attempts']}"
         + (f" of {r['max_attempts']}" if r["max_attempts"] else "")
-        + f", next at {r['next_attempt_at'] or '-'}; last error: {r['last_error'] or '-'}" for r in data["retrying"]))
+        + f", next at {when(r['next_attempt_at'])}; last error: {r['last_error'] or '-'}" for r in data["retrying"]))
     click.echo("totals:      " + (", ".join(f"{k}={v}" for k, v in sorted(data["totals"].items())) or "none"))
     failed = data["totals"].get("error", 0)
     if failed:
@@ -259,10 +262,10 @@ def status(ctx, as_json):
                    "(plugin_error: not the files' fault; tracebacks in the daemon log)")
     click.echo("last processed:")
     for r in data["last_processed"]:
-        click.echo(f"  {r['finished_at']}  {_outcome_text(r):<9} {r['kind']}/{r['name']} ({r['id']})")
+        click.echo(f"  {when(r['finished_at'])}  {_outcome_text(r):<9} {r['kind']}/{r['name']} ({r['id']})")
     click.echo("next jobs:")
     for j in data["jobs"]:
-        click.echo(f"  {j['job']:<26} next {j['next_run'] or '-'}  last ok {j['last_success'] or '-'}"
+        click.echo(f"  {j['job']:<26} next {when(j['next_run'])}  last ok {when(j['last_success'])}"
                    + (f"  last error: {j['last_error']}" if j["last_error"] else ""))
     for title, lines in data["sections"].items():
         click.echo(f"{title}:" + "".join(f"\n  {line}" for line in lines))
@@ -289,12 +292,6 @@ def _outcome_text(r: dict) -> str:
     if r["state"] == "error" and r.get("reason"):
         return f"error [{r['reason']}]"
     return r["state"]
-
-
-def _local_time(epoch: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(epoch).astimezone().strftime("%H:%M:%S %Z")
 
 
 def _echo_result(row: dict) -> None:
@@ -412,9 +409,11 @@ def jobs(ctx):
     if ctx.invoked_subcommand is None:
         from .scheduler import JobRunner
 
-        for j in JobRunner(build_app(ctx)).listing():
-            click.echo(f"{j['job']:<26} {j['schedule']:<28} next {j['next_run'] or '-'}  "
-                       f"last ok {j['last_success'] or '-'}" + (f"  error: {j['last_error']}" if j['last_error'] else ""))
+        app = build_app(ctx)
+        when = partial(shown_time, tz=app.config["daemon"]["timezone"])
+        for j in JobRunner(app).listing():
+            click.echo(f"{j['job']:<26} {j['schedule']:<28} next {when(j['next_run'])}  "
+                       f"last ok {when(j['last_success'])}" + (f"  error: {j['last_error']}" if j['last_error'] else ""))
 
 
 @jobs.command("run")

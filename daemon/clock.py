@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 
 class Clock:
@@ -59,3 +60,28 @@ class FakeClock(Clock):
 
 
 SYSTEM_CLOCK = Clock()
+
+
+def shown_time(value: datetime | str | float | int | None, tz: tzinfo | str | None = None) -> str:
+    """A moment as an operator reads it: the instance's time zone, to the second, offset included.
+
+    Stored times are UTC ISO strings (some with microseconds) and a few are epoch seconds; printed
+    as they are, one screen mixed ``+00:00`` and ``+01:00`` and showed ``.041955``. Every command
+    that prints a time goes through here so they all read alike. ``None``/``""`` print as ``-``;
+    a value that is not a time is printed unchanged rather than hidden.
+    """
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (int, float)):
+        moment = datetime.fromtimestamp(value, timezone.utc)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    if moment.tzinfo is None:  # stored naive times are UTC (the store writes UTC only)
+        moment = moment.replace(tzinfo=timezone.utc)
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    return moment.astimezone(zone).isoformat(sep=" ", timespec="seconds")

@@ -179,6 +179,10 @@ def orders_commands(cli) -> None:
             click.echo(line)
         if not rows:
             click.echo("no orders")
+            if not app.channels:
+                click.echo("no channel is configured yet: add a [channels.NAME] section to marketd.toml "
+                           "(each channel plugin documents its settings in docs/plugins/) and set orders_sync = true; "
+                           "`marketd sandbox` tries it against the fakes without accounts")
 
     list_.name = "list"
     flag_command("mark-manual", True)

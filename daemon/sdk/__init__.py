@@ -85,7 +85,7 @@ _OWNERS = {
                    "Message", "Parcel", "ParcelResult", "ShipmentRequest", "ShipmentResult", "TrackingEvent",
                    "TrackingResult", "TrackingStatus", "to_decimal"],
     "..cli": ["build_app", "exclusive"],
-    "..clock": ["SYSTEM_CLOCK", "Clock", "FakeClock"],
+    "..clock": ["SYSTEM_CLOCK", "Clock", "FakeClock", "shown_time"],
     "..context": ["FileContext"],
     "..http": ["HttpClient", "RateLimited", "RateLimiter", "RetryPolicy", "TokenBucket", "redact_form",
                "redact_headers", "redact_text", "redact_url", "utc_iso"],
@@ -130,7 +130,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
                             Message, Parcel, ParcelResult, ShipmentRequest, ShipmentResult, TrackingEvent,
                             TrackingResult, TrackingStatus, to_decimal)
     from ..cli import build_app, exclusive
-    from ..clock import SYSTEM_CLOCK, Clock, FakeClock
+    from ..clock import SYSTEM_CLOCK, Clock, FakeClock, shown_time
     from ..context import FileContext
     from ..http import (HttpClient, RateLimited, RateLimiter, RetryPolicy, TokenBucket, redact_form,
                         redact_headers, redact_text, redact_url, utc_iso)
@@ -222,7 +222,7 @@ __all__ = [
     "HttpClient", "RetryPolicy", "RateLimiter", "TokenBucket", "RateLimited", "Backoff", "redact_headers",
     "redact_url", "redact_form", "redact_text", "utc_iso",
     # time
-    "Clock", "FakeClock", "SYSTEM_CLOCK",
+    "Clock", "FakeClock", "SYSTEM_CLOCK", "shown_time",
     # crash safety, private databases, commands, housekeeping
     "crashpoint", "ThreadConnections", "build_app", "exclusive", "inbox_settings_for", "open_app", "process_file",
 ]

@@ -6,6 +6,8 @@ import os
 
 import click
 
+from marketd.sdk import shown_time
+
 
 def _app(ctx):
     from marketd.sdk import build_app
@@ -69,7 +71,7 @@ def action_commands(cli) -> None:
         entry, new = request(app, row, action, params, by=who, source="cli", note=note)
         if not new:
             if entry["state"] == "done":
-                click.echo(f"{row['key']}: {action} already done ({entry['done_at']}, asked by {entry['requested_by']})")
+                click.echo(f"{row['key']}: {action} already done ({shown_time(entry['done_at'], app.config['daemon']['timezone'])}, asked by {entry['requested_by']})")
                 return
             if entry["state"] in ("uncertain", "failed", "skipped") and force:
                 with app.store.transaction() as db:
@@ -101,6 +103,6 @@ def action_commands(cli) -> None:
             return
         for r in rows:
             click.echo(f"{r['id']:>5} {r['order_key']:<30} {r['action']:<22} {r['state']:<9} {r['requested_by']} "
-                       f"{r['requested_at'][:19]} {r['reason'] or ''} {r['error'] or r['remote_ref'] or ''}".rstrip())
+                       f"{shown_time(r['requested_at'], app.config['daemon']['timezone'])} {r['reason'] or ''} {r['error'] or r['remote_ref'] or ''}".rstrip())
         if not rows:
             click.echo("no actions")

@@ -17,6 +17,8 @@ from datetime import datetime
 
 import click
 
+from marketd.sdk import shown_time
+
 
 def _app(ctx):
     from marketd.sdk import build_app
@@ -125,7 +127,7 @@ def commands(cli) -> None:
         click.echo(f"{len(rows)} ManoMano order(s) wait for acceptance:")
         for r in rows:
             hours = "-" if r["waiting_hours"] is None else f"{r['waiting_hours']:g} h"
-            click.echo(f"  {r['channel']}  {r['order_reference']}  since {r['purchased_at'] or '-'} ({hours})  "
+            click.echo(f"  {r['channel']}  {r['order_reference']}  since {shown_time(r['purchased_at'], app.config['daemon']['timezone'])} ({hours})  "
                        f"{r['total'] or '-'} {r['currency'] or ''}  {r['items']} item(s)"
                        + (f"  [{r['last_decision']}]" if r["last_decision"] else ""))
         click.echo("accept with `marketd manomano accept REF...`, refuse with `marketd manomano refuse REF... --yes`")

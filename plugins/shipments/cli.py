@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import click
+
+from marketd.sdk import shown_time
 
 
 def _app(ctx):
@@ -58,7 +61,8 @@ def sync_text(app, stats: dict) -> str:
     row = next(db.query("select count(*) n, min(next_check_at) nxt from shipments where open = 1"))
     if not row["n"]:
         return "tracking sync: nothing to do (no open shipments)"
-    return f"tracking sync: nothing due; {row['n']} open shipment(s), next check {row['nxt'][:19]}"
+    nxt = shown_time(row["nxt"], app.config["daemon"]["timezone"])
+    return f"tracking sync: nothing due; {row['n']} open shipment(s), next check {nxt}"
 
 
 def shipments_commands(cli) -> None:
@@ -71,7 +75,9 @@ def shipments_commands(cli) -> None:
         """Open shipments: carrier, tracking number, state, channel push and the carrier's last answer."""
         if ctx.invoked_subcommand:
             return
-        rows = list_shipments(_app(ctx), open_only=not show_all, limit=limit)
+        app = _app(ctx)
+        when = partial(shown_time, tz=app.config["daemon"]["timezone"])
+        rows = list_shipments(app, open_only=not show_all, limit=limit)
         if as_json:
             click.echo(json.dumps(rows, indent=2, default=str))
             return
@@ -79,7 +85,7 @@ def shipments_commands(cli) -> None:
             click.echo("no open shipments" if not show_all else "no shipments")
             return
         table = [[r["key"], "|".join(json.loads(r["refs"] or "[]")), r["carrier"], r["tracking_number"] or "",
-                  r["status"], str(r["checks"] or 0), (r["next_check_at"] or "-")[:19], r["pushes"] or "-",
+                  r["status"], str(r["checks"] or 0), when(r["next_check_at"]), r["pushes"] or "-",
                   " ".join((r["last_answer"] or "").split())] for r in rows]
         for line in columns(["shipment", "orders", "carrier", "tracking", "status", "checks", "next check", "push",
                              "last carrier answer"], table, right={"checks"}):
@@ -90,7 +96,9 @@ def shipments_commands(cli) -> None:
     @click.pass_context
     def show(ctx, key):
         """One shipment: parcels, status changes and channel pushes."""
-        db = _app(ctx).store.db
+        app = _app(ctx)
+        when = partial(shown_time, tz=app.config["daemon"]["timezone"])
+        db = app.store.db
         rows = list(db.query("select * from shipments where key = ? or tracking_number = ? or shipment_id = ?",
                              [key, key, key]))
         if not rows:
@@ -104,11 +112,11 @@ def shipments_commands(cli) -> None:
             click.echo(f"  {p['n']}: {p['parcel_number']} tracking {p['tracking_number']} label {p['label_file'] or '-'}")
         click.echo("status changes:")
         for e in db.query("select * from shipment_events where shipment_key = ? order by id", [s["key"]]):
-            click.echo(f"  {e['recorded_at'][:19]} {e['old_status'] or '-'} -> {e['new_status']}  "
+            click.echo(f"  {when(e['recorded_at'])} {e['old_status'] or '-'} -> {e['new_status']}  "
                        f"{e['code']} {e['description']}")
         click.echo("channel pushes:")
         for p in db.query("select * from shipment_pushes where shipment_key = ?", [s["key"]]):
-            click.echo(f"  {p['order_key']}: {p['state']} (attempts {p['attempts']}, pushed {p['pushed_at'] or '-'}) "
+            click.echo(f"  {p['order_key']}: {p['state']} (attempts {p['attempts']}, pushed {when(p['pushed_at'])}) "
                        f"{p['error'] or ''}")
 
     @shipments.command("sync")
@@ -172,4 +180,4 @@ def shipments_commands(cli) -> None:
         if not rows:
             click.echo("none")
         for r in rows:
-            click.echo(f"{r['key']} {r['carrier']} {r['state']} attempts={r['attempts']} since {r['started_at']}")
+            click.echo(f"{r['key']} {r['carrier']} {r['state']} attempts={r['attempts']} since {shown_time(r['started_at'], app.config['daemon']['timezone'])}")
