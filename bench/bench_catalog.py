@@ -101,6 +101,7 @@ PHASES = [  # (label, module, attribute): outermost timed call only, so nothing 
     ("byte scan + header (csvscan)", "marketd.plugins.catalog.run", "read_table"),
     ("decimal style (price column from the bytes)", "marketd.plugins.catalog.run", "_decimal_style"),
     ("parse (pandas C parser, in chunks)", "marketd.tabular", "_pandas_chunks"),
+    ("parse (split, a file without quotes)", "marketd.tabular", "_split_chunks"),
     ("column checks (fastcheck)", "marketd.plugins.catalog.run", "check_columns"),
     ("duplicate SKUs (hashes, seen)", "marketd.plugins.catalog.run:_Run", "_first_occurrences"),
     ("duplicate SKUs (hashes, seen)", "marketd.plugins.catalog.seen:Seen", "add"),

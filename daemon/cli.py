@@ -150,6 +150,10 @@ class Group(click.Group):
 
     def get_command(self, ctx, name):
         core = super().get_command(ctx, name)
+        if core is not None and not isinstance(core, click.Group):
+            # a core command always wins over a plugin's of the same name: asking every plugin
+            # for its commands (importing their CLI modules) would only slow ``marketd process``
+            return core
         extra = self._plugin_commands(ctx).get(name)
         if isinstance(core, click.Group) and isinstance(extra, click.Group):
             # A plugin adding subcommands to a core group (``marketd orders act`` from the actions

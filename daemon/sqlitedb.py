@@ -1,13 +1,36 @@
 """The store's connections as sqlite-utils sees them, with writers that wait their turn.
 
-Its own module because sqlite-utils imports pandas and numpy: :mod:`marketd.store` imports this
-one when a connection is first used, so commands that never touch the store start faster.
+Its own module because sqlite-utils imports numpy (and pandas, see below): :mod:`marketd.store`
+imports this one when a connection is first used, so commands that never touch the store start
+faster.
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
-import sqlite_utils
+
+def _without_pandas():
+    """sqlite-utils imports pandas whenever it is installed, only to map ``pandas.Timestamp`` to a
+    TEXT column when it creates a table from values; marketd never stores a Timestamp (times are
+    ISO text). That import is a quarter of a second of every command that opens the store, and
+    the commands that read tables without pandas (a catalog) would pay it for nothing. So pandas
+    is hidden while sqlite-utils is imported (its own ``try: import pandas`` then finds none);
+    once imported, by anyone, pandas works as usual. The store imports this module in the thread
+    that builds the App, before any worker thread runs."""
+    import importlib
+
+    if "pandas" in sys.modules:
+        return importlib.import_module("sqlite_utils")
+    sys.modules["pandas"] = None  # an import of pandas now raises ImportError
+    try:
+        return importlib.import_module("sqlite_utils")
+    finally:
+        if sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]
+
+
+sqlite_utils = _without_pandas()
 
 
 class Database(sqlite_utils.Database):

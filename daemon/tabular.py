@@ -36,13 +36,36 @@ XLSX_MAGIC = b"PK\x03\x04"
 MAX_COLUMNS = 2_000
 
 
-@dataclass
 class Chunk:
-    """Consecutive non-blank rows: ``frame`` has one text column per header position (0…n-1),
-    ``lines`` the 1-based line each row starts on (header = line 1 in CSV, row 1 in XLSX)."""
+    """Consecutive non-blank rows: one text column per header position (0…n-1), as lists
+    (:meth:`column`) or as a DataFrame (``frame``); ``lines`` the 1-based line each row starts on
+    (header = line 1 in CSV, row 1 in XLSX).
 
-    lines: np.ndarray
-    frame: pd.DataFrame
+    The columns are kept as lists and the DataFrame is built only when asked for: a reader that
+    works on lists (the catalog) then never imports pandas, which is a third of the start-up of a
+    one-file ``marketd process``."""
+
+    def __init__(self, lines: np.ndarray, frame: pd.DataFrame | None = None, *,
+                 columns: list[list[str]] | None = None):
+        assert (frame is None) != (columns is None)
+        self.lines = lines
+        self._frame = frame
+        self._columns = columns
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            import pandas as pd
+
+            self._frame = pd.DataFrame({i: pd.Series(c, dtype=object) for i, c in enumerate(self._columns)},
+                                       columns=range(len(self._columns)))
+        return self._frame
+
+    def column(self, pos: int) -> list[str]:
+        """The texts of header position ``pos``, one per row."""
+        if self._columns is not None:
+            return self._columns[pos]
+        return self._frame[pos].tolist()
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -79,7 +102,7 @@ class TableFile:
         bytes)."""
         if self._column is not None:
             return self._column(pos)
-        return (chunk.frame[pos].tolist() for chunk in self.chunks(usecols=[pos]))
+        return (chunk.column(pos) for chunk in self.chunks(usecols=[pos]))
 
     def probe(self) -> Iterator[tuple[int, list]]:
         """The first rows as they are, header included and not cut to the header's width: to tell
@@ -201,6 +224,8 @@ def read_table(path: str | Path, settings: dict | None = None) -> TableFile:
     def chunks(size: int, usecols: list[int] | None) -> Iterator[Chunk]:
         if exact:
             yield from _exact_chunks(path, encoding, delimiter, st, size)
+        elif not st.quoted and codecs.lookup(encoding).name in csvscan.ASCII_SAFE:
+            yield from _split_chunks(path, encoding, delimiter, st, size, usecols)
         else:
             yield from _pandas_chunks(path, encoding, delimiter, st, size, usecols)
 
@@ -281,6 +306,59 @@ def _pandas_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, 
         raise _mismatch(st, record)
 
 
+def _split_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, usecols) -> Iterator[Chunk]:
+    """The rows of a file the fast scan read and found without a single quote byte, cut from its
+    bytes (:func:`csvscan.split_columns`, no CSV parser): then every line break ends a record,
+    every delimiter ends a field and every record has the header's field count (the scan checked
+    it, blank records included). The values are the parser's (the same texts, blank rows dropped
+    alike; tests/core/test_tabular_reading.py compares the two on generated files), and a catalog
+    read this way never imports pandas."""
+    import numpy as np
+
+    from .csvscan import BLOCK, split_columns
+
+    ncols = st.ncols
+    record = 0
+    tail = b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(4 * BLOCK)
+            data = tail + block
+            if block:
+                end = data.rfind(b"\n") + 1
+                tail, data = data[end:], data[:end]
+                if not data:
+                    continue  # no line break yet: a long line goes on in the next block
+            elif not data:
+                break
+            else:
+                tail = b""
+                if not data.endswith(b"\n"):
+                    data += b"\n"  # the last record has no line break
+            columns = split_columns(data, delimiter, ncols, encoding, usecols)
+            n = data.count(b"\n")
+            if columns is None or record + n > st.records:
+                raise _mismatch(st, record + n)
+            del data
+            lines = st.starts[record:record + n]
+            keep = ~st.blank[record:record + n]
+            if record == 0:
+                keep[0] = False  # the header
+            for i in np.flatnonzero(~keep).tolist():  # the scan only knows "no visible byte": confirm on the values
+                if record + i > 0 and any(c[i].strip() for c in columns):
+                    keep[i] = True
+            record += n
+            if not keep.all():
+                rows = np.flatnonzero(keep).tolist()
+                columns = [[c[i] for i in rows] for c in columns]
+                lines = lines[keep]
+            for lo in range(0, len(lines), size):
+                yield Chunk(np.asarray(lines[lo:lo + size]),
+                            columns=[c[lo:lo + size] for c in columns] if len(lines) > size else columns)
+    if record != st.records:
+        raise _mismatch(st, record)
+
+
 def _mismatch(st: csvscan.Structure, got: int) -> FileRejected:
     return FileRejected("csv_syntax", f"the rows could not be counted consistently ({got} read, {st.records} "
                         "expected): the quoting is unusual", where=f"line {int(st.starts[min(got, st.records) - 1])}",
@@ -288,9 +366,6 @@ def _mismatch(st: csvscan.Structure, got: int) -> FileRejected:
 
 
 def _exact_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int) -> Iterator[Chunk]:
-    import numpy as np
-    import pandas as pd
-
     ncols = st.ncols
     with open(path, "r", encoding=encoding, newline="") as text:
         reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -303,16 +378,20 @@ def _exact_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int) -
             rows.append(record)
             lines.append(int(st.starts[k]))
             if len(rows) >= size:
-                yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+                yield _rows_chunk(lines, rows)
                 rows, lines = [], []
         if rows:
-            yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+            yield _rows_chunk(lines, rows)
+
+
+def _rows_chunk(lines: list[int], rows: list[list[str]]) -> Chunk:
+    import numpy as np
+
+    return Chunk(np.asarray(lines, dtype=np.int64), columns=[list(c) for c in zip(*rows)])
 
 
 def _read_xlsx(path: Path) -> TableFile:
-    import numpy as np
     import openpyxl
-    import pandas as pd
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -357,10 +436,10 @@ def _read_xlsx(path: Path) -> TableFile:
                 rows.append(cells)
                 lines.append(row)
                 if len(rows) >= size:
-                    yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+                    yield _rows_chunk(lines, rows)
                     rows, lines = [], []
             if rows:
-                yield Chunk(np.asarray(lines, dtype=np.int64), pd.DataFrame(rows, columns=range(ncols), dtype=object))
+                yield _rows_chunk(lines, rows)
         except FileRejected:
             raise
         except Exception as exc:  # a damaged sheet XML shows only while reading it

@@ -10,8 +10,8 @@ import re
 from marketd.sdk import FileRejected
 from marketd.sdk.settlements import ParsedSettlement
 
-from .settlement_mapper import to_payout
-from .settlement_parser import _layout, _scan, parse_settlement, peek_settlement_id
+# The parser and the mapper (numpy, pandas) are imported when a file is looked at: every command
+# line registers these formats, and a catalog import or `marketd status` must not pay for pandas.
 
 _FETCHED_NAME = re.compile(r"amazon-(?P<slug>.+)-settlement-[^/]*$")
 _AMAZONISH = re.compile(r"settlement[ _-]?id|total-amount", re.I)
@@ -56,6 +56,8 @@ class AmazonFlatFormat:
 
     def sniff(self, head: bytes, name: str) -> bool:
         """A tab-separated header with Amazon's settlement columns of this layout."""
+        from .settlement_parser import _layout, _scan
+
         try:
             scan = _scan(_whole_lines(head), None)
             return _layout(scan.header, scan.raw_header, scan.head) == self.layout
@@ -68,6 +70,8 @@ class AmazonFlatFormat:
         text = head[:8192].decode("utf-8", errors="replace")
         if not _AMAZONISH.search(text):
             return None
+        from .settlement_parser import _layout, _scan
+
         try:
             scan = _scan(_whole_lines(head), None)
             _layout(scan.header, scan.raw_header, scan.head)
@@ -76,10 +80,15 @@ class AmazonFlatFormat:
         return None
 
     def peek_keys(self, ctx) -> list[str] | None:
+        from .settlement_parser import peek_settlement_id
+
         sid = peek_settlement_id(ctx.path, ctx.settings or {})
         return [f"amazon-settlement:{sid}"] if sid else None
 
     def parse(self, ctx) -> ParsedSettlement:
+        from .settlement_mapper import to_payout
+        from .settlement_parser import parse_settlement
+
         parsed = parse_settlement(ctx.path, ctx.settings or {})
         payout = to_payout(parsed, channels=channels_for(ctx), prefetch=ctx.prefetch)
         return ParsedSettlement(payouts=[payout])

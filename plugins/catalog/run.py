@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from itertools import islice, repeat
 
 import numpy as np
-import pandas as pd
 
 from marketd.sdk import DecimalStyle, FileRejected, read_table, safe_cell, votes, write_csv
 
@@ -142,12 +141,12 @@ class _Run:
                 return field
         return self.table.columns[pos] if pos >= 0 else ""
 
-    def _fields(self, frame: pd.DataFrame) -> dict[str, list[str]]:
+    def _fields(self, chunk) -> dict[str, list[str]]:
         """Each field's texts (the mapped column's, ``defaults`` where empty or unmapped)."""
-        n = len(frame)
+        n = len(chunk)
         fields = {}
         for field in REQUIRED:
-            values = frame[self.positions[field]].tolist() if field in self.positions else [""] * n
+            values = chunk.column(self.positions[field]) if field in self.positions else [""] * n
             if field in self.defaults:
                 default = self.defaults[field]
                 values = [v or default for v in values]
@@ -155,9 +154,9 @@ class _Run:
         return fields
 
     def apply(self, chunk) -> None:
-        frame, lines = chunk.frame, np.asarray(chunk.lines)
-        self.counts["rows"] += len(frame)
-        fields = self._fields(frame)
+        lines = np.asarray(chunk.lines)
+        self.counts["rows"] += len(chunk)
+        fields = self._fields(chunk)
         ok, products = check_columns(fields, self.style)
         problems: dict[int, list[tuple[str, str]]] = {}
         cut = self.table.unterminated_line
@@ -178,7 +177,7 @@ class _Run:
         skus = products["sku"]
         accepted, acc_skus, acc_hashes = self._first_occurrences(np.flatnonzero(ok), skus, lines, problems)
         self.counts["rejected"] += len(problems)
-        results = self._upsert(frame, products, accepted, acc_skus, acc_hashes, lines)
+        results = self._upsert(chunk, products, accepted, acc_skus, acc_hashes, lines)
         self._write(lines, skus, accepted, acc_skus, results, problems)
 
     def _first_occurrences(self, accepted: np.ndarray, skus: list[str], lines, problems):
@@ -203,14 +202,14 @@ class _Run:
         keep = ~dup
         return accepted[keep], [s for s, d in zip(acc, dup.tolist()) if not d], h[keep]
 
-    def _attributes(self, frame: pd.DataFrame, rows: np.ndarray) -> list[str | None]:
+    def _attributes(self, chunk, rows: np.ndarray) -> list[str | None]:
         """The extra columns as ``json.dumps(..., ensure_ascii=False, sort_keys=True)`` writes them,
         built per column (values needing escapes go through json.dumps itself)."""
         if not self.extra:
             return [None] * len(rows)
         columns = []
         for name, pos in self.extra:
-            values = _take(frame[pos].tolist(), rows)
+            values = _take(chunk.column(pos), rows)
             if _NEEDS_ESCAPE.search("".join(values)):
                 values = [json.dumps(v, ensure_ascii=False)[1:-1] if _NEEDS_ESCAPE.search(v) else v for v in values]
             columns.append(values)
@@ -220,7 +219,7 @@ class _Run:
             return (head + ('"}\x00' + head).join(columns[0]) + '"}').split("\x00") if columns[0] else []
         return ["{" + ", ".join(f'{k}: "{v}"' for k, v in zip(keys, vals)) + "}" for vals in zip(*columns)]
 
-    def _upsert(self, frame, products: dict[str, list], accepted: np.ndarray, sku_list: list[str], hashes,
+    def _upsert(self, chunk, products: dict[str, list], accepted: np.ndarray, sku_list: list[str], hashes,
                 lines) -> tuple[list, list] | None:
         """(result, changed-columns) per accepted row, None when all are new; writes new and
         changed products."""
@@ -228,7 +227,7 @@ class _Run:
             return [], []
         new = {f: _take(v, accepted) for f, v in products.items() if f != "sku"}
         new["sku"] = sku_list
-        new["attributes"] = self._attributes(frame, accepted)
+        new["attributes"] = self._attributes(chunk, accepted)
         acc_lines = lines[accepted]
         results = None
         if self.store_was_empty:

@@ -42,14 +42,18 @@ import io
 import re
 from datetime import datetime, time, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import numpy as np
-import pandas as pd
 
 from marketd.sdk import AMOUNT, DecimalStyle, FileRejected, NumberError, parse_decimal, quote_input
 from marketd.sdk.settlements import (Category, CheckRule, FeeSubtype, LineTable, ParsedSettlement, Payout,
                                      PayoutKind, PayoutStatus, SourceRow, VocabularyRow)
+
+# numpy and pandas are imported when a report is parsed: every command line registers this format,
+# and a catalog import or `marketd status` must not pay for pandas.
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 NAME = "ebay-transaction-report"
 FIX_DOWNLOAD = ("download it again from Seller Hub: Payments → Reports → Transaction report (CSV), and drop it "
@@ -230,6 +234,9 @@ class _Money:
     parsing each distinct text once (a 200,000-row report has a few thousand)."""
 
     def __init__(self, frame: pd.DataFrame, columns: dict[str, str], first_line: int, configured: str | None):
+        import numpy as np
+        import pandas as pd
+
         self.e4: dict[str, np.ndarray] = {}
         self.present: dict[str, np.ndarray] = {}
         factorized = {}
@@ -261,6 +268,9 @@ class _Money:
 
 
 def parse_report(data: bytes, ctx, *, file_sha: str = "") -> ParsedSettlement:
+    import numpy as np
+    import pandas as pd
+
     settings = ctx.settings or {}
     text, encoding = _decode(data, settings.get("encoding"))
     head = _rows(text, HEAD_LINES + 1)

@@ -18,15 +18,15 @@ import time
 
 from marketd.sdk.settlements import ParseContext, PayoutStatus
 
-from . import apply as store
 from .aging import Aging
 from .dispatch import HEAD, choose
-from .frame import build
 from .matching import KeyLookup, match_frame, rematch_pending, scope
-from .reports import duplicate_text, write_legacy_orders_csv, write_lines_csv, write_orders_csv, write_unsettled_csv
 from .settings import SettlementInboxSettings
 from .threads import ReadInThread, store_path
-from .workbook import write_xlsx
+
+# The payout frame, the store writes and the reports (numpy, pandas) are imported where a payout
+# file is handled: every command line registers this handler, and `marketd process` of a catalog
+# or `marketd status` must not pay for pandas they never use.
 
 KIND = "settlements"
 DEFAULT_UNSETTLED_DAYS = 30
@@ -67,6 +67,8 @@ class Prefetch:
         items = [tuple(i) for i in paid_items]
         self._items = set(items)
         if items:
+            from . import apply as store
+
             self.paid = ReadInThread(store_path(self.db), lambda conn: store.paid_before(
                 conn, self.channel_type, "", items), "settlement-overlap", fallback=self.db.conn).start()
 
@@ -79,6 +81,8 @@ class Prefetch:
         """Items of ``payout`` another payout paid (from the thread when it looked up exactly these)."""
         if self.paid is not None and set(map(tuple, payout.paid_items)) == self._items:
             return [p for p in self.paid.join() if p["other_key"] != payout.key()]
+        from . import apply as store
+
         return store.paid_before(self.db.conn, payout.channel_type, payout.key(), list(payout.paid_items))
 
     def join_quietly(self) -> None:
@@ -99,6 +103,8 @@ class SettlementsHandler:
 
     def on_duplicate(self, ctx, first: dict) -> None:
         """The very same bytes again (the engine found the sha256): a short report, nothing applied."""
+        from .reports import duplicate_text
+
         fmt, pctx = _format_of(ctx)
         keys = _peek(fmt, pctx) if fmt is not None else None
         stored = payout_row(ctx.db, business_key=keys[0]) if keys else None
@@ -182,6 +188,8 @@ def _verdict(prior: dict | None, seen: dict | None, sha256: str, new_status: str
 def _duplicate(ctx, payout_key: str, payout_id: str, channel_type: str, kind: str, seen, prior) -> dict:
     """A report for one payout not applied again; the journal's ``duplicate_of`` names the file
     that was applied (set by the caller when the whole file is a duplicate)."""
+    from .reports import duplicate_text
+
     first_id = (seen or {}).get("file_id") or (prior or {}).get("file_id")
     first = ctx.app.store.journal_get(first_id) if first_id else None
     same = bool(prior and prior.get("file_sha256") == ctx.sha256)
@@ -226,6 +234,9 @@ def ingest(ctx, *, timings: dict | None = None) -> dict:
 
 
 def _ingest(ctx, timings: dict | None) -> dict:
+    from . import apply as store
+    from .frame import build
+
     app = ctx.app
     settings = ctx.settings or {}
     db = ctx.db
@@ -350,6 +361,9 @@ def _ingest(ctx, timings: dict | None) -> dict:
 
 
 def _write_reports(ctx, a: dict, unsettled: list[dict], outputs: list, days: float, now) -> dict:
+    from .reports import write_legacy_orders_csv, write_lines_csv, write_orders_csv, write_unsettled_csv
+    from .workbook import write_xlsx
+
     frame = a["frame"]
     p = frame.payout
     settings = ctx.settings or {}

@@ -38,5 +38,6 @@ def test_processing_a_catalog_imports_the_table_readers_only(tmp_path):
     one = tmp_path / "one.csv"
     one.write_text("sku,ean,title,brand,price,currency,stock\nA-1,4006381333931,Pen,Acme,1.50,EUR,3\n",
                    encoding="utf-8")
-    assert imported_by("--config", str(cfg), "process", "--kind", "catalog", str(one)) == ["numpy", "pandas",
-                                                                                          "sqlite_utils"]
+    # no pandas: a file without quotes is cut from its bytes, and neither sqlite-utils nor the
+    # settlement formats every command registers may import it for a catalog
+    assert imported_by("--config", str(cfg), "process", "--kind", "catalog", str(one)) == ["numpy", "sqlite_utils"]

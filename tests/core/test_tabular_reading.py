@@ -212,3 +212,53 @@ def test_fast_reader_equals_the_csv_module(tmp_path, table, delimiter, terminato
     via_exact = [(n, dict(zip(header, v))) for c in tabular._exact_chunks(p, "utf-8", delimiter, exact, 5)
                  for n, v in zip(c.lines.tolist(), c.frame.itertuples(index=False, name=None))]
     assert via_exact == expected
+
+
+# -- property: a file without quotes cut from its bytes gives what the pandas parser gives --------
+plain_cells = st.text(alphabet=list("ab1 .\t;|€é“\u00a0\x0b-"), max_size=6)
+
+
+def _chunks_of(reader, *args):
+    return [(line, [chunk.column(i)[k] for i in range(len(chunk.frame.columns))])
+            for chunk in reader(*args) for k, line in enumerate(chunk.lines.tolist())]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 4).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.lists(plain_cells, min_size=n, max_size=n),
+                                                                          max_size=15))),
+       st.sampled_from([",", ";", "\t", "|"]), st.sampled_from(["\n", "\r\n"]), st.booleans(),
+       st.lists(st.integers(0, 15)), st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+       st.sampled_from([8, 64, 1 << 20]), st.sampled_from([1, 3, 50_000]), st.booleans())
+def test_a_file_without_quotes_cut_from_its_bytes_equals_the_pandas_parser(
+        tmp_path, monkeypatch, table, delimiter, terminator, final_newline, blank_at, encoding, block, size, one_col):
+    n, rows = table
+    monkeypatch.setattr(csvscan, "BLOCK", block)
+    buf = io.StringIO(newline="")
+    buf.write(delimiter.join(f"h{i}" for i in range(n)) + terminator)
+    for i, row in enumerate(rows):
+        if i in blank_at:
+            buf.write(delimiter * (n - 1) + terminator if i % 2 else terminator)
+        buf.write(delimiter.join(c.replace(delimiter, "") for c in row) + terminator)
+    text = buf.getvalue()
+    if not final_newline:
+        text = text[: -len(terminator)]
+    p = tmp_path / "t.csv"
+    p.write_bytes(text.encode(encoding))
+    try:
+        t = read_table(p, {"delimiter": delimiter, "encoding": encoding})
+        st_ = csvscan.scan(p, encoding, delimiter, 3 if encoding == "utf-8-sig" else 0)
+    except FileRejected:
+        return  # refused before any row is read (a blank line of another width, a cut last row)
+    if st_.exact:
+        return
+    assert not st_.quoted
+    usecols = [n - 1] if one_col else None
+    split = _chunks_of(tabular._split_chunks, p, encoding, delimiter, st_, size, usecols)
+    parsed = _chunks_of(tabular._pandas_chunks, p, encoding, delimiter, st_, size, usecols)
+    assert split == parsed
+    assert all(len(c) <= size for c in tabular._split_chunks(p, encoding, delimiter, st_, size, None))
+    with monkeypatch.context() as m:
+        m.setattr(tabular, "_pandas_chunks", None)  # read_table must take the split path
+        via_table = [(line, list(v)) for c in t.chunks(size)
+                     for line, v in zip(c.lines.tolist(), zip(*map(c.column, range(n))))]
+    assert via_table == _chunks_of(tabular._split_chunks, p, encoding, delimiter, st_, size, None)
