@@ -317,11 +317,20 @@ def column_values(path, encoding: str, delimiter: str, st: Structure, pos: int) 
                 continue
             width = stop - start + 1  # the field and one byte after it, which becomes the separator
             bounds = np.cumsum(width)
-            picked = a[np.arange(int(bounds[-1])) - np.repeat(bounds - width - start, width)]
+            picked = a[_gather_index(bounds, width, start)]
             picked[bounds - 1] = 0
             yield picked.tobytes().decode(encoding).split("\x00")[:-1]
     if record != st.records:
         raise RuntimeError(f"column_values: {record} records read, the scan counted {st.records}")
+
+
+def _gather_index(bounds: np.ndarray, width: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The byte positions of fields ``start[k]`` … ``start[k] + width[k] - 1`` one after the other
+    (``bounds``: the running total of ``width``); in 32 bits where a block allows, which halves
+    the memory this index passes through (it is the largest array of a column's gather)."""
+    small = int(bounds[-1]) < 2 ** 31 and int(start[-1]) + int(width[-1]) < 2 ** 31
+    dt = np.int32 if small else np.int64
+    return np.arange(int(bounds[-1]), dtype=dt) - np.repeat((bounds - width - start).astype(dt), width)
 
 
 # Encodings in which a byte below 128 is always that ASCII character (never part of a multi-byte
@@ -365,7 +374,7 @@ def split_columns(data: bytes, delimiter: str, ncols: int, encoding: str,
         if not len(bounds):
             columns.append([])
             continue
-        picked = a[np.arange(int(bounds[-1])) - np.repeat(bounds - width - s, width)]
+        picked = a[_gather_index(bounds, width, s)]
         picked[bounds - 1] = 0
         values = picked.tobytes().decode(name).split("\x00")
         values.pop()
