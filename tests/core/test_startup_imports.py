@@ -41,3 +41,35 @@ def test_processing_a_catalog_imports_the_table_readers_only(tmp_path):
     # no pandas: a file without quotes is cut from its bytes, and neither sqlite-utils nor the
     # settlement formats every command registers may import it for a catalog
     assert imported_by("--config", str(cfg), "process", "--kind", "catalog", str(one)) == ["numpy", "sqlite_utils"]
+
+
+MODULES_PROBE = """
+import json, sys
+from marketd.cli import main
+sys.argv = ["marketd", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("marketd.plugins.") and m.endswith(".cli"))),
+      file=sys.stderr)
+"""
+
+
+def test_a_core_command_does_not_load_the_plugins_commands(tmp_path):
+    """`marketd process` is a core command: a plugin's command of the same name would never win,
+    so asking every plugin for its commands (importing each one's CLI module) is only start-up
+    time. `marketd --help` still lists them all."""
+    cfg = write_config(tmp_path / "inst")
+    one = tmp_path / "one.csv"
+    one.write_text("sku,ean,title,brand,price,currency,stock\nA-1,4006381333931,Pen,Acme,1.50,EUR,3\n",
+                   encoding="utf-8")
+
+    def cli_modules(*args):
+        res = subprocess.run([sys.executable, "-c", MODULES_PROBE, *args], capture_output=True, text=True,
+                             timeout=120)
+        return json.loads(res.stderr.strip().splitlines()[-1])
+
+    assert "marketd.plugins.settlements.cli" not in cli_modules("--config", str(cfg), "process", "--kind",
+                                                                "catalog", str(one))
+    assert "marketd.plugins.settlements.cli" in cli_modules("--config", str(cfg), "--help")
