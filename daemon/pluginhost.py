@@ -109,9 +109,16 @@ class PluginHost:
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
+        # name and version per distribution, read once: each read parses the package's METADATA
+        # file again, and the built-in plugins are 18 entry points of one distribution
+        about: dict[int, tuple[str, str]] = {}
         for ep in _entry_points():
-            dist = ep.dist.name if ep.dist else "?"
-            version = ep.dist.version if ep.dist else "?"
+            if ep.dist is None:
+                dist, version = "?", "?"
+            else:
+                if id(ep.dist) not in about:
+                    about[id(ep.dist)] = (ep.dist.name, ep.dist.version)
+                dist, version = about[id(ep.dist)]
             builtin = ep.value.startswith("marketd.plugins.")
             if ep.name in self.disabled:
                 self.info.append(PluginInfo(ep.name, ep.value, dist, version, builtin, "disabled"))

@@ -614,13 +614,13 @@ def test_copy_whose_64k_head_ends_inside_a_utf8_character_is_still_a_duplicate(e
 
 def test_an_applied_settlement_is_recognised_after_parsing_even_if_the_head_gave_no_id(env, monkeypatch):
     """Defence in depth: the handler checks the parsed id against the store, not only the peeked one."""
-    from marketd.plugins.amazon import settlement_format
+    from marketd.plugins.amazon import settlement_parser  # the format imports it when a file comes
 
     stored_orders(env)
     data = render_v2(settlement())
     first = env.drop("a.txt", data)
     before = _state(env)
-    monkeypatch.setattr(settlement_format, "peek_settlement_id", lambda *a, **k: None)
+    monkeypatch.setattr(settlement_parser, "peek_settlement_id", lambda *a, **k: None)
     again = env.drop("b.txt", render_v2(settlement(), newline="\r\n"))
     assert again["state"] == "duplicate" and again["duplicate_of"] == first["id"], again["error"]
     assert _state(env) == before
