@@ -46,14 +46,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process, every thread: on a shared machine the wall figures of
+    both sides stretch with the load, the CPU seconds much less; both are reported."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 # -- children --------------------------------------------------------------------------------------
 def child_baseline(path: str) -> dict:
     import pandas as pd
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     df = pd.read_csv(path, sep="\t", dtype=str)
     dt = time.perf_counter() - t0
-    return {"seconds": dt, "rows": len(df), "rss_mb": peak_rss_mb()}
+    return {"seconds": dt, "cpu": cpu_seconds() - c0, "rows": len(df), "rss_mb": peak_rss_mb()}
 
 
 def child_reconcile(path: str, instance: str) -> dict:
@@ -72,13 +79,13 @@ def child_reconcile(path: str, instance: str) -> dict:
                       file_id="bench", sha256="0" * 64, size=os.path.getsize(path),
                       claimed_at=app.clock.now(), log=logging.getLogger("bench"))
     phases: dict = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     with app.store.transaction():
         summary = ingest(ctx, timings=phases)
         t1 = time.perf_counter()
     t2 = time.perf_counter()
     phases["commit"] = t2 - t1
-    out = {"seconds": t2 - t0, "phases": phases, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before,
+    out = {"seconds": t2 - t0, "cpu": cpu_seconds() - c0, "phases": phases, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before,
            **{k: summary[k] for k in ("status", "difference", "total_amount", "orders", "matched", "unmatched",
                                       "no_order_rows", "unclassified_rows", "unsettled")}}
     for o in ctx.outputs:
@@ -206,6 +213,10 @@ def main() -> None:
             f"(app before: {last['rss_before_mb']:.0f} MB)",
             "    phases (median): " + ", ".join(f"{k} {v:.2f} s" for k, v in phase_med.items()),
             f"  ratio reconcile / read_csv          {mr / mb:6.2f}   (target <= 3)",
+            f"  CPU seconds (user+system, all threads): read_csv {statistics.median(x['cpu'] for x in base):.2f} "
+            f"{[round(x['cpu'], 2) for x in base]}, reconcile {statistics.median(x['cpu'] for x in recs):.2f} "
+            f"{[round(x['cpu'], 2) for x in recs]}, ratio "
+            f"{statistics.median(x['cpu'] for x in recs) / statistics.median(x['cpu'] for x in base):.2f}",
             f"  result: status {last['status']}, difference {last['difference']}, payout {last['total_amount']}; "
             f"{last['orders']} order-ids, {last['matched']} matched, {last['unmatched']} unmatched, "
             f"{last['no_order_rows']} rows without order-id, {last['unclassified_rows']} unclassified",
