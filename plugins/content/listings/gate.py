@@ -45,6 +45,33 @@ def offer_for_sku(db, sku: str, record: dict | None = None) -> dict | None:
     return offer_of(common) if common.get("price") else None
 
 
+def content_item(db, platform: str, row: dict, prev: dict | None, remote: set[str] | None = None) -> dict:
+    """One SKU of a content batch as the channel gets it (also rebuilt from the store after a
+    restart): the payload, the offer it carries, the remote reference of its last push
+    (``remote_ref``, e.g. eBay's offer id), and for variants: ``parent`` (when the parent has a
+    payload on this platform) or, for a parent, ``children`` and ``variants`` (sku -> payload of
+    each child that can be listed: not held back by an ERROR)."""
+    record = json.loads(row["record"] or "{}")
+    item = {"sku": row["sku"], "model": row["model"], "ref": row["model"].rsplit("/", 1)[-1],
+            "payload": json.loads(row["payload"]), "sha256": row.get("sha256"), "brand": row.get("brand"),
+            "known": bool(prev and prev.get("accepted_sha256")) or row["sku"] in (remote or set()),
+            "remote_ref": (prev or {}).get("remote_ref") or "",
+            "offer": offer_for_sku(db, row["sku"], record)}
+    parent = row.get("parent_sku") or record.get("common", {}).get("parent_sku") or ""
+    if parent and parent != row["sku"] and next(iter(db.query(
+            "select 1 from content_payloads where sku = ? and platform = ?", [parent, platform])), None):
+        item["parent"] = parent
+    children = list(record.get("children") or [])
+    if children:
+        item["children"] = children
+        blocked = blocked_skus(db, platform)
+        marks = ",".join("?" * len(children))
+        item["variants"] = {r["sku"]: json.loads(r["payload"]) for r in db.query(
+            f"select sku, payload from content_payloads where platform = ? and sku in ({marks}) order by sku",
+            [platform, *children]) if r["sku"] not in blocked}
+    return item
+
+
 def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
     blocked = blocked_skus(db, platform)
     pushed = _pushes(db, platform, "content")
@@ -60,10 +87,7 @@ def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
         if prev and (prev["state"] in ("pending", "submitted") or prev["accepted_sha256"] == r["sha256"]
                      or (prev["state"] == "invalid" and prev["sha256"] == r["sha256"])):
             continue
-        out.append({"sku": r["sku"], "model": r["model"], "ref": r["model"].rsplit("/", 1)[-1],
-                    "payload": json.loads(r["payload"]), "sha256": r["sha256"], "brand": r["brand"],
-                    "known": bool(prev and prev["accepted_sha256"]) or r["sku"] in remote,
-                    "offer": offer_for_sku(db, r["sku"], json.loads(r["record"] or "{}"))})
+        out.append(content_item(db, platform, dict(r), prev, remote))
         if len(out) >= limit:
             break
     return out

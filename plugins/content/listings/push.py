@@ -61,14 +61,13 @@ def _batch_items(db, batch: dict) -> list[dict]:
     items = []
     for r in rows:
         if batch["kind"] == "content":
-            p = next(iter(db.query("select p.model, p.payload, c.record from content_payloads p join content_products c "
+            p = next(iter(db.query("select p.sku, p.model, p.payload, p.sha256, c.brand, c.parent_sku, c.record "
+                                   "from content_payloads p join content_products c "
                                    "on c.sku = p.sku where p.sku = ? and p.platform = ?",
                                    [r["sku"], batch["platform"]])), None)
             if p is None:
                 continue
-            items.append({"sku": r["sku"], "model": p["model"], "ref": p["model"].rsplit("/", 1)[-1],
-                          "payload": json.loads(p["payload"]), "known": bool(r["accepted_sha256"]),
-                          "offer": gate.offer_for_sku(db, r["sku"], json.loads(p["record"] or "{}"))})
+            items.append(gate.content_item(db, batch["platform"], dict(p), dict(r)))
         else:
             p = next(iter(db.query("select model from content_payloads where sku = ? and platform = ?",
                                    [r["sku"], batch["platform"]])), None)
