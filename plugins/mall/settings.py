@@ -37,6 +37,10 @@ class MallChannelSettings(ChannelSettings):
     finance_days: float = 120              # how far back the finance job looks on its first run
     daily_quota_orders: int | None = None  # MALL's daily quota of /v1/orders/* calls (partner portal)
     daily_quota_other: int | None = None   # ... of every other call (the Financial API among them)
+    daily_quota_products: int | None = None      # ... of /v1/products/* calls (listings: products, prices)
+    daily_quota_availability: int | None = None  # ... of /v1/availability calls (listings: stock)
+    currency: str = "CZK"                  # the storefront's currency (MALL's article prices carry none)
+    availability_batch: int = Field(100, ge=1, le=1000)   # articles per POST /v1/availability [unverified limit]
     returns_check_hours: float = 24        # how often delivered orders are checked for returns
     page_size: int = 100
     base_url: str = DEFAULT_BASE_URL

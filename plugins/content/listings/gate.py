@@ -1,6 +1,7 @@
 """Which SKUs go to a platform now (design §A7 "Gate"):
 
-(a) no ERROR for that platform (nor for the file itself) in its brand's latest completeness run;
+(a) no ERROR for that platform (nor for the file itself) in the latest completeness run that
+    checked the SKU (a run covers its file's SKUs, or a model re-check's, not the whole brand);
 (b) the brand is approved for the platform (``[inbox.content.listings] allow``; nothing by default);
 (c) what would be sent differs from what the platform last accepted, and nothing for the SKU is in
     flight. Content is the stored platform payload (``content_payloads``, its sha256); an offer is
@@ -14,19 +15,16 @@ import json
 from decimal import Decimal
 
 
-def latest_runs(db) -> list[int]:
-    return [r["id"] for r in db.query("select max(id) id from content_runs where finished_at is not null "
-                                      "group by brand")]
-
-
 def blocked_skus(db, platform: str) -> set[str]:
-    runs = latest_runs(db)
-    if not runs:
-        return set()
-    marks = ",".join("?" * len(runs))
+    """SKUs with an ERROR for ``platform`` (or for no platform) in the latest finished run that
+    checked *that SKU* for it. Not the brand's latest run: a run covers the SKUs of its file (or
+    of a model re-check) only, and a SKU it did not look at keeps the verdict of its own last run."""
     return {r["sku"] for r in db.query(
-        f"select distinct sku from content_issues where run_id in ({marks}) and severity = 'ERROR' "
-        "and (platform = ? or platform = '' or platform is null)", [*runs, platform])}
+        "with latest as (select c.sku, max(c.run_id) run_id from content_cells c join content_runs r "
+        "on r.id = c.run_id where r.finished_at is not null and c.platform = ? group by c.sku) "
+        "select distinct i.sku from content_issues i join latest l on l.sku = i.sku and l.run_id = i.run_id "
+        "where i.severity = 'ERROR' and (i.platform = ? or i.platform = '' or i.platform is null)",
+        [platform, platform])}
 
 
 def _pushes(db, platform: str, kind: str) -> dict[str, dict]:
@@ -66,9 +64,12 @@ def content_item(db, platform: str, row: dict, prev: dict | None, remote: set[st
         item["children"] = children
         blocked = blocked_skus(db, platform)
         marks = ",".join("?" * len(children))
-        item["variants"] = {r["sku"]: json.loads(r["payload"]) for r in db.query(
-            f"select sku, payload from content_payloads where platform = ? and sku in ({marks}) order by sku",
-            [platform, *children]) if r["sku"] not in blocked}
+        rows = [r for r in db.query(
+            f"select p.sku, p.payload, c.record from content_payloads p join content_products c on c.sku = p.sku "
+            f"where p.platform = ? and p.sku in ({marks}) order by p.sku", [platform, *children])
+            if r["sku"] not in blocked]
+        item["variants"] = {r["sku"]: json.loads(r["payload"]) for r in rows}
+        item["variant_offers"] = {r["sku"]: offer_for_sku(db, r["sku"], json.loads(r["record"] or "{}")) for r in rows}
     return item
 
 
@@ -90,6 +91,22 @@ def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
         out.append(content_item(db, platform, dict(r), prev, remote))
         if len(out) >= limit:
             break
+    return out
+
+
+def shown_offer(db, platform: str, sku: str) -> dict:
+    """What an offer push may need beyond the offer: the SKU's parent (a variant's price goes to
+    the parent's variant at MALL) and the price the platform showed at the last pull
+    (``shown_price``: a platform whose price and stock are separate calls skips an unchanged price)."""
+    out: dict = {}
+    row = next(iter(db.query("select parent_sku from content_products where sku = ?", [sku])), None)
+    if row and row["parent_sku"] and row["parent_sku"] != sku:
+        out["parent"] = row["parent_sku"]
+    if db["remote_listings"].exists():
+        rl = next(iter(db.query("select price from remote_listings where platform = ? and sku = ? and present = 1",
+                                [platform, sku])), None)
+        if rl and rl["price"] not in (None, ""):
+            out["shown_price"] = rl["price"]
     return out
 
 
@@ -138,7 +155,8 @@ def offer_candidates(db, platform: str, settings, limit: int, listed_by: str = "
                      or (prev["state"] == "invalid" and prev["sha256"] == sha)):
             continue
         out.append({"sku": sku, "model": r["model"], "ref": r["model"].rsplit("/", 1)[-1], "offer": offer,
-                    "sha256": sha, "brand": r["brand"], "remote_ref": (content.get(sku) or {}).get("remote_ref")})
+                    "sha256": sha, "brand": r["brand"], "remote_ref": (content.get(sku) or {}).get("remote_ref"),
+                    **shown_offer(db, platform, sku)})
         if len(out) >= limit:
             break
     return out

@@ -78,7 +78,7 @@ def _batch_items(db, batch: dict) -> list[dict]:
             content = next(iter(db.query("select remote_ref from listing_pushes where platform = ? and sku = ? and "
                                          "kind = 'content'", [batch["platform"], r["sku"]])), {})
             items.append({"sku": r["sku"], "model": p["model"], "ref": p["model"].rsplit("/", 1)[-1], "offer": offer,
-                          "remote_ref": content.get("remote_ref")})
+                          "remote_ref": content.get("remote_ref"), **gate.shown_offer(db, batch["platform"], r["sku"])})
     return items
 
 
