@@ -231,3 +231,39 @@ def test_variants_are_one_group_listing(world, fake, clock):
     run_job(world.app, "listings-push")
     assert states(world, "offer")["P100-M"] == "accepted"
     assert next(o for o in fake.offers.values() if o["sku"] == "P100-M")["pricingSummary"]["price"]["value"] == "64.90"
+
+
+def _inventory_http(fake):
+    import base64
+
+    http = httpx.Client(transport=httpx.WSGITransport(app=fake), base_url="https://api.ebay.com")
+    basic = base64.b64encode(f"{CREDS[0]}:{CREDS[1]}".encode()).decode()
+    tok = http.post("/identity/v1/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": CREDS[2],
+                                                         "scope": SCOPE_INVENTORY},
+                    headers={"Authorization": f"Basic {basic}"}).json()["access_token"]
+    return http, {"Authorization": f"Bearer {tok}", "Content-Language": "de-DE"}
+
+
+def test_the_contract_holds_the_gpsr_fields_and_the_limits_of_25(fake):
+    http, headers = _inventory_http(fake)
+    inv = "/sell/inventory/v1"
+    offer = {"sku": "X1", "marketplaceId": "EBAY_DE", "format": "FIXED_PRICE", "categoryId": "11700",
+             "regulatory": {"manufacturer": {"companyName": "Maker", "country": "CN", "email": "a@b.example"},
+                            "responsiblePersons": [{"companyName": f"RP {i}", "types": ["EU_RESPONSIBLE_PERSON"]}
+                                                   for i in range(6)],
+                            "productSafety": {"pictograms": ["PG01"], "statements": ["Achtung"]}}}
+    r = http.post(inv + "/bulk_create_offer", json={"requests": [offer]}, headers=headers)
+    assert r.status_code == 207
+    entry = r.json()["responses"][0]
+    assert entry["statusCode"] == 400 and entry["errors"][0]["errorId"] == 25709      # at most 5 persons
+    assert entry["errors"][0]["parameters"] == [{"name": "fieldName", "value": "regulatory.responsiblePersons"}]
+    # a GPSR field eBay does not define is a contract violation (the overlay is closed, as the spec is)
+    offer["regulatory"]["manufacturer"]["fax"] = "+86 0"
+    r = http.post(inv + "/bulk_create_offer", json={"requests": [offer]}, headers=headers)
+    assert r.status_code == 400 and "fax" in str(fake.violations)
+    fake.violations.clear()
+    items = [{"sku": f"X{i}", "locale": "de_DE", "product": {"title": "t"}} for i in range(26)]
+    r = http.post(inv + "/bulk_create_or_replace_inventory_item", json={"requests": items}, headers=headers)
+    assert r.status_code == 400 and r.json()["errors"][0]["errorId"] == 25709
+    r = http.post(inv + "/bulk_publish_offer", json={"requests": [{"offerId": "1"}] * 26}, headers=headers)
+    assert r.status_code == 400 and fake.bulk_calls[-1] == ("bulkPublishOffer", 26)
