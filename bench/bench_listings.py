@@ -80,8 +80,70 @@ def timed_app(app, box: list):
     return wrapper
 
 
+MALL_MODEL = ('[model]\nplatform = "mall"\nname = "EG115"\nversion = "1"\n'
+              '[attributes.title]\nrequired = true\nper_locale = true\n'
+              '[attributes.longdesc]\nrequired = true\nper_locale = true\nfrom = "description"\n'
+              '[attributes.shortdesc]\nper_locale = true\nfrom = "bullet_1"\n'
+              '[attributes.barcode]\nfrom = "ean"\n[attributes.image_1]\nrequired = true\n'
+              '[attributes.barva]\nfrom = "color"\n')
+
+
 def bench_mall(n: int) -> list[str]:
-    return [f"MALL ({n} SKUs): not measured yet"]
+    """MALL: products (one POST each: MPAPI has no batch for articles), then stock for every SKU
+    and a new price for a tenth of them after a pull (batch availability of 100; one pricing PUT
+    per changed price), counted per MALL quota group. Floor: one call per article for content,
+    N/100 availability calls + one per changed price."""
+    import marketd.plugins.mall as mall_plugin
+    from marketd.plugins.mall.fake import MallFake
+    from marketd.plugins.mall.settings import env_name as mall_env
+
+    clock = FakeClock()
+    fake = MallFake(clock, client_id="mall-bench", review_delay=60)
+    os.environ[mall_env("mall")] = "mall-bench"
+    fake_time = [0.0]
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _world(Path(tmp), {"mall_cz": {"type": "file", "folder": "mall", "locales": ["de_DE"], "marketplace": "CZ",
+                                             "channel": "mall", "gpsr": False}},
+                     {"mall": {"type": "mall", "base_url": "https://mpapi.mallgroup.com", "requests_per_second": 1000, "vat": "21",
+                               "transport": httpx.WSGITransport(app=timed_app(fake, fake_time))}},
+                     {"mall": mall_plugin}, clock)
+        models = Path(tmp) / "inst" / "models"
+        (models / "mall").mkdir()
+        (models / "mall" / "EG115.toml").write_text(MALL_MODEL)
+        (models / "mapping.toml").write_text('[categories."Koffer"]\nmall = "EG115"\n')
+        _drop_and_price(app, Path(tmp), n, "1299.00")
+        t = time.perf_counter()
+        run_job(app, "listings-push")
+        wall, calls, f1 = time.perf_counter() - t, len(fake.journal), fake_time[0]
+        clock.advance(61)
+        t = time.perf_counter()
+        run_job(app, "listings-pull")
+        wall_pull, pulled = time.perf_counter() - t, len(fake.journal) - calls
+        with app.store.transaction() as tx:
+            for i in range(n):
+                tx["products"].upsert({"sku": f"S{i:06d}", "price": "1199.00" if i % 10 == 0 else "1299.00",
+                                       "currency": "CZK", "stock": 3}, pk="sku")
+        before = len(fake.journal)
+        t = time.perf_counter()
+        run_job(app, "listings-push")
+        wall2 = time.perf_counter() - t
+        ops: dict[str, int] = {}
+        for c in fake.journal[before:]:
+            ops[c.operation] = ops.get(c.operation, 0) + 1
+        ok = app.store.db.execute("select kind, count(*) from listing_pushes where state = 'accepted' group by kind"
+                                  ).fetchall()
+        groups: dict[str, int] = {}
+        for (g, _day), used in fake.used.items():
+            groups[g] = groups.get(g, 0) + used
+        app.close()
+    changed = len(range(0, n, 10))
+    floor2 = -(-n // 100) + changed
+    return [f"MALL ({n} SKUs): content {calls} requests ({calls / n:.2f} per SKU: create_product; floor 1 per article, "
+            f"MPAPI has no batch for articles), {wall:.1f} s wall (fake {f1:.1f} s); pull {pulled} list_products pages "
+            f"of 100 ({wall_pull:.1f} s wall); price/stock {sum(ops.values())} requests "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(ops.items()))}) for {n} stock changes and {changed} price "
+            f"changes, floor {floor2} (ratio {sum(ops.values()) / floor2:.2f}), {wall2:.1f} s wall; accepted "
+            f"{dict(ok)}; calls per MALL quota group {dict(sorted(groups.items()))}"]
 
 
 def main() -> None:

@@ -71,7 +71,8 @@ def _content(ch, items: list[dict], handle: dict, save) -> None:
         known = bool(item.get("known") or item.get("remote_ref"))
         if item.get("children"):
             body = m.product_with_variants(sku, item["payload"], item.get("variants") or {},
-                                           item.get("variant_offers") or {}, ref=item.get("ref") or "")
+                                           item.get("variant_offers") or {}, ref=item.get("ref") or "",
+                                           vat=ch.settings.vat)
             status, msgs = _upsert(known, lambda: api.update_product(sku, body), lambda: api.create_product(body))
             res = {**_outcome(status, msgs), "remote_ref": sku}
             results[sku] = res
@@ -87,7 +88,7 @@ def _content(ch, items: list[dict], handle: dict, save) -> None:
                                    lambda: api.create_variant(parent, body))
             results[sku] = {**_outcome(status, msgs), "remote_ref": sku}
         else:
-            body = m.article(sku, item["payload"], item.get("offer"), ref=item.get("ref") or "")
+            body = m.article(sku, item["payload"], item.get("offer"), ref=item.get("ref") or "", vat=ch.settings.vat)
             status, msgs = _upsert(known, lambda: api.update_product(sku, body), lambda: api.create_product(body))
             results[sku] = {**_outcome(status, msgs), "remote_ref": sku}
         save(handle)

@@ -52,8 +52,10 @@ def _number(kind, value):
         return None
 
 
-def article(sku: str, payload: dict, offer: dict | None, *, ref: str = "", variant: bool = False) -> dict:
-    """A product (or, with ``variant``, a variant) body."""
+def article(sku: str, payload: dict, offer: dict | None, *, ref: str = "", variant: bool = False,
+            vat: Decimal | None = None) -> dict:
+    """A product (or, with ``variant``, a variant) body; ``vat``: the account's rate for content
+    that names none."""
     doc = locale_payload(payload)
     body: dict = {"id": sku}
     params: dict[str, list[str]] = {}
@@ -82,6 +84,8 @@ def article(sku: str, payload: dict, offer: dict | None, *, ref: str = "", varia
             body.pop(key, None)
     else:
         body.setdefault("category_id", ref)
+        if vat is not None:
+            body.setdefault("vat", Decimal(str(vat)))
     if offer:
         body.update(offer_fields(offer))
     return body
@@ -107,9 +111,9 @@ def variable_parameters(variants: list[dict]) -> list[str]:
 
 
 def product_with_variants(sku: str, payload: dict, variants: dict[str, dict], offers: dict[str, dict | None],
-                          *, ref: str = "") -> dict:
+                          *, ref: str = "", vat: Decimal | None = None) -> dict:
     """A parent and its variants (sku -> payload) as one product."""
-    body = article(sku, payload, None, ref=ref)
+    body = article(sku, payload, None, ref=ref, vat=vat)
     if not body.get("media"):
         body.pop("media", None)          # the variants carry the images
     vs = [article(v, variants[v], offers.get(v), variant=True) for v in sorted(variants)]

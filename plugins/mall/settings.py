@@ -10,8 +10,9 @@ without a channel account.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marketd.sdk import CarrierSettings, ChannelSettings, SecretRef
 
@@ -40,6 +41,7 @@ class MallChannelSettings(ChannelSettings):
     daily_quota_products: int | None = None      # ... of /v1/products/* calls (listings: products, prices)
     daily_quota_availability: int | None = None  # ... of /v1/availability calls (listings: stock)
     currency: str = "CZK"                  # the storefront's currency (MALL's article prices carry none)
+    vat: Decimal | None = None             # VAT rate of a product whose content names none (e.g. 21)
     availability_batch: int = Field(100, ge=1, le=1000)   # articles per POST /v1/availability [unverified limit]
     returns_check_hours: float = 24        # how often delivered orders are checked for returns
     page_size: int = 100
@@ -47,6 +49,17 @@ class MallChannelSettings(ChannelSettings):
     client_id_secret: SecretRef | None = None   # default MARKETD_MALL_<ACCOUNT>_CLIENT_ID
     requests_per_second: float = 2.0
     timeout: float = 30.0
+
+    @field_validator("vat", mode="before")
+    @classmethod
+    def _rate(cls, value):
+        """``vat = 21`` or ``"21"`` in the config file: a Decimal (never through a float's digits)."""
+        if value is None or isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            raise ValueError(f"vat = {value!r}: write the rate as a number, e.g. 21") from None
 
     @model_validator(mode="before")
     @classmethod

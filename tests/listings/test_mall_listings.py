@@ -121,6 +121,10 @@ def test_article_body_from_a_payload():
                     "parameters": {"barva": ["modrá", "černá"]}, "price": Decimal("1299.00"),
                     "availability": {"status": "A", "in_stock": 5}}
     assert isinstance(body["price"], Decimal)
+    # the account's VAT rate fills in for content that names none; a variant never carries one
+    assert m.article("C2", payload(title="K"), None, ref="EG115", vat=Decimal("21"))["vat"] == Decimal("21")
+    assert m.article("C2", payload(title="K", vat="12"), None, vat=Decimal("21"))["vat"] == Decimal("12")
+    assert "vat" not in m.article("C2", payload(title="K"), None, variant=True, vat=Decimal("21"))
 
 
 def test_product_with_variants_names_the_varying_parameters():
