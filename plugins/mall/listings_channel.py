@@ -16,7 +16,9 @@ per article (MPAPI has no batch for prices). Both are in MALL's own quota groups
 (``products``, ``availability``).
 
 MPAPI is synchronous: ``submit_listings`` returns a finished handle; ``poll_listings`` reads it
-back. A LIMITED answer or a 5xx stops the batch (``RateLimited``/``TransientError``): what is
+back. The handle is saved every ``SAVE_EVERY`` answers (saving it after each would rewrite a
+growing document per SKU — quadratic in the batch); a crash repeats at most that many calls, and
+each of them is safe to repeat. A LIMITED answer or a 5xx stops the batch (``RateLimited``/``TransientError``): what is
 already in ``results`` is kept and the next run continues.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from decimal import Decimal
 from . import listings_mapper as m
 
 ACCEPTED = (200, 201, 204)
+SAVE_EVERY = 25    # answers per handle save: a crash repeats at most these calls, each safe to repeat
 
 
 def _outcome(status: int, msgs) -> dict:
@@ -64,6 +67,7 @@ def _content(ch, items: list[dict], handle: dict, save) -> None:
     results = handle["results"]
     api = ch.client
     in_batch = {i["sku"]: i for i in items}
+    done = 0
     for item in sorted(items, key=lambda i: (bool(i.get("parent")), i["sku"])):
         sku = item["sku"]
         if sku in results:
@@ -91,7 +95,10 @@ def _content(ch, items: list[dict], handle: dict, save) -> None:
             body = m.article(sku, item["payload"], item.get("offer"), ref=item.get("ref") or "", vat=ch.settings.vat)
             status, msgs = _upsert(known, lambda: api.update_product(sku, body), lambda: api.create_product(body))
             results[sku] = {**_outcome(status, msgs), "remote_ref": sku}
-        save(handle)
+        done += 1
+        if done % SAVE_EVERY == 0:
+            save(handle)
+    save(handle)
 
 
 def _offers(ch, items: list[dict], handle: dict, save) -> None:
@@ -114,7 +121,9 @@ def _offers(ch, items: list[dict], handle: dict, save) -> None:
             prices.append(item["sku"])
         else:
             results[item["sku"]] = _outcome(status, msgs)
-        save(handle)
+        if len(prices) % SAVE_EVERY == 0:
+            save(handle)
+    save(handle)
     stock = [i for i in todo if i["sku"] not in results and i["offer"].get("stock") is not None]
     size = ch.settings.availability_batch
     for start in range(0, len(stock), size):
