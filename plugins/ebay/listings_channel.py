@@ -1,12 +1,16 @@
 """The eBay channel's side of the listings push and pull (``capabilities.update_listings`` and
 ``fetch_listings``), called by the content plugin through ``app.channel(name)``.
 
-Content in calls of 25 (eBay's bulk limit), each step safe to repeat after a crash and its
-answers saved before the next: ``bulkCreateOrReplaceInventoryItem`` (full replacements), the
+Content in calls of 25 (eBay's bulk limit), each step safe to repeat after a crash:
+``bulkCreateOrReplaceInventoryItem`` (full replacements), the
 offers — a known offer id (the last push's ``remote_ref`` or one saved in this batch) is updated
 with ``updateOffer`` (eBay has no bulk update), a SKU eBay may already hold an offer for is looked
 up with ``getOffers``, the rest go to ``bulkCreateOffer`` —, then ``bulkPublishOffer`` (publishing a
-published offer revises it). Nothing is asked twice of eBay that would make a second listing.
+published offer revises it). Nothing is asked twice of eBay that would make a second listing:
+the SKUs of the offer creates are saved before the first create leaves, and after a crash those
+without a saved id are looked up. The handle is saved only there (and once at the end): saving
+the growing handle after every call made a 10,000-SKU push quadratic, and the other calls set
+the same state when repeated.
 Variants: a parent SKU becomes an inventory item group (``createOrReplaceInventoryItemGroup``
 with ``variantSKUs`` and ``variesBy``) and the group is published as one listing
 (``publishOfferByInventoryItemGroup``); its variants get items and offers but are never
@@ -52,8 +56,7 @@ def submit(ch, batch: dict, save) -> dict:
                     "failed" if m.transient(errs) else "invalid")
                 results[r.get("sku")] = {"state": state, "issues": m.issues_of(errs + (r.get("warnings") or [])),
                                          "remote_ref": str(r.get("offerId") or "")}
-            save(handle)
-        handle["done"] = True
+        handle["done"] = True       # saved once: setting the same price and stock again is harmless
         save(handle)
         return handle
     lang = ch.settings.content_language or m.language(ch.marketplace)
@@ -81,17 +84,16 @@ def _outcome(status: int, errors: list[dict], warnings: list[dict] | None = None
 def _content(ch, items: list[dict], handle: dict, save, lang: str) -> None:
     """Items, offers, publish — each step in calls of 25, each answer saved before the next step."""
     results, offers = handle["results"], handle["offers"]
-    put = handle.setdefault("put", [])
+    put: list[str] = []     # in memory: repeating a put after a crash sets the same item
     locale = lang.replace("-", "_")
     by_sku = {i["sku"]: i for i in items}
-    for chunk in _chunks([i for i in items if i["sku"] not in results and i["sku"] not in put]):
+    for chunk in _chunks([i for i in items if i["sku"] not in results]):
         reqs = [m.bulk_item(i["sku"], locale, i["payload"], i.get("offer"), ch.settings.condition) for i in chunk]
         try:
             answers = {r.get("sku"): r for r in inv.bulk_put_items(ch.api, reqs, lang)}
         except EbayApiError as exc:
             for i in chunk:
                 results[i["sku"]] = _outcome(exc.status, exc.errors)
-            save(handle)
             continue
         for i in chunk:
             r = answers.get(i["sku"]) or {}
@@ -100,7 +102,6 @@ def _content(ch, items: list[dict], handle: dict, save, lang: str) -> None:
                 put.append(i["sku"])
             else:
                 results[i["sku"]] = _outcome(status, r.get("errors") or [])
-        save(handle)
     ready = [s for s in put if s in by_sku and s not in results]
     _offers(ch, [by_sku[s] for s in ready], handle, save, lang)
     singles = [s for s in ready if s not in results and s in offers and not by_sku[s].get("parent")]
@@ -111,14 +112,12 @@ def _content(ch, items: list[dict], handle: dict, save, lang: str) -> None:
         except EbayApiError as exc:
             for oid in chunk:
                 results[ids[oid]] = _outcome(exc.status, exc.errors, remote_ref=oid)
-            save(handle)
             continue
         for r in answers:
             sku = ids.get(str(r.get("offerId") or ""))
             if sku:
                 results[sku] = _outcome(int(r.get("statusCode") or 0), r.get("errors") or [], r.get("warnings"),
                                         remote_ref=offers[sku], listing_id=str(r.get("listingId") or ""))
-        save(handle)
 
 
 def _offers(ch, items: list[dict], handle: dict, save, lang: str) -> None:
@@ -140,21 +139,19 @@ def _offers(ch, items: list[dict], handle: dict, save, lang: str) -> None:
             if offer_id:
                 inv.update_offer(ch.api, offer_id, m.update_body(body), lang)
                 offers[sku] = offer_id
-                save(handle)
             else:
                 to_create.append(body)
         except EbayApiError as exc:
             results[sku] = _outcome(exc.status, exc.errors, remote_ref=offer_id)
-            save(handle)
-    for chunk in _chunks(to_create):
-        creating.extend(b["sku"] for b in chunk)
+    if to_create:       # saved before the first create leaves: after a crash these are looked up
+        creating.extend(b["sku"] for b in to_create)
         save(handle)
+    for chunk in _chunks(to_create):
         try:
             answers = {r.get("sku"): r for r in inv.bulk_create_offers(ch.api, chunk, lang)}
         except EbayApiError as exc:
             for b in chunk:
                 results[b["sku"]] = _outcome(exc.status, exc.errors)
-            save(handle)
             continue
         for b in chunk:
             r = answers.get(b["sku"]) or {}
@@ -174,7 +171,8 @@ def _offers(ch, items: list[dict], handle: dict, save, lang: str) -> None:
                     results[b["sku"]] = _outcome(int(r.get("statusCode") or 0), r.get("errors") or [])
             else:
                 results[b["sku"]] = _outcome(int(r.get("statusCode") or 0), r.get("errors") or [])
-        save(handle)
+    if to_create:
+        save(handle)    # the new offer ids (a crash before this costs one getOffers per created SKU)
 
 
 def _exists(errors: list[dict]) -> bool:

@@ -16,7 +16,7 @@ per article (MPAPI has no batch for prices). Both are in MALL's own quota groups
 (``products``, ``availability``).
 
 MPAPI is synchronous: ``submit_listings`` returns a finished handle; ``poll_listings`` reads it
-back. The handle is saved every ``SAVE_EVERY`` answers (saving it after each would rewrite a
+back. The handle is saved every ``SAVE_EVERY`` (100) answers (saving it after each would rewrite a
 growing document per SKU — quadratic in the batch); a crash repeats at most that many calls, and
 each of them is safe to repeat. A LIMITED answer or a 5xx stops the batch (``RateLimited``/``TransientError``): what is
 already in ``results`` is kept and the next run continues.
@@ -28,7 +28,7 @@ from decimal import Decimal
 from . import listings_mapper as m
 
 ACCEPTED = (200, 201, 204)
-SAVE_EVERY = 25    # answers per handle save: a crash repeats at most these calls, each safe to repeat
+SAVE_EVERY = 100   # answers per handle save: a crash repeats at most these calls, each safe to repeat
 
 
 def _outcome(status: int, msgs) -> dict:
