@@ -82,7 +82,8 @@ def _outcome(status: int, errors: list[dict], warnings: list[dict] | None = None
 
 
 def _content(ch, items: list[dict], handle: dict, save, lang: str) -> None:
-    """Items, offers, publish — each step in calls of 25, each answer saved before the next step."""
+    """Items, offers, publish — each step in calls of 25 (the handle is saved around the offer
+    creates only: the other steps set the same state when repeated)."""
     results, offers = handle["results"], handle["offers"]
     put: list[str] = []     # in memory: repeating a put after a crash sets the same item
     locale = lang.replace("-", "_")
