@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 
-from marketd.sdk import ConfigError
+from marketd.sdk import ConfigError, crashpoint
 
 from . import inventory as inv
 from . import listings_mapper as m
@@ -150,6 +150,7 @@ def _offers(ch, items: list[dict], handle: dict, save, lang: str) -> None:
     for chunk in _chunks(to_create):
         try:
             answers = {r.get("sku"): r for r in inv.bulk_create_offers(ch.api, chunk, lang)}
+            crashpoint("listings_after_bulk_create_offer")   # tests: killed before the new ids are saved
         except EbayApiError as exc:
             for b in chunk:
                 results[b["sku"]] = _outcome(exc.status, exc.errors)
