@@ -2,7 +2,7 @@
 
 - ``PUT /inventory_item/{sku}`` (``Content-Language`` required, else 400 ``25709``; 201 new, 204
   replaced — a full replacement), ``GET /inventory_item/{sku}``, ``GET /inventory_item`` (limit
-  1..100, ``next`` links);
+  1..100, ``next`` links; a variant names its groups in ``inventoryItemGroupKeys``);
 - ``GET /offer?sku&marketplace_id`` (404 ``25713`` when the SKU has none), ``POST /offer`` (201
   ``{offerId}``; a second offer for the same SKU and marketplace is refused with ``25709``),
   ``PUT /offer/{offerId}``, ``POST /offer/{offerId}/publish/``: the category's required aspects
@@ -98,7 +98,13 @@ class InventoryApi:
         out = page_links(req.base, INV + "/inventory_item", {}, offset, limit, len(skus))
         out.pop("offset", None)
         out["size"] = len(skus[offset:offset + limit])
-        out["inventoryItems"] = [self.inventory_items[s] for s in skus[offset:offset + limit]]
+        keys = {}
+        for key, group in self.groups.items():
+            for sku in group.get("variantSKUs") or []:
+                keys.setdefault(sku, []).append(key)
+        out["inventoryItems"] = [{**self.inventory_items[s], **({"inventoryItemGroupKeys": sorted(keys[s])}
+                                                                 if s in keys else {})}
+                                 for s in skus[offset:offset + limit]]
         return Reply(200, out)
 
     def _offers_of(self, sku: str, marketplace: str | None) -> list[dict]:

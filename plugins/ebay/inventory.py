@@ -124,3 +124,11 @@ def publish_group(api: EbayClient, key: str, marketplace: str):
     return api.call("POST", api.url(api.endpoint, f"{INVENTORY}/offer/publish_by_inventory_item_group/"),
                     "publishOfferByInventoryItemGroup",
                     json_body={"inventoryItemGroupKey": key, "marketplaceId": marketplace})
+
+
+def get_group(api: EbayClient, key: str) -> dict | None:
+    resp = api.call("GET", api.url(api.endpoint, f"{INVENTORY}/inventory_item_group/{quote(key, safe='')}"),
+                    "getInventoryItemGroup")
+    if resp.status_code == 404:
+        return None
+    return api._json(resp, "getInventoryItemGroup")

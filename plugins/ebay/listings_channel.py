@@ -238,11 +238,24 @@ def poll(ch, handle: dict, save) -> dict | None:
 
 
 def fetch(ch, skus: list[str] | None = None):
+    """Inventory items with their offers; then each inventory item group a variant names, once,
+    as its parent's remote listing (the group's title and images, the variants' listing)."""
     _check(ch)
     wanted = set(skus or [])
+    groups: dict[str, list[dict]] = {}
     for page in inv.item_pages(ch.api):
         for item in page.get("inventoryItems") or []:
-            if wanted and item.get("sku") not in wanted:
+            keys = item.get("inventoryItemGroupKeys") or []
+            if wanted and item.get("sku") not in wanted and not (set(keys) & wanted):
                 continue
             offers = inv.offers_of(ch.api, item["sku"], ch.marketplace)
-            yield m.remote_listing(item, offers[0] if offers else None, ch.marketplace)
+            for key in keys:
+                groups.setdefault(key, []).extend(offers[:1])
+            if not wanted or item.get("sku") in wanted:
+                yield m.remote_listing(item, offers[0] if offers else None, ch.marketplace)
+    for key in sorted(groups):
+        if wanted and key not in wanted:
+            continue
+        group = inv.get_group(ch.api, key)
+        if group is not None:
+            yield m.remote_group(key, group, groups[key], ch.marketplace)

@@ -163,3 +163,18 @@ def group_body(payload: dict, variants: dict[str, dict]) -> dict:
     if aspects:
         body["aspects"] = aspects
     return body
+
+
+def remote_group(key: str, group: dict, members: list[dict], marketplace: str) -> dict:
+    """A parent as eBay shows it: its inventory item group (title, images) and the one listing
+    its variants' offers share (live when one of them is published and active)."""
+    rows = [remote_listing({"sku": o.get("sku"), "product": {}}, o, marketplace) for o in members]
+    live = [r for r in rows if r["live"]]
+    listing = next((r for r in live or rows if r["remote_id"]), None) or {}
+    qty = [r["quantity"] for r in rows if r["quantity"] is not None]
+    return {"sku": key, "remote_id": listing.get("remote_id", ""),
+            "status": ["GROUP"] + (listing.get("status") or []), "live": bool(live),
+            "title": str(group.get("title") or ""), "category": listing.get("category", ""), "price": None,
+            "currency": "", "quantity": sum(qty) if qty else None,
+            "main_image_url": str((group.get("imageUrls") or [""])[0]), "issues": [], "url": listing.get("url", ""),
+            "shows": ["title", "category", "main_image"]}

@@ -225,6 +225,12 @@ def test_variants_are_one_group_listing(world, fake, clock):
     offers = [o for o in fake.offers.values()]
     assert len(offers) == 3 and len({o["listing"]["listingId"] for o in offers}) == 1
     assert "P100" not in fake.inventory_items                # the parent is a group, not an item
+    # the pull shows the parent as its group: the group's title, the variants' one listing
+    assert run_job(world.app, "listings-pull") is None
+    remote = {r["sku"]: r for r in world.app.store.db.query("select * from remote_listings")}
+    assert remote["P100"]["live"] == 1 and remote["P100"]["title"] == "Koffer Hartschale 55 cm Blau"
+    assert remote["P100"]["remote_id"] == offers[0]["listing"]["listingId"] == remote["P100-S"]["remote_id"]
+    assert fake.count("getInventoryItemGroup") == 1
     # a new price for one size: price and stock go by bulk update to its own offer
     with world.app.store.transaction() as tx:
         tx["products"].upsert({"sku": "P100-M", "price": "64.90", "currency": "EUR", "stock": 1}, pk="sku")
