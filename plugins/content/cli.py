@@ -96,7 +96,7 @@ def content_commands(cli) -> None:
     @click.option("--platform", required=True, help="a platform of [inbox.content.platforms] with a channel")
     @click.pass_context
     def search(ctx, words, platform):
-        """Find product types (Amazon) by keywords."""
+        """Find product types (Amazon) or leaf categories (eBay's suggestions) by keywords."""
         app = build_app(ctx)
         try:
             settings = inbox_settings_for(app, "content")

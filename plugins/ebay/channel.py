@@ -50,7 +50,7 @@ class EbayChannel(Channel):
     type = "ebay"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True, update_listings=True, fetch_listings=True,
-                                account_health=True, refund=True)
+                                account_health=True, refund=True, data_models=True)
     health_report_kinds = ("compliance",)
     settings_model = EbayChannelSettings
 
@@ -84,6 +84,7 @@ class EbayChannel(Channel):
                               "(e.g. America/Los_Angeles)") from None
         self._transport = transport if transport is not None else s.transport
         self._api: EbayClient | None = None
+        self._taxonomy: EbayClient | None = None
         self.last_sync: dict = {}
 
     # -- credentials and client ----------------------------------------------------------------
@@ -139,6 +140,37 @@ class EbayChannel(Channel):
                                    max_wait=self.max_wait)
         return self._api
 
+    @property
+    def taxonomy_api(self) -> EbayClient:
+        """The Taxonomy API's client: an application token (taxonomy.py), the same daily quota."""
+        if self._taxonomy is None:
+            from .client import EbayClient
+            from .oauth import EbayAppTokens
+
+            s: EbayChannelSettings = self.settings
+            tokens = EbayAppTokens(self.credentials, endpoint=self.token_endpoint, transport=self._transport,
+                                   clock=self.app.clock, account=self.name, timeout=s.timeout or 30.0)
+            self._taxonomy = EbayClient(self.endpoint, self.finances_endpoint, tokens, transport=self._transport,
+                                        clock=self.app.clock, limits=self.limits, quota=self.api.quota,
+                                        timeout=s.timeout or 60.0, account=self.name, max_wait=self.max_wait)
+        return self._taxonomy
+
+    # -- data models (Taxonomy API; the content plugin's content-models job asks) -------------------
+    def fetch_data_model(self, ref: str, *, known_checksum: str | None = None) -> dict | None:
+        """Category ``ref``'s item aspects in this account's marketplace (``taxonomy.py``)."""
+        from . import taxonomy
+
+        return taxonomy.data_model(self.taxonomy_api, self.marketplace, ref)
+
+    def search_data_models(self, words: list[str]) -> list[dict]:
+        """eBay's category suggestions for a product text (leaf categories, best first), as
+        ``{name: category id, displayName: its path}`` (``marketd content models search``)."""
+        from . import taxonomy
+
+        tree = taxonomy.default_tree(self.taxonomy_api, self.marketplace)
+        return [{"name": s["categoryId"], "displayName": s["path"]}
+                for s in taxonomy.suggestions(self.taxonomy_api, str(tree.get("categoryTreeId") or ""), " ".join(words))]
+
     # -- account health (Compliance API; the health plugin asks, see compliance.py) -----------------
     def health_report_request(self, kind: str) -> str:
         from marketd.sdk import ConfigError
@@ -156,6 +188,9 @@ class EbayChannel(Channel):
         return compliance.poll(self, request_id)
 
     def close(self) -> None:
+        if self._taxonomy is not None:
+            self._taxonomy.close()
+            self._taxonomy = None
         if self._api is not None:
             self._api.close()
             self._api = None

@@ -40,7 +40,9 @@ POLITE = (5.0, 10)
 DEFAULT_LIMITS: dict[str, tuple[float, float]] = {op: POLITE for op in (
     "getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments", "getPayouts", "getPayout",
     "getTransactions", "createOrReplaceInventoryItem", "getInventoryItems", "getOffers", "createOffer",
-    "updateOffer", "publishOffer", "bulkUpdatePriceQuantity")}
+    "updateOffer", "publishOffer", "bulkUpdatePriceQuantity", "bulkCreateOrReplaceInventoryItem", "bulkCreateOffer",
+    "bulkPublishOffer", "createOrReplaceInventoryItemGroup", "publishOfferByInventoryItemGroup",
+    "getDefaultCategoryTreeId", "getCategorySuggestions", "getItemAspectsForCategory")}
 ORDERS_PAGE = 200        # getOrders' maximum (31100 beyond)
 FINANCES_PAGE = 200      # valid under both the research (max 200) and spec 1.9.0 (max 1000)
 QUOTA_ERROR = 2001

@@ -34,6 +34,8 @@ Faithful to the official contracts (``shared/specs/ebay/`` — never shipped; th
   ``response_violations``.
 - **Inventory** (``fake_inventory.py``): inventory items, offers, publish (required aspects,
   policies, 250 revisions a day), ``bulkUpdatePriceQuantity`` (≤ 25, 207 per SKU).
+- **Taxonomy** (``fake_taxonomy.py``, application token): default category tree, category
+  suggestions, item aspects per leaf category.
 - **Faults** (the SDK kit): ``fail_next(target, status)`` with eBay's error bodies,
   ``delay_next``, plus ``expire_tokens()``, ``set_quota(resource, n)``, ``succeed_then``.
 """
@@ -53,6 +55,7 @@ from marketd.sdk.fakes import FakeService, Request, SandboxCheckFailed, SandboxC
 from .fake_compliance import COMPLIANCE_OPS, COMPLIANCE_ROUTES, ComplianceApi
 from .fake_finances import FinancesApi, TransactionReport
 from .fake_inventory import INVENTORY_OPS, INVENTORY_ROUTES, InventoryApi
+from .fake_taxonomy import TAXONOMY_OPS, TAXONOMY_ROUTES, TaxonomyApi
 from .fake_orders import (CARRIERS, MAX_FULFILLMENTS, FilterError, Reply, _bad, date_range, error, generate_orders,
                           int_param, iso, page_links, parse_iso, split_filter, value_set)
 
@@ -83,6 +86,7 @@ ROUTES = [
     ("GET", FIN + r"/transaction", "getTransactions"),
     *COMPLIANCE_ROUTES,
     *INVENTORY_ROUTES,
+    *TAXONOMY_ROUTES,
 ]
 FULFILLMENT_OPS = {"getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments",
                    "getShippingFulfillment", "issueRefund"}
@@ -92,7 +96,7 @@ REFUND_REASONS = {"BUYER_CANCEL", "BUYER_RETURN", "ITEM_NOT_RECEIVED", "SELLER_W
 FINANCES_OPS = {"getPayouts", "getPayout", "getTransactions"}
 RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS},
             **{op: "compliance" for op in COMPLIANCE_OPS},
-            **{op: "inventory" for op in INVENTORY_OPS}}
+            **{op: "inventory" for op in INVENTORY_OPS}, **{op: "taxonomy" for op in TAXONOMY_OPS}}
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
 
@@ -100,7 +104,7 @@ class ContractNotChecked(RuntimeError):
     """Asked for contract violations of a fake that checks no contract."""
 
 
-class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, FakeService):
+class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, TaxonomyApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"authorization", "x-ebay-signature-key", "signature"}
@@ -133,6 +137,7 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Fake
         self._init_finances()
         self._init_compliance()
         self._init_inventory()
+        self._init_taxonomy()
         for method, pattern, op in ROUTES:
             self.route(method, pattern, self._oauth if op == "oauth.token" else self._api, name=op)
 
@@ -250,7 +255,7 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Fake
         if entry is None or self.clock.now() >= entry[0]:
             return Reply(401, TOKEN_BODY)
         scope = SCOPE_FINANCES if op in FINANCES_OPS else SCOPE_INVENTORY if op in (INVENTORY_OPS | COMPLIANCE_OPS) \
-            else SCOPE_FULFILLMENT
+            else SCOPE_PUBLIC if op in TAXONOMY_OPS else SCOPE_FULFILLMENT
         if scope not in entry[1] and not (op in FULFILLMENT_OPS and op.startswith("get")
                                            and scope + ".readonly" in entry[1]):
             return Reply(403, error(1100, "Access denied", domain="ACCESS",

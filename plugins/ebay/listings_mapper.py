@@ -5,8 +5,14 @@
   aspects, imageUrls, ean, mpn, brand) for the marketplace's locale. A full replacement at eBay.
 - An **offer** (``EbayOfferDetailsWithKeys``): sku, marketplaceId, FIXED_PRICE, availableQuantity,
   categoryId, the account's listing policies and location, ``pricingSummary.price`` (money as a
-  decimal string). GPSR ``regulatory`` is not sent: the vendored Inventory 1.17.2 model has none of
-  its fields (docs/plugins/ebay.md).
+  decimal string), and the GPSR ``regulatory`` container the content check rendered
+  (manufacturer, responsible persons, product safety; Inventory 1.18 — the vendored 1.17.2 file
+  predates these fields, so the contract tests add them as a named overlay).
+- A **bulk inventory request** (``InventoryItemWithSkuLocale``): the item plus ``sku`` and
+  ``locale`` (``de_DE``: eBay's spelling, not the ``de-DE`` of the header).
+- An **inventory item group** (``InventoryItemGroup``) for a parent SKU: the shared title,
+  description, images and aspects, ``variantSKUs`` and ``variesBy.specifications`` — the aspects
+  whose values differ between the variants (each with every value they take).
 - A **remote listing** from an inventory item and its offer: live means the offer is PUBLISHED
   and its listing ACTIVE.
 """
@@ -39,8 +45,21 @@ def inventory_item(payload: dict, offer: dict | None, condition: str = "NEW") ->
     return item
 
 
-def offer_body(sku: str, marketplace: str, category_id: str, offer: dict | None, settings) -> dict:
+def bulk_item(sku: str, locale: str, payload: dict, offer: dict | None, condition: str = "NEW") -> dict:
+    return {"sku": sku, "locale": locale, **inventory_item(payload, offer, condition)}
+
+
+def regulatory(payload: dict) -> dict:
+    """The GPSR container the content check rendered for this platform (``payload["gpsr"]``)."""
+    return dict(((payload or {}).get("gpsr") or {}).get("regulatory") or {})
+
+
+def offer_body(sku: str, marketplace: str, category_id: str, offer: dict | None, settings,
+               payload: dict | None = None) -> dict:
     body: dict = {"sku": sku, "marketplaceId": marketplace, "format": "FIXED_PRICE", "categoryId": category_id}
+    reg = regulatory(payload or {})
+    if reg:
+        body["regulatory"] = reg
     if offer and offer.get("stock") is not None:
         body["availableQuantity"] = int(offer["stock"])
     if offer and offer.get("price") not in (None, ""):
@@ -106,3 +125,56 @@ def remote_listing(item: dict, offer: dict | None, marketplace: str) -> dict:
             "price": amount, "currency": str(price.get("currency") or ""), "quantity": int(qty) if qty is not None else None,
             "main_image_url": str((product.get("imageUrls") or [""])[0]), "issues": [],
             "url": f"https://www.{DOMAINS.get(marketplace, 'ebay.com')}/itm/{listing_id}" if listing_id else ""}
+
+
+def group_key(parent_sku: str) -> str:
+    """The inventory item group's key: the parent SKU (eBay allows 50 characters, as for a SKU)."""
+    return parent_sku
+
+
+def varies_by(variants: dict[str, dict]) -> dict:
+    """``variesBy`` from the variants' payloads (sku -> payload): every aspect whose values are not
+    the same for all of them, with the values in the order first seen."""
+    aspects = {sku: (locale_payload(p).get("product") or {}).get("aspects") or {} for sku, p in sorted(variants.items())}
+    names = sorted({n for a in aspects.values() for n in a})
+    specs = []
+    for name in names:
+        seen: list[str] = []
+        for a in aspects.values():
+            for v in a.get(name) or [""]:
+                if v not in seen:
+                    seen.append(v)
+        if len(seen) > 1 and "" not in seen:
+            specs.append({"name": name, "values": seen})
+    return {"specifications": specs}
+
+
+def group_body(payload: dict, variants: dict[str, dict]) -> dict:
+    """The group for a parent: its own title, description, images and the aspects all variants
+    share; the varying aspects go to ``variesBy`` and stay on each variant's item."""
+    product = locale_payload(payload).get("product") or {}
+    vb = varies_by(variants)
+    varying = {s["name"] for s in vb["specifications"]}
+    aspects = {k: v for k, v in (product.get("aspects") or {}).items() if k not in varying and v}
+    body: dict = {"variantSKUs": sorted(variants), "variesBy": vb}
+    for key in ("title", "description", "imageUrls"):
+        if product.get(key):
+            body[key] = product[key]
+    if aspects:
+        body["aspects"] = aspects
+    return body
+
+
+def remote_group(key: str, group: dict, members: list[dict], marketplace: str) -> dict:
+    """A parent as eBay shows it: its inventory item group (title, images) and the one listing
+    its variants' offers share (live when one of them is published and active)."""
+    rows = [remote_listing({"sku": o.get("sku"), "product": {}}, o, marketplace) for o in members]
+    live = [r for r in rows if r["live"]]
+    listing = next((r for r in live or rows if r["remote_id"]), None) or {}
+    qty = [r["quantity"] for r in rows if r["quantity"] is not None]
+    return {"sku": key, "remote_id": listing.get("remote_id", ""),
+            "status": ["GROUP"] + (listing.get("status") or []), "live": bool(live),
+            "title": str(group.get("title") or ""), "category": listing.get("category", ""), "price": None,
+            "currency": "", "quantity": sum(qty) if qty else None,
+            "main_image_url": str((group.get("imageUrls") or [""])[0]), "issues": [], "url": listing.get("url", ""),
+            "shows": ["title", "category", "main_image"]}

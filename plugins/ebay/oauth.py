@@ -23,6 +23,7 @@ TOKEN_PATH = "/identity/v1/oauth2/token"
 SCOPE_FULFILLMENT = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
 SCOPE_FINANCES = "https://api.ebay.com/oauth/api_scope/sell.finances"
 SCOPE_INVENTORY = "https://api.ebay.com/oauth/api_scope/sell.inventory"  # listings (Inventory API), account health (Compliance API)
+SCOPE_PUBLIC = "https://api.ebay.com/oauth/api_scope"   # application tokens: the Taxonomy API
 
 
 class EbayAuthError(ConfigError):
@@ -60,3 +61,19 @@ class EbayTokens(RefreshTokenGrant):
                else "check the eBay credentials")
         return EbayAuthError(f"eBay OAuth refused account {self.account!r} (HTTP {status} "
                              f"{code or ''}{': ' + text if text else ''}): {fix}")
+
+
+class EbayAppTokens(EbayTokens):
+    """Application access tokens (``grant_type=client_credentials``, public scope) for the APIs
+    that take no seller token — the Taxonomy API. The same app keys; the refresh token is unused.
+    eBay allows 1,000 such grants per app and day: the token is cached like the user token."""
+
+    def __init__(self, credentials: Callable[[], tuple[str, str, str]], **kw):
+        super().__init__(credentials, scopes=[SCOPE_PUBLIC], **kw)
+
+    def request_token(self, client_id: str, client_secret: str, refresh_token: str):
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        return self.http.request(
+            "POST", self.endpoint, operation=self.operation,
+            data={"grant_type": "client_credentials", "scope": " ".join(self.scopes)},
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"})

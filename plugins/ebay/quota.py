@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from marketd.sdk import RateLimited
 
 DEFAULT_QUOTAS = {"order": 100_000, "inventory": 2_000_000}   # Inventory: research api-contracts §2.2
-RESOURCE_OF_PATH = (("/sell/fulfillment/", "order"), ("/sell/finances/", "finances"), ("/sell/inventory/", "inventory"))
+RESOURCE_OF_PATH = (("/sell/fulfillment/", "order"), ("/sell/finances/", "finances"), ("/sell/inventory/", "inventory"),
+                    ("/commerce/taxonomy/", "taxonomy"))
 
 
 def resource_of(path: str) -> str | None:

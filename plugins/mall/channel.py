@@ -42,7 +42,8 @@ STORE_BATCH = 50   # orders written per transaction during a sync
 class MallChannel(Channel):
     type = "mall"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True, accept_order=True)
+                                parse_settlements=True, accept_order=True, update_listings=True, fetch_listings=True)
+    listing_kinds = ("content", "offer")   # products (with variants), prices and stock (listings_channel.py)
     settings_model = MallChannelSettings
     settings: MallChannelSettings
 
@@ -73,8 +74,9 @@ class MallChannel(Channel):
     def client(self) -> MallClient:
         if self._client is None:
             s = self.settings
-            quota = DailyQuota({"orders": s.daily_quota_orders, "other": s.daily_quota_other}, clock=self.app.clock,
-                               tz=s.timezone)
+            quota = DailyQuota({"orders": s.daily_quota_orders, "other": s.daily_quota_other,
+                                "products": s.daily_quota_products, "availability": s.daily_quota_availability},
+                               clock=self.app.clock, tz=s.timezone)
             for row in self.app.store.db.query("select day, grp, used from mall_quota where channel = ? and day = ?",
                                                [self.name, quota.day()]):
                 quota.load(row["day"], row["grp"], row["used"])
@@ -301,6 +303,23 @@ class MallChannel(Channel):
         if order is None:
             return None
         return mapper.has_tracking(order, str(package.get("trackingNumber") or ""))
+
+
+    # -- listings: products, prices, stock (listings_channel.py) ----------------------------------
+    def submit_listings(self, batch: dict, save) -> dict:
+        from . import listings_channel
+
+        return listings_channel.submit(self, batch, save)
+
+    def poll_listings(self, handle: dict, save) -> dict | None:
+        from . import listings_channel
+
+        return listings_channel.poll(self, handle, save)
+
+    def fetch_listings(self, skus: list[str] | None = None):
+        from . import listings_channel
+
+        return listings_channel.fetch(self, skus)
 
 
 factory = MallChannel  # register("mall", MallChannel): the class is the factory, with its settings_model

@@ -22,6 +22,7 @@ JSON numbers are decoded as ``Decimal`` (MALL sends money as floats: ``499.0``),
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,6 +42,17 @@ def quota_group(path: str) -> str:
         if path.startswith(f"/v1/{group}"):
             return group
     return "other"
+
+
+_DEC = re.compile(r'"\\u0000DEC([-+0-9.Ee]+)\\u0000"')
+
+
+def dumps(body) -> bytes:
+    """JSON with every ``Decimal`` written as the number it is (MALL takes money as JSON numbers;
+    it never passes through a float here)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"),
+                      default=lambda o: f"\x00DEC{o}\x00" if isinstance(o, Decimal) else str(o))
+    return _DEC.sub(r"\1", text).encode("utf-8")
 
 
 def loads(content: bytes | str):
@@ -90,7 +102,7 @@ class DailyQuota:
             if limit is not None and used >= limit:
                 wait = self.seconds_to_next_day()
                 raise RateLimited(f"{account}: the daily MALL quota of {limit} {group} calls is used up "
-                                  f"(daily_quota_{'orders' if group == 'orders' else 'other'}); it renews in "
+                                  f"(daily_quota_{group}); it renews in "
                                   f"{wait / 3600:.1f} h", wait)
             self.counts[key] = used + 1
             self.dirty = True
@@ -157,7 +169,8 @@ class MallClient:
         self.quota.take(group, self.account)
         kw = {"params": {**(params or {}), "client_id": self.client_id()}, "headers": self.headers}
         if body is not None:
-            kw["json"] = body
+            kw["content"] = dumps(body)
+            kw["headers"] = {**self.headers, "Content-Type": "application/json"}
         throttled = self.http.throttled
         try:
             resp = self.http.request(method, path, operation=operation, **kw)
@@ -261,3 +274,48 @@ class MallClient:
 
     def offset_document(self, offset_id: str):
         return self.document(f"/v1/offsets/{offset_id}", "mall.get_offset")
+
+    # -- articles: products, variants, pricing, availability (listings_channel.py) ----------------
+    def iter_products(self, page_size: int = 100) -> Iterator[dict]:
+        for doc in self.iter_pages("/v1/products", "mall.list_products", {"filter": "basic"}, page_size):
+            yield from doc.get("data") or []
+
+    def iter_variants(self, product_id: str, page_size: int = 100) -> Iterator[dict]:
+        for doc in self.iter_pages(f"/v1/products/{_q(product_id)}/variants", "mall.list_variants",
+                                   {"filter": "basic"}, page_size):
+            yield from doc.get("data") or []
+
+    def create_product(self, body: dict):
+        return self._status("POST", "/v1/products", "mall.create_product", body)
+
+    def update_product(self, product_id: str, body: dict):
+        return self._status("PUT", f"/v1/products/{_q(product_id)}", "mall.update_product", body)
+
+    def create_variant(self, product_id: str, body: dict):
+        return self._status("POST", f"/v1/products/{_q(product_id)}/variants", "mall.create_variant", body)
+
+    def update_variant(self, product_id: str, variant_id: str, body: dict):
+        return self._status("PUT", f"/v1/products/{_q(product_id)}/variants/{_q(variant_id)}", "mall.update_variant",
+                            body)
+
+    def update_pricing(self, product_id: str, body: dict, variant_id: str | None = None):
+        path = f"/v1/products/{_q(product_id)}" + (f"/variants/{_q(variant_id)}" if variant_id else "") + "/pricing"
+        return self._status("PUT", path, "mall.update_variant_pricing" if variant_id else "mall.update_pricing", body)
+
+    def batch_availability(self, rows: list[dict]):
+        return self._status("POST", "/v1/availability", "mall.availability", rows)
+
+    def _status(self, method: str, path: str, operation: str, body):
+        """(HTTP-like status, messages): 200/201 and [] when MALL took it, else MALL's status (404,
+        409, 400 …) and its messages (with ``errorCodes`` in their details)."""
+        _raw, doc, msgs = self._call(method, path, operation, body)
+        if doc is not None:
+            return int((doc.get("result") or {}).get("code") or 200), []
+        status = next((int(m.details.get("http_status") or 0) for m in msgs if m.details), 0)
+        return status, msgs
+
+
+def _q(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")

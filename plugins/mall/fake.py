@@ -29,6 +29,9 @@ it in-process, ``marketd sandbox`` serves it on loopback.
 - **Limits**: a daily quota per endpoint group (products, availability, orders, everything
   else; MALL's day in Prague) gives 429 + ``status:"LIMITED"``; ``limited_next(…, http=200)``
   answers LIMITED with HTTP 200, as MALL also does.
+- **Products** (``fake_products.py``): products, variants, pricing and batch availability, new
+  products in ``draft`` until MALL's review (``review_delay``), the article rules with
+  ``errorCodes``.
 - **Financial API** (``fake_finance.py``): self-billing invoices every ``invoice_days`` for the
   orders delivered since the last one (price excl. VAT minus ``margin``, plus VAT), credit notes
   when an invoiced order is returned, offsets netting COD orders ``offset_delay`` after each
@@ -54,6 +57,7 @@ from marketd.sdk.fakes import (FakeService, Request, Response, SandboxCheckFaile
 from marketd.sdk.labels import check_pdf_label
 
 from .fake_finance import FinanceBook
+from .fake_products import ProductBook
 
 PARTNER_MOVES = {
     "open": {"cancelled", "shipping", "shipped"},
@@ -136,7 +140,7 @@ class MallFake(FakeService):
                  daily_quota: dict | None = None, partner: str = "Negozio Srl, Via Milano 5, 20100 Milano IT",
                  deliver_own: bool = True, shop_id: str = "3000", margin: Decimal = Decimal("0.15"),
                  invoice_days: float = 14, offset_delay: float = 2 * 86400, invoice_delivery: bool = False,
-                 contract=None):
+                 contract=None, review_delay: float = 3600.0):
         super().__init__(clock)
         self.client_id = client_id
         self.partner = partner  # the seller as MALL prints it in the sender block
@@ -164,6 +168,8 @@ class MallFake(FakeService):
         self.route("GET", r"/v1/orders/(?P<oid>\d+)/consignments", self.consignments,
                    name="mall.consignments")
         self.finance.routes()
+        self.articles = ProductBook(self, review_delay=review_delay)
+        self.articles.routes()
 
     # -- contract ---------------------------------------------------------------------------------
     @property

@@ -10,8 +10,9 @@ without a channel account.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marketd.sdk import CarrierSettings, ChannelSettings, SecretRef
 
@@ -37,12 +38,28 @@ class MallChannelSettings(ChannelSettings):
     finance_days: float = 120              # how far back the finance job looks on its first run
     daily_quota_orders: int | None = None  # MALL's daily quota of /v1/orders/* calls (partner portal)
     daily_quota_other: int | None = None   # ... of every other call (the Financial API among them)
+    daily_quota_products: int | None = None      # ... of /v1/products/* calls (listings: products, prices)
+    daily_quota_availability: int | None = None  # ... of /v1/availability calls (listings: stock)
+    currency: str = "CZK"                  # the storefront's currency (MALL's article prices carry none)
+    vat: Decimal | None = None             # VAT rate of a product whose content names none (e.g. 21)
+    availability_batch: int = Field(100, ge=1, le=1000)   # articles per POST /v1/availability [unverified limit]
     returns_check_hours: float = 24        # how often delivered orders are checked for returns
     page_size: int = 100
     base_url: str = DEFAULT_BASE_URL
     client_id_secret: SecretRef | None = None   # default MARKETD_MALL_<ACCOUNT>_CLIENT_ID
     requests_per_second: float = 2.0
     timeout: float = 30.0
+
+    @field_validator("vat", mode="before")
+    @classmethod
+    def _rate(cls, value):
+        """``vat = 21`` or ``"21"`` in the config file: a Decimal (never through a float's digits)."""
+        if value is None or isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            raise ValueError(f"vat = {value!r}: write the rate as a number, e.g. 21") from None
 
     @model_validator(mode="before")
     @classmethod

@@ -36,21 +36,48 @@ from referencing.jsonschema import DRAFT4
 from tests.fakes.specs import REPO, shared_dir
 
 EBAY_FILES = {"fulfillment": "sell_fulfillment_v1_oas3.yaml", "finances": "sell_finances_v1_oas3.json",
-              "inventory": "sell_inventory_v1_oas3.yaml", "compliance": "sell_compliance_v1_oas3.json"}
+              "inventory": "sell_inventory_v1_oas3.yaml", "compliance": "sell_compliance_v1_oas3.json",
+              "taxonomy": "commerce_taxonomy_v1_oas3.json"}
 OPERATIONS = {
     "getOrders": "fulfillment", "getOrder": "fulfillment", "createShippingFulfillment": "fulfillment",
     "getShippingFulfillments": "fulfillment", "getShippingFulfillment": "fulfillment", "issueRefund": "fulfillment",
     "getPayouts": "finances", "getPayout": "finances", "getTransactions": "finances",
     "getListingViolationsSummary": "compliance", "getListingViolations": "compliance",
     **{op: "inventory" for op in ("createOrReplaceInventoryItem", "getInventoryItem", "getInventoryItems", "getOffers",
-                                  "createOffer", "updateOffer", "publishOffer", "bulkUpdatePriceQuantity")},
+                                  "createOffer", "updateOffer", "publishOffer", "bulkUpdatePriceQuantity",
+                                  "bulkCreateOrReplaceInventoryItem", "bulkCreateOffer", "bulkPublishOffer",
+                                  "createOrReplaceInventoryItemGroup", "getInventoryItemGroup",
+                                  "publishOfferByInventoryItemGroup")},
+    **{op: "taxonomy" for op in ("getDefaultCategoryTreeId", "getCategorySuggestions", "getItemAspectsForCategory")},
 }
 # Known defects of the vendored files, corrected before validating (each one named, none silent):
 # Inventory 1.17.2 declares Product.aspects as a string, while its own description shows (and eBay
 # takes) an object of name -> list of values.
-SPEC_FIXES = {"sell_inventory_v1_oas3": [(("Product", "properties", "aspects"),
-                                          {"type": "object", "additionalProperties": {"type": "array",
-                                                                                      "items": {"type": "string"}}})]}
+# InventoryItemGroup.aspects has the same defect.
+# GPSR overlay: Inventory 1.17.2 (the vendored file) predates eBay's GPSR fields; Inventory 1.18.0
+# added ``manufacturer``, ``responsiblePersons``, ``productSafety`` and ``documents`` to
+# ``Regulatory`` (field names and types as in that release; ``contactUrl`` as on eBay's
+# ``slr:Manufacturer``/``slr:ResponsiblePerson`` type pages, research content-and-health §2.3).
+# Written here by hand, field by field, so the strict check still refuses anything else.
+_ASPECTS = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+_STR = {"type": "string"}
+_PARTY = {"addressLine1": _STR, "addressLine2": _STR, "city": _STR, "companyName": _STR, "contactUrl": _STR,
+          "country": _STR, "email": _STR, "phone": _STR, "postalCode": _STR, "stateOrProvince": _STR}
+GPSR_OVERLAY = [
+    (("Manufacturer",), {"type": "object", "properties": dict(_PARTY)}),
+    (("ResponsiblePerson",), {"type": "object", "properties": {**_PARTY, "types": {"type": "array", "items": _STR}}}),
+    (("ProductSafety",), {"type": "object", "properties": {"component": _STR, "pictograms": {"type": "array", "items": _STR},
+                                                           "statements": {"type": "array", "items": _STR}}}),
+    (("Document",), {"type": "object", "properties": {"documentId": _STR}}),
+    (("Regulatory", "properties", "manufacturer"), {"$ref": "#/components/schemas/Manufacturer"}),
+    (("Regulatory", "properties", "responsiblePersons"),
+     {"type": "array", "items": {"$ref": "#/components/schemas/ResponsiblePerson"}}),
+    (("Regulatory", "properties", "productSafety"), {"$ref": "#/components/schemas/ProductSafety"}),
+    (("Regulatory", "properties", "documents"), {"type": "array", "items": {"$ref": "#/components/schemas/Document"}}),
+]
+SPEC_FIXES = {"sell_inventory_v1_oas3": [(("Product", "properties", "aspects"), _ASPECTS),
+                                         (("InventoryItemGroup", "properties", "aspects"), _ASPECTS),
+                                         *GPSR_OVERLAY]}
 # Answers of eBay's gateway that no operation declares: token/scope refusals, the call limit, and
 # the 502/503/504 of an outage (checked as error envelopes).
 PLATFORM_STATUSES = {401, 403, 429, 502, 503, 504}

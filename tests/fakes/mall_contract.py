@@ -27,6 +27,8 @@ ROW_OFFSET = {"type": "object", "required": ["id", "documentNumber"],
                              "diffPrice": {"type": "number"}, "currency": {"type": "string"}},
               "additionalProperties": False}
 
+EMPTY = {"type": "object", "maxProperties": 0, "$comment": "a write MPAPI answers with an empty data [PHP]"}
+
 # operation -> schema of `data` in a 200 answer ("[...]" = a list of those)
 RESPONSES = {
     "mall.list_orders": ("list", "order_basic.json"),
@@ -39,9 +41,24 @@ RESPONSES = {
     "mall.get_invoice": ("one", "invoice.json"),
     "mall.list_offsets": ("list", ROW_OFFSET),
     "mall.get_offset": ("one", "offset.json"),
+    "mall.list_products": ("list", "product_basic.json"),
+    "mall.get_product": ("one", "product.json"),
+    "mall.create_product": ("one", "product.json"),
+    "mall.update_product": ("one", "product.json"),
+    "mall.get_pricing": ("one", "pricing.json"),
+    "mall.list_variants": ("list", "variant_basic.json"),
+    "mall.get_variant": ("one", "variant.json"),
+    "mall.create_variant": ("one", "variant.json"),
+    "mall.update_variant": ("one", "variant.json"),
+    "mall.update_pricing": ("one", EMPTY),
+    "mall.update_variant_pricing": ("one", EMPTY),
+    "mall.availability": ("one", EMPTY),
 }
 REQUESTS = {"mall.update_order": "order_update.json", "mall.put_tracking": "tracking_update.json",
-            "mall.labels": "labels_request.json"}
+            "mall.labels": "labels_request.json", "mall.create_product": "product_request.json",
+            "mall.update_product": "product_request.json", "mall.create_variant": "variant_request.json",
+            "mall.update_variant": "variant_request.json", "mall.update_pricing": "pricing.json",
+            "mall.update_variant_pricing": "pricing.json", "mall.availability": "availability_request.json"}
 
 
 @lru_cache(maxsize=1)

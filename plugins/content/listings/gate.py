@@ -1,6 +1,7 @@
 """Which SKUs go to a platform now (design §A7 "Gate"):
 
-(a) no ERROR for that platform (nor for the file itself) in its brand's latest completeness run;
+(a) no ERROR for that platform (nor for the file itself) in the latest completeness run that
+    checked the SKU (a run covers its file's SKUs, or a model re-check's, not the whole brand);
 (b) the brand is approved for the platform (``[inbox.content.listings] allow``; nothing by default);
 (c) what would be sent differs from what the platform last accepted, and nothing for the SKU is in
     flight. Content is the stored platform payload (``content_payloads``, its sha256); an offer is
@@ -14,19 +15,16 @@ import json
 from decimal import Decimal
 
 
-def latest_runs(db) -> list[int]:
-    return [r["id"] for r in db.query("select max(id) id from content_runs where finished_at is not null "
-                                      "group by brand")]
-
-
 def blocked_skus(db, platform: str) -> set[str]:
-    runs = latest_runs(db)
-    if not runs:
-        return set()
-    marks = ",".join("?" * len(runs))
+    """SKUs with an ERROR for ``platform`` (or for no platform) in the latest finished run that
+    checked *that SKU* for it. Not the brand's latest run: a run covers the SKUs of its file (or
+    of a model re-check) only, and a SKU it did not look at keeps the verdict of its own last run."""
     return {r["sku"] for r in db.query(
-        f"select distinct sku from content_issues where run_id in ({marks}) and severity = 'ERROR' "
-        "and (platform = ? or platform = '' or platform is null)", [*runs, platform])}
+        "with latest as (select c.sku, max(c.run_id) run_id from content_cells c join content_runs r "
+        "on r.id = c.run_id where r.finished_at is not null and c.platform = ? group by c.sku) "
+        "select distinct i.sku from content_issues i join latest l on l.sku = i.sku and l.run_id = i.run_id "
+        "where i.severity = 'ERROR' and (i.platform = ? or i.platform = '' or i.platform is null)",
+        [platform, platform])}
 
 
 def _pushes(db, platform: str, kind: str) -> dict[str, dict]:
@@ -45,6 +43,36 @@ def offer_for_sku(db, sku: str, record: dict | None = None) -> dict | None:
     return offer_of(common) if common.get("price") else None
 
 
+def content_item(db, platform: str, row: dict, prev: dict | None, remote: set[str] | None = None) -> dict:
+    """One SKU of a content batch as the channel gets it (also rebuilt from the store after a
+    restart): the payload, the offer it carries, the remote reference of its last push
+    (``remote_ref``, e.g. eBay's offer id), and for variants: ``parent`` (when the parent has a
+    payload on this platform) or, for a parent, ``children`` and ``variants`` (sku -> payload of
+    each child that can be listed: not held back by an ERROR)."""
+    record = json.loads(row["record"] or "{}")
+    item = {"sku": row["sku"], "model": row["model"], "ref": row["model"].rsplit("/", 1)[-1],
+            "payload": json.loads(row["payload"]), "sha256": row.get("sha256"), "brand": row.get("brand"),
+            "known": bool(prev and prev.get("accepted_sha256")) or row["sku"] in (remote or set()),
+            "remote_ref": (prev or {}).get("remote_ref") or "",
+            "offer": offer_for_sku(db, row["sku"], record)}
+    parent = row.get("parent_sku") or record.get("common", {}).get("parent_sku") or ""
+    if parent and parent != row["sku"] and next(iter(db.query(
+            "select 1 from content_payloads where sku = ? and platform = ?", [parent, platform])), None):
+        item["parent"] = parent
+    children = list(record.get("children") or [])
+    if children:
+        item["children"] = children
+        blocked = blocked_skus(db, platform)
+        marks = ",".join("?" * len(children))
+        rows = [r for r in db.query(
+            f"select p.sku, p.payload, c.record from content_payloads p join content_products c on c.sku = p.sku "
+            f"where p.platform = ? and p.sku in ({marks}) order by p.sku", [platform, *children])
+            if r["sku"] not in blocked]
+        item["variants"] = {r["sku"]: json.loads(r["payload"]) for r in rows}
+        item["variant_offers"] = {r["sku"]: offer_for_sku(db, r["sku"], json.loads(r["record"] or "{}")) for r in rows}
+    return item
+
+
 def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
     blocked = blocked_skus(db, platform)
     pushed = _pushes(db, platform, "content")
@@ -60,12 +88,25 @@ def content_candidates(db, platform: str, settings, limit: int) -> list[dict]:
         if prev and (prev["state"] in ("pending", "submitted") or prev["accepted_sha256"] == r["sha256"]
                      or (prev["state"] == "invalid" and prev["sha256"] == r["sha256"])):
             continue
-        out.append({"sku": r["sku"], "model": r["model"], "ref": r["model"].rsplit("/", 1)[-1],
-                    "payload": json.loads(r["payload"]), "sha256": r["sha256"], "brand": r["brand"],
-                    "known": bool(prev and prev["accepted_sha256"]) or r["sku"] in remote,
-                    "offer": offer_for_sku(db, r["sku"], json.loads(r["record"] or "{}"))})
+        out.append(content_item(db, platform, dict(r), prev, remote))
         if len(out) >= limit:
             break
+    return out
+
+
+def shown_offer(db, platform: str, sku: str) -> dict:
+    """What an offer push may need beyond the offer: the SKU's parent (a variant's price goes to
+    the parent's variant at MALL) and the price the platform showed at the last pull
+    (``shown_price``: a platform whose price and stock are separate calls skips an unchanged price)."""
+    out: dict = {}
+    row = next(iter(db.query("select parent_sku from content_products where sku = ?", [sku])), None)
+    if row and row["parent_sku"] and row["parent_sku"] != sku:
+        out["parent"] = row["parent_sku"]
+    if db["remote_listings"].exists():
+        rl = next(iter(db.query("select price from remote_listings where platform = ? and sku = ? and present = 1",
+                                [platform, sku])), None)
+        if rl and rl["price"] not in (None, ""):
+            out["shown_price"] = rl["price"]
     return out
 
 
@@ -114,7 +155,8 @@ def offer_candidates(db, platform: str, settings, limit: int, listed_by: str = "
                      or (prev["state"] == "invalid" and prev["sha256"] == sha)):
             continue
         out.append({"sku": sku, "model": r["model"], "ref": r["model"].rsplit("/", 1)[-1], "offer": offer,
-                    "sha256": sha, "brand": r["brand"], "remote_ref": (content.get(sku) or {}).get("remote_ref")})
+                    "sha256": sha, "brand": r["brand"], "remote_ref": (content.get(sku) or {}).get("remote_ref"),
+                    **shown_offer(db, platform, sku)})
         if len(out) >= limit:
             break
     return out
