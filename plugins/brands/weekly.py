@@ -15,9 +15,9 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from marketd.sdk import XlsxWorkbook, safe_cell
+from marketd.sdk import safe_cell
 
-from . import charts, finance, golive, links, mailq, pdfdoc, sales
+from . import charts, finance, golive, links, mailq, pdfdoc, sales, sheets
 from .contacts import recipients
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,13 +44,13 @@ def _t(v):
     return safe_cell(v) if isinstance(v, str) else v
 
 
-def _book(created: datetime, about: list, sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
+def _book(created: datetime, about: list, tabs: list[tuple[str, list[str], list[list]]]) -> bytes:
     buf = io.BytesIO()
-    wb = XlsxWorkbook(buf, created=created)
+    wb = sheets.Workbook(buf, created=created)
     a = wb.sheet("About")
     for row in about:
         a.append([_t(v) for v in row])
-    for name, header, rows in sheets:
+    for name, header, rows in tabs:
         s = wb.sheet(name)
         s.header(header)
         for r in rows:
