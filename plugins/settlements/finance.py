@@ -80,7 +80,20 @@ def details(db, order_key: str) -> dict:
         for c in CATEGORIES:
             item[c] = e4_text(r[f"{c}_e4"] or 0, scale)
         item["net"] = e4_text(r["net_e4"] or 0, scale)
+        item["fees"] = []
         payouts.append(item)
+    # the same per-subtype split for each payout: a statement that counts a payout in the month
+    # it was paid needs the fee types of that payout, not of the order's whole life
+    at = {(p["payout_key"], p["order_ref"], p["currency"]): p for p in payouts}
+    for payout_key, ref, c, s, cur_, v in db.conn.execute(
+            "select p.payout_key, r.order_ref, l.category, l.subtype, l.currency, sum(l.amount_e4) from payout_refs r "
+            "join payouts p on p.pid = r.pid join payout_lines l on l.pid = r.pid and l.ref_no = r.ref_no "
+            "where r.order_key = ? and l.informational = 0 and l.superseded = 0 "
+            "and l.category in ('marketplace_fee', 'shipping_label') "
+            "group by r.pid, r.ref_no, l.currency, l.category, l.subtype order by l.category, l.subtype", [order_key]):
+        p = at.get((payout_key, ref, cur_))
+        if p is not None:
+            p["fees"].append({"category": c, "subtype": s, "amount": e4_text(v or 0, scale)})
     return {"fees": fees, "payouts": payouts}
 
 
