@@ -3,7 +3,8 @@ week in the brand's calendar, always written to ``outbox/brands/<brand>/<week>/`
 to the brand's ``reports`` contacts (period key ``weekly:<brand>:<week>``).
 
 Reports: (1) sales by platform × SKU × week, (2) stock and stock cover, (3) go-live status,
-(4) content issues from the latest completeness run, (5) returns and cancellations, (6)
+(4) content issues from the latest completeness run, (5) returns and cancellations with the
+channel's reason where one was supplied (:mod:`.reasons`), (6)
 marketplace fees and payouts (settlements, through the ``order_finance`` hook).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 from marketd.sdk import safe_cell
 
-from . import charts, finance, golive, links, mailq, pdfdoc, sales, sheets
+from . import charts, finance, golive, links, mailq, pdfdoc, reasons, sales, sheets
 from .contacts import recipients
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -91,9 +92,11 @@ def collect(app, bid: str, brand, week: str, pre=None) -> dict:
         flag = "out of stock" if r[4] == 0 else ("under 14 days" if cover != "" and Decimal(cover) < 14 else "")
         stock_rows.append(r[1:] + [flag])
     gl = golive.statuses(db, bid, brand, sunday)
+    gone = [ln for ln in week_lines if ln.status in sales.CANCELLED + sales.RETURNED]
+    why = reasons.for_lines(db, [(ln.order_key, ln.sku) for ln in gone])
     returns = [[ln.day.isoformat(), ln.platform, ln.order_key.split(":", 1)[-1], ln.sku, ln.units,
-                "cancellation" if ln.status in sales.CANCELLED else "return/refund", ln.status]
-               for ln in week_lines if ln.status in sales.CANCELLED + sales.RETURNED]
+                "cancellation" if ln.status in sales.CANCELLED else "return/refund", ln.status,
+                *why[(ln.order_key, ln.sku)]] for ln in gone]
     fin = finance.brand_orders(app, ls)
     fees = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {"payouts": set()})
     wk_of_order = {ln.order_key: week_of(ln.day) for ln in ls}
@@ -127,9 +130,20 @@ SALES_H = ["week", "platform", "sku", "title", "orders", "units", "gross", "curr
 STOCK_H = ["sku", "title", "location", "available", "units_28d", "cover_days", "flag"]
 GOLIVE_H = ["sku", "platform", "status", "activated", "due", "live", "working_days_late", "working_days_taken"]
 CONTENT_H = ["sku", "platform", "locale", "attribute", "rule", "severity", "message"]
-RETURNS_H = ["date", "platform", "order_id", "sku", "units", "type", "marketplace_status"]
+RETURNS_H = ["date", "platform", "order_id", "sku", "units", "type", "marketplace_status", "reason", "reason_source"]
+REASONS_H = ["platform", "type", "reason", "lines", "units"]
 FEES_H = ["week", "platform", "currency", "revenue", "refunds", "marketplace_fees", "shipping_labels", "fee_pct_of_gross",
           "payouts"]
+
+
+def reason_rows(returns: list[list]) -> list[list]:
+    """Lines and units per platform × type × reason (``unknown`` counted like any reason)."""
+    agg = defaultdict(lambda: [0, 0])
+    for r in returns:
+        a = agg[(r[1], r[5], r[7])]
+        a[0] += 1
+        a[1] += r[4]
+    return [[p, t, why, n, u] for (p, t, why), (n, u) in sorted(agg.items())]
 
 
 def reports(data: dict, brand, created: datetime) -> dict[str, bytes]:
@@ -151,7 +165,8 @@ def reports(data: dict, brand, created: datetime) -> dict[str, bytes]:
         "02-stock.xlsx": _book(created, about, [("Stock", STOCK_H, data["stock"])]),
         "03-golive.xlsx": _book(created, about, [("Go-live", GOLIVE_H, gl)]),
         "04-content.xlsx": _book(created, about, [("Content issues", CONTENT_H, data["content"])]),
-        "05-returns.xlsx": _book(created, about, [("Returns and cancellations", RETURNS_H, data["returns"])]),
+        "05-returns.xlsx": _book(created, about, [("Returns and cancellations", RETURNS_H, data["returns"]),
+                                                  ("By reason", REASONS_H, reason_rows(data["returns"]))]),
         "06-fees-payouts.xlsx": _book(created, fees_about, [("Fees and payouts", FEES_H, data["fees"])]),
     }
 
