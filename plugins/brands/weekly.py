@@ -87,7 +87,7 @@ def collect(app, bid: str, brand, week: str, pre=None) -> dict:
     week_lines = [ln for ln in ls if monday <= ln.day <= sunday]
     last28 = [ln for ln in ls if sunday - timedelta(days=28) < ln.day <= sunday]
     stock_rows = []
-    for r in links.stock_rows(db, bid, last28, sunday):
+    for r in links.stock_rows(db, bid, brand, last28, sunday):
         cover = r[6]
         flag = "out of stock" if r[4] == 0 else ("under 14 days" if cover != "" and Decimal(cover) < 14 else "")
         stock_rows.append(r[1:] + [flag])
@@ -182,7 +182,7 @@ def figures(data: dict, brand, cache_dir=None) -> list[tuple[str, str, bytes]]:
             gross[p][weeks.index(wk)] += float(Decimal(g))  # a chart's bar height, not money
     out = [("Gross sales per platform and week",) + charts.stacked_bars("Gross sales per platform and week", weeks,
                                                                          dict(gross), brand.currency)]
-    cover = [(r[0], float(r[5])) for r in data["stock"] if r[5] != ""]
+    cover = [(r[0] if r[2] == sales.WAREHOUSE else f"{r[0]} ({r[2]})", float(r[5])) for r in data["stock"] if r[5] != ""]
     cover.sort(key=lambda x: (x[1], x[0]))
     out.append(("Stock cover in days (lowest 20)",) + charts.hbars("Stock cover in days (lowest 20)",
                                                                     [c[0] for c in cover[:20]],
