@@ -16,6 +16,26 @@ from . import sales
 CENT = Decimal("0.01")
 FIELDS = ("revenue", "refund", "marketplace_fee", "shipping_label", "promotion", "withheld_tax", "other")
 
+# Fee types (statement, report 6), from the payout lines' fee subtypes (``marketd.sdk.settlements.FeeSubtype``,
+# an open set): a subtype not named here is an "other" fee, never dropped.
+FEE_TYPES = (("fee_commission", "  marketplace commission"), ("fee_fulfilment", "  fulfilment (FBA)"),
+             ("fee_advertising", "  advertising"), ("fee_other", "  other marketplace fees"))
+_COMMISSION = {"commission", "refund_commission", "final_value_fee_fixed", "final_value_fee_variable", "closing_fee",
+               "margin", "referral_fee", "variable_closing_fee"}
+_ADVERTISING = {"promoted_listings", "ad_fee"}
+
+
+def fee_type(subtype: str | None) -> str:
+    """The statement's fee type of a ``marketplace_fee`` subtype."""
+    s = (subtype or "").lower()
+    if s in _COMMISSION:
+        return "fee_commission"
+    if s == "fulfilment" or s.startswith("fba") or "fulfil" in s:
+        return "fee_fulfilment"
+    if s in _ADVERTISING or s.startswith("promoted_listing"):
+        return "fee_advertising"
+    return "fee_other"
+
 
 def order_gross(db, keys: list[str]) -> dict[str, Decimal]:
     """Every order's item gross over all its lines (all brands)."""
@@ -63,7 +83,16 @@ def brand_orders(app, ls: list[sales.Line]) -> dict[str, dict]:
             for f in FIELDS:
                 amount = Decimal(t.get(f) or "0")
                 row[f] = amount if share[key] == 1 else (amount * share[key]).quantize(CENT, ROUND_HALF_EVEN)
-            out[f"{key}|{t['currency']}"] = row | {"order_key": key}
+            typed = {k: Decimal(0) for k, _ in FEE_TYPES}
+            for fee in fin.get("fees", []):
+                if fee.get("category") == "marketplace_fee" and fee.get("currency") == t["currency"]:
+                    kind = fee_type(fee.get("subtype"))
+                    if kind != "fee_other":
+                        amount = Decimal(fee.get("amount") or "0")
+                        typed[kind] += amount if share[key] == 1 else (amount * share[key]).quantize(CENT,
+                                                                                                     ROUND_HALF_EVEN)
+            typed["fee_other"] = row["marketplace_fee"] - sum(typed.values())   # the types add up to the total
+            out[f"{key}|{t['currency']}"] = row | typed | {"order_key": key}
     return out
 
 

@@ -35,25 +35,7 @@ from . import finance, pdfdoc, sales
 CENT = Decimal("0.01")
 LOOKBACK_DAYS = 120   # orders bought this long before the month can still be paid out in it
 
-# Fee types on the statement, from the payout lines' fee subtypes (``marketd.sdk.settlements.FeeSubtype``,
-# an open set): a subtype not named here is an "other" fee, never dropped.
-FEE_TYPES = (("fee_commission", "  marketplace commission"), ("fee_fulfilment", "  fulfilment (FBA)"),
-             ("fee_advertising", "  advertising"), ("fee_other", "  other marketplace fees"))
-_COMMISSION = {"commission", "refund_commission", "final_value_fee_fixed", "final_value_fee_variable", "closing_fee",
-               "margin", "referral_fee", "variable_closing_fee"}
-_ADVERTISING = {"promoted_listings", "ad_fee"}
-
-
-def fee_type(subtype: str | None) -> str:
-    """The statement's fee type of a ``marketplace_fee`` subtype."""
-    s = (subtype or "").lower()
-    if s in _COMMISSION:
-        return "fee_commission"
-    if s == "fulfilment" or s.startswith("fba") or "fulfil" in s:
-        return "fee_fulfilment"
-    if s in _ADVERTISING or s.startswith("promoted_listing"):
-        return "fee_advertising"
-    return "fee_other"
+FEE_TYPES, fee_type = finance.FEE_TYPES, finance.fee_type
 
 
 class StatementError(MarketdError):

@@ -98,18 +98,20 @@ def collect(app, bid: str, brand, week: str, pre=None) -> dict:
                 "cancellation" if ln.status in sales.CANCELLED else "return/refund", ln.status,
                 *why[(ln.order_key, ln.sku)]] for ln in gone]
     fin = finance.brand_orders(app, ls)
-    fees = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {"payouts": set()})
+    fees = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {k: Decimal(0) for k, _ in finance.FEE_TYPES}
+                       | {"payouts": set()})
     wk_of_order = {ln.order_key: week_of(ln.day) for ln in ls}
     for row in fin.values():
         a = fees[(wk_of_order[row["order_key"]], row["platform"], row["currency"])]
-        for f in finance.FIELDS:
+        for f in (*finance.FIELDS, *(k for k, _ in finance.FEE_TYPES)):
             a[f] += row[f]
         a["payouts"].update(p for p in row["payouts"] if p)
     fee_rows = []
     for (wk, p, c), a in sorted(fees.items()):
         pct = "" if a["revenue"] <= 0 else format((-a["marketplace_fee"] * 100 / a["revenue"]).quantize(Decimal("0.01")), "f")
         fee_rows.append([wk, p, c, _q(a["revenue"]), _q(a["refund"]), _q(a["marketplace_fee"]),
-                         _q(a["shipping_label"]), pct, ", ".join(sorted(a["payouts"]))])
+                         *(_q(a[k]) for k, _ in finance.FEE_TYPES), _q(a["shipping_label"]), pct,
+                         ", ".join(sorted(a["payouts"]))])
     return {"week": week, "weeks": weeks, "monday": monday, "sunday": sunday, "sales": sales_rows,
             "stock": stock_rows, "golive": gl, "returns": returns, "fees": fee_rows, "content": content_issues(db, bid),
             "sold": sold, "ret": ret, "finance_available": finance.available(app), "lines": ls}
@@ -132,8 +134,8 @@ GOLIVE_H = ["sku", "platform", "status", "activated", "due", "live", "working_da
 CONTENT_H = ["sku", "platform", "locale", "attribute", "rule", "severity", "message"]
 RETURNS_H = ["date", "platform", "order_id", "sku", "units", "type", "marketplace_status", "reason", "reason_source"]
 REASONS_H = ["platform", "type", "reason", "lines", "units"]
-FEES_H = ["week", "platform", "currency", "revenue", "refunds", "marketplace_fees", "shipping_labels", "fee_pct_of_gross",
-          "payouts"]
+FEES_H = ["week", "platform", "currency", "revenue", "refunds", "marketplace_fees", "commission_fees", "fulfilment_fees",
+          "advertising_fees", "other_fees", "shipping_labels", "fee_pct_of_gross", "payouts"]
 
 
 def reason_rows(returns: list[list]) -> list[list]:
@@ -197,7 +199,8 @@ def figures(data: dict, brand, cache_dir=None) -> list[tuple[str, str, bytes]]:
             for p in {p for (_w, p) in data["sold"]}}
     out.append(("Return rate %",) + charts.lines("Return rate % (returned / sold units)", weeks, rate, "%"))
     fee = defaultdict(lambda: [None] * len(weeks))
-    for wk, p, _c, _rev, _ref, _f, _l, pct, _pay in data["fees"]:
+    for r in data["fees"]:
+        wk, p, pct = r[0], r[1], r[FEES_H.index("fee_pct_of_gross")]
         if wk in weeks and pct != "":
             fee[p][weeks.index(wk)] = float(pct)
     out.append(("Fees % of gross",) + charts.lines("Marketplace fees % of gross", weeks, dict(fee), "%"))

@@ -253,3 +253,18 @@ def test_a_statement_killed_after_numbering_is_finished_by_the_rerun(app, tmp_pa
             ("PS-acme-2025-0001", '{"EUR": "-41.00"}'), ("PS-acme-2025-0002", '{"EUR": "-3.50"}')]
     finally:
         a.close()
+
+
+def test_weekly_report_6_shows_the_fee_types(app, tmp_path):
+    """Report 6 (fees and payouts) splits the marketplace fees by the same types as the statement."""
+    from marketd.plugins.brands import jobs, weekly
+    from marketd.plugins.brands.settings import brand_of
+
+    seed_loss(app, tmp_path)
+    jobs.refresh_skus(app)
+    data = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W01")
+    (row,) = [dict(zip(weekly.FEES_H, r)) for r in data["fees"] if r[0] == "2025-W01"]
+    assert (row["marketplace_fees"], row["commission_fees"], row["fulfilment_fees"], row["advertising_fees"],
+            row["other_fees"]) == (Decimal("-26.50"), Decimal("-19.50"), Decimal("-4.50"), Decimal("-2.00"),
+                                   Decimal("-0.50"))      # O1 and O3 were both bought in 2025-W01
+    assert row["payouts"] == "P10, P9" and row["fee_pct_of_gross"] == "17.67"     # 26.50 of 150.00
