@@ -60,7 +60,7 @@ def _book(created: datetime, about: list, tabs: list[tuple[str, list[str], list[
     return buf.getvalue()
 
 
-def collect(app, bid: str, brand, week: str, pre=None) -> dict:
+def collect(app, bid: str, brand, week: str, pre=None, fin_pre: dict | None = None) -> dict:
     """Everything the package shows, from the store, for ``week`` and the 11 weeks before it."""
     db = app.store.db
     monday, sunday = week_bounds(week)
@@ -97,7 +97,8 @@ def collect(app, bid: str, brand, week: str, pre=None) -> dict:
     returns = [[ln.day.isoformat(), ln.platform, ln.order_key.split(":", 1)[-1], ln.sku, ln.units,
                 "cancellation" if ln.status in sales.CANCELLED else "return/refund", ln.status,
                 *why[(ln.order_key, ln.sku)]] for ln in gone]
-    fin = finance.brand_orders(app, ls)
+    fin = finance.brand_orders(app, ls, fin_pre if pre is not None and pre.covers(*sales.utc_bounds(first, sunday, brand.tz))
+                               else None)
     fees = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {k: Decimal(0) for k, _ in finance.FEE_TYPES}
                        | {"payouts": set()})
     wk_of_order = {ln.order_key: week_of(ln.day) for ln in ls}
@@ -270,12 +271,12 @@ def prefetch(app, week: str):
     return sales.Prefetch(app.store.db, lo, hi)
 
 
-def run(app, bid: str, brand, week: str, *, send: bool = True, pre=None) -> dict | None:
+def run(app, bid: str, brand, week: str, *, send: bool = True, pre=None, fin: dict | None = None) -> dict | None:
     """Build, publish and queue the week's package once; None when it was made already."""
     db = app.store.db
     if db.execute("select 1 from brand_reports where brand=? and kind='weekly' and period=?", [bid, week]).fetchone():
         return None
-    data = collect(app, bid, brand, week, pre)
+    data = collect(app, bid, brand, week, pre, fin)
     # the files' own dates are the end of the week (brand-local): the same data give the same bytes
     created = datetime.combine(data["sunday"], time(23, 59), brand.tz)
     files = reports(data, brand, created)

@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from marketd.clock import FakeClock
+from marketd.sdk import hookimpl
 from marketd.sdk.testing import process_file
 from tests.settlements import demo_format
 
@@ -268,3 +269,44 @@ def test_weekly_report_6_shows_the_fee_types(app, tmp_path):
             row["other_fees"]) == (Decimal("-26.50"), Decimal("-19.50"), Decimal("-4.50"), Decimal("-2.00"),
                                    Decimal("-0.50"))      # O1 and O3 were both bought in 2025-W01
     assert row["payouts"] == "P10, P9" and row["fee_pct_of_gross"] == "17.67"     # 26.50 of 150.00
+
+
+class FinanceCalls:
+    """A plugin that only counts ``order_finance`` calls (a hookwrapper: the answer is the settlements plugin's)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    @hookimpl(hookwrapper=True)
+    def order_finance(self, app, order_keys, refs):
+        self.calls += 1
+        yield
+
+
+def test_the_weekly_job_reads_the_settlements_once_for_all_brands(tmp_path):
+    """Two brands' packages, one ``order_finance`` call; each brand's fees as when asked alone."""
+    from marketd.plugins.brands import finance, jobs, weekly
+    from marketd.plugins.brands.settings import brand_of
+
+    table = {**BRANDS, "other": {"name": "Other", "sku_prefixes": ["OTHER-"], "country": "DE", "platforms": ["demo-it"]}}
+    app = _app(tmp_path, table)
+    try:
+        seed_loss(app, tmp_path)
+        order(app, "O4", [{"sku": "OTHER-1", "quantity": 1, "total": "30.00"}])
+        drop(app, tmp_path, "other.csv", "payout,P11,,2025-01-20T08:00:00+00:00,regular",
+             "line,P11,O4,revenue,,30.00,EUR,2025-01-06T00:00:00+00:00",
+             "line,P11,O4,marketplace_fee,fulfilment,-3.00,EUR,2025-01-06T00:00:00+00:00")
+        jobs.refresh_skus(app)
+        alone = {b: weekly.collect(app, b, brand_of(app, b), "2025-W02")["fees"] for b in ("acme", "other")}
+        assert alone["other"] and alone["acme"]
+        pre = weekly.prefetch(app, "2025-W02")
+        shared = finance.prefetch(app, pre)
+        for b in ("acme", "other"):
+            assert weekly.collect(app, b, brand_of(app, b), "2025-W02", pre, shared)["fees"] == alone[b]
+        counter = FinanceCalls()
+        app.plugins.register(counter, "finance-calls")
+        app.clock.advance(46 * 3600)        # Monday 2025-02-03 07:00 UTC: 2025-W05 is due (W01 in its 12 weeks)
+        assert jobs.weekly_job(app) == {"acme": "2025-W05", "other": "2025-W05"}
+        assert counter.calls == 1
+    finally:
+        app.close()
