@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from marketd.sdk.settlements import CATEGORIES, e4_text
 
+from .schema import order_finance_select
+
 # ``--json`` of ``orders show`` before the settlements plugin used these names (Amazon only);
 # kept beside the new ones for one release.
 OLD_NAMES = {"fees": "marketplace_fee", "refunds": "refund", "promotions": "promotion"}
@@ -36,8 +38,8 @@ def totals(db, order_keys: list[str]) -> dict[str, list[dict]]:
         return {}
     scale = _scale(db)
     out: dict[str, list[dict]] = {}
-    cur = db.conn.execute("select f.* from json_each(?) j join order_finance f on f.order_key = j.value "
-                          "order by f.order_key, f.currency", [json.dumps(list(order_keys))])
+    cur = db.conn.execute(f"select * from ({order_finance_select(keys_json=True)}) order by order_key, currency",
+                          [json.dumps(list(order_keys))])
     names = [d[0] for d in cur.description]
     for row in cur:
         r = dict(zip(names, row))
