@@ -13,7 +13,8 @@ Run: python bench/bench_brands.py [--brands 200] [--skus 5000] [--platforms 4] [
   latency GETs of a random brand's sales-history.csv through the real endpoint (a separate process)
           from --readers threads, --requests in all, over loopback.
 Orders: --orders-per-day for 365 days, 1-2 lines each on random SKUs of random brands; golive rows
-for every SKU x platform (70 % live).
+for every SKU x platform (70 % live); settlements for every order not cancelled (fill_payouts;
+--no-payouts leaves them out, as the runs before brands13 did).
 """
 from __future__ import annotations
 
@@ -51,7 +52,49 @@ def make_instance(root: Path, brands: int, platforms: list[str]) -> Path:
     return write_config(root, brands=table, jobs={"brands-links": {"serve": False}})
 
 
-def fill(app, brands: int, skus: int, platforms: list[str], per_day: int, end: datetime) -> dict:
+def fill_payouts(app, rows, rnd) -> int:
+    """Settlements for the orders (what report 6, the fees chart and the statement read through
+    the ``order_finance`` hook): one payout per platform and 14 days, paid 3 days after; per
+    shipped/returned order revenue, a 15 % commission, for a third a fulfilment fee, and for a
+    returned one the refund and the commission credit. Written straight into the settlements
+    plugin's tables (as the orders and go-live rows are), at its integer (e4) scale."""
+    db = app.store.db
+    if "payout_lines" not in db.table_names():
+        return 0
+    epoch = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    payouts, refs, lines = {}, [], []
+    for key, channel, ctype, oid, status, _cs, at, cur, items in rows:
+        if status == "CANCELLED":
+            continue
+        period = (datetime.fromisoformat(at) - epoch).days // 14
+        pk = (channel, period)
+        if pk not in payouts:
+            paid = epoch + timedelta(days=14 * (period + 1) + 3)
+            payouts[pk] = (len(payouts) + 1, f"{ctype}:{channel}-{period}", ctype, channel, f"{channel}-{period}", "EUR",
+                           paid.isoformat(), 2)
+        pid = payouts[pk][0]
+        ref_no = len(refs)
+        refs.append((pid, ref_no, oid, key, "order_id"))
+        gross = sum(int(round(float(i["unit_price"]) * 100)) * i["quantity"] for i in json.loads(items)) * 100
+        fee = -(gross * 15 // 100)
+        ls = [("revenue", None, gross), ("marketplace_fee", "commission", fee)]
+        if rnd.random() < 0.33:
+            ls.append(("marketplace_fee", "fulfilment", -25000))
+        if status == "RETURNED":
+            ls += [("refund", None, -gross), ("marketplace_fee", "refund_commission", -fee * 8 // 10)]
+        lines += [(pid, ref_no, n, c, sub, "EUR", amt) for n, (c, sub, amt) in enumerate(ls)]
+    with app.store.transaction() as tx:
+        tx.conn.executemany("insert into payouts (pid, payout_key, channel_type, channel, payout_id, currency, paid_at, "
+                            "scale) values (?,?,?,?,?,?,?,?)", list(payouts.values()))
+        tx.conn.executemany("insert into payout_refs (pid, ref_no, order_ref, order_key, match) values (?,?,?,?,?)",
+                            sorted(refs))
+        tx.conn.executemany("insert into payout_lines (pid, ref_no, line_no, category, subtype, currency, amount_e4) "
+                            "values (?,?,?,?,?,?,?)", sorted(lines))
+    return len(lines)
+
+
+def fill(app, brands: int, skus: int, platforms: list[str], per_day: int, end: datetime,
+         with_payouts: bool = True) -> dict:
     rnd = random.Random(42)
     db = app.store.db
     t0 = time.perf_counter()
@@ -76,6 +119,7 @@ def fill(app, brands: int, skus: int, platforms: list[str], per_day: int, end: d
     with app.store.transaction() as tx:
         tx.conn.executemany("insert into orders (key, channel, channel_type, order_id, status, channel_status, "
                             "purchased_at, currency, items) values (?,?,?,?,?,?,?,?,?)", rows)
+    n_payout_lines = fill_payouts(app, rows, rnd) if with_payouts else 0
     with app.store.transaction() as tx:
         act0 = end - timedelta(days=200)
         gl = []
@@ -87,6 +131,7 @@ def fill(app, brands: int, skus: int, platforms: list[str], per_day: int, end: d
                     gl.append((f"B{b:03d}-{s:05d}", p, f"b{b:03d}", a.isoformat(), live))
         tx.conn.executemany("insert into golive (sku, platform, brand, activated_at, live_at) values (?,?,?,?,?)", gl)
     return {"orders": n, "order_lines": sum(len(json.loads(r[-1])) for r in rows), "golive": len(gl),
+            "payout_lines": n_payout_lines,
             "products": brands * skus, "fill_s": time.perf_counter() - t0}
 
 
@@ -162,6 +207,7 @@ def main():
     ap.add_argument("--orders-per-day", type=int, default=2000)
     ap.add_argument("--readers", type=int, default=50)
     ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--no-payouts", action="store_true", help="no settlements (report 6 and the fees chart empty)")
     args = ap.parse_args()
     from marketd.app import App
     from marketd import config as config_mod
@@ -174,7 +220,7 @@ def main():
     cfg = make_instance(root / "inst", args.brands, platforms)
     now = datetime(2025, 3, 3, 6, 0, tzinfo=timezone.utc)     # Monday 07:00 in Berlin
     app = App(config_mod.load(cfg), clock=FakeClock(now))
-    counts = fill(app, args.brands, args.skus, platforms, args.orders_per_day, now)
+    counts = fill(app, args.brands, args.skus, platforms, args.orders_per_day, now, not args.no_payouts)
     t0 = time.perf_counter()
     jobs.refresh_skus(app)
     t_skus = time.perf_counter() - t0
@@ -196,7 +242,8 @@ def main():
     out = root / "inst/outbox/brands"
     files = sum(1 for _ in out.rglob("*") if _.is_file())
     print(f"brands {args.brands} x {args.skus} SKUs x {len(platforms)} platforms; {counts['orders']:,} orders "
-          f"({counts['order_lines']:,} lines) over 365 days; {counts['golive']:,} go-live rows (fill {counts['fill_s']:.0f}s)")
+          f"({counts['order_lines']:,} lines) over 365 days; {counts['golive']:,} go-live rows; "
+          f"{counts['payout_lines']:,} payout lines (fill {counts['fill_s']:.0f}s)")
     print(f"  figure: build for week 2025-W09: brand_skus {t_skus:.1f}s + links {t_links:.1f}s ({len(made_links)} brands, "
           f"3 files each) + weekly {t_weekly:.1f}s ({len(made_weekly)} brands, {files} files: dashboard html+pdf, "
           f"six xlsx) = {total:.1f}s; {total / max(1, len(made_weekly)):.2f}s per brand")

@@ -224,7 +224,8 @@ def order_finance(app, order_keys, refs):
     ``{"unmatched": {ref: [payout lines waiting for that order]}}``. ``finance`` has
     ``totals`` (one dict per currency: every category's exact text, ``net``, ``fee_pct``,
     ``payouts``, first/last posted), ``fees`` (marketplace fees per subtype) and ``payouts``
-    (what each payout moved for the order). The core's ``marketd orders list --finance`` and
-    ``orders show`` call it; without a plugin answering there are no finance columns.
+    (what each payout moved for the order, with that payout's own ``fees`` per subtype). The
+    core's ``marketd orders list --finance`` and ``orders show`` call it; without a plugin
+    answering there are no finance columns.
     ``firstresult``: the first plugin that answers wins.
     """

@@ -131,7 +131,8 @@ def more_commands(brands) -> None:
             app.close()
         click.echo(f"{got['doc_no']} (version {got['version']}{', new' if got['new'] else ', unchanged'}):")
         for cur, t in got["totals"].items():
-            click.echo(f"  payout to the brand {t['payout']:.2f} {cur}")
+            click.echo(f"  payout to the brand {t['payout']:.2f} {cur}"
+                       + (f", carried forward {t['carried_forward']:.2f} {cur}" if t["carried_forward"] else ""))
         for p in got["outputs"]:
             click.echo(f"  {p}")
 

@@ -75,8 +75,9 @@ def statuses(db, brand_id: str, brand, today: date) -> list[SkuStatus]:
     late = np.busday_count(due, end, weekmask=WEEKMASK, holidays=hol)
     taken = np.busday_count(a, end, weekmask=WEEKMASK, holidays=hol)
     out = []
+    due_days = due.astype(object)        # one conversion to datetime.date for the whole array
     for i, (sku, platform, activated_at, live_at) in enumerate(rows):
-        d = due[i].astype(date)
+        d = due_days[i]
         if live[i] is not None:
             out.append(SkuStatus(sku, platform, act[i], d, live[i], "live", max(0, int(late[i])),
                                  int(taken[i]) if live[i] >= act[i] else 0, activated_at, live_at))

@@ -101,12 +101,12 @@ def weekly_due(brand, settings: WeeklySettings, now: datetime) -> str | None:
 
 
 def weekly_job(app, since=None) -> dict:
-    from . import mailq, weekly
+    from . import finance, mailq, weekly
 
     refresh_skus(app)
     settings = job_table(app, "brands-weekly", WeeklySettings)
     due = {bid: weekly_due(brand, settings, app.clock.now()) for bid, brand in brands_of(app).items()}
-    pre = {}
+    pre, fin = {}, {}
 
     def one(bid, brand):
         week = due[bid]
@@ -114,7 +114,8 @@ def weekly_job(app, since=None) -> dict:
             return None
         if week not in pre and sum(w == week for w in due.values()) > 1:
             pre[week] = weekly.prefetch(app, week)
-        return week if weekly.run(app, bid, brand, week, pre=pre.get(week)) else None
+            fin[week] = finance.prefetch(app, pre[week])     # one settlements read for all brands
+        return week if weekly.run(app, bid, brand, week, pre=pre.get(week), fin=fin.get(week)) else None
 
     try:
         return each_brand(brands_of(app).items(), one)

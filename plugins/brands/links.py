@@ -70,13 +70,16 @@ def history_rows(ls: list[sales.Line]) -> list[list]:
     return [[d.isoformat(), p, s, u, sales.money(g), c] for (d, p, s, c), (u, g) in sorted(agg.items()) if u]
 
 
-def stock_rows(db, brand_id: str, ls28: list[sales.Line], as_of: date) -> list[list]:
+def stock_rows(db, brand_id: str, brand, ls28: list[sales.Line], as_of: date) -> list[list]:
+    """One row per SKU × location; a platform's stock is covered by that platform's sales, a
+    warehouse's by all of them."""
     units = sales.daily_units(ls28)
+    per_platform = sales.units_by_platform(ls28)
     out = []
-    for sku, title, qty in sales.stock(db, brand_id):
-        cover = sales.cover_days(qty, units.get(sku, 0))
-        out.append([as_of.isoformat(), sku, title, "warehouse", qty, units.get(sku, 0),
-                    "" if cover is None else format(cover, "f")])
+    for sku, title, location, qty, on_platform in sales.stock(db, brand_id, brand.stock_locations):
+        sold = per_platform.get((sku, location), 0) if on_platform else units.get(sku, 0)
+        cover = sales.cover_days(qty, sold)
+        out.append([as_of.isoformat(), sku, title, location, qty, sold, "" if cover is None else format(cover, "f")])
     return out
 
 
@@ -86,7 +89,7 @@ def contents(db, brand_id: str, brand, day: date, pre=None) -> dict[str, bytes]:
     last28 = [ln for ln in hist if ln.day > day - timedelta(days=28)]
     return {
         "sales-daily.csv": _bom(csv_text(DAILY, daily_rows(hist, day))),
-        "stock.csv": _bom(csv_text(STOCK, stock_rows(db, brand_id, last28, day))),
+        "stock.csv": _bom(csv_text(STOCK, stock_rows(db, brand_id, brand, last28, day))),
         "sales-history.csv": _bom(csv_text(HISTORY, history_rows(hist))),
     }
 

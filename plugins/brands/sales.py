@@ -92,13 +92,63 @@ def lines(db, brand_id: str, first: date, last: date, tz, pre: Prefetch | None =
     return out
 
 
-def stock(db, brand_id: str) -> list[tuple[str, str, int]]:
-    """(sku, title, quantity) of the brand's catalog SKUs; the catalog has one stock per SKU."""
-    if "products" not in db.table_names():
+WAREHOUSE = "warehouse"
+
+
+def _count(v) -> int | None:
+    try:
+        n = int(Decimal(str(v).strip()))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return n if n >= 0 else None
+
+
+def stock(db, brand_id: str, locations: dict[str, str] | None = None) -> list[tuple[str, str, str, int, bool]]:
+    """``(sku, title, location, quantity, on_platform)`` of the brand's SKUs, per place it is kept:
+
+    - ``warehouse``: the catalog's ``stock`` (the integrator's warehouse);
+    - each of ``locations`` (``{location: catalog column}``): that column of the catalog row,
+      where it holds a whole number;
+    - each platform whose listings pull reported a quantity (``remote_listings``: FBA stock on
+      Amazon, the offered quantity elsewhere); ``on_platform`` is True for these rows.
+    """
+    tables = db.table_names()
+    if "products" not in tables:
         return []
-    return [(s, t or "", int(q or 0)) for s, t, q in db.execute(
-        "select p.sku, p.title, p.stock from products p join brand_skus b on b.sku = p.sku where b.brand = ? "
-        "order by p.sku", [brand_id])]
+    names = sorted(locations or {})
+    cols = "".join(", json_extract(p.attributes, ?)" for _ in names)
+    paths = ["$." + json_key(locations[n]) for n in names]
+    out = []
+    for row in db.execute(f"select p.sku, p.title, p.stock{cols} from products p join brand_skus b on b.sku = p.sku "
+                          "where b.brand = ? order by p.sku", [*paths, brand_id]):
+        sku, title = row[0], row[1] or ""
+        out.append((sku, title, WAREHOUSE, int(row[2] or 0), False))
+        for n, v in zip(names, row[3:]):
+            q = _count(v) if v is not None else None
+            if q is not None:
+                out.append((sku, title, n, q, False))
+    if "remote_listings" in tables:
+        titles = {r[0]: r[1] for r in out}
+        for sku, platform, qty in db.execute(
+                "select r.sku, r.platform, r.quantity from remote_listings r join brand_skus b on b.sku = r.sku "
+                "where b.brand = ? and r.quantity is not null and coalesce(r.present, 1) = 1 "
+                "order by r.sku, r.platform", [brand_id]):
+            out.append((sku, titles.get(sku, ""), platform, int(qty), True))
+    return sorted(out, key=lambda r: (r[0], r[4], r[2] != WAREHOUSE, r[2]))
+
+
+def json_key(name: str) -> str:
+    """A catalog column name as a JSON path member (quoted: columns hold spaces and dots)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def units_by_platform(ls: list[Line]) -> dict[tuple[str, str], int]:
+    """Units sold per (SKU, platform), cancelled orders excluded."""
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for ln in ls:
+        if ln.status not in CANCELLED:
+            out[(ln.sku, ln.platform)] += ln.units
+    return out
 
 
 def daily_units(ls: list[Line]) -> dict[str, int]:

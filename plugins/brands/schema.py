@@ -39,4 +39,10 @@ def _v1(db):
       "issued_at TEXT NOT NULL, supersedes TEXT, PRIMARY KEY (brand, month, version))")
 
 
-MIGRATIONS = [(1, _v1)]
+def _v2(db):
+    """A statement's negative balance per currency, carried into the brand's next statement (JSON
+    ``{"EUR": "-12.34"}``): written in the same transaction as the statement's number."""
+    db.execute("ALTER TABLE statements ADD COLUMN carry_out TEXT")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2)]

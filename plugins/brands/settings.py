@@ -53,6 +53,9 @@ class BrandSettings(Settings):
     # percent by the catalog's `category` column (case-insensitive); wins over the platform's rate
     commission_by_category: dict[str, str] = Field(default_factory=dict)
     currency: str = "EUR"
+    # stock kept in other places, by catalog column: {"lager-hamburg" = "Bestand Hamburg"} (the
+    # catalog's own `stock` is the "warehouse" row; platforms' stock comes from the listings pull)
+    stock_locations: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("country")
     @classmethod
@@ -99,6 +102,15 @@ class BrandSettings(Settings):
     def _commission(cls, value, info):
         for k, v in value.items():
             _percent(v, f"{info.field_name}.{k}")
+        return value
+
+    @field_validator("stock_locations")
+    @classmethod
+    def _locations(cls, value):
+        for k, v in value.items():
+            if not k.strip() or not str(v).strip() or k.strip().casefold() == "warehouse":
+                raise ValueError(f"stock_locations: {k!r} = {v!r}: name a location (not \"warehouse\", the "
+                                 "catalog's own stock) and the catalog column holding its quantity")
         return value
 
     @model_validator(mode="after")

@@ -3,9 +3,15 @@ brand's orders, the integrator's commission, and the payout to the brand (seeds 
 statement shows the brand its payout; content and logistics services are billed separately).
 
 Money comes from the settlements plugin (``order_finance`` hook: what each payout moved for each
-order); a payout line counts in the month its payout was paid (brand-local). Commission = rate ×
-(gross − refunds) per platform. Services are listed with their amounts and **not deducted**.
-All amounts are Decimal; the statement is not a tax invoice.
+order); a payout line counts in the month its payout was paid (brand-local). Marketplace fees are
+shown by type (marketplace commission, fulfilment/FBA, advertising, other) from the payout lines'
+fee subtypes. Commission = rate × (gross − refunds) per platform. Services are listed with their
+amounts and **not deducted**. All amounts are Decimal; the statement is not a tax invoice.
+
+A month whose balance is negative pays nothing: the balance is carried into the brand's next
+statement ("brought forward", per currency). The carry is stored with the statement's row, in
+the transaction that numbers it, so a re-run or a crash after it neither loses nor doubles it;
+statements are therefore issued in month order.
 
 Numbered ``PS-<brand>-<year>-<nnnn>`` in the store's write transaction, so a number exists only
 with its row. The same data give the same number and the same bytes (dates come from the stored
@@ -22,12 +28,14 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from marketd.sdk import MarketdError, XlsxWorkbook, safe_cell
+from marketd.sdk import MarketdError, XlsxWorkbook, crashpoint, safe_cell
 
 from . import finance, pdfdoc, sales
 
 CENT = Decimal("0.01")
 LOOKBACK_DAYS = 120   # orders bought this long before the month can still be paid out in it
+
+FEE_TYPES, fee_type = finance.FEE_TYPES, finance.fee_type
 
 
 class StatementError(MarketdError):
@@ -59,8 +67,9 @@ def collect(app, bid: str, brand, month: str) -> dict:
     share = finance.shares(db, ls)
     platform = {ln.order_key: ln.platform for ln in ls}
     mix = _category_mix(db, bid, brand, ls)
-    per = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {"orders": set(), "payouts": set(),
-                                                                       "commission": Decimal(0), "rates": set()})
+    per = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {k: Decimal(0) for k, _ in FEE_TYPES}
+                      | {"orders": set(), "payouts": set(), "commission": Decimal(0), "rates": set(),
+                         "subtypes": defaultdict(Decimal)})
     for key in keys:
         for p in (answer.get(key) or {}).get("payouts", []):
             day = _paid_day(p, brand.tz)
@@ -74,11 +83,24 @@ def collect(app, bid: str, brand, month: str) -> dict:
                 amount = Decimal(p.get(f) or "0")
                 got[f] = amount if share[key] == 1 else (amount * share[key]).quantize(CENT, ROUND_HALF_EVEN)
                 a[f] += got[f]
+            typed = Decimal(0)
+            for fee in p.get("fees") or []:
+                if fee.get("category") != "marketplace_fee":
+                    continue
+                amount = Decimal(fee.get("amount") or "0")
+                amount = amount if share[key] == 1 else (amount * share[key]).quantize(CENT, ROUND_HALF_EVEN)
+                kind = fee_type(fee.get("subtype"))
+                a["subtypes"][(kind, fee.get("subtype") or "")] += amount
+                if kind != "fee_other":
+                    a[kind] += amount
+                    typed += amount
+            # "other" is what the typed fees leave of the total: the types always add up to it
+            a["fee_other"] += got["marketplace_fee"] - typed
             # commission = rate x (gross + refunds), each SKU of the order at its own rate
             for weight, rate in mix[key]:
                 a["commission"] += (got["revenue"] + got["refund"]) * weight * rate / 100
                 a["rates"].add(rate)
-    rows = []
+    rows, fee_rows = [], []
     totals = defaultdict(lambda: defaultdict(Decimal))
     for (plat, cur), a in sorted(per.items()):
         commission = a["commission"].quantize(CENT, ROUND_HALF_EVEN)
@@ -88,20 +110,42 @@ def collect(app, bid: str, brand, month: str) -> dict:
         row = {"platform": plat, "currency": cur, "orders": len(a["orders"]),
                "payouts": ", ".join(sorted(x for x in a["payouts"] if x)),
                "gross": a["revenue"], "refunds": a["refund"], "marketplace_fees": a["marketplace_fee"],
+               **{k: a[k] for k, _ in FEE_TYPES},
                "shipping_labels": a["shipping_label"], "promotions": a["promotion"],
                "withheld_tax": a["withheld_tax"], "other": a["other"],
                "commission_rate": " / ".join(format(r, "f") for r in rates) or format(brand.commission_rate(plat), "f"),
                "commission": -commission, "payout": payout}
         rows.append(row)
-        for k in ("gross", "refunds", "marketplace_fees", "shipping_labels", "promotions", "withheld_tax", "other",
-                  "commission", "payout"):
+        for (kind, sub), amount in sorted(a["subtypes"].items()):
+            fee_rows.append({"platform": plat, "currency": cur, "type": kind[4:], "subtype": sub or "(none)",
+                             "amount": amount})
+        for k, _ in LINES:
             totals[cur][k] += row[k]
+    prev = brought_forward(db, bid, month)
+    for cur, amount in (prev["carry"] if prev else {}).items():
+        totals[cur]["brought_forward"] += amount
+    for t in totals.values():
+        t["balance"] = t["payout"] + t["brought_forward"]       # what the month leaves the brand, carry included
+        t["payout"] = max(t["balance"], Decimal(0))
+        t["carried_forward"] = min(t["balance"], Decimal(0))
     services = [{"kind": k, "description": d, "amount": Decimal(a), "currency": c} for k, d, a, c in db.execute(
         "select kind, description, amount, currency from brand_services where brand=? and month=? order by id",
         [bid, month])]
     return {"brand": bid, "name": brand.name, "month": month, "from": first.isoformat(), "to": last.isoformat(),
-            "rows": rows, "totals": {c: dict(v) for c, v in sorted(totals.items())}, "services": services,
+            "rows": rows, "fees": fee_rows, "totals": {c: dict(v) for c, v in sorted(totals.items())},
+            "brought_forward_from": prev["doc_no"] if prev else None, "services": services,
             "finance_available": finance.available(app)}
+
+
+def brought_forward(db, bid: str, month: str) -> dict | None:
+    """The carry of the brand's latest statement for an earlier month: ``{"doc_no", "carry":
+    {currency: Decimal}}`` (None when there is none, or it carried nothing)."""
+    r = db.execute("select doc_no, carry_out from statements where brand=? and month<? order by month desc, "
+                   "version desc limit 1", [bid, month]).fetchone()
+    if not r or not r[1]:
+        return None
+    carry = {c: Decimal(v) for c, v in json.loads(r[1]).items() if Decimal(v) != 0}
+    return {"doc_no": r[0], "carry": carry} if carry else None
 
 
 def _category_mix(db, bid: str, brand, ls) -> dict[str, list[tuple[Decimal, Decimal]]]:
@@ -137,9 +181,9 @@ def _m(d: Decimal) -> str:
     return format(d.quantize(CENT), ",.2f")
 
 
-LINES = [("gross", "Gross sales"), ("refunds", "Refunds"), ("marketplace_fees", "Marketplace fees"),
+LINES = [("gross", "Gross sales"), ("refunds", "Refunds"), ("marketplace_fees", "Marketplace fees"), *FEE_TYPES,
          ("shipping_labels", "Shipping labels"), ("promotions", "Promotions"), ("withheld_tax", "Tax withheld"),
-         ("other", "Other"), ("commission", "Integrator commission"), ("payout", "Payout to the brand")]
+         ("other", "Other"), ("commission", "Integrator commission"), ("payout", "Balance for the brand")]
 
 
 def render_pdf(data: dict, doc_no: str, issued: date, tz, supersedes: str | None) -> bytes:
@@ -165,9 +209,20 @@ def render_pdf(data: dict, doc_no: str, issued: date, tz, supersedes: str | None
             pdf.cell(40, 6, _m(r[key]), align="R", new_x="LMARGIN", new_y="NEXT")
     for cur, t in data["totals"].items():
         pdf.ln(3)
+        pdf.set_font("DejaVu", size=10)
+        month_balance = t["balance"] - t["brought_forward"]
+        pdf.cell(90, 6, f"Balance this month ({cur})")
+        pdf.cell(40, 6, _m(month_balance), align="R", new_x="LMARGIN", new_y="NEXT")
+        if data["brought_forward_from"] and t["brought_forward"]:
+            pdf.cell(90, 6, f"Brought forward from {data['brought_forward_from']}")
+            pdf.cell(40, 6, _m(t["brought_forward"]), align="R", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("DejaVu", "B", 11)
         pdf.cell(90, 7, f"Payout to the brand, total ({cur})")
         pdf.cell(40, 7, _m(t["payout"]), align="R", new_x="LMARGIN", new_y="NEXT")
+        if t["carried_forward"]:
+            pdf.set_font("DejaVu", size=10)
+            pdf.cell(90, 6, "Carried forward to the next statement")
+            pdf.cell(40, 6, _m(t["carried_forward"]), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("DejaVu", "B", 11)
     pdf.cell(0, 7, "Services billed separately (not deducted)", new_x="LMARGIN", new_y="NEXT")
@@ -193,6 +248,16 @@ def render_xlsx(data: dict, doc_no: str, issued: date, tz, supersedes: str | Non
     for r in data["rows"]:
         s.append([r["platform"], r["currency"], r["orders"], safe_cell(r["payouts"]), r["commission_rate"]]
                  + [r[k].quantize(CENT) for k, _ in LINES])
+    t = wb.sheet("Totals")
+    t.header(["currency", "balance_this_month", "brought_forward", "brought_forward_from", "payout",
+              "carried_forward"])
+    for cur, x in data["totals"].items():
+        t.append([cur, (x["balance"] - x["brought_forward"]).quantize(CENT), x["brought_forward"].quantize(CENT),
+                  data["brought_forward_from"] or "", x["payout"].quantize(CENT), x["carried_forward"].quantize(CENT)])
+    f = wb.sheet("Fees by type")
+    f.header(["platform", "currency", "type", "fee_subtype", "amount"])
+    for x in data["fees"]:
+        f.append([x["platform"], x["currency"], x["type"], safe_cell(x["subtype"]), x["amount"].quantize(CENT)])
     v = wb.sheet("Services")
     v.header(["kind", "description", "amount", "currency", "deducted"])
     for x in data["services"]:
@@ -213,6 +278,12 @@ def issue(app, bid: str, brand, month: str, *, reissue: bool = False) -> dict:
             version, doc_no, issued, supersedes, new = last[0], last[1], date.fromisoformat(last[3]), None, False
             prev = db.execute("select supersedes from statements where doc_no=?", [doc_no]).fetchone()
             supersedes = prev[0] if prev else None
+        elif not last and (later := db.execute(
+                "select doc_no, month from statements where brand=? and month>? order by month limit 1",
+                [bid, month]).fetchone()):
+            raise StatementError(f"{later[0]} for {bid} {later[1]} is issued already: statements are issued in "
+                                 f"month order (a negative balance is carried into the next one), so {month} "
+                                 "cannot be issued after it")
         elif last and not reissue:
             raise StatementError(f"statement {last[1]} for {bid} {month} was issued from other data (a settlement "
                                  "arrived since?): use --reissue to issue a new version that supersedes it")
@@ -226,14 +297,18 @@ def issue(app, bid: str, brand, month: str, *, reissue: bool = False) -> dict:
         xlsx = render_xlsx(data, doc_no, issued, brand.tz, supersedes)
         ph, xh = hashlib.sha256(pdf).hexdigest(), hashlib.sha256(xlsx).hexdigest()
         if new:
+            carry = {c: format(t["carried_forward"].quantize(CENT), "f") for c, t in data["totals"].items()
+                     if t["carried_forward"]}
             db.execute("insert into statements (brand, month, version, doc_no, data_sha256, pdf_sha256, xlsx_sha256, "
-                       "issued_at, supersedes) values (?,?,?,?,?,?,?,?,?)",
-                       [bid, month, version, doc_no, digest, ph, xh, issued.isoformat(), supersedes])
+                       "issued_at, supersedes, carry_out) values (?,?,?,?,?,?,?,?,?,?)",
+                       [bid, month, version, doc_no, digest, ph, xh, issued.isoformat(), supersedes,
+                        json.dumps(carry, sort_keys=True) if carry else None])
         else:
             stored = db.execute("select pdf_sha256, xlsx_sha256 from statements where doc_no=?", [doc_no]).fetchone()
             if tuple(stored) != (ph, xh):
                 raise StatementError(f"{doc_no}: the same data rendered to other bytes (a library upgrade?); the "
                                      "issued files are kept unchanged")
+    crashpoint("brands.statement.after_commit")    # numbered and carried, files not yet written
     paths = []
     for ext, content in (("pdf", pdf), ("xlsx", xlsx)):
         rel = f"brands/{bid}/statements/{doc_no}.{ext}"

@@ -3,7 +3,8 @@ week in the brand's calendar, always written to ``outbox/brands/<brand>/<week>/`
 to the brand's ``reports`` contacts (period key ``weekly:<brand>:<week>``).
 
 Reports: (1) sales by platform × SKU × week, (2) stock and stock cover, (3) go-live status,
-(4) content issues from the latest completeness run, (5) returns and cancellations, (6)
+(4) content issues from the latest completeness run, (5) returns and cancellations with the
+channel's reason where one was supplied (:mod:`.reasons`), (6)
 marketplace fees and payouts (settlements, through the ``order_finance`` hook).
 """
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from marketd.sdk import XlsxWorkbook, safe_cell
+from marketd.sdk import safe_cell
 
-from . import charts, finance, golive, links, mailq, pdfdoc, sales
+from . import charts, finance, golive, links, mailq, pdfdoc, reasons, sales, sheets
 from .contacts import recipients
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,13 +45,13 @@ def _t(v):
     return safe_cell(v) if isinstance(v, str) else v
 
 
-def _book(created: datetime, about: list, sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
+def _book(created: datetime, about: list, tabs: list[tuple[str, list[str], list[list]]]) -> bytes:
     buf = io.BytesIO()
-    wb = XlsxWorkbook(buf, created=created)
+    wb = sheets.Workbook(buf, created=created)
     a = wb.sheet("About")
     for row in about:
         a.append([_t(v) for v in row])
-    for name, header, rows in sheets:
+    for name, header, rows in tabs:
         s = wb.sheet(name)
         s.header(header)
         for r in rows:
@@ -59,7 +60,7 @@ def _book(created: datetime, about: list, sheets: list[tuple[str, list[str], lis
     return buf.getvalue()
 
 
-def collect(app, bid: str, brand, week: str, pre=None) -> dict:
+def collect(app, bid: str, brand, week: str, pre=None, fin_pre: dict | None = None) -> dict:
     """Everything the package shows, from the store, for ``week`` and the 11 weeks before it."""
     db = app.store.db
     monday, sunday = week_bounds(week)
@@ -86,27 +87,32 @@ def collect(app, bid: str, brand, week: str, pre=None) -> dict:
     week_lines = [ln for ln in ls if monday <= ln.day <= sunday]
     last28 = [ln for ln in ls if sunday - timedelta(days=28) < ln.day <= sunday]
     stock_rows = []
-    for r in links.stock_rows(db, bid, last28, sunday):
+    for r in links.stock_rows(db, bid, brand, last28, sunday):
         cover = r[6]
         flag = "out of stock" if r[4] == 0 else ("under 14 days" if cover != "" and Decimal(cover) < 14 else "")
         stock_rows.append(r[1:] + [flag])
     gl = golive.statuses(db, bid, brand, sunday)
+    gone = [ln for ln in week_lines if ln.status in sales.CANCELLED + sales.RETURNED]
+    why = reasons.for_lines(db, [(ln.order_key, ln.sku) for ln in gone])
     returns = [[ln.day.isoformat(), ln.platform, ln.order_key.split(":", 1)[-1], ln.sku, ln.units,
-                "cancellation" if ln.status in sales.CANCELLED else "return/refund", ln.status]
-               for ln in week_lines if ln.status in sales.CANCELLED + sales.RETURNED]
-    fin = finance.brand_orders(app, ls)
-    fees = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {"payouts": set()})
+                "cancellation" if ln.status in sales.CANCELLED else "return/refund", ln.status,
+                *why[(ln.order_key, ln.sku)]] for ln in gone]
+    fin = finance.brand_orders(app, ls, fin_pre if pre is not None and pre.covers(*sales.utc_bounds(first, sunday, brand.tz))
+                               else None)
+    fees = defaultdict(lambda: {f: Decimal(0) for f in finance.FIELDS} | {k: Decimal(0) for k, _ in finance.FEE_TYPES}
+                       | {"payouts": set()})
     wk_of_order = {ln.order_key: week_of(ln.day) for ln in ls}
     for row in fin.values():
         a = fees[(wk_of_order[row["order_key"]], row["platform"], row["currency"])]
-        for f in finance.FIELDS:
+        for f in (*finance.FIELDS, *(k for k, _ in finance.FEE_TYPES)):
             a[f] += row[f]
         a["payouts"].update(p for p in row["payouts"] if p)
     fee_rows = []
     for (wk, p, c), a in sorted(fees.items()):
         pct = "" if a["revenue"] <= 0 else format((-a["marketplace_fee"] * 100 / a["revenue"]).quantize(Decimal("0.01")), "f")
         fee_rows.append([wk, p, c, _q(a["revenue"]), _q(a["refund"]), _q(a["marketplace_fee"]),
-                         _q(a["shipping_label"]), pct, ", ".join(sorted(a["payouts"]))])
+                         *(_q(a[k]) for k, _ in finance.FEE_TYPES), _q(a["shipping_label"]), pct,
+                         ", ".join(sorted(a["payouts"]))])
     return {"week": week, "weeks": weeks, "monday": monday, "sunday": sunday, "sales": sales_rows,
             "stock": stock_rows, "golive": gl, "returns": returns, "fees": fee_rows, "content": content_issues(db, bid),
             "sold": sold, "ret": ret, "finance_available": finance.available(app), "lines": ls}
@@ -127,9 +133,20 @@ SALES_H = ["week", "platform", "sku", "title", "orders", "units", "gross", "curr
 STOCK_H = ["sku", "title", "location", "available", "units_28d", "cover_days", "flag"]
 GOLIVE_H = ["sku", "platform", "status", "activated", "due", "live", "working_days_late", "working_days_taken"]
 CONTENT_H = ["sku", "platform", "locale", "attribute", "rule", "severity", "message"]
-RETURNS_H = ["date", "platform", "order_id", "sku", "units", "type", "marketplace_status"]
-FEES_H = ["week", "platform", "currency", "revenue", "refunds", "marketplace_fees", "shipping_labels", "fee_pct_of_gross",
-          "payouts"]
+RETURNS_H = ["date", "platform", "order_id", "sku", "units", "type", "marketplace_status", "reason", "reason_source"]
+REASONS_H = ["platform", "type", "reason", "lines", "units"]
+FEES_H = ["week", "platform", "currency", "revenue", "refunds", "marketplace_fees", "commission_fees", "fulfilment_fees",
+          "advertising_fees", "other_fees", "shipping_labels", "fee_pct_of_gross", "payouts"]
+
+
+def reason_rows(returns: list[list]) -> list[list]:
+    """Lines and units per platform × type × reason (``unknown`` counted like any reason)."""
+    agg = defaultdict(lambda: [0, 0])
+    for r in returns:
+        a = agg[(r[1], r[5], r[7])]
+        a[0] += 1
+        a[1] += r[4]
+    return [[p, t, why, n, u] for (p, t, why), (n, u) in sorted(agg.items())]
 
 
 def reports(data: dict, brand, created: datetime) -> dict[str, bytes]:
@@ -151,7 +168,8 @@ def reports(data: dict, brand, created: datetime) -> dict[str, bytes]:
         "02-stock.xlsx": _book(created, about, [("Stock", STOCK_H, data["stock"])]),
         "03-golive.xlsx": _book(created, about, [("Go-live", GOLIVE_H, gl)]),
         "04-content.xlsx": _book(created, about, [("Content issues", CONTENT_H, data["content"])]),
-        "05-returns.xlsx": _book(created, about, [("Returns and cancellations", RETURNS_H, data["returns"])]),
+        "05-returns.xlsx": _book(created, about, [("Returns and cancellations", RETURNS_H, data["returns"]),
+                                                  ("By reason", REASONS_H, reason_rows(data["returns"]))]),
         "06-fees-payouts.xlsx": _book(created, fees_about, [("Fees and payouts", FEES_H, data["fees"])]),
     }
 
@@ -167,7 +185,7 @@ def figures(data: dict, brand, cache_dir=None) -> list[tuple[str, str, bytes]]:
             gross[p][weeks.index(wk)] += float(Decimal(g))  # a chart's bar height, not money
     out = [("Gross sales per platform and week",) + charts.stacked_bars("Gross sales per platform and week", weeks,
                                                                          dict(gross), brand.currency)]
-    cover = [(r[0], float(r[5])) for r in data["stock"] if r[5] != ""]
+    cover = [(r[0] if r[2] == sales.WAREHOUSE else f"{r[0]} ({r[2]})", float(r[5])) for r in data["stock"] if r[5] != ""]
     cover.sort(key=lambda x: (x[1], x[0]))
     out.append(("Stock cover in days (lowest 20)",) + charts.hbars("Stock cover in days (lowest 20)",
                                                                     [c[0] for c in cover[:20]],
@@ -182,7 +200,8 @@ def figures(data: dict, brand, cache_dir=None) -> list[tuple[str, str, bytes]]:
             for p in {p for (_w, p) in data["sold"]}}
     out.append(("Return rate %",) + charts.lines("Return rate % (returned / sold units)", weeks, rate, "%"))
     fee = defaultdict(lambda: [None] * len(weeks))
-    for wk, p, _c, _rev, _ref, _f, _l, pct, _pay in data["fees"]:
+    for r in data["fees"]:
+        wk, p, pct = r[0], r[1], r[FEES_H.index("fee_pct_of_gross")]
         if wk in weeks and pct != "":
             fee[p][weeks.index(wk)] = float(pct)
     out.append(("Fees % of gross",) + charts.lines("Marketplace fees % of gross", weeks, dict(fee), "%"))
@@ -252,12 +271,12 @@ def prefetch(app, week: str):
     return sales.Prefetch(app.store.db, lo, hi)
 
 
-def run(app, bid: str, brand, week: str, *, send: bool = True, pre=None) -> dict | None:
+def run(app, bid: str, brand, week: str, *, send: bool = True, pre=None, fin: dict | None = None) -> dict | None:
     """Build, publish and queue the week's package once; None when it was made already."""
     db = app.store.db
     if db.execute("select 1 from brand_reports where brand=? and kind='weekly' and period=?", [bid, week]).fetchone():
         return None
-    data = collect(app, bid, brand, week, pre)
+    data = collect(app, bid, brand, week, pre, fin)
     # the files' own dates are the end of the week (brand-local): the same data give the same bytes
     created = datetime.combine(data["sunday"], time(23, 59), brand.tz)
     files = reports(data, brand, created)

@@ -86,16 +86,24 @@ def create_tables(db) -> None:
         f"{_money_columns(('gross', 'fee', 'tax', 'net'))}, fee_subtype TEXT, currency TEXT, file_id TEXT, "
         "file_name TEXT, recorded_at TEXT, "
         "PRIMARY KEY (channel_type, channel, order_ref, kind, source_key)) WITHOUT ROWID")
+    db.execute(f"CREATE VIEW order_finance AS {order_finance_select()}")
+
+
+def order_finance_select(keys_json: bool = False) -> str:
+    """The ``order_finance`` view's SELECT; with ``keys_json`` limited to the orders of a JSON
+    array parameter. Why both: SQLite materialises the whole view (every matched payout line)
+    for a join against it, so a caller asking for some orders runs this same text with the
+    filter inside (one definition: the view and the filtered read cannot drift)."""
     cats = ", ".join(f"SUM(CASE WHEN l.category = '{c}' THEN l.amount_e4 ELSE 0 END) AS {c}_e4" for c in CATEGORIES)
     net_excluded = ", ".join(f"'{c}'" for c in sorted(NOT_IN_NET))
-    db.execute(
-        f"CREATE VIEW order_finance AS SELECT r.order_key AS order_key, l.currency AS currency, {cats}, "
-        f"SUM(CASE WHEN l.category NOT IN ({net_excluded}) THEN l.amount_e4 ELSE 0 END) AS net_e4, "
-        "COUNT(DISTINCT r.pid) AS payouts, MIN(coalesce(l.posted_first, r.posted_first)) AS first_posted, "
-        "MAX(coalesce(l.posted_last, r.posted_last)) AS last_posted "
-        "FROM payout_refs r JOIN payout_lines l ON l.pid = r.pid AND l.ref_no = r.ref_no "
-        "WHERE r.order_key IS NOT NULL AND l.informational = 0 AND l.superseded = 0 "
-        "GROUP BY r.order_key, l.currency")
+    only = "r.order_key IN (SELECT value FROM json_each(?)) AND " if keys_json else ""
+    return (f"SELECT r.order_key AS order_key, l.currency AS currency, {cats}, "
+            f"SUM(CASE WHEN l.category NOT IN ({net_excluded}) THEN l.amount_e4 ELSE 0 END) AS net_e4, "
+            "COUNT(DISTINCT r.pid) AS payouts, MIN(coalesce(l.posted_first, r.posted_first)) AS first_posted, "
+            "MAX(coalesce(l.posted_last, r.posted_last)) AS last_posted "
+            "FROM payout_refs r JOIN payout_lines l ON l.pid = r.pid AND l.ref_no = r.ref_no "
+            f"WHERE {only}r.order_key IS NOT NULL AND l.informational = 0 AND l.superseded = 0 "
+            "GROUP BY r.order_key, l.currency")
 
 
 def _v1(db) -> None:

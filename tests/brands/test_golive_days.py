@@ -83,6 +83,8 @@ def test_a_naive_time_is_refused():
     ({"monitoring_weekdays": ["tues"]}, "day names"),
     ({"commission": {"default": "abc"}}, "percentage"),
     ({"golive_days_by_platform": {"otto": 5}}, "not in platforms"),
+    ({"stock_locations": {"warehouse": "Bestand"}}, "name a location"),
+    ({"stock_locations": {"hamburg": " "}}, "catalog column"),
 ])
 def test_brand_settings_refuse_bad_values(bad, words):
     with pytest.raises(Exception) as exc:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 import httpx
 
 from marketd.clock import FakeClock
-from marketd.plugins.brands import jobs, links, web
+from marketd.plugins.brands import jobs, links, web, weekly
 from marketd.plugins.brands.settings import LinksSettings, brand_of
 
 DAY = date(2025, 1, 6)
@@ -176,3 +176,35 @@ def test_one_brand_failing_does_not_stop_the_others(brands_app):
     assert "acme" in run_job(app, "brands-links")      # the job's error names the brand
     blocked.unlink()
     assert jobs.links_job(app) == {"acme": "2025-01-06"}
+
+
+def test_stock_per_warehouse_and_platform(brands_app):
+    """stock.csv: one row per SKU × place: the catalog's stock (warehouse), the brand's other
+    warehouses (catalog columns named in ``stock_locations``) and each platform's quantity from
+    the listings pull, each covered by the sales that draw on it."""
+    from tests.brands.conftest import BRANDS
+
+    table = {**BRANDS, "acme": {**BRANDS["acme"], "stock_locations": {"hamburg": "Bestand Hamburg"}}}
+    app = brands_app(clock=FakeClock(datetime(2025, 1, 7, 5, 0, tzinfo=timezone.utc)), brands=table)
+    seed(app)
+    with app.store.transaction() as db:
+        db.execute("update products set attributes = ? where sku = 'ACM-1'", ['{"Bestand Hamburg": "12"}'])
+        db.execute("update products set attributes = ? where sku = 'ACM-2'", ['{"Bestand Hamburg": ""}'])
+        db["remote_listings"].insert_all([
+            {"platform": "amazon-de", "sku": "ACM-1", "channel": "amazon-de", "quantity": 30, "present": 1},
+            {"platform": "ebay-de", "sku": "ACM-1", "channel": "ebay-de", "quantity": 5, "present": 0},
+            {"platform": "ebay-de", "sku": "ACM-2", "channel": "ebay-de", "quantity": 4, "present": 1},
+            {"platform": "amazon-de", "sku": "ACM-2", "channel": "amazon-de", "quantity": None, "present": 1}])
+    m = links.build(app, "acme", brand_of(app, "acme"), DAY)
+    stock = (links.folder(app, "acme") / m["files"]["stock.csv"]["file"]).read_bytes().decode("utf-8-sig")
+    # ACM-1: 2 units in 28 days, all on amazon-de; ACM-2: 1 unit on ebay-de (order D)
+    assert stock.splitlines() == [
+        "as_of,sku,title,location,quantity_available,units_28d,cover_days",
+        "2025-01-06,ACM-1,Shoe,warehouse,56,2,784.0",
+        "2025-01-06,ACM-1,Shoe,hamburg,12,2,168.0",
+        "2025-01-06,ACM-1,Shoe,amazon-de,30,2,420.0",
+        "2025-01-06,ACM-2,Sock,warehouse,0,1,0.0",
+        "2025-01-06,ACM-2,Sock,ebay-de,4,1,112.0"]
+    data = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W02")
+    assert [r[:3] for r in data["stock"]][:3] == [["ACM-1", "Shoe", "warehouse"], ["ACM-1", "Shoe", "hamburg"],
+                                                  ["ACM-1", "Shoe", "amazon-de"]]

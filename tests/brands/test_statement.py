@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from marketd.clock import FakeClock
+from marketd.sdk import hookimpl
 from marketd.sdk.testing import process_file
 from tests.settlements import demo_format
 
@@ -138,5 +139,174 @@ def test_commission_by_catalog_category(tmp_path):
         # ACM-1 (shoes, 20 %) 100.00 -> 20.00; ACM-2 (platform default 10 %) 60.00 -> 6.00
         assert row["commission"] == Decimal("-26.00") and row["commission_rate"] == "10 / 20"
         assert row["payout"] == Decimal("160.00") - Decimal("21.00") - Decimal("26.00")
+    finally:
+        app.close()
+
+
+def seed_loss(app, tmp_path):
+    """January: Acme's fees and a refund exceed its sales (balance -41.00 after commission);
+    February: a sale that pays part of it back."""
+    order(app, "O1", [{"sku": "ACM-1", "quantity": 1, "total": "100.00"}])
+    order(app, "O3", [{"sku": "ACM-1", "quantity": 1, "total": "50.00"}])
+    drop(app, tmp_path, "loss.csv",
+         "payout,P9,,2025-01-20T08:00:00+00:00,regular",
+         "line,P9,O1,revenue,,100.00,EUR,2025-01-06T00:00:00+00:00",
+         "line,P9,O1,marketplace_fee,commission,-15.00,EUR,2025-01-06T00:00:00+00:00",
+         "line,P9,O1,marketplace_fee,fulfilment,-4.50,EUR,2025-01-06T00:00:00+00:00",
+         "line,P9,O1,marketplace_fee,promoted_listings,-2.00,EUR,2025-01-06T00:00:00+00:00",
+         "line,P9,O1,marketplace_fee,regulatory_operating,-0.50,EUR,2025-01-06T00:00:00+00:00",
+         "line,P9,O1,shipping_label,,-5.00,EUR,2025-01-06T00:00:00+00:00",
+         "line,P9,O1,refund,,-100.00,EUR,2025-01-10T00:00:00+00:00",
+         "line,P9,O1,marketplace_fee,refund_commission,3.00,EUR,2025-01-10T00:00:00+00:00",
+         "line,P9,O1,other,,-17.00,EUR,2025-01-10T00:00:00+00:00")
+    drop(app, tmp_path, "gain.csv",
+         "payout,P10,,2025-02-10T08:00:00+00:00,regular",
+         "line,P10,O3,revenue,,50.00,EUR,2025-02-01T00:00:00+00:00",
+         "line,P10,O3,marketplace_fee,commission,-7.50,EUR,2025-02-01T00:00:00+00:00")
+
+
+def test_fees_by_type_and_a_negative_balance_carried_forward(app, tmp_path):
+    """Fee types add up to the marketplace fees; January's negative balance pays nothing and is
+    brought into February's statement, once, however often either is re-run."""
+    import openpyxl
+
+    from marketd.plugins.brands import jobs, statement
+    from marketd.plugins.brands.settings import brand_of
+
+    seed_loss(app, tmp_path)
+    jobs.refresh_skus(app)
+    b = brand_of(app, "acme")
+    jan = statement.collect(app, "acme", b, "2025-01")
+    (row,) = jan["rows"]
+    assert (row["fee_commission"], row["fee_fulfilment"], row["fee_advertising"], row["fee_other"]) == (
+        Decimal("-12.00"), Decimal("-4.50"), Decimal("-2.00"), Decimal("-0.50"))
+    assert row["marketplace_fees"] == Decimal("-19.00") == sum(row[k] for k, _ in statement.FEE_TYPES)
+    assert {(f["type"], f["subtype"]): f["amount"] for f in jan["fees"]} == {
+        ("commission", "commission"): Decimal("-15.00"), ("commission", "refund_commission"): Decimal("3.00"),
+        ("fulfilment", "fulfilment"): Decimal("-4.50"), ("advertising", "promoted_listings"): Decimal("-2.00"),
+        ("other", "regulatory_operating"): Decimal("-0.50")}
+    # 100 - 100 - 19 - 5 - 17 = -41.00; commission 10 % of (100 - 100) = 0
+    t = jan["totals"]["EUR"]
+    assert (row["payout"], t["payout"], t["carried_forward"]) == (Decimal("-41.00"), Decimal("0"), Decimal("-41.00"))
+    one = statement.issue(app, "acme", b, "2025-01")
+    wb = openpyxl.load_workbook(one["outputs"][1], read_only=True)
+    fees = [r for r in wb["Fees by type"].iter_rows(values_only=True)]
+    assert ("demo-it", "EUR", "fulfilment", "fulfilment", -4.5) in fees and len(fees) == 6
+    assert list(wb["Totals"].iter_rows(values_only=True))[1] == ("EUR", -41, 0, None, 0, -41)
+    text = "".join(p.extract_text() for p in PdfReader(one["outputs"][0]).pages)
+    assert "fulfilment (FBA)" in text and "Carried forward to the next statement" in text and "-41.00" in text
+
+    feb = statement.issue(app, "acme", b, "2025-02")
+    t2 = feb["totals"]["EUR"]
+    # 50.00 - 7.50 - 5.00 commission = 37.50 this month; -41.00 brought forward: still -3.50
+    assert (t2["brought_forward"], t2["payout"], t2["carried_forward"]) == (
+        Decimal("-41.00"), Decimal("0"), Decimal("-3.50"))
+    text2 = "".join(p.extract_text() for p in PdfReader(feb["outputs"][0]).pages)
+    assert f"Brought forward from {one['doc_no']}" in text2
+    # re-runs: the same numbers, the same carry, nothing counted twice
+    assert statement.issue(app, "acme", b, "2025-01")["doc_no"] == one["doc_no"]
+    again = statement.issue(app, "acme", b, "2025-02")
+    assert (again["doc_no"], again["new"], again["totals"]["EUR"]["carried_forward"]) == (
+        feb["doc_no"], False, Decimal("-3.50"))
+    rows = app.store.db.execute("select month, carry_out from statements order by month").fetchall()
+    assert rows == [("2025-01", '{"EUR": "-41.00"}'), ("2025-02", '{"EUR": "-3.50"}')]
+    mar = statement.issue(app, "acme", b, "2025-03")      # nothing paid in March: the carry goes on
+    assert (mar["totals"]["EUR"]["payout"], mar["totals"]["EUR"]["carried_forward"]) == (Decimal("0"),
+                                                                                           Decimal("-3.50"))
+    with pytest.raises(statement.StatementError, match="month order"):
+        statement.issue(app, "acme", b, "2024-12")
+
+
+def test_a_statement_killed_after_numbering_is_finished_by_the_rerun(app, tmp_path):
+    """kill -9 after the number and the carry are committed, before the files: the re-run writes
+    the files under the same number and carries the balance once."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from marketd.plugins.brands import jobs
+    from marketd.sdk.testing import crashpoint_env
+
+    seed_loss(app, tmp_path)
+    jobs.refresh_skus(app)
+    app.close()
+    script = ("import sys\nfrom pathlib import Path\nfrom tests.brands.test_statement import _app, BRANDS\n"
+              "from marketd.plugins.brands import statement\nfrom marketd.plugins.brands.settings import brand_of\n"
+              "a = _app(Path(sys.argv[1]), BRANDS)\n"
+              "print(statement.issue(a, 'acme', brand_of(a, 'acme'), sys.argv[2])['doc_no'], flush=True)\na.close()\n")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, **crashpoint_env("brands.statement.after_commit")}
+    got = subprocess.run([sys.executable, "-c", script, str(tmp_path), "2025-01"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == -9, got.stderr
+    out = tmp_path / "inst/outbox/brands/acme/statements"
+    assert not list(out.glob("PS-*.pdf")) if out.exists() else True
+    for month in ("2025-01", "2025-02"):
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path), month], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["PS-acme-2025-0001.pdf", "PS-acme-2025-0001.xlsx",
+                                                     "PS-acme-2025-0002.pdf", "PS-acme-2025-0002.xlsx"]
+    a = _app(tmp_path, BRANDS)
+    try:
+        assert a.store.db.execute("select doc_no, carry_out from statements order by month").fetchall() == [
+            ("PS-acme-2025-0001", '{"EUR": "-41.00"}'), ("PS-acme-2025-0002", '{"EUR": "-3.50"}')]
+    finally:
+        a.close()
+
+
+def test_weekly_report_6_shows_the_fee_types(app, tmp_path):
+    """Report 6 (fees and payouts) splits the marketplace fees by the same types as the statement."""
+    from marketd.plugins.brands import jobs, weekly
+    from marketd.plugins.brands.settings import brand_of
+
+    seed_loss(app, tmp_path)
+    jobs.refresh_skus(app)
+    data = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W01")
+    (row,) = [dict(zip(weekly.FEES_H, r)) for r in data["fees"] if r[0] == "2025-W01"]
+    assert (row["marketplace_fees"], row["commission_fees"], row["fulfilment_fees"], row["advertising_fees"],
+            row["other_fees"]) == (Decimal("-26.50"), Decimal("-19.50"), Decimal("-4.50"), Decimal("-2.00"),
+                                   Decimal("-0.50"))      # O1 and O3 were both bought in 2025-W01
+    assert row["payouts"] == "P10, P9" and row["fee_pct_of_gross"] == "17.67"     # 26.50 of 150.00
+
+
+class FinanceCalls:
+    """A plugin that only counts ``order_finance`` calls (a hookwrapper: the answer is the settlements plugin's)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    @hookimpl(hookwrapper=True)
+    def order_finance(self, app, order_keys, refs):
+        self.calls += 1
+        yield
+
+
+def test_the_weekly_job_reads_the_settlements_once_for_all_brands(tmp_path):
+    """Two brands' packages, one ``order_finance`` call; each brand's fees as when asked alone."""
+    from marketd.plugins.brands import finance, jobs, weekly
+    from marketd.plugins.brands.settings import brand_of
+
+    table = {**BRANDS, "other": {"name": "Other", "sku_prefixes": ["OTHER-"], "country": "DE", "platforms": ["demo-it"]}}
+    app = _app(tmp_path, table)
+    try:
+        seed_loss(app, tmp_path)
+        order(app, "O4", [{"sku": "OTHER-1", "quantity": 1, "total": "30.00"}])
+        drop(app, tmp_path, "other.csv", "payout,P11,,2025-01-20T08:00:00+00:00,regular",
+             "line,P11,O4,revenue,,30.00,EUR,2025-01-06T00:00:00+00:00",
+             "line,P11,O4,marketplace_fee,fulfilment,-3.00,EUR,2025-01-06T00:00:00+00:00")
+        jobs.refresh_skus(app)
+        alone = {b: weekly.collect(app, b, brand_of(app, b), "2025-W02")["fees"] for b in ("acme", "other")}
+        assert alone["other"] and alone["acme"]
+        pre = weekly.prefetch(app, "2025-W02")
+        shared = finance.prefetch(app, pre)
+        for b in ("acme", "other"):
+            assert weekly.collect(app, b, brand_of(app, b), "2025-W02", pre, shared)["fees"] == alone[b]
+        counter = FinanceCalls()
+        app.plugins.register(counter, "finance-calls")
+        app.clock.advance(46 * 3600)        # Monday 2025-02-03 07:00 UTC: 2025-W05 is due (W01 in its 12 weeks)
+        assert jobs.weekly_job(app) == {"acme": "2025-W05", "other": "2025-W05"}
+        assert counter.calls == 1
     finally:
         app.close()

@@ -124,3 +124,44 @@ def test_six_reports_match_the_golden_file(brands_app, tmp_path):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_returns_report_gives_the_channels_reasons_or_says_unknown(brands_app, tmp_path):
+    """Report 5: the reason from Amazon's returns report (through the health plugin), from the
+    order itself (Amazon item cancellation, eBay cancel request), else ``unknown`` with why."""
+    import json
+
+    from marketd.plugins.amazon.fake_health import RETURNS_COLUMNS
+
+    app = brands_app(clock=FakeClock(MONDAY))
+
+    def put(oid, channel, ctype, status, sku, raw=None):
+        app.store.upsert_order({"channel": channel, "channel_type": ctype, "order_id": oid, "status": status,
+                                "purchased_at": "2025-01-08T10:00:00+00:00", "currency": "EUR",
+                                "items": [{"sku": sku, "quantity": 1, "unit_price": "10.00"}], "raw": raw})
+
+    put("R1", "amazon-de", "amazon", "RETURNED", "ACM-1")
+    put("C1", "amazon-de", "amazon", "CANCELLED", "ACM-1", {"orderId": "C1", "orderItems": [
+        {"product": {"sellerSku": "ACM-2"}, "cancellation": {"cancellationExecution": {"cancelReason": "other"}}},
+        {"product": {"sellerSku": "ACM-1"}, "cancellation": {"cancellationRequest": {"requester": "BUYER",
+                                                                                     "cancelReason": "NoLongerNeeded"}}}]})
+    put("C2", "ebay-de", "ebay", "CANCELLED", "ACM-2", {"orderId": "C2", "cancelStatus": {
+        "cancelState": "CANCELED", "cancelRequests": [{"cancelReason": "ORDERED_BY_MISTAKE", "cancelInitiator": "BUYER"}]}})
+    put("R2", "amazon-de", "amazon", "RETURNED", "ACM-2", {"orderId": "R2", "orderItems": []})
+    jobs.refresh_skus(app)
+    row = {c: " " for c in RETURNS_COLUMNS}
+    row.update({"Order ID": "R1", "Return request date": "09-Jan-2025", "Merchant SKU": "ACM-1", "Return quantity": "1",
+                "Return Reason": "AMZ-PG-BAD-DESC", "Amazon RMA ID": "D1", "ASIN": "B0CCCCCCC1"})
+    p = tmp_path / "amazon-amazon-de-returns-R1.tsv"
+    p.write_text("\t".join(RETURNS_COLUMNS) + "\n" + "\t".join(row[c] for c in RETURNS_COLUMNS) + "\n")
+    got = process_file(app, "health", p)
+    assert got["state"] == "done", got
+    data = weekly.collect(app, "acme", brand_of(app, "acme"), "2025-W02")
+    why = {r[2]: (r[7], r[8]) for r in data["returns"]}
+    assert why == {"R1": ("AMZ-PG-BAD-DESC", "returns report"), "C1": ("NoLongerNeeded", "order"),
+                   "C2": ("ORDERED_BY_MISTAKE", "order"), "R2": ("unknown", "no reason from amazon")}
+    files = weekly.reports(data, brand_of(app, "acme"), datetime(2025, 1, 12, 23, 59, tzinfo=timezone.utc))
+    by_reason = sheet(files["05-returns.xlsx"], "By reason")
+    assert ("amazon-de", "return/refund", "unknown", 1, 1) in by_reason
+    assert ("ebay-de", "cancellation", "ORDERED_BY_MISTAKE", 1, 1) in by_reason
+    assert json.dumps(sheet(files["05-returns.xlsx"], "Returns and cancellations")[0]).count("reason") == 2
