@@ -15,9 +15,9 @@ import io
 import json
 from datetime import date, datetime
 
-from marketd.sdk import csv_text, safe_cell
+from marketd.sdk import XlsxWorkbook, csv_text, safe_cell
 
-from . import checklist, golive, mailq, sheets
+from . import checklist, golive, mailq
 from .contacts import recipients
 
 COLUMNS = ["sku", "platform", "status", "activated", "due", "live", "working_days_late", "working_days_taken"]
@@ -55,7 +55,7 @@ SUMMARY_COLS = ["platform", "activated", "live", "pending", "overdue", "live_pct
 
 def xlsx_bytes(data: dict, created: datetime) -> bytes:
     buf = io.BytesIO()
-    wb = sheets.Workbook(buf, created=created)
+    wb = XlsxWorkbook(buf, created=created)
     about = wb.sheet("About")
     about.append(["brand", safe_cell(data["name"])])
     about.append(["report", "Go Live Monitoring"])

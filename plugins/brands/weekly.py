@@ -16,9 +16,9 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from marketd.sdk import safe_cell
+from marketd.sdk import XlsxWorkbook, safe_cell
 
-from . import charts, finance, golive, links, mailq, pdfdoc, reasons, sales, sheets
+from . import charts, finance, golive, links, mailq, pdfdoc, reasons, sales
 from .contacts import recipients
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,7 +47,7 @@ def _t(v):
 
 def _book(created: datetime, about: list, tabs: list[tuple[str, list[str], list[list]]]) -> bytes:
     buf = io.BytesIO()
-    wb = sheets.Workbook(buf, created=created)
+    wb = XlsxWorkbook(buf, created=created)
     a = wb.sheet("About")
     for row in about:
         a.append([_t(v) for v in row])
