@@ -183,7 +183,7 @@ def credited(db, invoice_id: int) -> Decimal:
 
 
 def issue_credit(app, settings: InvoicesSettings, order: dict, font: str | None, *, trigger_key: str,
-                 amount: Decimal | None = None, explicit: bool = True) -> dict | None:
+                 amount: Decimal | None = None, explicit: bool = True, reason: str | None = None) -> dict | None:
     """A credit note against the order's invoice for ``amount`` (None: all that is left),
     once per ``trigger_key`` (the refund's id). The job calls it with ``explicit=False``: an
     order flagged manual is then skipped."""
@@ -200,6 +200,8 @@ def issue_credit(app, settings: InvoicesSettings, order: dict, font: str | None,
                               "no credit note)")
             inv = json.loads(invoice["snapshot"])
             body = summarise(refund_lines(inv, amount, credited(db, invoice["id"])))
+            if reason:
+                body["reason"] = reason
             found = _number(app, settings, order, "credit_note", trigger_key, body, invoice)
         except Blocked as b:
             _block(app, order["key"], "credit_note", b)

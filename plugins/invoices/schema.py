@@ -16,6 +16,8 @@
   ``api`` rows go ``waiting → claimed → done`` (``failed``, ``uncertain`` when a crash came
   between the claim and the recorded answer), ``manual`` rows wait in ``pending`` on the list a
   person works through until ``marketd invoices mark-uploaded``.
+- ``payout_refund_scan``: one row, when the payouts were last scanned for refunds to credit
+  (``payout_refunds.py``).
 """
 from __future__ import annotations
 
@@ -55,4 +57,11 @@ def _v3(db) -> None:
                "exported_at TEXT NOT NULL) WITHOUT ROWID")
 
 
-MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3)]
+def _v4(db) -> None:
+    """When the payouts were last scanned for refunds: ``hints`` counts committed settlements
+    files, ``scanned`` is the count the last scan started from, ``full_at`` its time."""
+    db.execute("CREATE TABLE payout_refund_scan (id INTEGER PRIMARY KEY CHECK (id = 1), hints INTEGER NOT NULL, "
+               "scanned INTEGER NOT NULL, full_at TEXT)")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4)]

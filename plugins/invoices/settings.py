@@ -63,6 +63,8 @@ class InvoicesSettings(JobSettings):
     width: int = Field(6, ge=1, le=12)
     timezone: TimeZoneName = "Europe/Berlin"                    # the issue date's day and year are the seller's
     batch: int = Field(500, ge=1)
+    # refunds reported in payouts get credit notes for invoices issued within this many days
+    refund_window_days: int = Field(400, ge=1)
     # Factur-X (PDF/A-3 with the EN 16931 XML): "b2b" for buyers with a VAT id when the seller is
     # established in DE or FR (where B2B e-invoices are due), "always", or "never"
     facturx: Literal["never", "b2b", "always"] = "b2b"
