@@ -111,6 +111,8 @@ FACTURX_COUNTRIES = ("DE", "FR")  # B2B e-invoices due (DE: receiving since 2025
 
 
 def einvoice(settings: InvoicesSettings, channel: str, to: dict) -> str | None:
+    if settings.fatturapa is not None and settings.seller.country.upper() == "IT" and to.get("vat_id"):
+        return "fatturapa"   # Italy: business invoices go through SdI (fatturapa.py)
     mode = settings.channels[channel].facturx or settings.facturx
     if mode == "always" or (mode == "b2b" and to.get("vat_id")
                             and settings.seller.country.upper() in FACTURX_COUNTRIES):
@@ -141,6 +143,13 @@ def _number(app, settings: InvoicesSettings, order: dict, kind: str, trigger_key
             build({**snap, "doc_no": "CHECK", "issue_date": today})
         except CiiError as exc:
             raise Blocked("einvoice_invalid", str(exc)[:500], "report this order's data; the XML builder missed it")
+    if snap["einvoice"] == "fatturapa":
+        from .fatturapa import FatturaPAError, build as build_fpa
+
+        try:
+            build_fpa({**snap, "doc_no": "CHECK", "issue_date": today}, settings.fatturapa.model_dump(), 1)
+        except FatturaPAError as exc:
+            raise Blocked("einvoice_invalid", f"FatturaPA: {exc}", "issue it by hand, or fix the order's data")
     # A credit note's series is the invoice series with the credit prefix: its own counter.
     series_key = series if kind == "invoice" else f"{series}:credit"
     row, _new = issue(app.store, series=series_key, year=int(today[:4]), prefix=prefix.replace("{series}", series),

@@ -36,6 +36,16 @@ class Seller(Settings):
     footer: list[str] = Field(default_factory=list)    # legal lines (register, capital, bank)
 
 
+class FatturaPASettings(Settings):
+    """``[jobs.invoices.fatturapa]``: the seller's SdI intermediary (docs/plugins/invoices.md)."""
+    intermediary: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")   # folder outbox/fatturapa/<intermediary>/
+    transmitter_id: str = Field(pattern=r"^[A-Za-z0-9]{1,28}$")    # IdTrasmittente/IdCodice (the intermediary's)
+    transmitter_country: str = Field("IT", pattern=r"^[A-Z]{2}$")
+    regime_fiscale: str = Field("RF01", pattern=r"^RF(0[1-9]|1[0-9])$")
+    recipient_code: str = Field("0000000", pattern=r"^[A-Z0-9]{6,7}$")   # CodiceDestinatario for Italian buyers
+    province: str = Field("", pattern=r"^([A-Z]{2})?$")               # the seller's Provincia (sigla)
+
+
 class ChannelInvoicing(Settings):
     trigger: Literal["shipped", "paid"] | None = None   # None: the table's trigger
     issuer: Literal["seller", "marketplace", "provider"] = "seller"  # who invoices this account's orders
@@ -69,6 +79,8 @@ class InvoicesSettings(JobSettings):
     # established in DE or FR (where B2B e-invoices are due), "always", or "never"
     facturx: Literal["never", "b2b", "always"] = "b2b"
     font: str | None = None                            # a TTF with the buyers' scripts; default DejaVu Sans
+    # FatturaPA for an Italian seller's business buyers, written for the SdI intermediary
+    fatturapa: FatturaPASettings | None = None
 
     _check_rate = field_validator("vat_rate")(_rate)
 
