@@ -41,7 +41,8 @@ class AmazonChannel(Channel):
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True, data_models=True, update_listings=True,
                                 fetch_listings=True, account_health=True, notifications=True,
-                                fetch_customizations=True, upload_invoice=True, cancel_order=True)
+                                fetch_customizations=True, upload_invoice=True, cancel_order=True,
+                                invoice_status=True)
     health_report_kinds = ("performance", "feedback", "returns")
     settings_model = AmazonChannelSettings
 
@@ -281,6 +282,34 @@ class AmazonChannel(Channel):
         except SpApiError as exc:
             return {"ok": False, "status": exc.status, "error": str(exc)}
         return {"ok": True, "ref": feed_id}
+
+    def invoice_data(self, report_id: str | None = None) -> dict:
+        """Amazon's VAT Invoice Data Report (``vidr.py``), in two steps across job runs: without
+        ``report_id`` it requests one (``{"state": "requested", "report_id"}``); with it, it polls:
+        ``pending``, ``done`` with ``rows`` (one per order and transaction: status, description,
+        Amazon's VAT per item), or ``failed`` with Amazon's words (a seller outside VCS is
+        refused the report)."""
+        from . import vidr
+
+        if report_id is None:
+            try:
+                rid = self.api.create_report(vidr.REPORT_TYPE, [self.marketplace_id], options=vidr.PENDING)
+            except SpApiError as exc:
+                return {"state": "failed", "detail": str(exc)}
+            return {"state": "requested", "report_id": rid}
+        rep = self.api.get_report(report_id)
+        status = rep.get("processingStatus")
+        if status in ("IN_QUEUE", "IN_PROGRESS"):
+            return {"state": "pending", "report_id": report_id}
+        if status == "CANCELLED":   # Amazon cancels a report with no data: nothing is pending
+            return {"state": "done", "report_id": report_id, "rows": []}
+        if status == "DONE" and rep.get("reportDocumentId"):
+            data, _charset = self.api.fetch_document(rep["reportDocumentId"])
+            try:
+                return {"state": "done", "report_id": report_id, "rows": vidr.parse(data)}
+            except vidr.VidrError as exc:
+                return {"state": "failed", "report_id": report_id, "detail": str(exc)}
+        return {"state": "failed", "report_id": report_id, "detail": f"processingStatus {status}"}
 
     def cancel_order(self, order_id: str, lines: list[dict] | None, reason: str | None) -> dict:
         """Cancel an MFN order (or whole lines of it) with a ``POST_ORDER_ACKNOWLEDGEMENT_DATA``

@@ -174,6 +174,8 @@ def issue_invoice(app, settings: InvoicesSettings, order: dict, font: str | None
             if skip:
                 raise skip
             chan = settings.channels[order["channel"]]
+            if chan.vcs:
+                order = _with_vcs_rates(app, order)
             body = summarise(order_lines(order, chan.vat_rate or settings.vat_rate))
             found = _number(app, settings, order, "invoice", INVOICE_TRIGGER, body, None)
         except Blocked as b:
@@ -184,6 +186,23 @@ def issue_invoice(app, settings: InvoicesSettings, order: dict, font: str | None
         publish(app, found, font)
         found = dict(next(app.store.db.query("select * from documents where id = ?", [found["id"]])))
     return found
+
+
+def _with_vcs_rates(app, order: dict) -> dict:
+    """The order with Amazon's VAT rate on each item (VCS: Amazon's calculation is the one to use)."""
+    from .vcs import vcs_rates
+
+    rates = vcs_rates(app.store.db, order["key"])
+    if rates is None:
+        raise Blocked("waiting_for_vcs", "Amazon's VAT invoice data report does not list this order yet",
+                      "it is read twice a day; the invoice is issued once the order is in it")
+    items = order.get("items")
+    items = json.loads(items) if isinstance(items, str) else (items or [])
+    missing = [str(i.get("sku")) for i in items if isinstance(i, dict) and i.get("sku") not in rates]
+    if missing:
+        raise Blocked("vcs_sku_missing", f"Amazon's VAT report has no rate for SKU {', '.join(missing[:5])}",
+                      "wait for the next report, or issue it by hand with the rate")
+    return {**order, "items": [{**i, "vat_rate": rates[i["sku"]]} for i in items]}
 
 
 def credited(db, invoice_id: int) -> Decimal:

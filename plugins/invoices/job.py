@@ -58,6 +58,10 @@ def issue_job(app, since=None) -> dict:
     font = find_font(settings.font)
     done = {"rendered": publish_pending(app, font), "invoices": 0, "credit_notes": 0}
     db = app.store.db
+    from .vcs import refresh, vcs_channels
+
+    if vcs_channels(settings):
+        done["vcs"] = refresh(app, settings)   # before issuing: Amazon's VAT rates for VCS accounts
     recheck = (app.clock.now() - timedelta(hours=1)).isoformat()
     for key in _due_keys(db, settings, settings.batch, recheck):
         order = app.store.get_order(key)

@@ -16,6 +16,8 @@
   ``api`` rows go ``waiting → claimed → done`` (``failed``, ``uncertain`` when a crash came
   between the claim and the recorded answer), ``manual`` rows wait in ``pending`` on the list a
   person works through until ``marketd invoices mark-uploaded``.
+- ``vcs_reports`` / ``vcs_orders``: Amazon VCS accounts' VAT invoice data report in flight, and
+  what it said per order (``vcs.py``).
 - ``payout_refund_scan``: one row, when the payouts were last scanned for refunds to credit
   (``payout_refunds.py``).
 """
@@ -64,4 +66,13 @@ def _v4(db) -> None:
                "scanned INTEGER NOT NULL, full_at TEXT)")
 
 
-MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4)]
+def _v5(db) -> None:
+    """Amazon VCS accounts: the VAT invoice data report in flight per account, and what it said
+    per order (ids, status, Amazon's VAT per SKU; no recipient data)."""
+    db.execute("CREATE TABLE vcs_reports (channel TEXT PRIMARY KEY, report_id TEXT, requested_at TEXT, done_at TEXT, "
+               "note TEXT) WITHOUT ROWID")
+    db.execute("CREATE TABLE vcs_orders (order_key TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, "
+               "seen_at TEXT NOT NULL, PRIMARY KEY (order_key, kind)) WITHOUT ROWID")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5)]

@@ -59,6 +59,9 @@ class ChannelInvoicing(Settings):
     # issuer = "provider": the provider's name; orders go to outbox/invoicing/<provider>/ and its
     # PDFs come back through inbox/provider-invoices/
     provider: str = Field("provider", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    # Amazon VCS with self-invoicing: VAT rates from Amazon's VAT invoice data report, upload
+    # results read there (vcs.py); the channel must offer invoice_status
+    vcs: bool = False
 
     _check_rate = field_validator("vat_rate")(_rate)
 
