@@ -96,4 +96,8 @@ def test_a_seller_outside_vcs_is_told_and_nothing_is_issued_without_amazons_rate
     assert docs(app) == []
     (state,) = app.store.db.query("select * from vcs_reports")
     assert state["report_id"] is None and "enrolled in VCS" in state["note"]
+    from marketd.plugins.invoices.status import status_lines
+
+    assert any(line.startswith("VCS amz: last read") and "enrolled in VCS" in line
+               for line in status_lines(app)["Invoices"])
     assert {r["reason"] for r in app.store.db.query("select reason from documents_blocked")} == {"waiting_for_vcs"}
