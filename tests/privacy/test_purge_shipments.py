@@ -95,5 +95,8 @@ def test_purged_orders_leave_no_address_in_ledger_labels_or_archives(app, tmp_pa
     assert not any(p.exists() for p in archived)
     items = [r["item"] for r in app.store.db.query("select * from purged_files")]
     assert items and all(i.startswith("shipments/.done/") for i in items)
+    from marketd.plugins.privacy import status_sections
+
+    assert f"{len(items)} archived input file(s) with buyer data removed" in status_sections(app)["Buyer data"]
     assert run_job(app, "privacy-purge") is None                       # again: nothing more
     assert len(list(app.store.db.query("select * from purged_files"))) == len(items)
