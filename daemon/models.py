@@ -51,6 +51,8 @@ class Capabilities:
     fetch_orders: bool = False
     confirm_shipment: bool = False
     upload_invoice: bool = False
+    # invoice_data(report_id): the marketplace's word on uploaded invoices, per order (Amazon's VIDR)
+    invoice_status: bool = False
     # fetch_listings(skus) -> iterator of remote listings; submit_listings(batch, save) and
     # poll_listings(handle, save) push them (docs/plugins/content.md "Listings: push, pull, audit")
     fetch_listings: bool = False

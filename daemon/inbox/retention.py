@@ -5,7 +5,9 @@ rejected input in ``.error/`` (input, reports, done-file marker) after ``retenti
 each inbox's own ``[inbox.<kind>]`` values over ``[inbox.defaults]``. ``.processing/`` and today's
 day folder are never touched. What "archived" and "when" mean is :func:`layout.archived`'s.
 
-The door: :func:`prune` (the housekeeping plugin's daily ``retention`` job calls it).
+The doors: :func:`prune` (the housekeeping plugin's daily ``retention`` job calls it) and
+:func:`expire` (the privacy plugin's purge: archives of inboxes that hold buyer data go after
+the buyer-data retention, when that is shorter than the inbox's own).
 """
 from __future__ import annotations
 
@@ -44,4 +46,29 @@ def prune(app, now: float | None = None) -> int:
                 removed += 1
     if removed:
         log.info("retention: removed %d archived items", removed)
+    return removed
+
+
+def expire(app, kinds, days: float, now: float | None = None) -> list[str]:
+    """Delete the archived items of inboxes ``kinds`` older than ``days`` (today's day folder and
+    ``.processing/`` are never touched); returns them relative to the inbox folder."""
+    now = time.time() if now is None else now
+    today = app.clock.now().strftime("%Y-%m-%d")
+    root = Path(app.inbox_dir)
+    removed: list[str] = []
+    for kind in sorted(set(kinds)):
+        kind_dir = root / kind
+        if not kind_dir.is_dir():
+            continue
+        for item in archived(kind_dir):
+            if item.day == today or now - item.archived_at <= float(days) * 86400:
+                continue
+            for path in item.paths:
+                if item.is_folder:
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(str(path.relative_to(root)))
+    if removed:
+        log.info("retention: removed %d archived items holding buyer data", len(removed))
     return removed

@@ -95,6 +95,7 @@ _OWNERS = {
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
     "..orderflags": ["order_guard", "manual_flag", "mark_manual"],
     "..outbox": ["write_atomic"],
+    "..personal": ["PERSONAL_KEYS", "scrub_personal"],
     "..owners": ["CLAIM_OWNER", "owner_alive"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
     "..numbers": ["AMOUNT", "COMMA", "COUNT", "DOT", "MEASURE", "DecimalStyle", "NumberError", "NumberKind",
@@ -140,6 +141,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
     from ..orderflags import manual_flag, mark_manual, order_guard
     from ..outbox import write_atomic
+    from ..personal import PERSONAL_KEYS, scrub_personal
     from ..owners import CLAIM_OWNER, owner_alive
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
     from ..numbers import (AMOUNT, COMMA, COUNT, DOT, MEASURE, DecimalStyle, NumberError, NumberKind,
@@ -186,6 +188,15 @@ def prune_archives(app) -> int:
     return retention.prune(app)
 
 
+def expire_archives(app, kinds, days: float) -> list[str]:
+    """Delete what inboxes ``kinds`` archived more than ``days`` ago, whatever their own
+    retention says (the buyer data purge: files holding buyers' data go with the data); returns
+    the removed items as paths relative to the inbox folder."""
+    from ..inbox import retention
+
+    return retention.expire(app, kinds, days)
+
+
 def inbox_settings_for(app, kind: str) -> "InboxSettings":
     """The validated settings of inbox ``kind`` (its handler's model; the defaults for a kind
     without a handler)."""
@@ -195,7 +206,7 @@ def inbox_settings_for(app, kind: str) -> "InboxSettings":
 
 
 __all__ = [
-    "__version__", "prune_archives",
+    "__version__", "prune_archives", "expire_archives",
     # hooks
     "hookimpl",
     # inbox handlers and errors
@@ -218,6 +229,8 @@ __all__ = [
     "NumberKind", "AMOUNT", "COUNT", "MEASURE", "Chunk", "XlsxWorkbook", "XLSX_MAX_ROWS",
     # what a plugin logs: input quoted short, e-mail addresses masked
     "quote_input", "mask_emails",
+    # buyer data: the keys that carry a person, and removing them from a stored document
+    "PERSONAL_KEYS", "scrub_personal",
     # HTTP
     "HttpClient", "RetryPolicy", "RateLimiter", "TokenBucket", "RateLimited", "Backoff", "redact_headers",
     "redact_url", "redact_form", "redact_text", "utc_iso",

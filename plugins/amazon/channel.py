@@ -41,7 +41,8 @@ class AmazonChannel(Channel):
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True, data_models=True, update_listings=True,
                                 fetch_listings=True, account_health=True, notifications=True,
-                                fetch_customizations=True, upload_invoice=True)
+                                fetch_customizations=True, upload_invoice=True, cancel_order=True,
+                                invoice_status=True)
     health_report_kinds = ("performance", "feedback", "returns")
     settings_model = AmazonChannelSettings
 
@@ -281,6 +282,66 @@ class AmazonChannel(Channel):
         except SpApiError as exc:
             return {"ok": False, "status": exc.status, "error": str(exc)}
         return {"ok": True, "ref": feed_id}
+
+    def invoice_data(self, report_id: str | None = None) -> dict:
+        """Amazon's VAT Invoice Data Report (``vidr.py``), in two steps across job runs: without
+        ``report_id`` it requests one (``{"state": "requested", "report_id"}``); with it, it polls:
+        ``pending``, ``done`` with ``rows`` (one per order and transaction: status, description,
+        Amazon's VAT per item), or ``failed`` with Amazon's words (a seller outside VCS is
+        refused the report)."""
+        from . import vidr
+
+        if report_id is None:
+            try:
+                rid = self.api.create_report(vidr.REPORT_TYPE, [self.marketplace_id], options=vidr.PENDING)
+            except SpApiError as exc:
+                return {"state": "failed", "detail": str(exc)}
+            return {"state": "requested", "report_id": rid}
+        rep = self.api.get_report(report_id)
+        status = rep.get("processingStatus")
+        if status in ("IN_QUEUE", "IN_PROGRESS"):
+            return {"state": "pending", "report_id": report_id}
+        if status == "CANCELLED":   # Amazon cancels a report with no data: nothing is pending
+            return {"state": "done", "report_id": report_id, "rows": []}
+        if status == "DONE" and rep.get("reportDocumentId"):
+            data, _charset = self.api.fetch_document(rep["reportDocumentId"])
+            try:
+                return {"state": "done", "report_id": report_id, "rows": vidr.parse(data)}
+            except vidr.VidrError as exc:
+                return {"state": "failed", "report_id": report_id, "detail": str(exc)}
+        return {"state": "failed", "report_id": report_id, "detail": f"processingStatus {status}"}
+
+    def cancel_order(self, order_id: str, lines: list[dict] | None, reason: str | None) -> dict:
+        """Cancel an MFN order (or whole lines of it) with a ``POST_ORDER_ACKNOWLEDGEMENT_DATA``
+        feed (``order_feeds.py``). The answer is the accepted feed; Amazon applies it
+        asynchronously and the next order sync shows the result."""
+        from . import listings_api as feeds
+        from .order_feeds import CONTENT_TYPE, FEED_TYPE, REASON_OF, CancelRefused, acknowledgement_feed, cancel_items
+
+        if not self.settings.seller_id:
+            return {"ok": False, "error": "seller_id (the merchant token) is not set for this account: the order "
+                                          "acknowledgement feed needs it"}
+        order = self.app.store.get_order(f"{self.name}:{order_id}") or {}
+        items = order.get("items")
+        items = json.loads(items) if isinstance(items, str) else (items or [])
+        if str(order.get("status") or "") in ("SHIPPED", "DELIVERED", "CANCELLED"):
+            return {"ok": False, "error": f"order {order_id} is {order.get('status')}: Amazon cancels unshipped "
+                                          "orders only"}
+        try:
+            status, codes = cancel_items(items, lines)
+        except CancelRefused as exc:
+            return {"ok": False, "error": str(exc)}
+        data = acknowledgement_feed(self.settings.seller_id, str(order_id), status, codes,
+                                    REASON_OF.get(reason or "other", "GeneralAdjustment"))
+        try:
+            doc = feeds.create_feed_document(self.api, CONTENT_TYPE)
+            feeds.upload(self.api, doc["url"], data, CONTENT_TYPE)
+            feed_id = feeds.create_feed(self.api, FEED_TYPE, [self.marketplace_id], doc["feedDocumentId"])
+        except SpApiError as exc:
+            return {"ok": False, "status": exc.status, "error": str(exc)}
+        log.info("amazon %s: cancellation of order %s sent (feed %s, %s, %d item(s))", self.name, order_id, feed_id,
+                 status, len(codes))
+        return {"ok": True, "ref": feed_id, "status_code": status, "items": codes}
 
     def fetch_customization(self, url: str, max_bytes: int) -> bytes:
         """An Amazon Custom archive (``customizedUrl``): a plain GET of the presigned link, with no

@@ -64,6 +64,7 @@ from .fake_orders import OrdersApi, Reply, _errors, generate_orders, iso, make_o
 from .fake_listings import ListingsApi
 from .fake_ptd import PtdApi, default_product_types
 from .fake_reports import ReportsApi, settlement_v2_text
+from .fake_vidr import VidrApi
 
 __all__ = ["SpApiFake", "OFFICIAL_LIMITS", "Bucket", "ContractNotChecked", "generate_orders", "make_order",
            "settlement_v2_text", "sandbox"]
@@ -164,7 +165,7 @@ def _loose_params(query: dict) -> dict:
     return out
 
 
-class SpApiFake(OrdersApi, ReportsApi, PtdApi, ListingsApi, HealthReportsApi, NotificationsApi, FakeService):
+class SpApiFake(OrdersApi, ReportsApi, PtdApi, ListingsApi, HealthReportsApi, NotificationsApi, VidrApi, FakeService):
     """The fake; a WSGI callable. See the module docstring for what it models."""
 
     REDACT_HEADERS = {"x-amz-access-token", "authorization"}
@@ -201,6 +202,7 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, ListingsApi, HealthReportsApi, No
         self.product_types: dict[str, dict] = default_product_types()
         self._listings_init()
         self._health_init()
+        self.vat_rejections: dict[str, str] = {}   # order → why Amazon rejected its uploaded invoice (VIDR)
         self._notifications_init()
         self.token_grants: dict[str, str] = {}
         self.s3_requests_with_token = 0

@@ -64,6 +64,7 @@ class ListingsApi:
         self.feeds: dict[str, dict] = {}
         self.feed_uploads: dict[str, dict] = {}
         self.vat_invoices: list[dict] = []  # UPLOAD_VAT_INVOICE feeds accepted (fake_vat_invoices.py)
+        self.cancelled_items: list[tuple[str, str]] = []  # (order, item) cancelled by acknowledgement feeds
         self.listings: dict[str, dict] = {}
         self.next_feed_outcome = "DONE"
         self.processed_messages = 0
@@ -240,8 +241,12 @@ class ListingsApi:
             if feed["feedType"] == "UPLOAD_VAT_INVOICE":  # no per-invoice report outside VCS
                 feed["processingStatus"] = "DONE"
                 return
-            report = self._process_feed(feed)
-            data = json.dumps(report).encode()
+            if feed["feedType"] == "POST_ORDER_ACKNOWLEDGEMENT_DATA":  # an XML order feed, an XML report
+                from .fake_order_feeds import process
+
+                data = process(self, feed, self.feed_uploads[feed["_doc"]]["data"] or b"")
+            else:
+                data = json.dumps(self._process_feed(feed)).encode()
             doc_id = f"amzn1.tortuga.4.eu.{uuid.UUID(int=self.rng.getrandbits(128))}.T{self.rng.randint(10**9, 10**10)}"
             self.documents[doc_id] = {"data": gzip.compress(data, mtime=0), "compressed": True}
             feed["resultFeedDocumentId"] = doc_id

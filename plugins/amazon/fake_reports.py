@@ -134,6 +134,8 @@ class ReportsApi:
                     {"errorDetails": "The report could not be generated (fake FATAL scenario)."}), True)
 
     def _report_content(self, rep: dict) -> str:
+        if rep["reportType"] == "GET_FLAT_FILE_VAT_INVOICE_DATA_REPORT":
+            return self._vidr_content()
         health = self._health_content(rep)
         if health is not None:
             return health
@@ -153,6 +155,9 @@ class ReportsApi:
         if rtype in UNREQUESTABLE:
             return Reply(400, _errors("InvalidInput", f"Report type {rtype} cannot be requested. "
                                       "Amazon generates settlement reports automatically."))
+        refusal = self._vidr_refusal(body) if hasattr(self, "_vidr_refusal") else None
+        if refusal:
+            return Reply(400, _errors("InvalidInput", refusal))
         scenario = (body.get("reportOptions") or {}).get("fakeScenario", "DONE")
         rid = str(self.rng.randint(10**10, 10**11 - 1))
         self.reports[rid] = {"reportId": rid, "reportType": rtype, "createdTime": iso(self.clock.now()),

@@ -50,7 +50,8 @@ class EbayChannel(Channel):
     type = "ebay"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
                                 parse_settlements=True, update_listings=True, fetch_listings=True,
-                                account_health=True, refund=True, data_models=True)
+                                account_health=True, refund=True, data_models=True,
+                                cancel_order=True)
     health_report_kinds = ("compliance",)
     settings_model = EbayChannelSettings
 
@@ -339,10 +340,44 @@ class EbayChannel(Channel):
             # eBay may have taken it: not resent by itself (the action ledger holds it as failed)
             return {"ok": False, "error": f"HTTP {resp.status_code}: eBay may or may not have issued it; check the "
                                           "order in Seller Hub before asking again"}
-        errors = mapper.errors_of(_json_or_none(resp))
-        return {"ok": False, "status": resp.status_code,
-                "error": "; ".join(f"{e.get('errorId')}: {e.get('message')}" for e in errors) or
-                         f"HTTP {resp.status_code}"}
+        return {"ok": False, "status": resp.status_code, "error": _error_text(resp)}
+
+    def cancel_order(self, order_id: str, lines: list[dict] | None, reason: str | None) -> dict:
+        """Cancel a whole order through the Post-Order API: ``check_eligibility`` first (eBay
+        says why not: shipped, already cancelled, too late), then ``createCancellation`` with
+        the seller's reason; eBay refunds the buyer itself. Post-Order cancels whole orders only:
+        lines are refused before any call (refund an amount instead)."""
+        if lines:
+            return {"ok": False, "error": "eBay cancels whole orders only (Post-Order API): cancel without lines, or "
+                                          "refund the lines' amount with `refund --amount`"}
+        raw = self._stored_order_raw(order_id)
+        legacy = str(raw.get("legacyOrderId") or order_id)
+        resp = self.api.check_cancellation(legacy)
+        doc = _json_or_none(resp) or {}
+        if resp.status_code != 200:
+            return {"ok": False, "status": resp.status_code, "error": _error_text(resp)}
+        if not doc.get("eligibleForCancellation"):
+            why = ", ".join(str(r) for r in doc.get("failureReason") or []) or "no reason given"
+            return {"ok": False, "error": f"eBay says order {order_id} cannot be cancelled: {why}"}
+        body = {"legacyOrderId": legacy, "cancelReason": mapper.CANCEL_REASONS.get(reason or "other",
+                                                                                  "OUT_OF_STOCK_OR_CANNOT_FULFILL")}
+        resp = self.api.create_cancellation(body)
+        if resp.status_code in (200, 201):
+            cancel_id = (_json_or_none(resp) or {}).get("cancelId")
+            log.info("ebay %s: order %s cancelled (cancellation %s)", self.name, order_id, cancel_id)
+            return {"ok": True, "ref": cancel_id}
+        if resp.status_code == 429 or resp.status_code >= 500:
+            return {"ok": False, "error": f"HTTP {resp.status_code}: eBay may or may not have cancelled it; check the "
+                                          "order in Seller Hub before asking again"}
+        return {"ok": False, "status": resp.status_code, "error": _error_text(resp)}
+
+    def _stored_order_raw(self, order_id: str) -> dict:
+        raw = (self.app.store.get_order(f"{self.name}:{order_id}") or {}).get("raw")
+        try:
+            raw = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raw = None
+        return raw if isinstance(raw, dict) else {}
 
     def confirm_shipment(self, order_id: str, package: dict) -> dict:
         """Send one package's tracking to eBay once; returns the outcome as data.
@@ -466,3 +501,8 @@ def _json_or_none(resp):
 
 
 factory = EbayChannel
+
+
+def _error_text(resp) -> str:
+    errors = mapper.errors_of(_json_or_none(resp))
+    return "; ".join(f"{e.get('errorId')}: {e.get('message')}" for e in errors) or f"HTTP {resp.status_code}"

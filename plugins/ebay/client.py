@@ -5,6 +5,10 @@
 - Finances (**only** on ``https://apiz.ebay.com/sell/finances/v1``): ``getPayouts``,
   ``getPayout``, ``getTransactions``; 204 means "nothing matches" and has no body. For EU/UK
   sellers every Finances call is signed (``signature.py``).
+- Post-Order (``https://api.ebay.com/post-order/v2``, ``Authorization: IAF <user token>``):
+  ``checkCancellationEligibility`` and ``createCancellation`` (a seller's cancellation of a whole
+  order; eBay refunds the buyer). EU/UK sellers also sign ``issueRefund`` and ``createCancellation``
+  (the calls that move money), body covered by ``Content-Digest``.
 
 Every call carries ``Authorization: Bearer <user token>`` (``oauth.py``); a 401 drops the cached
 token and is retried once. All calls go through the SDK's ``HttpClient``: a token bucket per
@@ -36,13 +40,19 @@ log = logging.getLogger("marketd.ebay.client")
 FULFILLMENT = "/sell/fulfillment/v1"
 FINANCES = "/sell/finances/v1"
 INVENTORY = "/sell/inventory/v1"
+POST_ORDER = "/post-order/v2"
+# Calls EU/UK-domiciled sellers must sign besides Finances (research api-contracts §2.1: "Finances
+# API, Fulfillment issueRefund and some Post-Order calls"; which Post-Order calls is unverified:
+# the one that moves money here, createCancellation, is signed).
+SIGNED_OPS = frozenset({"issueRefund", "createCancellation"})
 POLITE = (5.0, 10)
 DEFAULT_LIMITS: dict[str, tuple[float, float]] = {op: POLITE for op in (
     "getOrders", "getOrder", "createShippingFulfillment", "getShippingFulfillments", "getPayouts", "getPayout",
     "getTransactions", "createOrReplaceInventoryItem", "getInventoryItems", "getOffers", "createOffer",
     "updateOffer", "publishOffer", "bulkUpdatePriceQuantity", "bulkCreateOrReplaceInventoryItem", "bulkCreateOffer",
     "bulkPublishOffer", "createOrReplaceInventoryItemGroup", "publishOfferByInventoryItemGroup",
-    "getDefaultCategoryTreeId", "getCategorySuggestions", "getItemAspectsForCategory")}
+    "getDefaultCategoryTreeId", "getCategorySuggestions", "getItemAspectsForCategory",
+    "checkCancellationEligibility", "createCancellation")}
 ORDERS_PAGE = 200        # getOrders' maximum (31100 beyond)
 FINANCES_PAGE = 200      # valid under both the research (max 200) and spec 1.9.0 (max 1000)
 QUOTA_ERROR = 2001
@@ -111,7 +121,7 @@ class EbayClient:
         return f"{base}{path}" + (f"?{q}" if q else "")
 
     def call(self, method: str, url: str, operation: str, *, json_body=None, retry: RetryPolicy | None = None,
-             max_wait: float | None = -1, headers: dict | None = None) -> httpx.Response:
+             max_wait: float | None = -1, headers: dict | None = None, scheme: str = "Bearer") -> httpx.Response:
         """One call with the access token (and the signature on Finances when configured); a 401
         drops the token and is retried once."""
         if max_wait == -1:
@@ -120,12 +130,12 @@ class EbayClient:
         extra = dict(headers or {})
         for attempt in (1, 2):
             token = self.tokens.access_token()
-            headers = {**extra, "Authorization": f"Bearer {token}"}
+            headers = {**extra, "Authorization": f"{scheme} {token}"}
             if self.marketplace:
                 headers["X-EBAY-C-MARKETPLACE-ID"] = self.marketplace
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            if self.signer is not None and FINANCES in url:
+            if self.signer is not None and (FINANCES in url or operation in SIGNED_OPS):
                 headers.update(self.signer.headers(method, url, body))
             resp = self.http.request(method, url, operation=operation, headers=headers, content=body, retry=retry,
                                      max_wait=max_wait)
@@ -191,6 +201,18 @@ class EbayClient:
         5xx/timeout retry here; the caller's ledger decides after reading the order back."""
         return self.call("POST", self.url(self.endpoint, f"{FULFILLMENT}/order/{order_id}/issue_refund"),
                          "issueRefund", json_body=body, retry=SEND_ONCE, max_wait=None)
+
+    # -- Post-Order cancellation ---------------------------------------------------------------
+    def check_cancellation(self, legacy_order_id: str) -> httpx.Response:
+        return self.call("POST", self.url(self.endpoint, f"{POST_ORDER}/cancellation/check_eligibility"),
+                         "checkCancellationEligibility", json_body={"legacyOrderId": legacy_order_id}, scheme="IAF",
+                         max_wait=None)
+
+    def create_cancellation(self, body: dict) -> httpx.Response:
+        """POST /post-order/v2/cancellation once: a second one for the same order is refused by
+        eBay, and a lost answer is read back from the order, not sent again."""
+        return self.call("POST", self.url(self.endpoint, f"{POST_ORDER}/cancellation"), "createCancellation",
+                         json_body=body, scheme="IAF", retry=SEND_ONCE, max_wait=None)
 
     def get_fulfillments(self, order_id: str) -> list[dict] | None:
         """The order's fulfilments; None when eBay does not know the order."""

@@ -81,6 +81,8 @@ ROUTES = [
     ("GET", FUL + r"/order/(?P<orderId>[^/]+)/shipping_fulfillment", "getShippingFulfillments"),
     ("GET", FUL + r"/order/(?P<orderId>[^/]+)/shipping_fulfillment/(?P<fulfillmentId>[^/]+)", "getShippingFulfillment"),
     ("POST", FUL + r"/order/(?P<orderId>[^/]+)/issue_refund", "issueRefund"),
+    ("POST", r"/post-order/v2/cancellation/check_eligibility", "checkCancellationEligibility"),
+    ("POST", r"/post-order/v2/cancellation", "createCancellation"),
     ("GET", FIN + r"/payout", "getPayouts"),
     ("GET", FIN + r"/payout/(?P<payout_Id>[^/]+)", "getPayout"),
     ("GET", FIN + r"/transaction", "getTransactions"),
@@ -94,7 +96,13 @@ FULFILLMENT_OPS = {"getOrders", "getOrder", "createShippingFulfillment", "getShi
 REFUND_REASONS = {"BUYER_CANCEL", "BUYER_RETURN", "ITEM_NOT_RECEIVED", "SELLER_WRONG_ITEM", "SELLER_OUT_OF_STOCK",
                   "SELLER_FOUND_CHEAPER_PRICE", "OTHER"}
 FINANCES_OPS = {"getPayouts", "getPayout", "getTransactions"}
+# Post-Order API (no OpenAPI file from eBay; shapes from third-party clients, unverified): IAF auth,
+# whole-order seller cancellations with one of three reasons.
+POST_ORDER_OPS = {"checkCancellationEligibility", "createCancellation"}
+SELLER_CANCEL_REASONS = {"BUYER_ASKED_CANCEL", "OUT_OF_STOCK_OR_CANNOT_FULFILL", "ADDRESS_ISSUES"}
+SIGNED_BODY_OPS = {"issueRefund", "createCancellation"}   # signed by EU/UK sellers, with Content-Digest
 RESOURCE = {**{op: "order" for op in FULFILLMENT_OPS}, **{op: "finances" for op in FINANCES_OPS},
+            **{op: "postorder" for op in POST_ORDER_OPS},
             **{op: "compliance" for op in COMPLIANCE_OPS},
             **{op: "inventory" for op in INVENTORY_OPS}, **{op: "taxonomy" for op in TAXONOMY_OPS}}
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -130,6 +138,7 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Taxo
         self.fulfillments: dict[str, list[dict]] = {}
         self.created_fulfillments: list[dict] = []  # every fulfilment ever created (what tests count)
         self.refunds: list[dict] = []  # every issueRefund applied
+        self.cancellations: list[dict] = []  # every createCancellation applied
         self._succeed_then: list[list] = []
         self.on_orders_page = None  # callable(offset) run after each getOrders answer (tests change orders there)
         self._violations: list[dict] = []
@@ -250,7 +259,8 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Taxo
             req.unchecked = True  # no such resource on this host: not an answer of the operation
             return self.not_found(req)  # Finances lives only on apiz.ebay.com
         auth = req.headers.get("authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else None
+        scheme = "IAF " if op in POST_ORDER_OPS else "Bearer "   # Post-Order takes the OAuth token as IAF
+        token = auth[len(scheme):] if auth.startswith(scheme) else None
         entry = self.tokens.get(token or "")
         if entry is None or self.clock.now() >= entry[0]:
             return Reply(401, TOKEN_BODY)
@@ -267,8 +277,8 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Taxo
             return Reply(429, QUOTA_BODY)
         self.quota_used = {k: v for k, v in self.quota_used.items() if k[0] == key[0]}
         self.quota_used[key] = self.quota_used.get(key, 0) + 1
-        if op in FINANCES_OPS and self.require_signatures:
-            problem = self._signature_problem(req)
+        if (op in FINANCES_OPS or op in SIGNED_BODY_OPS) and self.require_signatures:
+            problem = self._signature_problem(req, body_op=op in SIGNED_BODY_OPS)
             if problem:
                 return Reply(400, error(215120, "Signature validation failed", domain="ACCESS", long=problem))
         body = None
@@ -294,8 +304,8 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Taxo
     def _host(self, req: Request) -> str:
         return (req.headers.get("host") or "").split(":")[0].lower()
 
-    def _signature_problem(self, req: Request) -> str | None:
-        from .signature import GET_COMPONENTS, verify
+    def _signature_problem(self, req: Request, body_op: bool = False) -> str | None:
+        from .signature import BODY_COMPONENTS, GET_COMPONENTS, content_digest, verify
 
         jwe = req.headers.get("x-ebay-signature-key")
         if not jwe:
@@ -305,7 +315,10 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Taxo
             return "x-ebay-signature-key is not a key registered for this application"
         qs = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs)
         url = req.base + req.path  # @path and @authority: the query is not covered
-        problems = verify(key, req.method, url + (f"?{qs}" if qs else ""), req.headers, GET_COMPONENTS)
+        required = BODY_COMPONENTS if body_op and req.body else GET_COMPONENTS
+        if required is BODY_COMPONENTS and req.headers.get("content-digest") != content_digest(req.body):
+            return "Content-Digest is missing or does not match the body"
+        problems = verify(key, req.method, url + (f"?{qs}" if qs else ""), req.headers, required)
         return "; ".join(problems) or None
 
     def finish(self, req: Request, reply: Reply) -> Reply:
@@ -509,6 +522,56 @@ class EbayFake(FinancesApi, TransactionReport, InventoryApi, ComplianceApi, Taxo
         self.refunds.append({"orderId": orderId, "refundId": rid, "body": body})
         order["lastModifiedDate"] = iso(self.clock.now())
         return Reply(200, {"refundId": rid, "refundStatus": "PENDING"})
+
+    # -- Post-Order cancellation ---------------------------------------------------------------
+    def _by_legacy(self, legacy) -> dict | None:
+        return next((o for o in self.orders.values() if str(o.get("legacyOrderId") or o["orderId"]) == str(legacy)),
+                    None)
+
+    def _cancel_blockers(self, order: dict) -> list[str]:
+        if (order.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
+            return ["ORDER_ALREADY_CANCELLED"]
+        if order.get("orderFulfillmentStatus") != "NOT_STARTED":
+            return ["ORDER_ALREADY_SHIPPED"]
+        return []
+
+    def _op_checkCancellationEligibility(self, req: Request, body) -> Reply:
+        if not isinstance(body, dict) or not isinstance(body.get("legacyOrderId"), str):
+            return Reply(400, error(1701, "legacyOrderId is required", domain="API_POSTORDER"))
+        order = self._by_legacy(body["legacyOrderId"])
+        if order is None:
+            return Reply(400, error(1702, "The order was not found", domain="API_POSTORDER"))
+        blockers = self._cancel_blockers(order)
+        return Reply(200, {"legacyOrderId": body["legacyOrderId"], "eligibleForCancellation": not blockers,
+                           "failureReason": blockers})
+
+    def _op_createCancellation(self, req: Request, body) -> Reply:
+        """A seller's cancellation of a whole unshipped order: the order shows ``cancelStatus``
+        CANCELED and eBay refunds the buyer in full. Only the seller's three reasons; a second
+        cancellation of the same order is refused."""
+        if not isinstance(body, dict) or not isinstance(body.get("legacyOrderId"), str):
+            return Reply(400, error(1701, "legacyOrderId is required", domain="API_POSTORDER"))
+        unknown = sorted(set(body) - {"legacyOrderId", "cancelReason", "buyerPaid", "buyerPaidDate", "relistLineItem"})
+        if unknown:
+            return Reply(400, error(1703, f"Unknown fields: {', '.join(unknown)}", domain="API_POSTORDER"))
+        if body.get("cancelReason") not in SELLER_CANCEL_REASONS:
+            return Reply(400, error(1704, "The cancel reason is not valid for a seller", domain="API_POSTORDER"))
+        order = self._by_legacy(body["legacyOrderId"])
+        if order is None:
+            return Reply(400, error(1702, "The order was not found", domain="API_POSTORDER"))
+        blockers = self._cancel_blockers(order)
+        if blockers:
+            return Reply(400, error(1705, f"The order cannot be cancelled: {', '.join(blockers)}",
+                                    domain="API_POSTORDER"))
+        cid = str(self.rng.randint(5 * 10 ** 9, 6 * 10 ** 9))
+        now = iso(self.clock.now())
+        order["cancelStatus"] = {"cancelState": "CANCELED", "cancelRequests": [{
+            "cancelRequestId": cid, "cancelInitiator": "SELLER", "cancelReason": body["cancelReason"],
+            "cancelRequestState": "COMPLETED", "cancelRequestedDate": now, "cancelCompletedDate": now}]}
+        order["orderPaymentStatus"] = "FULLY_REFUNDED"
+        order["lastModifiedDate"] = now
+        self.cancellations.append({"orderId": order["orderId"], "cancelId": cid, "body": body})
+        return Reply(201, {"cancelId": cid})
 
     def _op_getShippingFulfillments(self, req: Request, orderId: str) -> Reply:
         if orderId not in self.orders:

@@ -298,5 +298,10 @@ def error_text(errors: list[dict]) -> str:
 
 # The actions plugin's reasons -> eBay's ReasonForRefundEnum (eBay's type page; the OpenAPI file
 # names the type only). A price error is the seller's own finding of a cheaper price.
+# A seller's cancellation takes one of three reasons (Post-Order CancelReasonEnum, seller side);
+# a price error or "other" is the seller's "cannot fulfil".
+CANCEL_REASONS = {"out_of_stock": "OUT_OF_STOCK_OR_CANNOT_FULFILL", "buyer_request": "BUYER_ASKED_CANCEL",
+                  "address_issue": "ADDRESS_ISSUES", "price_error": "OUT_OF_STOCK_OR_CANNOT_FULFILL",
+                  "other": "OUT_OF_STOCK_OR_CANNOT_FULFILL"}
 REFUND_REASONS = {"buyer_request": "BUYER_CANCEL", "out_of_stock": "SELLER_OUT_OF_STOCK",
                   "address_issue": "ITEM_NOT_RECEIVED", "price_error": "SELLER_FOUND_CHEAPER_PRICE", "other": "OTHER"}

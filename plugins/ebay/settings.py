@@ -39,7 +39,7 @@ class EbayChannelSettings(ChannelSettings):
     orders_sync: bool = False
     settlements_fetch: bool = False
     compliance_fetch: bool = False      # listing violations (Compliance API, scope sell.inventory) for account health
-    digital_signature: bool = False                      # EU/UK-domiciled sellers: Finances calls are signed
+    digital_signature: bool = False                      # EU/UK-domiciled sellers: Finances, refund, cancel signed
     seller_username: str | None = None                   # recognises a Transaction report's `Seller,<name>` line
     sandbox: bool = False                                # eBay's sandbox hosts instead of production
     endpoint: str | None = None                          # Fulfillment + OAuth host; default https://api.ebay.com

@@ -3,7 +3,8 @@
 The ``order_imported`` event notes an order; the ``invoices`` job issues the documents due:
 numbered gap-free per series and year in the same transaction as the document row, rendered to
 ``outbox/invoices/<channel>/<year>/<doc_no>.pdf`` (0600: buyer data). Refunded orders get a
-credit note referencing the invoice. ``marketd invoices`` lists, checks and issues by hand.
+credit note referencing the invoice, and so does a refund a payout file reports
+(``payout_refunds.py``). ``marketd invoices`` lists, checks and issues by hand.
 """
 from __future__ import annotations
 
@@ -67,6 +68,14 @@ def buyer_data_hold(app, order):
                   "state = 'numbered'", [order["key"], order["key"]]).fetchone():
         return "its invoice is not issued yet"
     return None
+
+
+@hookimpl
+def file_processed(app, record):
+    """A committed payout file may hold refunds: the job scans for credit notes due."""
+    from .payout_refunds import note_payouts
+
+    note_payouts(app, record)
 
 
 @hookimpl

@@ -95,7 +95,10 @@ def build(snap: dict) -> bytes:
     party(agreement, "ram:BuyerTradeParty", buyer.get("name", ""), _address(buyer.get("address", []),
                                                                             buyer.get("country")), buyer.get("vat_id", ""))
     el(el(agreement, "ram:BuyerOrderReferencedDocument"), "ram:IssuerAssignedID", snap["order"]["order_id"])
-    el(tx, "ram:ApplicableHeaderTradeDelivery")
+    # BG-13 deliver-to: the marketplace ships to the address the buyer block is made from; an
+    # empty delivery element is a schematron warning (PEPPOL-EN16931-R008)
+    party(el(tx, "ram:ApplicableHeaderTradeDelivery"), "ram:ShipToTradeParty", buyer.get("name", ""),
+          _address(buyer.get("address", []), buyer.get("country")), "")
 
     settlement = el(tx, "ram:ApplicableHeaderTradeSettlement")
     el(settlement, "ram:InvoiceCurrencyCode", cur)

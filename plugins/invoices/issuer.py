@@ -111,6 +111,8 @@ FACTURX_COUNTRIES = ("DE", "FR")  # B2B e-invoices due (DE: receiving since 2025
 
 
 def einvoice(settings: InvoicesSettings, channel: str, to: dict) -> str | None:
+    if settings.fatturapa is not None and settings.seller.country.upper() == "IT" and to.get("vat_id"):
+        return "fatturapa"   # Italy: business invoices go through SdI (fatturapa.py)
     mode = settings.channels[channel].facturx or settings.facturx
     if mode == "always" or (mode == "b2b" and to.get("vat_id")
                             and settings.seller.country.upper() in FACTURX_COUNTRIES):
@@ -141,6 +143,13 @@ def _number(app, settings: InvoicesSettings, order: dict, kind: str, trigger_key
             build({**snap, "doc_no": "CHECK", "issue_date": today})
         except CiiError as exc:
             raise Blocked("einvoice_invalid", str(exc)[:500], "report this order's data; the XML builder missed it")
+    if snap["einvoice"] == "fatturapa":
+        from .fatturapa import FatturaPAError, build as build_fpa
+
+        try:
+            build_fpa({**snap, "doc_no": "CHECK", "issue_date": today}, settings.fatturapa.model_dump(), 1)
+        except FatturaPAError as exc:
+            raise Blocked("einvoice_invalid", f"FatturaPA: {exc}", "issue it by hand, or fix the order's data")
     # A credit note's series is the invoice series with the credit prefix: its own counter.
     series_key = series if kind == "invoice" else f"{series}:credit"
     row, _new = issue(app.store, series=series_key, year=int(today[:4]), prefix=prefix.replace("{series}", series),
@@ -165,6 +174,8 @@ def issue_invoice(app, settings: InvoicesSettings, order: dict, font: str | None
             if skip:
                 raise skip
             chan = settings.channels[order["channel"]]
+            if chan.vcs:
+                order = _with_vcs_rates(app, order)
             body = summarise(order_lines(order, chan.vat_rate or settings.vat_rate))
             found = _number(app, settings, order, "invoice", INVOICE_TRIGGER, body, None)
         except Blocked as b:
@@ -177,13 +188,30 @@ def issue_invoice(app, settings: InvoicesSettings, order: dict, font: str | None
     return found
 
 
+def _with_vcs_rates(app, order: dict) -> dict:
+    """The order with Amazon's VAT rate on each item (VCS: Amazon's calculation is the one to use)."""
+    from .vcs import vcs_rates
+
+    rates = vcs_rates(app.store.db, order["key"])
+    if rates is None:
+        raise Blocked("waiting_for_vcs", "Amazon's VAT invoice data report does not list this order yet",
+                      "it is read twice a day; the invoice is issued once the order is in it")
+    items = order.get("items")
+    items = json.loads(items) if isinstance(items, str) else (items or [])
+    missing = [str(i.get("sku")) for i in items if isinstance(i, dict) and i.get("sku") not in rates]
+    if missing:
+        raise Blocked("vcs_sku_missing", f"Amazon's VAT report has no rate for SKU {', '.join(missing[:5])}",
+                      "wait for the next report, or issue it by hand with the rate")
+    return {**order, "items": [{**i, "vat_rate": rates[i["sku"]]} for i in items]}
+
+
 def credited(db, invoice_id: int) -> Decimal:
     return sum((Decimal(g) for (g,) in db.execute("select total_gross from documents where refers_to = ? and "
                                                   "kind = 'credit_note'", [invoice_id])), Decimal(0))
 
 
 def issue_credit(app, settings: InvoicesSettings, order: dict, font: str | None, *, trigger_key: str,
-                 amount: Decimal | None = None, explicit: bool = True) -> dict | None:
+                 amount: Decimal | None = None, explicit: bool = True, reason: str | None = None) -> dict | None:
     """A credit note against the order's invoice for ``amount`` (None: all that is left),
     once per ``trigger_key`` (the refund's id). The job calls it with ``explicit=False``: an
     order flagged manual is then skipped."""
@@ -200,6 +228,8 @@ def issue_credit(app, settings: InvoicesSettings, order: dict, font: str | None,
                               "no credit note)")
             inv = json.loads(invoice["snapshot"])
             body = summarise(refund_lines(inv, amount, credited(db, invoice["id"])))
+            if reason:
+                body["reason"] = reason
             found = _number(app, settings, order, "credit_note", trigger_key, body, invoice)
         except Blocked as b:
             _block(app, order["key"], "credit_note", b)

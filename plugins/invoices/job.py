@@ -4,7 +4,8 @@ Order of work: documents still ``numbered`` are rendered first (a kill -9 came b
 commit and their file), then the orders the ``order_imported`` event noted in ``invoice_work``,
 then a scan of the orders table for anything due without a document (the event is a hint; the
 scan is the truth, so an order whose event was lost is still invoiced), then credit notes for
-refunded orders. Each order is its own transaction; ``batch`` bounds one run.
+refunded orders, then credit notes for refunds the payouts report (``payout_refunds.py``). Each
+order is its own transaction; ``batch`` bounds one run.
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def issue_job(app, since=None) -> dict:
     font = find_font(settings.font)
     done = {"rendered": publish_pending(app, font), "invoices": 0, "credit_notes": 0}
     db = app.store.db
+    from .vcs import refresh, vcs_channels
+
+    if vcs_channels(settings):
+        done["vcs"] = refresh(app, settings)   # before issuing: Amazon's VAT rates for VCS accounts
     recheck = (app.clock.now() - timedelta(hours=1)).isoformat()
     for key in _due_keys(db, settings, settings.batch, recheck):
         order = app.store.get_order(key)
@@ -69,6 +74,10 @@ def issue_job(app, since=None) -> dict:
         order = app.store.get_order(key)
         if issue_credit(app, settings, order, font, trigger_key=REFUND_STATUS_TRIGGER, explicit=False):
             done["credit_notes"] += 1
+    from .issuer import _today
+    from .payout_refunds import credit_payout_refunds
+
+    done["credit_notes"] += credit_payout_refunds(app, settings, font, _today(app, settings))
     from .provider import export_due
     from .upload import enqueue, settle_interrupted, upload_due, write_pending_lists
 

@@ -61,6 +61,8 @@ def publish(app, row: dict, font: str | None) -> Path:
     from marketd.sdk import crashpoint
 
     snap = json.loads(row["snapshot"])
+    if snap.get("einvoice") == "fatturapa":
+        write_fatturapa(app, row, snap)   # before the PDF: a re-render after a crash writes the same bytes again
     data = render_for(snap, font, Path(app.state_dir) / "fonts")
     final = doc_path(app.outbox_dir, row)
     write_private(final, data)
@@ -71,6 +73,26 @@ def publish(app, row: dict, font: str | None) -> Path:
                    "where id = ? and state = 'numbered'", [str(final), digest, app.clock.now().isoformat(), row["id"]])
     log.info("%s %s published (%s)", row["kind"].replace("_", " "), row["doc_no"], row["order_key"])
     return final
+
+
+def fatturapa_path(app, row: dict) -> Path:
+    from .fatturapa import file_name
+    from .settings import invoice_settings
+
+    cfg = invoice_settings(app).fatturapa
+    if cfg is None:
+        raise RuntimeError(f"{row['doc_no']} is a FatturaPA document but [jobs.invoices.fatturapa] is gone")
+    return Path(app.outbox_dir) / "fatturapa" / cfg.intermediary / file_name(cfg.model_dump(), row["id"])
+
+
+def write_fatturapa(app, row: dict, snap: dict) -> Path:
+    """The XML into the intermediary's folder (0600: buyer data), atomically."""
+    from .fatturapa import build
+    from .settings import invoice_settings
+
+    path = fatturapa_path(app, row)
+    write_private(path, build(snap, invoice_settings(app).fatturapa.model_dump(), row["id"]))
+    return path
 
 
 def publish_pending(app, font: str | None, limit: int | None = None) -> int:

@@ -92,6 +92,8 @@ def render(snap: dict, font: str | None) -> bytes:
         meta.append(f"Order date: {snap['order']['purchased_at'][:10]}")
     if snap.get("refers_to"):
         meta.append(f"Refers to invoice {snap['refers_to']['doc_no']} of {snap['refers_to']['issue_date']}")
+    if snap.get("reason"):
+        meta.append(f"Reason: {snap['reason']}")
     ids = [f"VAT id: {seller['vat_id']}" if seller.get("vat_id") else "",
            f"Tax number: {seller['tax_number']}" if seller.get("tax_number") else ""]
     text("\n".join(meta + [i for i in ids if i]))

@@ -16,6 +16,10 @@
   ``api`` rows go ``waiting → claimed → done`` (``failed``, ``uncertain`` when a crash came
   between the claim and the recorded answer), ``manual`` rows wait in ``pending`` on the list a
   person works through until ``marketd invoices mark-uploaded``.
+- ``vcs_reports`` / ``vcs_orders``: Amazon VCS accounts' VAT invoice data report in flight, and
+  what it said per order (``vcs.py``).
+- ``payout_refund_scan``: one row, when the payouts were last scanned for refunds to credit
+  (``payout_refunds.py``).
 """
 from __future__ import annotations
 
@@ -55,4 +59,20 @@ def _v3(db) -> None:
                "exported_at TEXT NOT NULL) WITHOUT ROWID")
 
 
-MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3)]
+def _v4(db) -> None:
+    """When the payouts were last scanned for refunds: ``hints`` counts committed settlements
+    files, ``scanned`` is the count the last scan started from, ``full_at`` its time."""
+    db.execute("CREATE TABLE payout_refund_scan (id INTEGER PRIMARY KEY CHECK (id = 1), hints INTEGER NOT NULL, "
+               "scanned INTEGER NOT NULL, full_at TEXT)")
+
+
+def _v5(db) -> None:
+    """Amazon VCS accounts: the VAT invoice data report in flight per account, and what it said
+    per order (ids, status, Amazon's VAT per SKU; no recipient data)."""
+    db.execute("CREATE TABLE vcs_reports (channel TEXT PRIMARY KEY, report_id TEXT, requested_at TEXT, done_at TEXT, "
+               "note TEXT) WITHOUT ROWID")
+    db.execute("CREATE TABLE vcs_orders (order_key TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, "
+               "seen_at TEXT NOT NULL, PRIMARY KEY (order_key, kind)) WITHOUT ROWID")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5)]

@@ -36,6 +36,16 @@ class Seller(Settings):
     footer: list[str] = Field(default_factory=list)    # legal lines (register, capital, bank)
 
 
+class FatturaPASettings(Settings):
+    """``[jobs.invoices.fatturapa]``: the seller's SdI intermediary (docs/plugins/invoices.md)."""
+    intermediary: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")   # folder outbox/fatturapa/<intermediary>/
+    transmitter_id: str = Field(pattern=r"^[A-Za-z0-9]{1,28}$")    # IdTrasmittente/IdCodice (the intermediary's)
+    transmitter_country: str = Field("IT", pattern=r"^[A-Z]{2}$")
+    regime_fiscale: str = Field("RF01", pattern=r"^RF(0[1-9]|1[0-9])$")
+    recipient_code: str = Field("0000000", pattern=r"^[A-Z0-9]{6,7}$")   # CodiceDestinatario for Italian buyers
+    province: str = Field("", pattern=r"^([A-Z]{2})?$")               # the seller's Provincia (sigla)
+
+
 class ChannelInvoicing(Settings):
     trigger: Literal["shipped", "paid"] | None = None   # None: the table's trigger
     issuer: Literal["seller", "marketplace", "provider"] = "seller"  # who invoices this account's orders
@@ -49,6 +59,9 @@ class ChannelInvoicing(Settings):
     # issuer = "provider": the provider's name; orders go to outbox/invoicing/<provider>/ and its
     # PDFs come back through inbox/provider-invoices/
     provider: str = Field("provider", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    # Amazon VCS with self-invoicing: VAT rates from Amazon's VAT invoice data report, upload
+    # results read there (vcs.py); the channel must offer invoice_status
+    vcs: bool = False
 
     _check_rate = field_validator("vat_rate")(_rate)
 
@@ -63,10 +76,14 @@ class InvoicesSettings(JobSettings):
     width: int = Field(6, ge=1, le=12)
     timezone: TimeZoneName = "Europe/Berlin"                    # the issue date's day and year are the seller's
     batch: int = Field(500, ge=1)
+    # refunds reported in payouts get credit notes for invoices issued within this many days
+    refund_window_days: int = Field(400, ge=1)
     # Factur-X (PDF/A-3 with the EN 16931 XML): "b2b" for buyers with a VAT id when the seller is
     # established in DE or FR (where B2B e-invoices are due), "always", or "never"
     facturx: Literal["never", "b2b", "always"] = "b2b"
     font: str | None = None                            # a TTF with the buyers' scripts; default DejaVu Sans
+    # FatturaPA for an Italian seller's business buyers, written for the SdI intermediary
+    fatturapa: FatturaPASettings | None = None
 
     _check_rate = field_validator("vat_rate")(_rate)
 

@@ -16,4 +16,9 @@ def status_lines(app) -> dict | None:
     lines = [", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) or "no documents yet"]
     if blocked:
         lines.append(f"{blocked} order(s) without a document: `marketd invoices blocked`")
+    if "vcs_reports" in db.table_names():
+        for channel, pending, done_at, note in db.execute(
+                "select channel, report_id, done_at, note from vcs_reports order by channel"):
+            state = "report requested, waiting for Amazon" if pending else f"last read {done_at}: {note}"
+            lines.append(f"VCS {channel}: {state}")
     return {"Invoices": lines}

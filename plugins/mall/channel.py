@@ -42,7 +42,8 @@ STORE_BATCH = 50   # orders written per transaction during a sync
 class MallChannel(Channel):
     type = "mall"
     capabilities = Capabilities(fetch_orders=True, confirm_shipment=True, fetch_settlements=True,
-                                parse_settlements=True, accept_order=True, update_listings=True, fetch_listings=True)
+                                parse_settlements=True, accept_order=True, update_listings=True, fetch_listings=True,
+                                cancel_order=True)
     listing_kinds = ("content", "offer")   # products (with variants), prices and stock (listings_channel.py)
     settings_model = MallChannelSettings
     settings: MallChannelSettings
@@ -244,6 +245,36 @@ class MallChannel(Channel):
         return {"ok": True, "order_id": str(order_id)}
 
     accept_order = confirm_order   # the channel-neutral name (ManoMano's accept is the same step)
+
+    CANCELLABLE = ("open", "shipping")   # MPAPI: the partner moves open|shipping → cancelled
+
+    def cancel_order(self, order_id: str, lines: list[dict] | None, reason: str | None) -> dict:
+        """Cancel a whole MALL order (``PUT /v1/orders/{id}`` with ``status: cancelled``).
+
+        MPAPI has no line cancellation and no reason field: lines are refused before any call
+        (change them in the MALL portal), the reason stays in marketd's action ledger. Only an
+        ``open`` or ``shipping`` order can be cancelled by the partner; one already cancelled
+        counts as done (nothing is sent again)."""
+        oid = str(order_id)
+        if lines:
+            return {"ok": False, "order_id": oid,
+                    "error": "MALL cancels whole orders only (MPAPI has no line cancellation): cancel without lines, "
+                             "or change the lines in the MALL portal"}
+        order, msgs = self.client.get_order(oid)
+        if order is None:
+            return {"ok": False, "order_id": oid, "error": "; ".join(m.text for m in msgs) or "MALL did not return it"}
+        status = str(order.get("status") or "")
+        if status == "cancelled":
+            return {"ok": True, "order_id": oid, "already": True, "status": status}
+        if status not in self.CANCELLABLE:
+            return {"ok": False, "order_id": oid,
+                    "error": f"MALL lets the partner cancel open or shipping orders only; this one is {status}"}
+        data, msgs = self.client.update_order(oid, {"status": "cancelled"})
+        if data is None:
+            error = "; ".join(m.text for m in msgs)
+            log.warning("mall %s: cancelling order %s refused: %s", self.name, oid, error)
+            return {"ok": False, "order_id": oid, "error": error}
+        return {"ok": True, "order_id": oid, "status": "cancelled"}
 
     def unconfirmed(self) -> list[str]:
         return [str(r.get("id")) for r in self.client.unconfirmed(self.settings.page_size)

@@ -33,4 +33,9 @@ def status_sections(app):
     if "purges" not in db.table_names():
         return None
     n, last = db.execute("select count(*), max(at) from purges").fetchone()
-    return {"Buyer data": [f"{n} order(s) purged" + (f", last at {last}" if last else "")]}
+    lines = [f"{n} order(s) purged" + (f", last at {last}" if last else "")]
+    if "purged_files" in db.table_names():
+        files = db.execute("select count(*) from purged_files").fetchone()[0]
+        if files:
+            lines.append(f"{files} archived input file(s) with buyer data removed")
+    return {"Buyer data": lines}

@@ -20,19 +20,23 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from marketd.sdk import JobSettings
+from marketd.sdk import PERSONAL_KEYS, JobSettings, expire_archives, scrub_personal
 
 log = logging.getLogger("marketd.privacy")
 
 FINAL = ("SHIPPED", "DELIVERED", "RETURNED", "REFUNDED", "CANCELLED", "LOST")
-PII_KEYS = {"buyer", "recipient", "shipto", "buyerinfo", "buyercustomizedinfo", "customizedurl", "giftmessage",
-            "buyeremail", "email", "phone", "phonenumber", "primaryphone", "buyername", "name_on_card",
-            "deliveryaddress", "billingaddress", "shippingaddress", "addresses", "address", "fullname"}
+PII_KEYS = PERSONAL_KEYS   # one list for every plugin (marketd.sdk.PERSONAL_KEYS)
+# inboxes whose archived files hold buyers' data: shipment files (addresses), ERP tracking files,
+# payout files (eBay's transaction report and payout JSON carry buyer names and user names)
+ARCHIVES = ("shipments", "tracking", "settlements")
 KEEP_FROM_ADDRESS = ("country", "countryCode", "country_code")
 
 
 class PrivacySettings(JobSettings):
     buyer_data_days: int = Field(30, ge=1)
+    # archived inputs of these inboxes (any state: done, duplicate, error) go after archive_days
+    archives: list[str] = Field(default_factory=lambda: list(ARCHIVES))
+    archive_days: int | None = Field(None, ge=1)   # None: buyer_data_days
 
 
 def _v1(db) -> None:
@@ -41,16 +45,15 @@ def _v1(db) -> None:
     db.execute("CREATE INDEX idx_purges_order ON purges (order_key)")
 
 
-MIGRATIONS = [(1, _v1)]
+def _v2(db) -> None:
+    """Archived files removed because they held buyer data (path relative to inbox/, no content)."""
+    db.execute("CREATE TABLE purged_files (id INTEGER PRIMARY KEY, at TEXT NOT NULL, item TEXT NOT NULL, "
+               "rule TEXT NOT NULL)")
 
 
-def scrub(value):
-    """``value`` without the keys that carry a person, at any depth."""
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items() if str(k).replace("_", "").lower() not in PII_KEYS}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
+MIGRATIONS = [(1, _v1), (2, _v2)]
+
+scrub = scrub_personal
 
 
 def _loads(text):
@@ -100,6 +103,18 @@ def purge_order(app, order: dict, rule: str) -> list[str]:
     return fields
 
 
+def _expire_files(app, settings: PrivacySettings) -> int:
+    """Archived inputs that hold buyer data, past ``archive_days``: deleted, each recorded."""
+    days = settings.archive_days or settings.buyer_data_days
+    removed = expire_archives(app, settings.archives, days)
+    if removed:
+        now = app.clock.now().isoformat()
+        with app.store.transaction() as db:
+            db.conn.executemany("insert into purged_files (at, item, rule) values (?, ?, ?)",
+                           [(now, item, f"archive_days={days}") for item in removed])
+    return len(removed)
+
+
 def purge_job(app, since=None) -> dict:
     cfg = (app.config.get("jobs") or {}).get("privacy-purge")
     settings = cfg if isinstance(cfg, PrivacySettings) else PrivacySettings.model_validate(dict(cfg or {}))
@@ -123,6 +138,7 @@ def purge_job(app, since=None) -> dict:
         purge_order(app, order, rule)
         app.emit("buyer_data_purged", order=app.store.get_order(order["key"]))
         out["purged"] += 1
+    out["files"] = _expire_files(app, settings)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     if out["purged"]:
         log.info("privacy: buyer data of %d order(s) purged (%s)", out["purged"], rule)

