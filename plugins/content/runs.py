@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from . import completeness, report
 from . import issues as I
 from .completeness import Cell, Result, payload_json
+from .push_issues import PREFIX as PUSH_PREFIX, push_issues
 from .records import Product
 
 # Issues only the file's reader can find (the stored products no longer show them): a re-check
@@ -120,11 +121,12 @@ def execute(app, db, settings, registry, inp: RunInput, write, *, images=None, p
                                         offers=offers_for(inp.products, catalog), skus=inp.skus,
                                         payload_sink=payloads.add)
     payloads.flush()
-    issues = list(result.issues) + list(inp.file_issues)
+    issues = list(result.issues) + list(inp.file_issues) + push_issues(db, inp.products)
     cells = list(result.cells)
     base = latest_run(db, inp.brand, before=run_id)
     if inp.skus is not None and base is not None:  # a partial re-check: the rest as it was
-        issues += [i for i in run_issues(db, base["id"]) if i.sku not in inp.skus or i.rule in READER_RULES]
+        issues += [i for i in run_issues(db, base["id"]) if (i.sku not in inp.skus or i.rule in READER_RULES)
+                   and not i.rule.startswith(PUSH_PREFIX)]  # the platforms' answers are read afresh
         cells += [c for c in run_cells(db, base["id"]) if c.sku not in inp.skus]
         models = {**json.loads(base["model_versions"] or "{}"), **result.models}
     else:

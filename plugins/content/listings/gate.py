@@ -1,6 +1,7 @@
 """Which SKUs go to a platform now (design §A7 "Gate"):
 
-(a) no ERROR for that platform (nor for the file itself) in its brand's latest completeness run;
+(a) no ERROR for that platform (nor for the file itself) in its brand's latest completeness run
+    (the platforms' own push answers, ``push.*``, excepted: (c) decides when those are re-sent);
 (b) the brand is approved for the platform (``[inbox.content.listings] allow``; nothing by default);
 (c) what would be sent differs from what the platform last accepted, and nothing for the SKU is in
     flight. Content is the stored platform payload (``content_payloads``, its sha256); an offer is
@@ -26,7 +27,7 @@ def blocked_skus(db, platform: str) -> set[str]:
     marks = ",".join("?" * len(runs))
     return {r["sku"] for r in db.query(
         f"select distinct sku from content_issues where run_id in ({marks}) and severity = 'ERROR' "
-        "and (platform = ? or platform = '' or platform is null)", [*runs, platform])}
+        "and (platform = ? or platform = '' or platform is null) and rule not like 'push.%'", [*runs, platform])}
 
 
 def _pushes(db, platform: str, kind: str) -> dict[str, dict]:
