@@ -218,6 +218,7 @@ def check(products: dict[str, Product], settings, registry, *, images=None, part
                 payload_sink(p.sku, name, payload)
             else:
                 res.payloads[(p.sku, name)] = payload
+        p.forget()  # the per-locale views are rebuilt on the next read: 50,000 SKUs' views never all in memory
     if amazon_gpsr:
         res.issues.append(I.make("gpsr.postal_records", I.INFO, attribute="gpsr"))
     res.models = dict(sorted(registry.used.items()))

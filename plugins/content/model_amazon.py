@@ -56,6 +56,7 @@ class AmazonModel(Model):
         self.version = ((definition.get("productTypeVersion") or {}).get("version")) or ""
         ids = definition.get("marketplaceIds") or []
         self.marketplace_id = ids[0] if ids else ""
+        self._item_flags: dict[str, tuple[bool, bool]] = {}
 
     @classmethod
     def load(cls, key: str, folder: Path, meta_dir: Path | None = None) -> "AmazonModel":
@@ -101,13 +102,17 @@ class AmazonModel(Model):
         props = ptd.properties
         mid = ctx.settings.marketplace_id or self.marketplace_id
 
+        flags = self._item_flags
+
         def item(attr: str, fields: dict) -> dict:
-            spec = ptd.item_schema(attr)
-            names = set((spec.get("properties") or {}))
+            f = flags.get(attr)
+            if f is None:  # which of the two the attribute's item defines, worked out once per attribute
+                names = ptd.item_schema(attr).get("properties") or {}
+                f = flags[attr] = ("language_tag" in names, "marketplace_id" in names)
             out = dict(fields)
-            if "language_tag" in names:
+            if f[0]:
                 out["language_tag"] = locale
-            if "marketplace_id" in names and mid:
+            if f[1] and mid:
                 out["marketplace_id"] = mid
             return out
 
