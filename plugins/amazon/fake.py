@@ -30,6 +30,9 @@ Faithful to the official models (``shared/specs/amazon/``) and research api-cont
 - **Feeds and Listings Items** (``fake_listings.py``): feed documents uploaded to the fake S3,
   ``JSON_LISTINGS_FEED`` processed against the fake's own product type schemas into a processing
   report, ``getListingsItem``/``searchListingsItems``/``patchListingsItem`` on a listings store.
+- **The media host** (``/__media/<name>``, ``host_image``): Amazon re-hosts every listing image on
+  its own servers (m.media-amazon.com), so a listing's ``mainImage.link`` points there; the listing
+  audit fetches and compares that copy.
 - **Contract checks**, when a ``contract`` is plugged in: query parameters and bodies are
   validated against the models (problems → 400 ``InvalidInput`` and an entry in
   ``fake.violations``); every JSON answer is validated against the declared response definition
