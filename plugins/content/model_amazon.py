@@ -57,6 +57,8 @@ class AmazonModel(Model):
         ids = definition.get("marketplaceIds") or []
         self.marketplace_id = ids[0] if ids else ""
         self._item_flags: dict[str, tuple[bool, bool]] = {}
+        self._plan_for: dict | None = None
+        self._plan_list: list[tuple[str, str]] = []
 
     @classmethod
     def load(cls, key: str, folder: Path, meta_dir: Path | None = None) -> "AmazonModel":
@@ -97,6 +99,15 @@ class AmazonModel(Model):
         return out
 
     # -- the instance ----------------------------------------------------------------------------
+    def _plan(self, attribute_map: dict) -> list[tuple[str, str]]:
+        """Our field -> Amazon attribute, only for attributes this product type defines (the others
+        are never emitted), worked out once per mapping table rather than per cell."""
+        if self._plan_for is not attribute_map:
+            props = self.ptd.properties
+            self._plan_list = [(o, t) for o, t in {**DEFAULT_ATTRIBUTES, **attribute_map}.items() if t in props]
+            self._plan_for = attribute_map
+        return self._plan_list
+
     def instance(self, product, locale: str, ctx) -> dict:
         ptd = self.ptd
         props = ptd.properties
@@ -125,8 +136,7 @@ class AmazonModel(Model):
             inst[attr] = [item(attr, {"value": _coerce(spec, v)}) for v in values]
 
         inst: dict = {}
-        mapping = {**DEFAULT_ATTRIBUTES, **ctx.attribute_map}
-        for ours, theirs in mapping.items():
+        for ours, theirs in self._plan(ctx.attribute_map):
             v = product.get(ours, locale)
             if v:
                 put(theirs, [v])

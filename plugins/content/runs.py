@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from . import completeness, report
 from . import issues as I
-from .completeness import Cell, Result, payload_json
+from .completeness import DOC, Cell, Result, payload_json
 from .push_issues import PREFIX as PUSH_PREFIX, push_issues
 from .records import Product
 
@@ -180,12 +180,12 @@ def _store(db, run_id: int, inp: RunInput, issues: list, cells: list, result: Re
                        i.message_en, i.message_de, i.value_found, i.expected, int(i.missing)) for i in issues))
     conn.executemany("insert into content_cells values (?,?,?,?,?,?,?,?,?)",
                      ((run_id, c.sku, c.parent, c.platform, c.locale, c.model, c.required,
-                       json.dumps(c.missing), c.ratio) for c in cells))
+                       json.dumps(c.missing) if c.missing else "[]", c.ratio) for c in cells))
     checked = result.checked_skus
     rows = []
     for sku in sorted(checked):
         p = inp.products[sku]
-        doc = json.dumps(p.as_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        doc = DOC.encode(p.as_json())
         rows.append((sku, inp.brand, p.parent, p.common.get("category", ""), doc,
                      hashlib.sha256(doc.encode()).hexdigest(), run_id, now))
     conn.executemany("insert or replace into content_products values (?,?,?,?,?,?,?,?)", rows)
@@ -196,7 +196,7 @@ def _store(db, run_id: int, inp: RunInput, issues: list, cells: list, result: Re
         w.flush()
     grows = []
     for sku, rec in sorted(result.gpsr.items()):
-        text = json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        text = DOC.encode(rec)
         grows.append((sku, inp.brand, text, hashlib.sha256(text.encode()).hexdigest(), now))
     conn.executemany("insert or replace into content_gpsr values (?,?,?,?,?)", grows)
     conn.executemany("delete from content_images where sku = ?", ((s,) for s in sorted(checked)))
