@@ -182,23 +182,24 @@ def _store(db, run_id: int, inp: RunInput, issues: list, cells: list, result: Re
                      ((run_id, c.sku, c.parent, c.platform, c.locale, c.model, c.required,
                        json.dumps(c.missing) if c.missing else "[]", c.ratio) for c in cells))
     checked = result.checked_skus
-    rows = []
-    for sku in sorted(checked):
-        p = inp.products[sku]
-        doc = DOC.encode(p.as_json())
-        rows.append((sku, inp.brand, p.parent, p.common.get("category", ""), doc,
-                     hashlib.sha256(doc.encode()).hexdigest(), run_id, now))
-    conn.executemany("insert or replace into content_products values (?,?,?,?,?,?,?,?)", rows)
+
+    def product_rows():  # streamed: 50,000 records' JSON never all in memory at once
+        for sku in sorted(checked):
+            p = inp.products[sku]
+            doc = DOC.encode(p.as_json())
+            yield (sku, inp.brand, p.parent, p.common.get("category", ""), doc,
+                   hashlib.sha256(doc.encode()).hexdigest(), run_id, now)
+    conn.executemany("insert or replace into content_products values (?,?,?,?,?,?,?,?)", product_rows())
     if result.payloads:
         w = _PayloadWriter(conn, run_id, now)
         for (sku, plat), payload in sorted(result.payloads.items()):
             w.add(sku, plat, payload)
         w.flush()
-    grows = []
-    for sku, rec in sorted(result.gpsr.items()):
-        text = DOC.encode(rec)
-        grows.append((sku, inp.brand, text, hashlib.sha256(text.encode()).hexdigest(), now))
-    conn.executemany("insert or replace into content_gpsr values (?,?,?,?,?)", grows)
+    def gpsr_rows():
+        for sku, rec in sorted(result.gpsr.items()):
+            text = DOC.encode(rec)
+            yield (sku, inp.brand, text, hashlib.sha256(text.encode()).hexdigest(), now)
+    conn.executemany("insert or replace into content_gpsr values (?,?,?,?,?)", gpsr_rows())
     conn.executemany("delete from content_images where sku = ?", ((s,) for s in sorted(checked)))
     conn.executemany("insert into content_images values (?,?,?,?,?,?,?,?,?,?,?)",
                      ((r["sku"], r["position"], r["ref"], r["sha256"], r["width"], r["height"], r["format"], r["kind"],
