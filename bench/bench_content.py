@@ -149,11 +149,14 @@ def instance(root: Path) -> Path:
 
 
 def run_and_measure(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and output of one child; its CPU seconds (user + system, from
+    the same wait4) go to CPU[-1]: on a shared machine the CPU figure is the comparable one."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
+    CPU.append(usage.ru_utime + usage.ru_stime)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out[-3000:]}")
     return wall, usage.ru_maxrss / 1024, out
@@ -163,7 +166,7 @@ def completeness(a, data: Path) -> None:
     src = data / "content.csv"
     write_content(src, a.skus)
     size = src.stat().st_size / 1e6
-    figures, floors, rss, rss_floor = [], [], [], []
+    figures, floors, rss, rss_floor, cpus, cpu_floor = [], [], [], [], [], []
     for _ in range(a.runs):
         root = workdir("content")
         DIRS.append(root)
@@ -172,10 +175,12 @@ def completeness(a, data: Path) -> None:
                                            "--kind", "content", str(src)])
         assert "\ndone: content/" in "\n" + out, out[-2000:]
         figures.append(wall)
+        cpus.append(CPU[-1])
         rss.append(peak)
         w, p, _ = run_and_measure([sys.executable, "-c", "import sys, pandas; pandas.read_csv(sys.argv[1], sep=';', "
                                    "dtype=str, keep_default_na=False)", str(src)])
         floors.append(w)
+        cpu_floor.append(CPU[-1])
         rss_floor.append(p)
     import sqlite3
 
@@ -186,13 +191,16 @@ def completeness(a, data: Path) -> None:
           f"{size:.0f} MB, long layout), whole processes, median of {a.runs}:")
     print(f"  marketd process {f:.1f}s (runs {', '.join(f'{x:.1f}' for x in figures)}), peak RSS {median(rss):.0f} MB")
     print(f"  floor pandas.read_csv(dtype=str) {fl:.2f}s, peak RSS {median(rss_floor):.0f} MB")
+    print(f"  CPU (user+sys) marketd {median(cpus):.1f}s, floor {median(cpu_floor):.2f}s, CPU ratio "
+          f"{median(cpus) / median(cpu_floor):.1f}; load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
     print(f"  ratio {f / fl:.1f}; cells {counts['cells']:,}, errors {counts['errors']:,}, warnings {counts['warnings']:,}, "
           f"blocked SKUs {counts['blocked_skus']:,}")
     again = data / "content-again.csv"
     shutil.copy(src, again)
     wall, peak, out = run_and_measure([sys.executable, "-m", "marketd", "--config", str(cfg), "process", "--kind",
                                        "content", str(again)])
-    print(f"  the same file again on that instance (diff against the first run): {wall:.1f}s, peak RSS {peak:.0f} MB")
+    print(f"  the same file again on that instance (diff against the first run): {wall:.1f}s (CPU {CPU[-1]:.1f}s), "
+          f"peak RSS {peak:.0f} MB")
 
 
 def _images(n_distinct: int) -> list[bytes]:
@@ -251,6 +259,7 @@ def images(a) -> None:
 
 
 DIRS: list[Path] = []
+CPU: list[float] = []
 
 
 def main() -> None:

@@ -196,6 +196,19 @@ def data_models_changed(app, platform, marketplace, models, source):
 
 
 @hookspec
+def listing_changed(app, platform, account, marketplace, sku, reason, source):
+    """Event: a platform announced a change to one of the seller's listings (Amazon's
+    LISTINGS_ITEM_STATUS_CHANGE / LISTINGS_ITEM_ISSUES_CHANGE).
+
+    ``platform`` is the platform type (``"amazon"``), ``account`` the channel account it came
+    through (``""`` unknown), ``marketplace`` the marketplace id (``""`` unknown), ``sku`` the
+    seller SKU, ``reason`` the notification type, ``source`` a stable id of the announcement
+    (``"<NotificationType>:<NotificationId>"``: delivered twice, recorded once). Listeners record
+    the work; the audit runs in a job (the content plugin's ``listings-audit``).
+    """
+
+
+@hookspec
 def file_processed(app, record):
     """Event: an inbox file reached a final state (``done``, ``error`` or ``duplicate``)."""
 

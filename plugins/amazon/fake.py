@@ -30,6 +30,9 @@ Faithful to the official models (``shared/specs/amazon/``) and research api-cont
 - **Feeds and Listings Items** (``fake_listings.py``): feed documents uploaded to the fake S3,
   ``JSON_LISTINGS_FEED`` processed against the fake's own product type schemas into a processing
   report, ``getListingsItem``/``searchListingsItems``/``patchListingsItem`` on a listings store.
+- **The media host** (``/__media/<name>``, ``host_image``): Amazon re-hosts every listing image on
+  its own servers (m.media-amazon.com), so a listing's ``mainImage.link`` points there; the listing
+  audit fetches and compares that copy.
 - **Contract checks**, when a ``contract`` is plugged in: query parameters and bodies are
   validated against the models (problems → 400 ``InvalidInput`` and an entry in
   ``fake.violations``); every JSON answer is validated against the declared response definition
@@ -122,6 +125,7 @@ ROUTES = [
     ("PATCH", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)/(?P<sku>[^/]+)", "patchListingsItem"),
     ("DELETE", r"/listings/2021-08-01/items/(?P<sellerId>[^/]+)/(?P<sku>[^/]+)", "deleteListingsItem"),
     ("GET", r"/__s3/(?P<key>[^/]+)", "s3.get"),
+    ("GET", r"/__media/(?P<key>[^/]+)", "media.get"),
     ("PUT", r"/__s3/(?P<key>[^/]+)", "s3.put"),
 ]
 
@@ -205,10 +209,12 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, ListingsApi, HealthReportsApi, No
         self.vat_rejections: dict[str, str] = {}   # order → why Amazon rejected its uploaded invoice (VIDR)
         self._notifications_init()
         self.token_grants: dict[str, str] = {}
+        self.media: dict[str, tuple[bytes, str]] = {}  # Amazon's image host (m.media-amazon.com): name -> bytes
         self.s3_requests_with_token = 0
         self.tokens_issued = 0
         for method, pattern, op in ROUTES:
-            handler = {"lwa.token": self._lwa, "s3.get": self._s3_get, "s3.put": self._s3_put}.get(op, self._sp_api)
+            handler = {"lwa.token": self._lwa, "s3.get": self._s3_get, "s3.put": self._s3_put,
+                       "media.get": self._media_get}.get(op, self._sp_api)
             self.route(method, pattern, handler, name=op)
 
     # -- what tests read -----------------------------------------------------------------------
@@ -347,7 +353,20 @@ class SpApiFake(OrdersApi, ReportsApi, PtdApi, ListingsApi, HealthReportsApi, No
             return Reply(599, {"fake_contract_violation": op, "status": reply.status, "problems": problems[:20]})
         return reply
 
-    # -- LWA and the S3 host ---------------------------------------------------------------------
+    # -- LWA, the S3 host and the media host ------------------------------------------------------
+    def host_image(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        """Serve ``data`` as Amazon's re-hosted copy of an image; returns its path (``/__media/<name>``):
+        a listing's ``mainImage.link`` points at Amazon's host, never at the brand's."""
+        with self.lock:
+            self.media[name] = (data, content_type)
+        return f"/__media/{name}"
+
+    def _media_get(self, req: Request, key: str) -> Reply:
+        hit = self.media.get(key)
+        if hit is None:
+            return Reply(404, b"", {"Content-Type": "text/plain"})
+        return Reply(200, hit[0], {"Content-Type": hit[1]})
+
     def _s3_get(self, req: Request, key: str) -> Reply:
         return self._s3(key, req.query, req.headers)
 

@@ -4,7 +4,9 @@ reports, GPSR, the first-image check. See docs/plugins/content.md.
 The platforms' APIs are reached only through channel accounts (``app.channel(name)``) whose
 channel declares ``capabilities.data_models`` (the Amazon channel: Product Type Definitions);
 plugins never import each other. Other plugins announce model changes with the
-``data_models_changed`` hook (account health: Amazon's PRODUCT_TYPE_DEFINITIONS_CHANGE).
+``data_models_changed`` hook (account health: Amazon's PRODUCT_TYPE_DEFINITIONS_CHANGE) and
+changed listings with ``listing_changed`` (LISTINGS_ITEM_STATUS_CHANGE / _ISSUES_CHANGE: audited
+by the ``listings-audit`` job).
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ def register_migrations(register):
     from .listings.schema import COMPONENT, MIGRATIONS as LISTINGS
 
     register(COMPONENT, LISTINGS)
+    from .listings.notified import COMPONENT as NOTIFIED, MIGRATIONS as NOTIFIED_MIGRATIONS
+
+    register(NOTIFIED, NOTIFIED_MIGRATIONS)
 
 
 @hookimpl
@@ -36,6 +41,9 @@ def register_jobs(register):
     from .listings.jobs import listings_jobs
 
     listings_jobs(register)
+    from .listings.notified import notified_jobs
+
+    notified_jobs(register)
 
 
 @hookimpl
@@ -56,6 +64,17 @@ def data_models_changed(app, platform, marketplace, models, source):
     with app.store.transaction() as db:
         record_event(db, platform=platform, marketplace=marketplace or "", models=list(models or []),
                      source=source or "", now=app.clock.now().isoformat())
+
+
+@hookimpl
+def listing_changed(app, platform, account, marketplace, sku, reason, source):
+    """Record an audit of that listing for the ``listings-audit`` job (a listener only records work)."""
+    from .listings.notified import record_request
+
+    with app.store.transaction() as db:
+        if db["listing_audit_requests"].exists():
+            record_request(db, platform=platform, account=account or "", marketplace=marketplace or "", sku=sku,
+                           reason=reason or "", source=source or "", now=app.clock.now().isoformat())
 
 
 @hookimpl

@@ -12,6 +12,7 @@ jsonschema on generated instances.
 """
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Callable
 
@@ -44,8 +45,6 @@ def _is_int(x) -> bool:
 
 
 def _is_num(x) -> bool:
-    import numbers
-
     return isinstance(x, numbers.Number) and not isinstance(x, bool)
 
 
@@ -67,10 +66,14 @@ def equal(a, b) -> bool:
     return a == b
 
 
+def _always(x) -> bool:
+    return True
+
+
 def compile_schema(node) -> Check:
     """A function answering whether an instance is valid against ``node`` (raises Unsupported)."""
     if node is True:
-        return lambda x: True
+        return _always
     if node is False:
         return lambda x: False
     if not isinstance(node, dict):
@@ -87,7 +90,14 @@ def compile_schema(node) -> Check:
         checks.append(lambda x, fns=fns: any(f(x) for f in fns))
     if "enum" in node:
         options = list(node["enum"])
-        checks.append(lambda x, o=options: any(equal(x, v) for v in o))
+        texts = frozenset(v for v in options if isinstance(v, str))  # JSON equality of strings is ==
+
+        def in_enum(x, o=options, t=texts):
+            if isinstance(x, str):
+                return x in t
+            return any(equal(x, v) for v in o)
+
+        checks.append(in_enum)
     if "const" in node:
         c = node["const"]
         checks.append(lambda x, c=c: equal(x, c))
@@ -145,8 +155,9 @@ def compile_schema(node) -> Check:
     if "maxProperties" in node:
         o_checks.append(lambda x, n=node["maxProperties"]: len(x) <= n)
     props = {k: compile_schema(v) for k, v in (node.get("properties") or {}).items()}
-    if props:
-        o_checks.append(lambda x, p=props: all(p[k](v) for k, v in x.items() if k in p))
+    live = {k: f for k, f in props.items() if f is not _always}  # ``true`` subschemas: nothing to call
+    if live:
+        o_checks.append(lambda x, p=live: all(p[k](v) for k, v in x.items() if k in p))
     if "additionalProperties" in node:
         extra = compile_schema(node["additionalProperties"])
         o_checks.append(lambda x, p=props, f=extra: all(f(v) for k, v in x.items() if k not in p))
@@ -176,13 +187,15 @@ def compile_schema(node) -> Check:
 
         checks.append(conditional)
     if not checks:
-        return lambda x: True
+        return _always
     if len(checks) == 1:
         return checks[0]
     return lambda x, cs=checks: all(c(x) for c in cs)
 
 
 def _unique_ok(items: list, limit: int, selectors) -> bool:
+    if len(items) <= limit:  # no combination can occur more often than there are items
+        return True
     seen: dict = {}
     for item in items:
         if isinstance(item, dict):

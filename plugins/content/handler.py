@@ -71,6 +71,7 @@ class ContentHandler:
 
             registry = Registry(models_root(ctx.app, settings), settings)
             parsed = read_products(table, settings, registry.known_attributes())
+            del table  # the parsed products hold every value now: the frame (~200 MB for 200,000 rows) goes
             if not parsed.products:
                 raise FileRejected("no_rows", "the file has a header but no product rows",
                                    fix="check the export; an empty content file is not checked")

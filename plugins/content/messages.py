@@ -28,6 +28,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "GPSR-Partei {value} ist unbekannt (keine Parteien-Datei definiert sie)"),
     "content.gpsr.doc": ("safety document entry {value} is not type:language:url (e.g. Safety Information:de:https://…)",
                          "Sicherheitsdokument {value} ist nicht Typ:Sprache:URL (z. B. Safety Information:de:https://…)"),
+    # what the platforms answered to a listings push (push_issues.py)
+    "push.content": ("{platform} refused or flagged the listing push ({state}): {detail}",
+                     "{platform} hat das Listing beim Übertragen abgelehnt oder beanstandet ({state}): {detail}"),
+    "push.offer": ("{platform} refused or flagged the price/stock update ({state}): {detail}",
+                   "{platform} hat die Preis-/Bestandsänderung abgelehnt oder beanstandet ({state}): {detail}"),
     # data models
     "model.missing": ("no data model for category {category} on {platform}: the model is needed before content "
                       "can go live", "kein Datenmodell für Kategorie {category} auf {platform}: das Modell wird vor "

@@ -56,6 +56,9 @@ class AmazonModel(Model):
         self.version = ((definition.get("productTypeVersion") or {}).get("version")) or ""
         ids = definition.get("marketplaceIds") or []
         self.marketplace_id = ids[0] if ids else ""
+        self._item_flags: dict[str, tuple[bool, bool]] = {}
+        self._plan_for: dict | None = None
+        self._plan_list: list[tuple[str, str]] = []
 
     @classmethod
     def load(cls, key: str, folder: Path, meta_dir: Path | None = None) -> "AmazonModel":
@@ -96,18 +99,31 @@ class AmazonModel(Model):
         return out
 
     # -- the instance ----------------------------------------------------------------------------
+    def _plan(self, attribute_map: dict) -> list[tuple[str, str]]:
+        """Our field -> Amazon attribute, only for attributes this product type defines (the others
+        are never emitted), worked out once per mapping table rather than per cell."""
+        if self._plan_for is not attribute_map:
+            props = self.ptd.properties
+            self._plan_list = [(o, t) for o, t in {**DEFAULT_ATTRIBUTES, **attribute_map}.items() if t in props]
+            self._plan_for = attribute_map
+        return self._plan_list
+
     def instance(self, product, locale: str, ctx) -> dict:
         ptd = self.ptd
         props = ptd.properties
         mid = ctx.settings.marketplace_id or self.marketplace_id
 
+        flags = self._item_flags
+
         def item(attr: str, fields: dict) -> dict:
-            spec = ptd.item_schema(attr)
-            names = set((spec.get("properties") or {}))
+            f = flags.get(attr)
+            if f is None:  # which of the two the attribute's item defines, worked out once per attribute
+                names = ptd.item_schema(attr).get("properties") or {}
+                f = flags[attr] = ("language_tag" in names, "marketplace_id" in names)
             out = dict(fields)
-            if "language_tag" in names:
+            if f[0]:
                 out["language_tag"] = locale
-            if "marketplace_id" in names and mid:
+            if f[1] and mid:
                 out["marketplace_id"] = mid
             return out
 
@@ -120,8 +136,7 @@ class AmazonModel(Model):
             inst[attr] = [item(attr, {"value": _coerce(spec, v)}) for v in values]
 
         inst: dict = {}
-        mapping = {**DEFAULT_ATTRIBUTES, **ctx.attribute_map}
-        for ours, theirs in mapping.items():
+        for ours, theirs in self._plan(ctx.attribute_map):
             v = product.get(ours, locale)
             if v:
                 put(theirs, [v])

@@ -41,6 +41,10 @@ class EbayModel(Model):
         self.aspects: list[dict] = [a for a in (doc or {}).get("aspects") or [] if isinstance(a, dict)
                                     and a.get("localizedAspectName")]
         self.by_name = {a["localizedAspectName"]: a for a in self.aspects}
+        self._allowed = [{v.get("localizedValue"): v for v in a.get("aspectValues") or [] if isinstance(v, dict)}
+                         for a in self.aspects]
+        self._sources_for: dict | None = None
+        self._sources_list: list = []
 
     @classmethod
     def load(cls, key: str, path: Path, tree_version: str = "") -> "EbayModel":
@@ -57,16 +61,25 @@ class EbayModel(Model):
     def attributes(self) -> set[str]:
         return {a["localizedAspectName"].casefold() for a in self.aspects}
 
-    def _values(self, product, aspect: str, locale: str, names: dict) -> list[str]:
+    def _sources(self, names: dict) -> list[tuple[str, list[str], str]]:
+        """Per aspect: its name, our fields mapped to it (in mapping order) and the field named
+        like it; worked out once per mapping table, not per cell."""
+        if self._sources_for is not names:
+            self._sources_list = [(a["localizedAspectName"], [o for o, t in names.items() if t == a["localizedAspectName"]],
+                                   a["localizedAspectName"].casefold().replace(" ", "_")) for a in self.aspects]
+            self._sources_for = names
+        return self._sources_list
+
+    @staticmethod
+    def _values(product, aspect: str, locale: str, ours: list[str], own_name: str) -> list[str]:
         raw = product.get("attr." + aspect, locale)
         if not raw:
-            for ours, theirs in names.items():
-                if theirs == aspect:
-                    raw = lookup(product, ours, locale)
-                    if raw:
-                        break
+            for field in ours:
+                raw = lookup(product, field, locale)
+                if raw:
+                    break
         if not raw:
-            raw = product.get(aspect.casefold().replace(" ", "_"), locale)
+            raw = product.get(own_name, locale)
         return split_list(raw, "|") if raw else []
 
     def evaluate(self, product, locale: str, ctx) -> Evaluation:
@@ -85,9 +98,8 @@ class EbayModel(Model):
             if len(v) > top:
                 issues.append(I.make("ebay.product.max_length", I.ERROR, sku=sku, platform=plat, locale=locale,
                                      attribute=field, value=short(v, 80), expected=str(top), length=len(v), parent=parent))
-        values = {a["localizedAspectName"]: self._values(product, a["localizedAspectName"], locale, names)
-                  for a in self.aspects}
-        for a in self.aspects:
+        values = {name: self._values(product, name, locale, ours, own) for name, ours, own in self._sources(names)}
+        for a, allowed in zip(self.aspects, self._allowed):
             name = a["localizedAspectName"]
             c = a.get("aspectConstraint") or {}
             got = values[name]
@@ -107,7 +119,6 @@ class EbayModel(Model):
             if c.get("itemToAspectCardinality") == "SINGLE" and len(got) > 1:
                 issues.append(I.make("ebay.aspect.cardinality", I.ERROR, value=short(" | ".join(got)), count=len(got),
                                      **where))
-            allowed = {v.get("localizedValue"): v for v in a.get("aspectValues") or [] if isinstance(v, dict)}
             for v in got:
                 if c.get("aspectMode") == "SELECTION_ONLY" and allowed and v not in allowed:
                     issues.append(I.make("ebay.aspect.selection_only", I.ERROR, value=short(v),

@@ -263,21 +263,24 @@ class ProductTypeSchema:
 def _flat_key(attr: str, value):
     """A cheap hashable key for a list of flat items (``[{"value": "Blau", "language_tag": …}]``),
     or None for anything nested. Types are part of it: ``True`` and ``1`` must not share a result."""
-    if not isinstance(value, list):
+    if value.__class__ is not list:
         return None
-    out = [attr]
+    out: list = [attr]
     for item in value:
-        if not isinstance(item, dict):
+        if item.__class__ is not dict:
             return None
         for k, v in item.items():
-            if isinstance(v, (dict, list)):
+            c = v.__class__
+            if c is dict or c is list:
                 return None
-            out.append((k, type(v).__name__, v))
+            out.append((k, c, v))
         out.append(None)
+    key = tuple(out)
     try:
-        return tuple(out) if hash(tuple(out)) is not None else None
+        hash(key)
     except TypeError:
         return None
+    return key
 
 
 def _compiled(compile_schema, unsupported, node):

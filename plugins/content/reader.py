@@ -81,6 +81,9 @@ def plan_columns(headers: list[str], settings, extra_known: set[str] = frozenset
     return ("long" if "locale" in names else "wide"), cols, sorted(unknown)
 
 
+POOL_MAX = 4000  # characters: longer texts (rare, unique) are not looked up
+
+
 def read_products(table, settings, extra_known: set[str] = frozenset()) -> Parsed:
     layout, cols, unknown = plan_columns(table.columns, settings, extra_known)
     default_locale = settings.locales[0]
@@ -95,7 +98,9 @@ def read_products(table, settings, extra_known: set[str] = frozenset()) -> Parse
     sku_col = next(c for c in cols if c.name == "sku")
     locale_col = next((c for c in cols if c.name == "locale"), None)
     rows = 0
-    pool: dict[str, str] = {}  # one object per repeated short value (brand, colour, GPSR address …)
+    # one object per repeated value (brand, colour, GPSR address, and the description or safety text
+    # every variant row of a long-layout export repeats); a unique text costs one table entry
+    pool: dict[str, str] = {}
     for chunk in table.chunks():
         frame = chunk.frame
         lines = chunk.lines.tolist()
@@ -138,7 +143,7 @@ def read_products(table, settings, extra_known: set[str] = frozenset()) -> Parse
                 v = clean(values[c.position])
                 if not v:
                     continue
-                if len(v) <= 64:
+                if len(v) <= POOL_MAX:
                     v = pool.setdefault(v, v)
                 if "\ufffd" in v and (sku, c.name) not in flagged:
                     flagged.add((sku, c.name))

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from . import completeness, report
 from . import issues as I
-from .completeness import Cell, Result, payload_json
+from .completeness import DOC, Cell, Result, payload_json
+from .push_issues import PREFIX as PUSH_PREFIX, push_issues
 from .records import Product
 
 # Issues only the file's reader can find (the stored products no longer show them): a re-check
@@ -120,11 +121,12 @@ def execute(app, db, settings, registry, inp: RunInput, write, *, images=None, p
                                         offers=offers_for(inp.products, catalog), skus=inp.skus,
                                         payload_sink=payloads.add)
     payloads.flush()
-    issues = list(result.issues) + list(inp.file_issues)
+    issues = list(result.issues) + list(inp.file_issues) + push_issues(db, inp.products)
     cells = list(result.cells)
     base = latest_run(db, inp.brand, before=run_id)
     if inp.skus is not None and base is not None:  # a partial re-check: the rest as it was
-        issues += [i for i in run_issues(db, base["id"]) if i.sku not in inp.skus or i.rule in READER_RULES]
+        issues += [i for i in run_issues(db, base["id"]) if (i.sku not in inp.skus or i.rule in READER_RULES)
+                   and not i.rule.startswith(PUSH_PREFIX)]  # the platforms' answers are read afresh
         cells += [c for c in run_cells(db, base["id"]) if c.sku not in inp.skus]
         models = {**json.loads(base["model_versions"] or "{}"), **result.models}
     else:
@@ -178,25 +180,26 @@ def _store(db, run_id: int, inp: RunInput, issues: list, cells: list, result: Re
                        i.message_en, i.message_de, i.value_found, i.expected, int(i.missing)) for i in issues))
     conn.executemany("insert into content_cells values (?,?,?,?,?,?,?,?,?)",
                      ((run_id, c.sku, c.parent, c.platform, c.locale, c.model, c.required,
-                       json.dumps(c.missing), c.ratio) for c in cells))
+                       json.dumps(c.missing) if c.missing else "[]", c.ratio) for c in cells))
     checked = result.checked_skus
-    rows = []
-    for sku in sorted(checked):
-        p = inp.products[sku]
-        doc = json.dumps(p.as_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        rows.append((sku, inp.brand, p.parent, p.common.get("category", ""), doc,
-                     hashlib.sha256(doc.encode()).hexdigest(), run_id, now))
-    conn.executemany("insert or replace into content_products values (?,?,?,?,?,?,?,?)", rows)
+
+    def product_rows():  # streamed: 50,000 records' JSON never all in memory at once
+        for sku in sorted(checked):
+            p = inp.products[sku]
+            doc = DOC.encode(p.as_json())
+            yield (sku, inp.brand, p.parent, p.common.get("category", ""), doc,
+                   hashlib.sha256(doc.encode()).hexdigest(), run_id, now)
+    conn.executemany("insert or replace into content_products values (?,?,?,?,?,?,?,?)", product_rows())
     if result.payloads:
         w = _PayloadWriter(conn, run_id, now)
         for (sku, plat), payload in sorted(result.payloads.items()):
             w.add(sku, plat, payload)
         w.flush()
-    grows = []
-    for sku, rec in sorted(result.gpsr.items()):
-        text = json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        grows.append((sku, inp.brand, text, hashlib.sha256(text.encode()).hexdigest(), now))
-    conn.executemany("insert or replace into content_gpsr values (?,?,?,?,?)", grows)
+    def gpsr_rows():
+        for sku, rec in sorted(result.gpsr.items()):
+            text = DOC.encode(rec)
+            yield (sku, inp.brand, text, hashlib.sha256(text.encode()).hexdigest(), now)
+    conn.executemany("insert or replace into content_gpsr values (?,?,?,?,?)", gpsr_rows())
     conn.executemany("delete from content_images where sku = ?", ((s,) for s in sorted(checked)))
     conn.executemany("insert into content_images values (?,?,?,?,?,?,?,?,?,?,?)",
                      ((r["sku"], r["position"], r["ref"], r["sha256"], r["width"], r["height"], r["format"], r["kind"],

@@ -106,6 +106,9 @@ def truthy(text: str) -> bool | None:
 
 
 def split_list(text: str, seps: str = "|\n") -> list[str]:
+    if not any(c in text for c in seps):  # the common single value: no regex split
+        one = clean(text)
+        return [one] if one else []
     parts = re.split("[" + re.escape(seps) + "]", text)
     return [p for p in (clean(x) for x in parts) if p]
 

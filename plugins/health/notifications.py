@@ -22,6 +22,9 @@ What each type raises (key: account, marketplace, SKU/ASIN, what):
 - ``BRANDED_ITEM_CONTENT_CHANGE``: title or an image changed → medium, other attributes → low;
 - ``PRODUCT_TYPE_DEFINITIONS_CHANGE``: no alert; announced to the content plugin through the
   ``data_models_changed`` hook (source ``<type>:<id>``, recorded once).
+
+The two listing types are also announced through the ``listing_changed`` hook (the content plugin
+re-pulls and audits that SKU).
 """
 from __future__ import annotations
 
@@ -152,6 +155,7 @@ def apply(app, db, n: dict, account: str, now: str) -> list[str]:
                    f"account status changed {prev or '?'} -> {cur or '?'}", detail={"previous": prev, "current": cur})
     elif t == "LISTINGS_ITEM_ISSUES_CHANGE":
         sku, mkt, asin = str(p.get("Sku") or ""), str(p.get("MarketplaceId") or ""), str(p.get("Asin") or "")
+        _announce(app, t, n, account, mkt, sku)
         sev = [str(s) for s in p.get("Severities") or []]
         actions = {str(a) for a in p.get("EnforcementActions") or []}
         if sev == ["NONE"] or (not sev and not actions):
@@ -175,6 +179,7 @@ def apply(app, db, n: dict, account: str, now: str) -> list[str]:
                    marketplace=mkt, sku=sku, asin=asin, detail={"severities": sev, "actions": sorted(actions)})
     elif t == "LISTINGS_ITEM_STATUS_CHANGE":
         sku, mkt, asin = str(p.get("Sku") or ""), str(p.get("MarketplaceId") or ""), str(p.get("Asin") or "")
+        _announce(app, t, n, account, mkt, sku)
         status = {str(s) for s in p.get("Status") or []}
         if "DELETED" in status:
             raise_((mkt, sku, "listing_status"), "high", f"listing {sku} deleted", marketplace=mkt, sku=sku, asin=asin)
@@ -208,6 +213,13 @@ def apply(app, db, n: dict, account: str, now: str) -> list[str]:
         log.info("notification type %s is not one account health acts on; kept", t)
         done.append("ignored")
     return done
+
+
+def _announce(app, t: str, n: dict, account: str, marketplace: str, sku: str) -> None:
+    """Tell other plugins a listing changed (the content plugin audits it); no import of theirs."""
+    if sku:
+        app.emit("listing_changed", platform="amazon", account=account, marketplace=marketplace, sku=sku, reason=t,
+                 source=f"{t}:{n['id']}")
 
 
 def take(app, db, n: dict, account: str, source: str, raw: str) -> list[str] | None:

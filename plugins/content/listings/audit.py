@@ -9,9 +9,12 @@ supplied (research content-and-health §3.3; design §A9). No I/O; :mod:`.deviat
   (colour, size, the product noun) missing from the platform's title → ERROR
   ``audit.title.key_token``;
 - **price**: ``|remote − expected| > tolerance`` (Decimal) → ERROR ``audit.price``;
-- **first image**: no main image → ERROR ``audit.image.missing``; the platform shows one of the
-  brand's other images first → WARNING ``audit.image.order``, an ERROR ``audit.image.kind`` when
-  that image is a packshot (a cut-out) where a model photo was expected;
+- **first image**: no main image → ERROR ``audit.image.missing``; the platform's own copy is
+  fetched and compared by dHash (:mod:`.remote_images`): it shows one of the brand's other images
+  first → WARNING ``audit.image.order``, an ERROR ``audit.image.kind`` when that image is a packshot
+  (a cut-out) where a model photo was expected; a picture that is none of the supplied ones →
+  WARNING ``audit.image.different`` (and ``audit.image.kind`` WARNING from its own classification).
+  Without the platform's copy (downloads off, fetch failed) the URLs are compared instead;
 - **platform issues** (Amazon ``issues[]`` with ``enforcements``): blocked (LISTING_SUPPRESSED or
   CATALOG_ITEM_REMOVED, not exempt or the exemption expired), hidden (SEARCH_SUPPRESSED), at risk
   until <date> (exempt until a future date), attribute suppressed, info (EXEMPT), or a plain issue.
@@ -109,29 +112,54 @@ def check_price(expected: Decimal | None, remote: Decimal | None, currency: str,
     return []
 
 
-def check_image(ours: list[str], kinds: dict[str, str], remote: str, expected_kind: str) -> list[dict]:
+def check_image(ours: list[str], kinds: dict[str, str], remote: str, expected_kind: str,
+                seen: dict | None = None) -> list[dict]:
     """``ours``: the brand's image references in order; ``kinds``: reference -> packshot | model |
-    uncertain (the content check's classifier); ``remote``: the platform's main image URL."""
+    uncertain (the content check's classifier); ``remote``: the platform's main image URL;
+    ``seen``: what the platform's own copy of that image is (:func:`.remote_images.compare`:
+    the supplied image it shows by dHash, the distance, its own kind), or None when it could not
+    be fetched — then only URLs are compared (a platform that re-hosts images gives no finding)."""
     if not ours:
         return []
     if not remote:
         return [_dev("main_image", "audit.image.missing", ERROR, "", ours[0], "the platform shows no main image",
                      "die Plattform zeigt kein Hauptbild")]
     out = []
+    if seen is not None:
+        pos = seen["position"]
+        if pos == 1:
+            return []
+        if pos is None:
+            dist = seen["distance"]
+            detail = f" (closest supplied image: {dist} of 64 bits differ)" if dist is not None else ""
+            out.append(_dev("main_image", "audit.image.different", WARNING, remote, ours[0],
+                            f"the platform's main image is none of the supplied images{detail}",
+                            f"das Hauptbild der Plattform ist keines der gelieferten Bilder{detail}"))
+            return out + _kind(seen["kind"], expected_kind, remote, ours[0], WARNING)
+        out.append(_dev("main_image", "audit.image.order", WARNING, remote, ours[0],
+                        f"the platform shows image {pos} first, not image 1",
+                        f"die Plattform zeigt Bild {pos} zuerst, nicht Bild 1"))
+        kind = kinds.get(ours[pos - 1]) if pos <= len(ours) else None
+        return out + _kind(kind or seen["kind"], expected_kind, remote, ours[0], ERROR)
     if remote in ours and remote != ours[0]:
         pos = ours.index(remote) + 1
         out.append(_dev("main_image", "audit.image.order", WARNING, remote, ours[0],
                         f"the platform shows image {pos} first, not image 1",
                         f"die Plattform zeigt Bild {pos} zuerst, nicht Bild 1"))
-    kind = kinds.get(remote)
-    if expected_kind in ("packshot", "model") and kind in ("packshot", "model") and kind != expected_kind:
-        sev = ERROR if remote in ours and remote != ours[0] else WARNING
-        what = {"packshot": "a cut-out (packshot)", "model": "a model photo"}
-        out.append(_dev("main_image", "audit.image.kind", sev, f"{remote} ({kind})", f"{ours[0]} ({expected_kind})",
-                        f"the first image is {what[kind]}, {what[expected_kind]} is expected",
-                        f"das erste Bild ist {'ein Freisteller' if kind == 'packshot' else 'ein Modelbild'}, erwartet "
-                        f"{'ein Freisteller' if expected_kind == 'packshot' else 'ein Modelbild'}"))
-    return out
+    sev = ERROR if remote in ours and remote != ours[0] else WARNING
+    return out + _kind(kinds.get(remote), expected_kind, remote, ours[0], sev)
+
+
+def _kind(kind: str | None, expected_kind: str, remote: str, first: str, severity: str) -> list[dict]:
+    """The first image's kind against the expected one: a cut-out (packshot) shown first where a
+    model photo belongs is the error brands name; ``uncertain`` never gives a finding."""
+    if expected_kind not in ("packshot", "model") or kind not in ("packshot", "model") or kind == expected_kind:
+        return []
+    what = {"packshot": "a cut-out (packshot)", "model": "a model photo"}
+    was = {"packshot": "ein Freisteller", "model": "ein Modelbild"}
+    return [_dev("main_image", "audit.image.kind", severity, f"{remote} ({kind})", f"{first} ({expected_kind})",
+                 f"the first image is {what[kind]}, {what[expected_kind]} is expected",
+                 f"das erste Bild ist {was[kind]}, erwartet {was[expected_kind]}")]
 
 
 def issue_state(issue: dict, now: datetime) -> tuple[str, str, str]:

@@ -17,6 +17,7 @@ from marketd.sdk import XlsxWorkbook, inbox_settings_for, safe_cell, write_csv
 
 from ..records import Product
 from . import audit
+from .remote_images import RemoteImages, compare, supplied_images
 
 COLUMNS = ["brand", "platform", "marketplace", "sku", "remote_id", "field", "severity", "state", "platform_shows",
            "should_show", "rule", "message_de", "message_en", "first_seen", "listing_url"]
@@ -44,7 +45,10 @@ def _key_tokens(p: Product, locale: str) -> list[str]:
     return out
 
 
-def audit_platform(app, name: str, ps, lsettings, now: datetime) -> list[dict]:
+def audit_platform(app, name: str, ps, lsettings, now: datetime, *, skus: set[str] | None = None,
+                   images: RemoteImages | None = None) -> list[dict]:
+    """The deviations of platform ``name`` (only ``skus`` when given). ``images`` fetches the
+    platforms' main images (no database write lock is held meanwhile)."""
     db = app.store.db
     locale = ps.locales[0]
     expected_kind = lsettings.expected_first_image.get(name) or ps.first_image or (
@@ -55,11 +59,14 @@ def audit_platform(app, name: str, ps, lsettings, now: datetime) -> list[dict]:
     kinds: dict[str, dict[str, str]] = {}
     for r in db.query("select sku, ref, kind from content_images where kind is not null and kind != ''"):
         kinds.setdefault(r["sku"], {})[r["ref"]] = r["kind"]
+    supplied = supplied_images(db)
     rows = []
     for r in db.query("select r.*, p.model, c.record, c.brand from remote_listings r "
                       "join content_payloads p on p.sku = r.sku and p.platform = r.platform "
                       "join content_products c on c.sku = r.sku where r.platform = ? and r.present = 1 order by r.sku",
                       [name]):
+        if skus is not None and r["sku"] not in skus:
+            continue
         prod = Product.from_json(json.loads(r["record"]))
         shows = set(json.loads(r["shows"] or "null") or ["title", "category", "price", "main_image", "issues"])
         devs = []
@@ -74,8 +81,16 @@ def audit_platform(app, name: str, ps, lsettings, now: datetime) -> list[dict]:
             devs += audit.check_price(expected, _dec(r["price"]), r["currency"] or cat.get("currency") or "",
                                       lsettings.price_tolerance)
         if "main_image" in shows:
-            devs += audit.check_image(list(prod.images), kinds.get(r["sku"], {}), r["main_image_url"] or "",
-                                      expected_kind)
+            remote = r["main_image_url"] or ""
+            seen = None
+            facts = images.facts(remote) if images is not None and remote and prod.images else None
+            if facts is not None and facts.get("ok"):
+                ours = supplied.get(r["sku"], [])
+                seen = compare(facts, ours, images.settings.images, lsettings.image_match_distance)
+                if seen["position"] != 1:  # not the first image: is it another of ours? (fetched only now)
+                    seen = compare(facts, images.supplied(prod.images, ours), images.settings.images,
+                                   lsettings.image_match_distance)
+            devs += audit.check_image(list(prod.images), kinds.get(r["sku"], {}), remote, expected_kind, seen)
         devs += audit.check_issues(json.loads(r["issues"] or "[]"), now)
         for d in devs:
             rows.append({**d, "brand": r["brand"] or "", "platform": name, "marketplace": ps.marketplace,
@@ -83,10 +98,12 @@ def audit_platform(app, name: str, ps, lsettings, now: datetime) -> list[dict]:
     return rows
 
 
-def record(app, name: str, rows: list[dict], now: str) -> None:
+def record(app, name: str, rows: list[dict], now: str, skus: set[str] | None = None) -> None:
+    """Upsert the deviations found; close the open ones no longer found (among ``skus`` only,
+    when the audit looked at only those)."""
     with app.store.transaction() as tx:
         old = {(r["sku"], r["rule"], r["field"]): r for r in tx.query(
-            "select * from listing_deviations where platform = ?", [name])}
+            "select * from listing_deviations where platform = ?", [name]) if skus is None or r["sku"] in skus}
         found = set()
         for d in rows:
             key = (d["sku"], d["rule"], d["field"])
@@ -115,7 +132,7 @@ def _atomic(path, write) -> None:
     os.replace(tmp, path)
 
 
-def write_reports(app, name: str, rows: list[dict], now: datetime, xlsx: bool = True) -> list[str]:
+def write_reports(app, name: str, rows: list[dict], now: datetime, xlsx: bool = True, stem: str = "") -> list[str]:
     out = []
     by_brand: dict[str, list[dict]] = {}
     for d in rows:
@@ -124,8 +141,8 @@ def write_reports(app, name: str, rows: list[dict], now: datetime, xlsx: bool = 
         items.sort(key=lambda d: (SEV.get(d["severity"], 9), d["sku"], d["field"], d["rule"]))
         folder = app.outbox_dir / "reports" / "listings" / brand / name
         folder.mkdir(parents=True, exist_ok=True)
-        stem = f"deviations-{now:%Y%m%d}"
-        path = folder / f"{stem}.csv"
+        base = stem or f"deviations-{now:%Y%m%d}"
+        path = folder / f"{base}.csv"
 
         def csv_write(fh):
             import io
@@ -143,22 +160,30 @@ def write_reports(app, name: str, rows: list[dict], now: datetime, xlsx: bool = 
                 for d in items:
                     sh.append([safe_cell(d.get(c, "")) for c in COLUMNS])
                 wb.close()
-            _atomic(folder / f"{stem}.xlsx", xlsx_write)
+            _atomic(folder / f"{base}.xlsx", xlsx_write)
     return out
 
 
-def run_audit(app, *, platforms: set[str] | None = None) -> dict:
+def run_audit(app, *, platforms: set[str] | None = None, skus: set[str] | None = None) -> dict:
+    """Audit every pulled listing (or only ``skus``: a notification named them). A scoped audit
+    writes ``deviations-<YYYYMMDD>T<HHMMSS>-skus.csv`` with those SKUs' rows, so the day's full
+    report stays whole."""
     settings = inbox_settings_for(app, "content")
     now = app.clock.now()
     out = {}
-    for name, ps in sorted(settings.platforms.items()):
-        if platforms and name not in platforms:
-            continue
-        if not app.store.db["remote_listings"].exists():
-            break
-        rows = audit_platform(app, name, ps, settings.listings, now)
-        record(app, name, rows, now.isoformat())
-        reports = write_reports(app, name, rows, now, xlsx=settings.xlsx)
-        out[name] = {"deviations": len(rows), "errors": sum(d["severity"] == "ERROR" for d in rows),
-                     "skus": len({d["sku"] for d in rows}), "reports": reports}
+    images = RemoteImages(app, settings)
+    try:
+        for name, ps in sorted(settings.platforms.items()):
+            if platforms and name not in platforms:
+                continue
+            if not app.store.db["remote_listings"].exists():
+                break
+            rows = audit_platform(app, name, ps, settings.listings, now, skus=skus, images=images)
+            record(app, name, rows, now.isoformat(), skus)
+            reports = write_reports(app, name, rows, now, xlsx=settings.xlsx,
+                                    stem=f"deviations-{now:%Y%m%dT%H%M%S}-skus" if skus is not None else "")
+            out[name] = {"deviations": len(rows), "errors": sum(d["severity"] == "ERROR" for d in rows),
+                         "skus": len({d["sku"] for d in rows}), "reports": reports}
+    finally:
+        images.close()
     return out

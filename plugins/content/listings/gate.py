@@ -2,6 +2,7 @@
 
 (a) no ERROR for that platform (nor for the file itself) in the latest completeness run that
     checked the SKU (a run covers its file's SKUs, or a model re-check's, not the whole brand);
+    the platforms' own push answers, ``push.*``, excepted: (c) decides when those are re-sent;
 (b) the brand is approved for the platform (``[inbox.content.listings] allow``; nothing by default);
 (c) what would be sent differs from what the platform last accepted, and nothing for the SKU is in
     flight. Content is the stored platform payload (``content_payloads``, its sha256); an offer is
@@ -23,7 +24,8 @@ def blocked_skus(db, platform: str) -> set[str]:
         "with latest as (select c.sku, max(c.run_id) run_id from content_cells c join content_runs r "
         "on r.id = c.run_id where r.finished_at is not null and c.platform = ? group by c.sku) "
         "select distinct i.sku from content_issues i join latest l on l.sku = i.sku and l.run_id = i.run_id "
-        "where i.severity = 'ERROR' and (i.platform = ? or i.platform = '' or i.platform is null)",
+        "where i.severity = 'ERROR' and (i.platform = ? or i.platform = '' or i.platform is null) "
+        "and i.rule not like 'push.%'",
         [platform, platform])}
 
 

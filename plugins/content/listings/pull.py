@@ -17,16 +17,20 @@ log = logging.getLogger("marketd.content.listings")
 ALL_FIELDS = ["title", "category", "price", "quantity", "main_image", "issues"]
 
 
-def pull_platform(app, name: str, ps) -> dict:
+def pull_platform(app, name: str, ps, only: set[str] | None = None) -> dict:
+    """Pull the platform's listings of every SKU it has content for (or of ``only`` among them:
+    a notification named them; then only those can be marked gone)."""
     ch = listing_channel(app, ps, "fetch_listings")
     if ch is None:
         return {"skipped": "no channel that can fetch listings"}
     db = app.store.db
-    skus = [r["sku"] for r in db.query("select sku from content_payloads where platform = ? order by sku", [name])]
+    skus = [r["sku"] for r in db.query("select sku from content_payloads where platform = ? order by sku", [name])
+            if only is None or r["sku"] in only]
     if not skus:
         return {"pulled": 0}
     now = app.clock.now().isoformat()
-    old = {r["sku"]: r for r in db.query("select sku, first_live_at from remote_listings where platform = ?", [name])}
+    old = {r["sku"]: r for r in db.query("select sku, first_live_at from remote_listings where platform = ?", [name])
+           if only is None or r["sku"] in only}
     seen = []
     try:
         for r in ch.fetch_listings(skus):

@@ -19,6 +19,9 @@ class ListingsSettings(Settings):
     price_tolerance: Decimal = Decimal("0.01")           # audit: |remote - expected| beyond this is an error
     title_similarity: float = Field(0.85, ge=0, le=1)    # audit: below this a warning
     expected_first_image: dict[str, str] = Field(default_factory=dict)   # platform -> packshot | model
+    # audit: the platform's main image is the supplied one when at most this many of the 64 dHash
+    # bits differ (re-encoding/resizing moves a few, another picture about half)
+    image_match_distance: int = Field(10, ge=0, le=32)
 
     def pulled(self, platform: str) -> bool:
         return platform in (self.pull if self.pull is not None else self.allow)
