@@ -220,21 +220,22 @@ def _code(exc: Exception) -> int | None:
     return None
 
 
-def settle_dead_claims(db) -> int:
+def settle_dead_claims(db) -> dict[str, int]:
     """Rows left ``sending`` by a process that is gone: held as ``uncertain``, or queued again
-    (``on_crash = 'resend'``)."""
-    n = 0
+    (``on_crash = 'resend'``); returns how many of each."""
+    n = {"uncertain": 0, "resent": 0}
     for mid, owner, on_crash in list(db.execute("select id, owner, on_crash from mail_queue where state = 'sending'")):
         if owner == CLAIM_OWNER or owner_alive(owner):
             continue
         if on_crash == "resend":
             db.execute("update mail_queue set state = 'retry', owner = null, last_error = 'the daemon stopped during "
                        "the SMTP exchange; sent again with the same Message-ID' where id = ?", [mid])
+            n["resent"] += 1
         else:
             db.execute("update mail_queue set state = 'uncertain', owner = null, last_error = 'the daemon stopped "
                        "during the SMTP exchange; it may or may not have arrived: check, then release it to send "
                        "again' where id = ?", [mid])
-        n += 1
+            n["uncertain"] += 1
     return n
 
 
@@ -242,14 +243,14 @@ def send_due(app, limit: int = 200) -> dict:
     """Send what is due now (every origin's); returns counts by outcome. A ``ConfigError`` (the
     password's secret is missing) stops the run and is raised: it is the operator's to fix."""
     s = settings(app)
-    counts = {"sent": 0, "retry": 0, "rejected": 0, "gave_up": 0, "settled": 0}
+    counts = {"sent": 0, "retry": 0, "rejected": 0, "gave_up": 0, "uncertain": 0, "resent": 0}
     with _SEND_LOCK:
         store = app.store
         if not store.db.execute("select 1 from mail_queue where state in ('queued', 'retry', 'sending') "
                                 "limit 1").fetchone():
             return counts   # nothing to do: no write transaction every minute
         with store.transaction() as db:
-            counts["settled"] = settle_dead_claims(db)
+            counts.update(settle_dead_claims(db))
         now = app.clock.now()
         due = list(store.db.execute(
             "select id, eml_path, attempts, created_at from mail_queue where state in ('queued', 'retry') and "
