@@ -212,7 +212,9 @@ def _smtp_send(app, s: MailSettings, data: bytes, to: str) -> str:
 
 
 def _code(exc: Exception) -> int | None:
-    if isinstance(exc, smtplib.SMTPResponseException):
+    """The reply code that refused *this message* (recipient or content). A refused login or
+    sender is the operator's setting to fix, retried like a server that is down: the mail waits."""
+    if isinstance(exc, smtplib.SMTPDataError):
         return exc.smtp_code
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [c for c, _ in exc.recipients.values()]

@@ -161,6 +161,22 @@ def test_a_send_cut_by_a_dead_process_is_held_or_resent(on_crash, after, server,
         app.close()
 
 
+def test_a_wrong_password_is_retried_not_rejected(server, tmp_path, monkeypatch):
+    s = server("starttls", login="reports", password="right")
+    monkeypatch.setenv("MARKETD_SMTP_PASSWORD", "wrong")
+    app = _app(tmp_path, host="127.0.0.1", port=s.port, security="starttls", username="reports", ca_file=str(s.cert))
+    try:
+        _queue(app)
+        assert mail.send_due(app)["retry"] == 1     # 535 is the setting's fault, not the message's
+        (err,) = app.store.db.execute("select last_error from mail_queue").fetchone()
+        assert "wrong" not in err
+        monkeypatch.setenv("MARKETD_SMTP_PASSWORD", "right")
+        app.clock.advance(60)
+        assert mail.send_due(app)["sent"] == 1 and len(s.messages) == 1
+    finally:
+        app.close()
+
+
 def test_a_missing_password_is_a_config_error_and_the_mail_stays_queued(server, tmp_path, monkeypatch):
     s = server("starttls", login="reports", password="x")
     monkeypatch.delenv("MARKETD_SMTP_PASSWORD", raising=False)

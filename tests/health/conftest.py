@@ -25,7 +25,7 @@ SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "amazo
 
 class HealthWorld:
     def __init__(self, root: Path, monkeypatch, jobs: dict | None = None, inbox: dict | None = None,
-                 account: str = "amz-de", channel: dict | None = None):
+                 account: str = "amz-de", channel: dict | None = None, mail: dict | None = None):
         self.clock = FakeClock()
         self.fake = SpApiFake(self.clock, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2],
                               marketplace_id="A1PA6795UKMFR9", contract=amazon_contract())
@@ -40,7 +40,7 @@ class HealthWorld:
                                                 "transport": self.transport, **(channel or {})}},
                             jobs={"health-reports": {"accounts": [account], **((jobs or {}).pop("health-reports", {}))},
                                   **(jobs or {})},
-                            inbox=inbox)
+                            inbox=inbox, mail=mail)
 
     def run(self, job: str):
         err = run_job(self.app, job)
