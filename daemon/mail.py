@@ -37,7 +37,6 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .errors import ConfigError
-from .inbox import crashpoint
 from .owners import CLAIM_OWNER, owner_alive
 from .settings import SecretRef, Settings
 
@@ -199,6 +198,8 @@ def _smtp_send(app, s: MailSettings, data: bytes, to: str) -> str:
         code, reply = conn.rcpt(to)
         if code >= 400:
             raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+        from .inbox import crashpoint
+
         crashpoint("mail.before_data")
         code, reply = conn.data(data)
         if code != 250:
@@ -286,6 +287,8 @@ def send_due(app, limit: int = 200) -> dict:
                 counts[state] += 1
                 log.warning("mail %s: %s (%s)", mid, state, err)
                 continue
+            from .inbox import crashpoint
+
             crashpoint("mail.after_data")
             with store.transaction() as db:
                 db.execute("update mail_queue set state = 'sent', attempts = attempts + 1, sent_at = ?, smtp_reply = ?, "
