@@ -20,7 +20,6 @@ from tests.fakes.specs import amazon_contract
 
 CREDS = ("amzn1.application-oa2-client.test", "test-lwa-client-secret-123", "Atzr|fake-token-456")
 ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "amazon"
 
 
 class HealthWorld:
@@ -85,6 +84,9 @@ def world(tmp_path, monkeypatch):
 
 
 def schema_example() -> bytes:
-    """The official account-health schema's own example (invalid against that schema: trap 5)."""
-    doc = json.loads((SPECS / "accountHealthReport-2020-11-18.json").read_text())
+    """The official account-health schema's own example (invalid against that schema: trap 5);
+    without the models: skipped with the reason locally, a failure under CI."""
+    from tests.fakes.specs import require_amazon_specs
+
+    doc = json.loads((require_amazon_specs() / "accountHealthReport-2020-11-18.json").read_text())
     return json.dumps(doc["examples"][0]).encode()
