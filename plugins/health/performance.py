@@ -19,7 +19,6 @@ resolved by the next report that clears it):
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
