@@ -98,11 +98,12 @@ class App:
         return out
 
     def migrate(self) -> list[str]:
-        from . import orderflags
+        from . import mail, orderflags
 
         # Core tables outside the core's own version line: their own component, so their
         # versions never collide with another branch's core migration.
-        components: dict[str, list] = {orderflags.COMPONENT: list(orderflags.MIGRATIONS)}
+        components: dict[str, list] = {orderflags.COMPONENT: list(orderflags.MIGRATIONS),
+                                       mail.COMPONENT: list(mail.MIGRATIONS)}
         for component, steps in self.plugins.collect("register_migrations"):
             components.setdefault(component, []).extend(steps)
         return self.store.migrate(components)

@@ -74,6 +74,7 @@ DEFAULTS = {
     "plugins": {"disabled": []},
     "remotes": {},  # SFTP endpoints; validated by the remotes plugin (docs/plugins/remotes.md)
     "brands": {},   # [brands.<id>]; validated by the brands plugin (docs/plugins/brands.md)
+    "mail": {},     # the SMTP server of every plugin's mail (marketd.mail.MailSettings)
 }
 
 TABLES = tuple(DEFAULTS)  # the top-level tables marketd reads
@@ -179,6 +180,9 @@ def normalise(cfg: dict, base_dir: Path) -> dict:
         inbox[kind] = merged
     for name, job in cfg.get("jobs", {}).items():
         _check_job(name, job)
+    from .mail import MailSettings
+
+    cfg["mail"] = settings_mod.validate(MailSettings, cfg.get("mail") or {}, "[mail]").model_dump()
     plugins = cfg.get("plugins", {})
     if not isinstance(plugins.get("disabled", []), list) or not all(isinstance(x, str) for x in plugins["disabled"]):
         raise ConfigError(f"[plugins] disabled = {plugins.get('disabled')!r}: must be a list of plugin names, "

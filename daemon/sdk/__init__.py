@@ -59,6 +59,11 @@ What each group is for:
   ``prune_archives(app)``: the inboxes' retention (their layout stays private).
 - **Running the core** — ``open_app(config_path)`` for a tool outside a click command;
   ``process_file(app, kind, path)`` processes a file now, exactly as a dropped one.
+- **Mail** — ``marketd.sdk.mail``: the one mail door. ``compose`` a message, ``enqueue`` it in
+  the transaction that decided to send it (durable ``.eml`` + ``mail_queue`` row, one recipient,
+  an idempotency key), ``send_due`` sends through the ``[mail]`` server (STARTTLS or SMTPS,
+  retries, a crash mid-send held or resent by the row's ``on_crash``), ``release``/``counts``/
+  ``listing`` for a plugin's commands and status. ``MailSettings`` is the ``[mail]`` table.
 - **Tests** — ``marketd.sdk.testing``: an in-process App with chosen plugins on a fake clock,
   processing a file through the real engine, crash points for a daemon subprocess.
 - **Fakes** — ``marketd.sdk.fakes``: the kit a plugin's ``fake.py`` is built on (router, journal,

@@ -21,10 +21,10 @@ CRASHPOINT_ENV = "MARKETD_CRASHPOINT"
 
 def make_app(root: str | Path, plugins: dict, *, clock=None, inbox: dict | None = None,
              channels: dict | None = None, carriers: dict | None = None, jobs: dict | None = None,
-             load_entry_points: bool = False):
+             mail: dict | None = None, load_entry_points: bool = False):
     """An App for an instance folder ``root`` with ``plugins`` (name -> module or object) on
     ``clock`` (a new ``FakeClock`` by default). ``inbox`` maps kind -> settings laid over the
-    inbox defaults; ``channels``/``carriers``/``jobs`` are their config tables. Settings are
+    inbox defaults; ``channels``/``carriers``/``jobs``/``mail`` are their config tables. Settings are
     validated exactly as at a daemon's start-up. Close it with ``app.close()``."""
     from ..app import App
 
@@ -34,6 +34,11 @@ def make_app(root: str | Path, plugins: dict, *, clock=None, inbox: dict | None 
     cfg["channels"] = dict(channels or {})
     cfg["carriers"] = dict(carriers or {})
     cfg["jobs"] = dict(jobs or {})
+    if mail is not None:
+        from ..mail import MailSettings
+        from ..settings import validate
+
+        cfg["mail"] = validate(MailSettings, dict(mail), "[mail]").model_dump()
     return App(cfg, clock=clock or FakeClock(), load_entry_points=load_entry_points, extra_plugins=plugins)
 
 

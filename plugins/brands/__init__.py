@@ -47,13 +47,13 @@ def register_commands(cli):
 @hookimpl
 def status_sections(app):
     db = app.store.db
-    if "mail_queue" not in db.table_names():
-        return None
-    lines = []
-    for state, n in db.execute("select state, count(*) from mail_queue group by state order by state"):
-        if state != "sent":
-            lines.append(f"mail {state}: {n}")
-    held = db.execute("select count(*) from mail_queue where state in ('uncertain','gave_up','rejected')").fetchone()[0]
+    from marketd.sdk import mail
+
+    from .mailq import ORIGIN
+
+    counts = mail.counts(db, ORIGIN)
+    lines = [f"mail {state}: {n}" for state, n in counts.items() if state != "sent"]
+    held = sum(counts.get(s, 0) for s in mail.HELD)
     if held:
         lines.append(f"{held} mail(s) need a person: `marketd brands mail list`")
     return {"brands": lines} if lines else None

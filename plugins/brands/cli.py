@@ -182,11 +182,14 @@ def brands_commands(cli) -> None:
     @mail.command("list")
     @click.pass_context
     def mail_list(ctx):
+        from marketd.sdk import mail
+
+        from . import mailq
+
         app = build_app(ctx)
         try:
-            for r in app.store.db.query("select id, brand, kind, period, recipient_hash, state, attempts, last_error "
-                                        "from mail_queue order by id"):
-                click.echo(f"{r['id']:>5} {r['state']:<9} {r['brand']} {r['kind']} {r['period']} to#{r['recipient_hash']}"
+            for r in mail.listing(app.store.db, mailq.ORIGIN):
+                click.echo(f"{r['id']:>5} {r['state']:<9} {r['ref']} {r['kind']} to#{r['recipient_hash']}"
                            f" attempts {r['attempts']}{' - ' + r['last_error'] if r['last_error'] else ''}")
         finally:
             app.close()

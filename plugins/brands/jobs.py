@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from marketd.sdk import JobSpec
 
 from . import checklist, skus
-from .settings import WEEKDAYS, LinksSettings, MailSettings, WeeklySettings, brands_of, job_table
+from .settings import WEEKDAYS, LinksSettings, WeeklySettings, brands_of, job_table
 
 log = logging.getLogger("marketd.brands")
 
@@ -162,7 +162,7 @@ def register(register_fn) -> None:
     register_fn(JobSpec("brands-golive", golive_job, trigger="interval", seconds=900, catch_up=True,
                         description="Go Live Monitoring on each brand's weekdays (default Tue/Thu), mailed"))
     register_fn(JobSpec("brands-mail", mail_job, trigger="interval", seconds=60, catch_up=True,
-                        settings_model=MailSettings, description="send queued brand mails (SMTP), retry, hold uncertain"))
+                        description="send queued mails through the [mail] server, retry, hold uncertain"))
     register_fn(JobSpec("brands-links", links_job, trigger="interval", seconds=300, catch_up=True,
                         settings_model=LinksSettings,
                         description="serve the data links and refresh them each morning with the previous day"))

@@ -24,11 +24,7 @@ def _v1(db):
     x("CREATE INDEX idx_golive_brand ON golive (brand)")
     x("CREATE TABLE brand_reports (brand TEXT NOT NULL, kind TEXT NOT NULL, period TEXT NOT NULL, cutoff TEXT, "
       "generated_at TEXT NOT NULL, outputs TEXT, PRIMARY KEY (brand, kind, period))")
-    x("CREATE TABLE mail_queue (id INTEGER PRIMARY KEY, idem_key TEXT NOT NULL UNIQUE, brand TEXT, kind TEXT, "
-      "period TEXT, recipient_hash TEXT NOT NULL, eml_path TEXT NOT NULL, message_id TEXT NOT NULL, "
-      "state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, claimed_at TEXT, "
-      "owner TEXT, sent_at TEXT, smtp_reply TEXT, last_error TEXT, created_at TEXT NOT NULL)")
-    x("CREATE INDEX idx_mail_queue_state ON mail_queue (state, next_attempt_at)")
+    # the mails themselves are in the core's mail_queue (marketd.sdk.mail), which kept this plugin's old queue
     x("CREATE TABLE link_tokens (token_sha256 TEXT PRIMARY KEY, brand TEXT NOT NULL, created_at TEXT NOT NULL, "
       "revoked_at TEXT)")
     x("CREATE TABLE brand_services (id INTEGER PRIMARY KEY, brand TEXT NOT NULL, month TEXT NOT NULL, "

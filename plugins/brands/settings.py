@@ -4,8 +4,8 @@ A brand's table says who it is (name, how its SKUs are recognised), where it is 
 state: whose public holidays count as non-working days, its time zone) and what it wants
 (platforms, go-live days, the monitoring weekdays, links, mail, commission rates). Contacts are
 not configured here: they change and are personal data, so they come with the onboarding file.
-Mail and the links endpoint are tables of their jobs (``[jobs.brands-mail]``,
-``[jobs.brands-links]``), checked by the core like every job table.
+The links endpoint is a table of its job (``[jobs.brands-links]``), checked by the core like every
+job table; mail goes through the core's ``[mail]`` server (``marketd.sdk.mail``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from marketd.sdk import ConfigError, JobSettings, SecretRef, Settings, TimeZoneName, did_you_mean
+from marketd.sdk import ConfigError, JobSettings, Settings, TimeZoneName, did_you_mean
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -147,33 +147,6 @@ class BrandSettings(Settings):
             if category.strip().casefold() in by:
                 return Decimal(by[category.strip().casefold()])
         return Decimal(self.commission.get(platform, self.commission.get("default", "0")))
-
-
-class MailSettings(JobSettings):
-    """``[jobs.brands-mail]``: the SMTP server the brands' mails go through."""
-
-    host: str = ""
-    port: int = Field(587, ge=1, le=65535)
-    security: str = "starttls"   # starttls | tls | none (none: loopback hosts only)
-    username: str | None = None
-    password_secret: SecretRef | None = None
-    sender: str = ""
-    timeout: float = Field(30.0, gt=0)
-    max_age_hours: float = Field(72.0, gt=0)
-    ca_file: str | None = None    # trust only this CA (PEM) for the server's certificate, e.g. an internal relay
-
-    @field_validator("security")
-    @classmethod
-    def _security(cls, value):
-        if value not in ("starttls", "tls", "none"):
-            raise ValueError("use \"starttls\", \"tls\" or \"none\" (none: only for a server on loopback)")
-        return value
-
-    @model_validator(mode="after")
-    def _no_clear_auth(self):
-        if self.security == "none" and self.host not in ("", "127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"security = \"none\" is allowed only for a server on loopback, not {self.host!r}")
-        return self
 
 
 class LinksSettings(JobSettings):

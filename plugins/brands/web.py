@@ -19,7 +19,9 @@ from email.utils import formatdate, parsedate_to_datetime
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from . import links
+from marketd.sdk import mail
+
+from . import links, mailq
 
 log = logging.getLogger("marketd.brands.web")
 NOT_FOUND = b"not found\n"
@@ -138,7 +140,7 @@ def metrics(app, counters: Counters) -> str:
             out.append(f"marketd_brands_link_requests_total{{code=\"{code}\"}} {n}")
     db = app.store.db
     out.append("# TYPE marketd_brands_mail_queue gauge")
-    for state, n in db.execute("select state, count(*) from mail_queue group by state order by state"):
+    for state, n in mail.counts(db, mailq.ORIGIN).items():
         out.append(f"marketd_brands_mail_queue{{state=\"{state}\"}} {n}")
     out.append("# TYPE marketd_brands_golive_skus gauge")
     for brand, live, n in db.execute("select brand, live_at is not null, count(*) from golive group by 1, 2 order by 1, 2"):

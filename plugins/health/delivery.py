@@ -15,8 +15,12 @@ same delivery (same id, same body) again — at least once, never a new id for t
 
 Webhook: JSON POST of the canonical body (sorted keys, no spaces, UTF-8) with
 ``X-Marketd-Timestamp`` and ``X-Marketd-Signature: sha256=<hex HMAC-SHA256(secret, "<ts>.<body>")>``;
-3xx are not followed. E-mail: ``smtplib`` (STARTTLS, SMTPS or plain for a local relay), text
-and HTML, ``Message-ID`` derived from the delivery id. No buyer data is ever in an alert.
+3xx are not followed. E-mail: a pending e-mail delivery is handed to the SDK's mail door
+(``marketd.sdk.mail``, the ``[mail]`` server) in one transaction with its row becoming ``mailed``:
+one message per ``mail_to`` address, ``Message-ID`` from the delivery id, sent again after a crash
+mid-send (``on_crash = "resend"``: an operator would rather see an alert twice than never). The
+door retries and gives up on its own; ``marketd status`` shows held mails. No buyer data is ever
+in an alert.
 """
 from __future__ import annotations
 
@@ -25,13 +29,10 @@ import hmac
 import html
 import json
 import logging
-import smtplib
-import ssl
 import uuid
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-from marketd.sdk import ConfigError, crashpoint
+from marketd.sdk import ConfigError, crashpoint, mail
 
 from .fetch import job_settings
 from .settings import AlertsJobSettings
@@ -49,8 +50,8 @@ def sign(secret: str, ts: str, body: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), f"{ts}.{body}".encode(), hashlib.sha256).hexdigest()
 
 
-def channels(s: AlertsJobSettings) -> list[str]:
-    return (["webhook"] if s.webhook_url else []) + (["email"] if s.smtp_host and s.mail_to else [])
+def channels(app, s: AlertsJobSettings) -> list[str]:
+    return (["webhook"] if s.webhook_url else []) + (["email"] if mail.configured(app) and s.mail_to else [])
 
 
 def _alert_doc(db, event: dict) -> dict:
@@ -72,7 +73,7 @@ def _add(db, kind: str, body: dict, now: datetime, chans: list[str], event_id=No
 
 def route(app, s: AlertsJobSettings) -> dict:
     now = app.clock.now()
-    chans = channels(s)
+    chans = channels(app, s)
     window_start = (now - timedelta(seconds=s.storm_window_seconds)).isoformat()
     out = {"routed": 0, "queued": 0, "storm": 0}
     if not app.store.db.execute("select 1 from health_events where routed = 0 limit 1").fetchone():
@@ -128,30 +129,6 @@ class Sender:
         if not 200 <= resp.status_code < 300:
             raise OSError(f"webhook answered HTTP {resp.status_code}")
 
-    def email(self, d: dict) -> None:
-        s = self.s
-        doc = json.loads(d["body"])
-        msg = EmailMessage()
-        msg["From"] = s.mail_from
-        msg["To"] = ", ".join(s.mail_to)
-        msg["Subject"] = subject(doc)
-        msg["Message-ID"] = f"<{d['delivery_id']}@marketd>"
-        msg["X-Marketd-Delivery"] = d["delivery_id"]
-        text = text_of(doc)
-        msg.set_content(text)
-        msg.add_alternative(f"<html><body><pre>{html.escape(text)}</pre></body></html>", subtype="html")
-        context = ssl.create_default_context(cafile=s.smtp_ca_file or None)
-        cls = smtplib.SMTP_SSL if s.smtp_security == "ssl" else smtplib.SMTP
-        kw = {"context": context} if s.smtp_security == "ssl" else {}
-        with cls(s.smtp_host, s.smtp_port, timeout=30, **kw) as smtp:
-            if s.smtp_security == "starttls":
-                smtp.starttls(context=context)
-            if s.smtp_user:
-                smtp.login(s.smtp_user, self.app.secret(s.smtp_password or "MARKETD_ALERTS_SMTP_PASSWORD"))
-            refused = smtp.send_message(msg)
-            if refused:
-                raise OSError(f"the SMTP server refused {len(refused)} recipient(s)")
-
     def close(self):
         if self._http is not None:
             self._http.close()
@@ -176,22 +153,46 @@ def text_of(doc: dict) -> str:
     return doc.get("text", "")
 
 
+ORIGIN = "health"
+
+
+def hand_to_mail(app, s: AlertsJobSettings) -> int:
+    """Pending e-mail deliveries become mails in the door's queue (one per address), in the same
+    transaction as their row turning ``mailed``: neither lost nor queued twice. Without an address
+    they stay pending (``mail_to`` emptied by a config change must not drop them)."""
+    if not s.mail_to:
+        return 0
+    rows = [dict(r) for r in app.store.db.query("select * from health_deliveries where channel = 'email' and "
+                                                "state = 'pending' order by created_at, delivery_id")]
+    for d in rows:
+        doc = json.loads(d["body"])
+        text = text_of(doc)
+        with app.store.transaction() as db:
+            for to in s.mail_to:
+                key = f"health:{d['delivery_id']}:{mail.recipient_hash(to)}"
+                msg = mail.compose(app, to=to, subject=subject(doc), text=text, key=key,
+                                   html=f"<html><body><pre>{html.escape(text)}</pre></body></html>",
+                                   headers={"X-Marketd-Delivery": d["delivery_id"]})
+                msg.replace_header("Message-ID", f"<{d['delivery_id']}@marketd>")   # one alert, one id
+                mail.enqueue(app, db, msg, key=key, origin=ORIGIN, kind=d["kind"], ref=d["delivery_id"],
+                             on_crash="resend")
+            db["health_deliveries"].update(d["delivery_id"], {"state": "mailed", "sent_at": None})
+    return len(rows)
+
+
 def send_due(app, s: AlertsJobSettings, transport=None) -> dict:
     now = app.clock.now()
     out = {"sent": 0, "failed": 0, "dead": 0}
     due = [dict(r) for r in app.store.db.query(
-        "select * from health_deliveries where state = 'pending' and next_attempt_at <= ? order by created_at, "
-        "delivery_id", [now.isoformat()])]
+        "select * from health_deliveries where state = 'pending' and channel = 'webhook' and next_attempt_at <= ? "
+        "order by created_at, delivery_id", [now.isoformat()])]
     sender = Sender(app, s, transport)
     try:
         for d in due:
             try:
-                if d["channel"] == "webhook":
-                    if not s.webhook_url:
-                        raise ConfigError("webhook_url is no longer set")
-                    sender.webhook(d)
-                else:
-                    sender.email(d)
+                if not s.webhook_url:
+                    raise ConfigError("webhook_url is no longer set")
+                sender.webhook(d)
             except ConfigError:
                 raise
             except Exception as exc:  # network, HTTP status, SMTP: all retried the same way
@@ -215,6 +216,9 @@ def send_due(app, s: AlertsJobSettings, transport=None) -> dict:
             out["sent"] += 1
     finally:
         sender.close()
+    handed = hand_to_mail(app, s)
+    # the door sends every plugin's due mail; its counts are reported apart from the webhook's
+    out["mail"] = {"handed": handed, **mail.send_due(app)}
     return out
 
 

@@ -92,6 +92,6 @@ def make_digest(app) -> dict:
         tx["health_digests"].insert({"day": day, "created_at": now.isoformat(), "counts": json.dumps(counts),
                                      "file": str(files[-1].name)})
         digest_id = tx.execute("select id from health_digests where day = ?", [day]).fetchone()[0]
-        _add(tx, "digest", {"type": "digest", "day": day, "counts": counts, "text": text}, now, channels(s),
+        _add(tx, "digest", {"type": "digest", "day": day, "counts": counts, "text": text}, now, channels(app, s),
              digest_id=digest_id)
     return {"digest": day, **counts, "files": [p.name for p in files]}

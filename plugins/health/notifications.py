@@ -31,10 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 
 from marketd.sdk import FileRejected
 
-from . import alerts
+from . import alerts, drift
 from .jsonfile import loads, text_of
 from .lookup import Lookup
 
@@ -240,6 +241,7 @@ def ingest_file(ctx) -> dict:
     docs = documents(ctx.path.read_bytes())
     new = dup = 0
     effects: dict[str, int] = {}
+    drifted: dict[str, Counter] = {}
     notes = [normalise(d, f"notification {i} of {len(docs)}") for i, d in enumerate(docs, 1)]
     accounts = [_account(ctx.app, ctx.settings, n["payload"]) for n in notes]
     for account in sorted(set(accounts)):  # network before the store is touched
@@ -250,9 +252,13 @@ def ingest_file(ctx) -> dict:
             dup += 1
             continue
         new += 1
+        drifted.setdefault(account, Counter()).update(drift.notification(d, n["type"]))
         for what in done:
             effects[what] = effects.get(what, 0) + 1
-    return {"notifications": len(docs), "new": new, "duplicates": dup, "effects": effects}
+    now = ctx.app.clock.now().isoformat()
+    n_drift = sum(drift.record(ctx.db, kind="notifications", account=a, source=ctx.name, found=found, now=now)
+                  for a, found in sorted(drifted.items()))
+    return {"notifications": len(docs), "new": new, "duplicates": dup, "effects": effects, "schema_drift": n_drift}
 
 
 # -- subscriptions through the channel --------------------------------------------------------------

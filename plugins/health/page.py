@@ -1,14 +1,19 @@
 """The health page per account (``outbox/health/<account>/index.html``), refreshed by the
 ``health-page`` job: self-contained HTML (no script, no external file), readable where the
 outbox is shared. It shows the account status, metric trends as inline SVG sparklines, open
-alerts, the VoC poor list, the SKUs with the most returns, open cases and the GPSR count."""
+alerts, the VoC poor list, the SKUs with the most returns, open cases, the GPSR count and the
+schema drift of the last days (how far Amazon's documents were from their documented shape)."""
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 from decimal import Decimal
 
-from . import alerts
+from . import alerts, drift
 from .gpsr import write_view
+
+
+DRIFT_DAYS = 30
 
 
 def _e(v) -> str:
@@ -85,7 +90,15 @@ def render(app, account: str) -> str:
         late = " class='high'" if c["deadline"] < now.isoformat() else ""
         out.append(f"<tr{late}><td>{_e(c['id'])}</td><td>{_e(c['kind'])}</td><td>{_e(c['deadline'][:10])}</td>"
                    f"<td>{_e(c['subject'])}</td></tr>")
-    out.append("</table></body></html>")
+    since = (now - timedelta(days=DRIFT_DAYS)).isoformat()
+    total, paths = drift.recent(db, since, account)
+    out.append(f"</table><h2>Schema drift</h2><p>schema drift: {total} (deviations from Amazon's documented "
+               f"shapes in the last {DRIFT_DAYS} days; counted, nothing refused)</p>")
+    if paths:
+        out.append("<table><tr><th>where</th><th>times</th></tr>")
+        out += [f"<tr><td>{_e(p)}</td><td>{n}</td></tr>" for p, n in paths.most_common(10)]
+        out.append("</table>")
+    out.append("</body></html>")
     return "\n".join(out)
 
 

@@ -5,7 +5,7 @@ import json
 
 from marketd.sdk import csv_text
 
-from . import alerts, performance
+from . import alerts, drift, performance
 
 SOURCE = "perf"
 CSV_HEADER = ["marketplace", "metric", "sub", "status", "rate", "target_condition", "target_value", "count",
@@ -33,11 +33,13 @@ def ingest(ctx, account: str) -> dict:
                                   account=account, marketplace=f.marketplace, detail=f.detail)
         counts[what] += 1
     resolved = alerts.resolve_absent(db, source=SOURCE, account=account, present=present, now=now)
+    drifted = drift.record(db, kind="performance", account=account, source=ctx.name, found=rep.drift, now=now)
     rows = [[m.marketplace, m.metric, m.sub, m.status, m.rate, m.condition, m.target, m.count, m.reporting_from,
              m.reporting_to, {True: "yes", False: "no", None: ""}[performance.breach(m)]] for m in rep.metrics]
     out = ctx.output(f"health/{_folder(account)}/performance-{ctx.stamp}.csv", csv_text(CSV_HEADER, rows))
     return {"kind": "performance", "account": account, "statuses": dict(rep.statuses), "metrics": len(rep.metrics),
-            "alerts": counts, "resolved": resolved, "unknown_values": rep.unknown, "report": out.name}
+            "alerts": counts, "resolved": resolved, "unknown_values": rep.unknown, "schema_drift": drifted,
+            "report": out.name}
 
 
 def _folder(account: str) -> str:

@@ -19,7 +19,7 @@ resolved by the next report that clears it):
 """
 from __future__ import annotations
 
-import json
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -62,6 +62,7 @@ class Report:
     warnings: list[tuple[str, str, str]] = field(default_factory=list)
     ratings: list[tuple[str, str, str]] = field(default_factory=list)   # marketplace, status, score
     unknown: list[str] = field(default_factory=list)                  # values outside the schema's enums
+    drift: Counter = field(default_factory=Counter)                   # deviations from the schema, by path
 
 
 def _dec(value) -> Decimal | None:
@@ -113,7 +114,9 @@ def parse(data: bytes) -> Report:
                            where="the top-level object",
                            fix="drop a GET_V2_SELLER_PERFORMANCE_REPORT document (or an Amazon notification into "
                                "inbox/notifications/)")
-    rep = Report()
+    from .drift import account_health
+
+    rep = Report(drift=account_health(doc))
     statuses = [s for s in doc.get("accountStatuses") or [] if isinstance(s, dict)]
     for s in statuses:
         st = str(s.get("status") or "")

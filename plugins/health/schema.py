@@ -12,7 +12,9 @@
 - ``health_voc``, ``health_feedback``, ``health_returns``: the latest VoC ratings per ASIN,
   seller feedback per order, returns per (order, SKU, RMA);
 - ``health_cases``: case-log entries and compliance requests, tracked until someone closes them;
-- ``health_digests``: digests made (one per day at most).
+- ``health_digests``: digests made (one per day at most);
+- ``health_drift`` (v2): per file, how far the documents were from the known contract (schema
+  drift: counted and shown, never a rejection), with the most frequent paths.
 """
 from __future__ import annotations
 
@@ -61,4 +63,10 @@ def _v1(db):
     db["health_digests"].create_index(["day"], unique=True)
 
 
-MIGRATIONS = [(1, _v1)]
+def _v2(db):
+    db.execute("CREATE TABLE health_drift (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, account TEXT NOT NULL, "
+               "source TEXT NOT NULL, seen_at TEXT NOT NULL, count INTEGER NOT NULL, paths TEXT NOT NULL)")
+    db.execute("CREATE INDEX idx_health_drift_seen ON health_drift (seen_at)")
+
+
+MIGRATIONS = [(1, _v1), (2, _v2)]

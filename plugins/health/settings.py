@@ -86,14 +86,7 @@ class AlertsJobSettings(JobSettings):
     webhook_url: str | None = None
     webhook_secret: SecretRef | None = None         # HMAC key; default MARKETD_ALERTS_WEBHOOK_SECRET
     webhook_timeout: float = Field(10.0, gt=0)
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
-    smtp_user: str | None = None
-    smtp_password: SecretRef | None = None          # default MARKETD_ALERTS_SMTP_PASSWORD when smtp_user is set
-    smtp_ca_file: str | None = None                 # a private relay's CA (PEM); default: the system's CAs
-    mail_from: str = "marketd@localhost"
-    mail_to: list[str] = Field(default_factory=list)
+    mail_to: list[str] = Field(default_factory=list)  # through the [mail] server (marketd.sdk.mail)
     give_up_hours: float = Field(72, gt=0)          # a delivery failing this long is dead (marketd status shows it)
 
 

@@ -1,6 +1,8 @@
 """The ``health`` section of ``marketd status`` (read from the store: the daemon may not run)."""
 from __future__ import annotations
 
+from marketd.sdk import mail
+
 from .alerts import SEVERITIES
 
 
@@ -29,4 +31,17 @@ def section(app) -> dict | None:
     pending = db.execute("select count(*) from health_deliveries where state = 'pending'").fetchone()[0]
     if dead or pending:
         lines.append(f"alert deliveries: {pending} pending, {dead} dead (gave up)")
+    from datetime import timedelta
+
+    from . import drift
+
+    n_drift, paths = drift.recent(db, (app.clock.now() - timedelta(days=7)).isoformat())
+    if n_drift:
+        top, times = paths.most_common(1)[0]
+        lines.append(f"schema drift: {n_drift} deviation(s) from Amazon's documented shapes in 7 days "
+                     f"(most often {top}, {times}x); counted, nothing refused")
+    mails = mail.counts(db, "health")
+    waiting = sum(n for st, n in mails.items() if st != "sent")
+    if waiting:
+        lines.append("alert mails: " + ", ".join(f"{n} {st}" for st, n in mails.items() if st != "sent"))
     return {"health": lines}

@@ -78,12 +78,12 @@ def brands_app(app_factory):
     """``make(clock, smtp_port=None, **brand_overrides)``: an App with brands acme and roma."""
     from marketd.clock import FakeClock
 
-    def make(clock=None, smtp_port=None, brands=None, jobs=None):
+    def make(clock=None, smtp_port=None, brands=None, jobs=None, mail=None):
         jobs = dict(jobs or {})
         if smtp_port:
-            jobs["brands-mail"] = mail_table(smtp_port)
+            mail = mail_table(smtp_port)
         jobs.setdefault("brands-links", {"serve": False})
         return app_factory(clock=clock or FakeClock(datetime(2025, 1, 7, 9, 0, tzinfo=timezone.utc)),
-                           brands=brands or BRANDS, jobs=jobs)
+                           brands=brands or BRANDS, jobs=jobs, **({"mail": mail} if mail else {}))
 
     return make

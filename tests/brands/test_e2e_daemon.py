@@ -26,8 +26,8 @@ def _config(tmp_path, smtp_port, web_port):
         tmp_path / "inst",
         brands={"acme": {"name": "Acme GmbH", "sku_prefixes": ["ACM-"], "country": "DE", "subdivision": "NW",
                          "platforms": ["amazon-de"], "monitoring_weekdays": ALL_DAYS, "monitoring_time": "00:00"}},
-        jobs={"brands-golive": {"seconds": 2}, "brands-mail": {"host": "127.0.0.1", "port": smtp_port,
-                                                               "security": "none", "seconds": 2},
+        mail={"host": "127.0.0.1", "port": smtp_port, "security": "none"},
+        jobs={"brands-golive": {"seconds": 2}, "brands-mail": {"seconds": 2},
               "brands-links": {"port": web_port, "refresh_time": "00:00", "seconds": 2},
               "brands-weekly": {"enabled": False}})
 
@@ -95,7 +95,7 @@ def test_kill_after_the_server_took_the_mail_holds_it_as_uncertain(tmp_path, dae
     try:
         cfg = _config(tmp_path, smtp.port, free_port())
         root = cfg.parent
-        d = daemon_factory(cfg, env=crashpoint_env("brands.mail.after_data"))
+        d = daemon_factory(cfg, env=crashpoint_env("mail.after_data"))
         _drop(root)
         wait_for(lambda: d.proc.poll() is not None, what="the daemon killing itself after DATA")
         assert len(smtp.messages) == 1

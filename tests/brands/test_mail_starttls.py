@@ -71,7 +71,7 @@ def _app(brands_app, port, cert, **extra):
              "password_secret": "BRANDS_TEST_SMTP_PASSWORD", "sender": "reports@integrator.example",
              "ca_file": str(cert), "timeout": 5.0, **extra}
     table = {k: v for k, v in table.items() if v is not None}
-    return brands_app(clock=FakeClock(TUESDAY), jobs={"brands-mail": table})
+    return brands_app(clock=FakeClock(TUESDAY), mail=table)
 
 
 def test_starttls_auth_with_a_secret_from_the_environment(brands_app, tls_server, tmp_path, monkeypatch):
@@ -99,4 +99,4 @@ def test_security_none_is_only_for_loopback(brands_app):
     from marketd.sdk import ConfigError
 
     with pytest.raises(ConfigError, match="only for a server on loopback"):
-        brands_app(jobs={"brands-mail": {"host": "smtp.example.com", "security": "none"}})
+        brands_app(mail={"host": "smtp.example.com", "security": "none"})

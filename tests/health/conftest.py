@@ -20,12 +20,11 @@ from tests.fakes.specs import amazon_contract
 
 CREDS = ("amzn1.application-oa2-client.test", "test-lwa-client-secret-123", "Atzr|fake-token-456")
 ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "amazon"
 
 
 class HealthWorld:
     def __init__(self, root: Path, monkeypatch, jobs: dict | None = None, inbox: dict | None = None,
-                 account: str = "amz-de", channel: dict | None = None):
+                 account: str = "amz-de", channel: dict | None = None, mail: dict | None = None):
         self.clock = FakeClock()
         self.fake = SpApiFake(self.clock, client_id=CREDS[0], client_secret=CREDS[1], refresh_token=CREDS[2],
                               marketplace_id="A1PA6795UKMFR9", contract=amazon_contract())
@@ -40,7 +39,7 @@ class HealthWorld:
                                                 "transport": self.transport, **(channel or {})}},
                             jobs={"health-reports": {"accounts": [account], **((jobs or {}).pop("health-reports", {}))},
                                   **(jobs or {})},
-                            inbox=inbox)
+                            inbox=inbox, mail=mail)
 
     def run(self, job: str):
         err = run_job(self.app, job)
@@ -85,6 +84,9 @@ def world(tmp_path, monkeypatch):
 
 
 def schema_example() -> bytes:
-    """The official account-health schema's own example (invalid against that schema: trap 5)."""
-    doc = json.loads((SPECS / "accountHealthReport-2020-11-18.json").read_text())
+    """The official account-health schema's own example (invalid against that schema: trap 5);
+    without the models: skipped with the reason locally, a failure under CI."""
+    from tests.fakes.specs import require_amazon_specs
+
+    doc = json.loads((require_amazon_specs() / "accountHealthReport-2020-11-18.json").read_text())
     return json.dumps(doc["examples"][0]).encode()

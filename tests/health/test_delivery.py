@@ -9,6 +9,7 @@ import pytest
 
 from marketd.plugins.health.delivery import deliver
 from marketd.plugins.health.digest import make_digest
+from marketd.plugins.health.status import section as status_section
 
 from .notification_examples import envelope
 from .receivers import SmtpReceiver, WebhookReceiver
@@ -75,14 +76,15 @@ def test_a_wrong_secret_is_refused_by_the_receiver_and_retried(world, hook, monk
 def test_alerts_by_email_through_a_real_smtp_server(world):
     smtp = SmtpReceiver()
     try:
-        w = world(jobs={"health-alerts": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
-                                          "mail_to": ["ops@example.com"], "mail_from": "marketd@example.com"}})
+        w = world(jobs={"health-alerts": {"mail_to": ["ops@example.com"]}},
+                  mail={"host": "127.0.0.1", "port": smtp.port, "security": "none", "sender": "marketd@example.com"})
         w.drop("n.json", json.dumps([type_change(7)]), kind="notifications")
         w.drop("low.json", json.dumps([envelope("BRANDED_ITEM_CONTENT_CHANGE", {
             "MarketplaceId": "M", "BrandName": "B", "Asin": "B0X", "AttributesChanged": ["bullet_point"]}, "lo")]),
             kind="notifications")
         out = deliver(w.app)
-        assert out["sent"] == 1                      # the low one waits for the digest
+        assert out["mail"]["sent"] == 1              # the low one waits for the digest
+        assert deliver(w.app)["mail"]["sent"] == 0   # handed to the mail door once
         (m,) = smtp.messages
         did = w.app.store.db.execute("select delivery_id from health_deliveries").fetchone()[0]
         assert m["to"] == ["ops@example.com"] and f"Message-ID: <{did}@marketd>" in m["data"]
@@ -121,19 +123,20 @@ def test_email_over_starttls_with_login_to_a_relay_with_its_own_ca(world, tmp_pa
 
     smtp = TlsSmtpReceiver(tmp_path, "alerts", "relay-pass-123")
     try:
-        monkeypatch.setenv("MARKETD_ALERTS_SMTP_PASSWORD", "relay-pass-123")
-        w = world(jobs={"health-alerts": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_user": "alerts",
-                                          "smtp_ca_file": str(smtp.cert), "mail_to": ["ops@example.com"]}})
+        monkeypatch.setenv("MARKETD_SMTP_PASSWORD", "relay-pass-123")
+        w = world(jobs={"health-alerts": {"mail_to": ["ops@example.com"]}},
+                  mail={"host": "127.0.0.1", "port": smtp.port, "username": "alerts", "ca_file": str(smtp.cert)})
         w.drop("n.json", json.dumps([type_change(3)]), kind="notifications")
-        assert deliver(w.app)["sent"] == 1
+        assert deliver(w.app)["mail"]["sent"] == 1
         (m,) = smtp.messages
         assert m["tls"] and smtp.logins == ["alerts:ok"]
         # a wrong password: refused by the relay, kept pending for a retry (not lost, not dead)
-        monkeypatch.setenv("MARKETD_ALERTS_SMTP_PASSWORD", "wrong")
+        monkeypatch.setenv("MARKETD_SMTP_PASSWORD", "wrong")
         w.drop("n2.json", json.dumps([type_change(4)]), kind="notifications")
         out = deliver(w.app)
-        assert out["failed"] == 1 and smtp.logins[-1] == "alerts:refused"
-        state = w.app.store.db.execute("select state, last_error from health_deliveries where state != 'sent'").fetchone()
-        assert state[0] == "pending" and "relay-pass" not in (state[1] or "") and "wrong" not in (state[1] or "")
+        assert out["mail"]["retry"] == 1 and smtp.logins[-1] == "alerts:refused"
+        state = w.app.store.db.execute("select state, last_error from mail_queue where state != 'sent'").fetchone()
+        assert state[0] == "retry" and "relay-pass" not in (state[1] or "") and "wrong" not in (state[1] or "")
+        assert "alert mails: 1 retry" in "\n".join(status_section(w.app)["health"])
     finally:
         smtp.close()
