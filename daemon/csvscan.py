@@ -262,6 +262,28 @@ def _ends_with_newline(path) -> bool:
         return fh.read(1) in (b"\n", b"\r")
 
 
+def line_blocks(fh, size: int) -> Iterator[bytes]:
+    """``fh``'s bytes in blocks of about ``size`` that end at a line break (a block holds whole
+    lines only: a longer line makes a longer block); the last line gets a line break it lacks.
+    Both byte-level readers (:func:`column_values`, ``tabular``'s quote-free split) cut here."""
+    tail = b""
+    while True:
+        block = fh.read(size)
+        data = tail + block
+        if block:
+            end = data.rfind(b"\n") + 1
+            tail, data = data[end:], data[:end]
+            if not data:
+                continue  # no line break yet: a long line goes on in the next block
+        elif not data:
+            return
+        else:
+            tail = b""
+            if not data.endswith(b"\n"):
+                data += b"\n"  # the last record has no line break
+        yield data
+
+
 def column_values(path, encoding: str, delimiter: str, st: Structure, pos: int) -> Iterator[list[str]]:
     """The text of field ``pos`` of every record after the header (blank ones included: they
     hold no value), block by block, read from the bytes with no CSV parser at all.
@@ -273,23 +295,8 @@ def column_values(path, encoding: str, delimiter: str, st: Structure, pos: int) 
     assert not st.quoted and not st.exact
     delim = ord(delimiter)
     record = 0
-    tail = b""
     with open(path, "rb") as fh:
-        while True:
-            block = fh.read(BLOCK)
-            data = tail + block
-            if block:
-                end = data.rfind(b"\n") + 1
-                tail = data[end:]
-                data = data[:end]
-                if not data:
-                    continue  # no line break yet: a long line goes on in the next block
-            elif not data:
-                break
-            else:
-                tail = b""
-                if not data.endswith(b"\n"):
-                    data += b"\n"  # the last record has no line break
+        for data in line_blocks(fh, BLOCK):
             a = np.frombuffer(data, dtype=np.uint8)
             ends = np.flatnonzero(a == _LF)
             begins = np.empty(len(ends), dtype=np.int64)

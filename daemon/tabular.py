@@ -315,26 +315,12 @@ def _split_chunks(path, encoding, delimiter, st: csvscan.Structure, size: int, u
     read this way never imports pandas."""
     import numpy as np
 
-    from .csvscan import BLOCK, split_columns
+    from .csvscan import BLOCK, line_blocks, split_columns
 
     ncols = st.ncols
     record = 0
-    tail = b""
     with open(path, "rb") as fh:
-        while True:
-            block = fh.read(4 * BLOCK)
-            data = tail + block
-            if block:
-                end = data.rfind(b"\n") + 1
-                tail, data = data[end:], data[:end]
-                if not data:
-                    continue  # no line break yet: a long line goes on in the next block
-            elif not data:
-                break
-            else:
-                tail = b""
-                if not data.endswith(b"\n"):
-                    data += b"\n"  # the last record has no line break
+        for data in line_blocks(fh, 4 * BLOCK):
             columns = split_columns(data, delimiter, ncols, encoding, usecols)
             n = data.count(b"\n")
             if columns is None or record + n > st.records:
