@@ -3,10 +3,7 @@
 offer STARTTLS is never sent the credentials."""
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
-from datetime import datetime, timezone
 
 import pytest
 
@@ -14,29 +11,10 @@ from marketd.clock import FakeClock
 from marketd.plugins.brands import mailq, monitoring
 from marketd.plugins.brands.settings import brand_of
 
+from tests.smtp_servers import self_signed
+
 from .conftest import Inbox, free_port
 from .test_monitoring_mail import TUESDAY, setup
-
-
-def _cert(tmp_path):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    c, k = tmp_path / "cert.pem", tmp_path / "key.pem"
-    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
-    return c, k
 
 
 class Auth:
@@ -54,7 +32,7 @@ class Auth:
 def tls_server(tmp_path):
     from aiosmtpd.controller import Controller
 
-    cert, key = _cert(tmp_path)
+    cert, key = self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     inbox, auth = Inbox(), Auth()
