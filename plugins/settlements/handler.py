@@ -22,7 +22,7 @@ from . import apply as store
 from .aging import Aging
 from .dispatch import HEAD, choose
 from .frame import build
-from .matching import KeyLookup, match_frame, rematch_pending, scope
+from .matching import KeyLookup, ambiguity_warning, match_frame, rematch_pending, scope
 from .reports import duplicate_text, write_legacy_orders_csv, write_lines_csv, write_orders_csv, write_unsettled_csv
 from .settings import SettlementInboxSettings
 from .threads import ReadInThread, store_path
@@ -280,9 +280,9 @@ def _ingest(ctx, timings: dict | None) -> dict:
             names, cond, cparams = scope(app, db, payout.channel_type, payout.match_channels)
             match_frame(db, frame, names, cond, cparams, by_key=prefetch.by_key(names))
             paid = prefetch.paid_before(payout) if payout.paid_items else []
-            if frame.ambiguous:
-                warnings.append(f"{frame.ambiguous} order reference(s) matched more than one stored order; the first "
-                                "key was used")
+            ambiguity = ambiguity_warning(frame)
+            if ambiguity:
+                warnings.append(ambiguity)
             if paid:
                 others = sorted({p["other_payout"] for p in paid})
                 warnings.append(
