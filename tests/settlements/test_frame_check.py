@@ -1,0 +1,39 @@
+"""The payout check by its rule (plugins/settlements/frame.py ``Frame.check``), on frames built from
+SDK payouts: the status a format decides (``by_format``, MALL's documents) is kept, with the
+difference to a stated total only when the source states one; the default rule judges the exact
+sum; money not paid out yet is ``open`` whatever it adds up to."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from marketd.plugins.settlements.frame import build
+from marketd.sdk.settlements import CheckRule, Payout, PayoutLine, PayoutStatus
+
+
+def payout(stated=None, **kw) -> Payout:
+    lines = [PayoutLine("revenue", Decimal("10.10"), "EUR", order_ref="A-1"),
+             PayoutLine("marketplace_fee", Decimal("-1.05"), "EUR", order_ref="A-1"),
+             PayoutLine("payout", Decimal("-9.05"), "EUR")]
+    return Payout("demo", "P1", "test", "EUR", lines=lines,
+                  stated_total=None if stated is None else Decimal(stated), **kw)
+
+
+def test_by_format_keeps_the_formats_status_and_states_the_difference_only_against_a_total():
+    assert build(payout("9.00", check_rule=CheckRule.BY_FORMAT, status=PayoutStatus.OK)).check() == (
+        PayoutStatus.OK, 90000, 500)                    # 9.05 computed (payout lines left out) - 9.00 stated
+    assert build(payout(None, check_rule=CheckRule.BY_FORMAT, status=PayoutStatus.INCONSISTENT)).check() == (
+        PayoutStatus.INCONSISTENT, None, None)
+    with pytest.raises(ValueError, match="by_format needs Payout.status"):
+        build(payout("9.05", check_rule=CheckRule.BY_FORMAT)).check()
+
+
+def test_the_default_rule_judges_the_exact_sum():
+    assert build(payout("9.05")).check() == (PayoutStatus.OK, 90500, 0)
+    assert build(payout("9.04")).check() == (PayoutStatus.INCONSISTENT, 90400, 100)
+    assert build(payout(None)).check() == (PayoutStatus.UNCHECKED, None, None)
+
+
+def test_open_money_is_open_whatever_it_adds_up_to():
+    assert build(payout("1.00", status=PayoutStatus.OPEN)).check() == (PayoutStatus.OPEN, 10000, None)
