@@ -47,8 +47,9 @@ What each group is for:
 - **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
 - **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at;
   ``write_atomic(path, data)`` puts a fetched file into an inbox whole or not at all (owner-only).
-  ``CLAIM_OWNER`` / ``owner_alive(owner)``: who holds a claimed ledger row, and whether that process
-  still runs (a claim of a dead one is settled at the next run).
+  ``CLAIM_OWNER`` / ``owner_alive(owner)``: who holds a claimed ledger row (``host:pid:instance``),
+  and whether that process still runs (a claim of a dead one is settled at the next run; a
+  restart that got the same PID, as PID 1 in a container, is told apart by the instance id).
 - **Private databases** — ``ThreadConnections``: a plugin's own SQLite file beside the store
   (one connection per thread, WAL, ``synchronous=FULL``, owner-only), for state that must commit
   outside the file's transaction (the carrier-call ledger).
