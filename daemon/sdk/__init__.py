@@ -21,6 +21,8 @@ What each group is for:
   ``JobSpec`` (a scheduled job), ``Money``; ``each_account`` runs a job body over a channel type's
   accounts (``accounts_of``), skipping those switched off, isolating each failure; ``log_once``; ``ORDER_STATUSES`` and ``normalise_order_status``
   (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``);
+  ``store_orders(app, rows, stats)``: a sync's page of orders into the store in one transaction
+  (unchanged ones skipped, ``imported_at`` kept, ``order_imported`` announced after the commit);
   ``order_guard(app, order_key, purpose)``: the reason an automatic path must not act on an order
   a person flagged as handled by hand (``marketd orders mark-manual``), or None.
 - **Settlements** — ``marketd.sdk.settlements``: the payout models every marketplace's payout
@@ -95,6 +97,7 @@ _OWNERS = {
     "..oauth": ["RefreshTokenGrant"],
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
     "..orderflags": ["order_guard", "manual_flag", "mark_manual"],
+    "..order_pages": ["store_orders"],
     "..outbox": ["write_atomic"],
     "..owners": ["CLAIM_OWNER", "owner_alive"],
     "..money": ["AmountError", "fmt", "guess_decimal_separator", "parse_amount"],
@@ -140,6 +143,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..oauth import RefreshTokenGrant
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
     from ..orderflags import manual_flag, mark_manual, order_guard
+    from ..order_pages import store_orders
     from ..outbox import write_atomic
     from ..owners import CLAIM_OWNER, owner_alive
     from ..money import AmountError, fmt, guess_decimal_separator, parse_amount
@@ -207,6 +211,7 @@ __all__ = [
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
     "each_account", "accounts_of", "log_once", "RefreshTokenGrant", "write_atomic", "CLAIM_OWNER", "owner_alive",
+    "store_orders",
     # the manual-operation flag: every automatic path asks order_guard before acting on an order
     "order_guard", "manual_flag", "mark_manual",
     # carriers
