@@ -216,3 +216,17 @@ def test_a_waiting_reference_of_a_payout_with_its_account_is_attached_in_that_ac
     got = refs(env, "P1")["C-3"]
     assert (got["order_key"], got["match"]) == ("demo-it:C-3", "order_id")
     assert counts(env, "P1") == (1, 0)
+
+
+def test_the_warning_names_five_ambiguous_references_and_counts_the_rest(make_env):
+    env = make_env(channels=TWO)
+    ids = [f"A-{n}" for n in range(1, 7)]
+    for oid in ids:
+        env.order(oid, channel="demo-it")
+        env.order(oid, channel="demo-de")
+    row = env.drop(render(payout("P1"), *(line("P1", oid, "1.00") for oid in ids)))
+    text = warnings(row)
+    assert "6 order reference(s) are stored under more than one order" in text
+    named = [oid for oid in ids if f"{oid} (demo-de:{oid} or demo-it:{oid})" in text]
+    assert named == ids[:5] and "and 1 more" in text
+    assert counts(env, "P1") == (0, 6)
