@@ -145,3 +145,14 @@ def test_status_outcome_tells_files_with_refused_lines_apart(state, summary, sho
     from marketd.inbox.publish import outcome
 
     assert outcome(state, summary) == shown
+
+
+def test_the_done_log_line_shows_the_summary_readably_and_cut():
+    """The ``done`` log line quotes the handler's summary as written (Italian and German names
+    stay readable, not ``\\u00e0`` escapes), cut at 300 characters."""
+    from marketd.inbox.publish import _short
+
+    assert _short({"città": "Müller"}) == '{"città": "Müller"}'
+    assert _short(None) == "{}"
+    long = _short({"k": "x" * 400})
+    assert len(long) == 300 and long.endswith("...")
