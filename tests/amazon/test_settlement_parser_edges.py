@@ -235,3 +235,10 @@ def test_a_file_without_posted_date_columns_is_read_without_posted_times():
     full, bare = parse_settlement(data), parse_settlement(cut)
     assert bare.settlement_id == full.settlement_id and bare.total == full.total
     assert bare.transaction_rows == full.transaction_rows > 0
+
+
+def test_a_file_written_with_two_decimals_keeps_two():
+    """The scale is what the file writes (at least two decimals): a plain two-decimal settlement
+    is stored and shown with two, not three."""
+    parsed = parse_settlement(render_v2(basic_settlement()))
+    assert parsed.scale == 2

@@ -124,3 +124,16 @@ def test_an_answer_that_cannot_be_stored_leaves_the_call_as_it_was(tmp_path):
     ledger.finish("k2", result())
     assert ledger.get("k2")["state"] == DONE
     ledger.close()
+
+
+def test_forget_drops_only_an_intent_still_calling(tmp_path):
+    """``forget`` is for an intent that provably never reached the carrier: it goes, so the next
+    attempt starts afresh; an answered call is never forgotten."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("never-sent", "brt", {})
+    ledger.begin("answered", "brt", {})
+    ledger.finish("answered", result())
+    ledger.forget("never-sent")
+    ledger.forget("answered")
+    assert ledger.get("never-sent") is None and ledger.get("answered")["state"] == DONE
+    ledger.close()

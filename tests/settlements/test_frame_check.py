@@ -37,3 +37,9 @@ def test_the_default_rule_judges_the_exact_sum():
 
 def test_open_money_is_open_whatever_it_adds_up_to():
     assert build(payout("1.00", status=PayoutStatus.OPEN)).check() == (PayoutStatus.OPEN, 10000, None)
+
+
+def test_a_payout_without_lines_has_no_references_and_checks_against_its_total():
+    frame = build(Payout("demo", "P0", "test", "EUR", lines=[], stated_total=Decimal("0.00")))
+    assert frame.refs == [] and frame.ref_first == [] and frame.ref_last == []
+    assert frame.check() == (PayoutStatus.OK, 0, 0)
