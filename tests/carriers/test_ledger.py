@@ -137,3 +137,25 @@ def test_forget_drops_only_an_intent_still_calling(tmp_path):
     ledger.forget("answered")
     assert ledger.get("never-sent") is None and ledger.get("answered")["state"] == DONE
     ledger.close()
+
+
+def test_a_state_set_without_an_answer_is_recorded(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("k", "brt", {})
+    ledger.set_state("k", FAILED)
+    row = ledger.get("k")
+    assert row["state"] == FAILED and row["finished_at"] and row["result"] is None
+    ledger.close()
+
+
+def test_an_intent_that_cannot_be_written_leaves_the_ledger_usable(tmp_path):
+    """``begin`` is one transaction: a refused insert rolls back, and the next call commits."""
+    import sqlite3
+
+    import pytest
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.begin(None, "brt", {})
+    assert ledger.begin("k", "brt", {})["state"] == CALLING
+    ledger.close()

@@ -43,3 +43,21 @@ def test_a_payout_without_lines_has_no_references_and_checks_against_its_total()
     frame = build(Payout("demo", "P0", "test", "EUR", lines=[], stated_total=Decimal("0.00")))
     assert frame.refs == [] and frame.ref_first == [] and frame.ref_last == []
     assert frame.check() == (PayoutStatus.OK, 0, 0)
+
+
+def test_each_reference_keeps_its_own_last_posting_even_the_earliest_time_of_the_payout():
+    from datetime import datetime, timezone
+
+    t1, t2 = (datetime(2026, 10, d, 8, tzinfo=timezone.utc) for d in (1, 2))
+    lines = [PayoutLine("revenue", Decimal("1.00"), "EUR", order_ref="A-1", posted_first=t1, posted_last=t1),
+             PayoutLine("revenue", Decimal("2.00"), "EUR", order_ref="B-2", posted_first=t2, posted_last=t2)]
+    frame = build(Payout("demo", "P1", "test", "EUR", lines=lines))
+    assert frame.refs == ["A-1", "B-2"]
+    assert frame.ref_first == frame.ref_last == [t1.isoformat(), t2.isoformat()]
+
+
+def test_a_merchant_reference_shared_by_every_line_is_kept():
+    lines = [PayoutLine("revenue", Decimal("5.00"), "EUR", order_ref="S01-1", merchant_ref="SHOP-1001"),
+             PayoutLine("marketplace_fee", Decimal("-1.00"), "EUR", order_ref="S01-1", merchant_ref="SHOP-1001")]
+    frame = build(Payout("demo", "P1", "test", "EUR", lines=lines, match_merchant_refs=True))
+    assert frame.refs == ["S01-1"] and frame.merchant_refs == ["SHOP-1001"]
