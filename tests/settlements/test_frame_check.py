@@ -61,3 +61,11 @@ def test_a_merchant_reference_shared_by_every_line_is_kept():
              PayoutLine("marketplace_fee", Decimal("-1.00"), "EUR", order_ref="S01-1", merchant_ref="SHOP-1001")]
     frame = build(Payout("demo", "P1", "test", "EUR", lines=lines, match_merchant_refs=True))
     assert frame.refs == ["S01-1"] and frame.merchant_refs == ["SHOP-1001"]
+
+
+def test_references_come_sorted_whatever_the_order_of_the_lines_with_account_money_last():
+    lines = [PayoutLine("revenue", Decimal("1.00"), "EUR", order_ref=r) for r in ("A-1", "C-3", "B-2")]
+    lines.append(PayoutLine("other", Decimal("-0.50"), "EUR"))
+    frame = build(Payout("demo", "P1", "test", "EUR", lines=lines))
+    assert frame.refs == ["A-1", "B-2", "C-3", None]
+    assert [frame.text(v) for v in frame.ref_amounts().sum(axis=1)] == ["1.00", "1.00", "1.00", "-0.50"]
