@@ -69,3 +69,19 @@ def test_references_come_sorted_whatever_the_order_of_the_lines_with_account_mon
     frame = build(Payout("demo", "P1", "test", "EUR", lines=lines))
     assert frame.refs == ["A-1", "B-2", "C-3", None]
     assert [frame.text(v) for v in frame.ref_amounts().sum(axis=1)] == ["1.00", "1.00", "1.00", "-0.50"]
+
+
+def test_the_fast_amount_texts_equal_the_exact_ones_for_every_scale():
+    """``fmt_e4`` formats many ten-thousandths at once; it must write exactly what ``e4_text`` (one
+    value at a time, the reference) writes, also for values finer than the payout's scale."""
+    import random
+
+    from marketd.plugins.settlements.frame import fmt_e4
+    from marketd.sdk.settlements import e4_text
+
+    rnd = random.Random(16)
+    for scale in (0, 1, 2, 3, 4):
+        for values in ([199900, -50000, 0, 10000], [20, -120, 5], [20, -120], [30, 60, -90], [rnd.randint(-10 ** 9, 10 ** 9) for _ in range(200)],
+                       [rnd.randint(-10 ** 6, 10 ** 6) * 10 ** (4 - min(scale, 4)) for _ in range(200)]):
+            assert fmt_e4(values, scale) == [e4_text(v, scale) for v in values], (scale, values[:5])
+    assert fmt_e4([199900, -50000, 0], 2) == ["19.99", "-5.00", "0.00"]
