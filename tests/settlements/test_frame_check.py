@@ -85,3 +85,40 @@ def test_the_fast_amount_texts_equal_the_exact_ones_for_every_scale():
                        [rnd.randint(-10 ** 6, 10 ** 6) * 10 ** (4 - min(scale, 4)) for _ in range(200)]):
             assert fmt_e4(values, scale) == [e4_text(v, scale) for v in values], (scale, values[:5])
     assert fmt_e4([199900, -50000, 0], 2) == ["19.99", "-5.00", "0.00"]
+
+
+def test_the_column_forms_a_format_may_hand_over_keep_what_they_carry():
+    """``LineTable`` lets a format give a value for every line at once (a constant) or the
+    references' columns once per reference (the grouped form, Amazon's): merchant references,
+    other ids and each line's own posting survive either form."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from marketd.sdk.settlements import LineTable
+
+    flat = LineTable(2, order_ref=["S01-1", "S01-1"], merchant_ref="SHOP-1001", category=["revenue", "marketplace_fee"],
+                     currency="EUR", amount_e4=[50000, -10000])
+    frame = build(Payout("demo", "P1", "test", "EUR", lines=flat, match_merchant_refs=True))
+    assert frame.refs == ["S01-1"] and frame.merchant_refs == ["SHOP-1001"]
+
+    t1, t2 = (datetime(2026, 10, d, 8, tzinfo=timezone.utc).isoformat() for d in (1, 2))
+    grouped = LineTable(3, refs={"order_ref": ["A-1", "B-2"], "alt_refs": [("L-1",), ()], "posted_first": [t1, t2],
+                                 "posted_last": [t2, t2]},
+                        ref_of_line=np.array([0, 0, 1]), category="revenue", currency="EUR",
+                        amount_e4=[10000, 20000, 30000], posted_first=[t1, t2, t2], posted_last=[t1, t2, t2])
+    frame = build(Payout("demo", "P2", "test", "EUR", lines=grouped))
+    assert frame.refs == ["A-1", "B-2"] and frame.alt_refs == [("L-1",), ()]
+    assert (frame.ref_first, frame.ref_last) == ([t1, t2], [t2, t2])
+    assert (frame.posted_first, frame.posted_last) == ([t1, t2, t2], [t1, t2, t2])   # each line's own times
+
+
+def test_a_payout_without_lines_is_stored_end_to_end(env):
+    from .conftest import summary
+    from .demo_format import render
+
+    row = env.drop(render("payout,P0,0.00,2026-10-05T00:00:00+00:00,payout,"))
+    assert row["state"] == "done" and summary(row)["status"] == "ok", row
+    p = env.one("select lines, orders, matched, unmatched, computed_total from payouts where payout_id = 'P0'")
+    assert (p["lines"], p["orders"], p["matched"], p["unmatched"]) == (0, 0, 0, 0)
+    assert env.db.execute("select count(*) from payout_lines").fetchone()[0] == 0
