@@ -434,6 +434,26 @@ class Store:
         if aliases:
             self.add_order_aliases(row["key"], aliases)
 
+    def save_orders(self, rows, *, now: str, skip_unchanged: bool = True) -> tuple[list[tuple[str, bool]], int]:
+        """A page of a channel's orders into the store, in the caller's transaction: ([(key, new?)]
+        of the stored rows in page order, how many unchanged). Unchanged = same ``updated_at`` and the same status
+        as the channel writes it (``channel_status``, else ``status``): skipped, so a sync that
+        sees an order again neither rewrites it nor announces it. ``imported_at`` is the first
+        time the order was stored (``now`` for a new one), kept on every update."""
+        stored, unchanged = [], 0
+        for row in rows:
+            key = row.get("key") or f"{row['channel']}:{row['order_id']}"
+            old = self.get_order(key)
+            if skip_unchanged and old is not None and row.get("updated_at") is not None \
+                    and old.get("updated_at") == row["updated_at"] \
+                    and (old.get("channel_status") or old.get("status")) == \
+                    (row.get("channel_status") or row.get("status")):
+                unchanged += 1
+                continue
+            self.upsert_order({**row, "key": key, "imported_at": (old or {}).get("imported_at") or now})
+            stored.append((key, old is None))
+        return stored, unchanged
+
     def add_order_aliases(self, order_key: str, aliases) -> None:
         """Record other ids of an order (``[(alias, kind), ...]`` or dicts ``{alias, kind}``)."""
         pairs = []

@@ -21,6 +21,8 @@ What each group is for:
   ``JobSpec`` (a scheduled job), ``Money``; ``each_account`` runs a job body over a channel type's
   accounts (``accounts_of``), skipping those switched off, isolating each failure; ``log_once``; ``ORDER_STATUSES`` and ``normalise_order_status``
   (the normalised ``orders.status``; a channel keeps its own word in ``channel_status``);
+  ``store_orders(app, rows, stats)``: a sync's page of orders into the store in one transaction
+  (unchanged ones skipped, ``imported_at`` kept, ``order_imported`` announced after the commit);
   ``order_guard(app, order_key, purpose)``: the reason an automatic path must not act on an order
   a person flagged as handled by hand (``marketd orders mark-manual``), or None.
 - **Settlements** — ``marketd.sdk.settlements``: the payout models every marketplace's payout
@@ -47,8 +49,9 @@ What each group is for:
 - **Time** — ``Clock``, ``SYSTEM_CLOCK``, ``FakeClock``: every wait goes through ``app.clock``.
 - **Crash safety** — ``crashpoint(name)`` marks a step the kill -9 tests can stop the daemon at;
   ``write_atomic(path, data)`` puts a fetched file into an inbox whole or not at all (owner-only).
-  ``CLAIM_OWNER`` / ``owner_alive(owner)``: who holds a claimed ledger row, and whether that process
-  still runs (a claim of a dead one is settled at the next run).
+  ``CLAIM_OWNER`` / ``owner_alive(owner)``: who holds a claimed ledger row (``host:pid:instance``),
+  and whether that process still runs (a claim of a dead one is settled at the next run; a
+  restart that got the same PID, as PID 1 in a container, is told apart by the instance id).
 - **Private databases** — ``ThreadConnections``: a plugin's own SQLite file beside the store
   (one connection per thread, WAL, ``synchronous=FULL``, owner-only), for state that must commit
   outside the file's transaction (the carrier-call ledger).
@@ -99,6 +102,7 @@ _OWNERS = {
     "..oauth": ["RefreshTokenGrant"],
     "..orderstatus": ["ORDER_STATUSES", "normalise_order_status"],
     "..orderflags": ["order_guard", "manual_flag", "mark_manual"],
+    "..order_pages": ["store_orders"],
     "..outbox": ["write_atomic"],
     "..personal": ["PERSONAL_KEYS", "scrub_personal"],
     "..owners": ["CLAIM_OWNER", "owner_alive"],
@@ -145,6 +149,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from ..oauth import RefreshTokenGrant
     from ..orderstatus import ORDER_STATUSES, normalise_order_status
     from ..orderflags import manual_flag, mark_manual, order_guard
+    from ..order_pages import store_orders
     from ..outbox import write_atomic
     from ..personal import PERSONAL_KEYS, scrub_personal
     from ..owners import CLAIM_OWNER, owner_alive
@@ -222,6 +227,7 @@ __all__ = [
     # channels, jobs, money
     "JobSpec", "Money", "Channel", "Capabilities", "ORDER_STATUSES", "normalise_order_status",
     "each_account", "accounts_of", "log_once", "RefreshTokenGrant", "write_atomic", "CLAIM_OWNER", "owner_alive",
+    "store_orders",
     # the manual-operation flag: every automatic path asks order_guard before acting on an order
     "order_guard", "manual_flag", "mark_manual",
     # carriers

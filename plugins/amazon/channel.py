@@ -25,7 +25,8 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, redact_text, utc_iso
+from marketd.sdk import (Capabilities, Channel, ConfigError, RateLimited, TransientError, redact_text, store_orders,
+                         utc_iso)
 
 from . import mapper
 from .client import ENDPOINTS, MARKETPLACES, SANDBOX_ENDPOINTS, SpApiClient, SpApiError, error_list
@@ -184,24 +185,9 @@ class AmazonChannel(Channel):
         return stats["new"] + stats["changed"]
 
     def _store_page(self, page: dict, stats: dict) -> None:
-        store = self.app.store
-        imported = []
-        with store.transaction():
-            for order in page.get("orders") or []:
-                stats["seen"] += 1
-                row = mapper.order_row(self.name, order)
-                old = store.get_order(row["key"])
-                # the store keeps the normalised status; Amazon's own word is in channel_status
-                if old is not None and old.get("updated_at") == row["updated_at"] and \
-                        (old.get("channel_status") or old.get("status")) == row.get("channel_status", row["status"]):
-                    stats["unchanged"] += 1
-                    continue
-                row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()
-                store.upsert_order(row)
-                stats["changed" if old else "new"] += 1
-                imported.append(row)
-        for row in imported:  # after the commit: listeners see what is in the store
-            self.app.emit("order_imported", order=store.get_order(row["key"]) or row)
+        orders = page.get("orders") or []
+        stats["seen"] += len(orders)
+        store_orders(self.app, [mapper.order_row(self.name, o) for o in orders], stats)
 
     # -- shipment confirmation -----------------------------------------------------------------
     def amazon_carrier(self, code: str, name: str = "") -> tuple[str, str]:

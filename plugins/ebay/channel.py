@@ -27,7 +27,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, utc_iso
+from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, store_orders, utc_iso
 
 from . import mapper
 from .errors import EbayApiError
@@ -264,23 +264,10 @@ class EbayChannel(Channel):
         return not shrank
 
     def _store_page(self, page: dict, stats: dict) -> None:
-        store = self.app.store
-        imported = []
-        with store.transaction():
-            for order in page.get("orders") or []:
-                stats["seen"] += 1
-                row = mapper.order_row(self.name, order)  # its `aliases` go to order_aliases
-                old = store.get_order(row["key"])
-                if old is not None and old.get("updated_at") == row["updated_at"] \
-                        and old.get("channel_status") == row["channel_status"]:
-                    stats["unchanged"] += 1
-                    continue
-                row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()
-                store.upsert_order(row)
-                stats["changed" if old else "new"] += 1
-                imported.append(row["key"])
-        for key in imported:  # after the commit: listeners see what is in the store
-            self.app.emit("order_imported", order=store.get_order(key))
+        orders = page.get("orders") or []
+        stats["seen"] += len(orders)
+        # a row's `aliases` (the legacy order id) go to order_aliases
+        store_orders(self.app, [mapper.order_row(self.name, o) for o in orders], stats)
 
     # -- shipping fulfilments ------------------------------------------------------------------
     def _items_for(self, order_id: str) -> list[dict]:

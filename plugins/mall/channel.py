@@ -28,7 +28,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError
+from marketd.sdk import Capabilities, Channel, ConfigError, RateLimited, TransientError, store_orders
 
 from . import mapper
 from .client import DailyQuota, MallClient
@@ -219,20 +219,11 @@ class MallChannel(Channel):
         return True
 
     def _store(self, rows: list[dict], stats: dict) -> None:
-        if not rows:
-            return
-        store = self.app.store
-        imported = []
-        now = self.app.clock.now().isoformat()
-        with store.transaction():
-            for row in rows:
-                old = store.get_order(row["key"])
-                row["imported_at"] = (old or {}).get("imported_at") or now
-                store.upsert_order(row)   # its `aliases` (purchase id, external id) go to order_aliases
-                stats["changed" if old else "new"] += 1
-                imported.append(row["key"])
-        for key in imported:  # after the commit: listeners see what is in the store
-            self.app.emit("order_imported", order=store.get_order(key))
+        # every fetched detail is stored: MALL's status times (updated_at) do not move when only
+        # `confirmed` or the delivery details change. Its `aliases` (purchase id, external id) go
+        # to order_aliases.
+        if rows:
+            store_orders(self.app, rows, stats, skip_unchanged=False)
 
     # -- confirming new orders -----------------------------------------------------------------
     def confirm_order(self, order_id: str) -> dict:

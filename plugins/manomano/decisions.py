@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 
-from marketd.sdk import TransientError
+from marketd.sdk import TransientError, store_orders
 
 from . import mapper
 from .client import ManoManoError
@@ -145,13 +145,7 @@ class Decisions:
             return None
 
     def _store_remote(self, order: dict) -> None:
-        row = mapper.order_row(self.name, order)
-        store = self.app.store
-        with store.transaction():
-            old = store.get_order(row["key"])
-            row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()
-            store.upsert_order(row)
-        self.app.emit("order_imported", order=store.get_order(row["key"]))
+        store_orders(self.app, [mapper.order_row(self.name, order)], skip_unchanged=False)
 
     def _set_remote_status(self, ref: str, raw_status: str) -> None:
         """What ManoMano confirmed (an accept, a shipping) in the stored order, without another call;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from marketd.sdk import RateLimited
+from marketd.sdk import RateLimited, store_orders
 
 from . import mapper
 
@@ -120,28 +120,11 @@ class OrderSync:
 
     def _store_page(self, page: dict, stats: dict) -> list[str]:
         """Upsert one page in one transaction; returns the references of its PENDING orders."""
-        store = self.app.store
-        imported, pending = [], []
-        with store.transaction():
-            for order in page.get("content") or []:
-                if not isinstance(order, dict) or not order.get("order_reference"):
-                    continue
-                stats["seen"] += 1
-                row = mapper.order_row(self.name, order)
-                if row["channel_status"] == mapper.NEEDS_ACCEPT:
-                    pending.append(row["order_id"])
-                old = store.get_order(row["key"])
-                if old is not None and old.get("updated_at") == row["updated_at"] \
-                        and old.get("channel_status") == row["channel_status"]:
-                    stats["unchanged"] += 1
-                    continue
-                row["imported_at"] = (old or {}).get("imported_at") or self.app.clock.now().isoformat()
-                store.upsert_order(row)
-                stats["changed" if old else "new"] += 1
-                imported.append(row["key"])
-        for key in imported:  # after the commit: listeners see what is in the store
-            self.app.emit("order_imported", order=store.get_order(key))
-        return pending
+        rows = [mapper.order_row(self.name, o) for o in page.get("content") or []
+                if isinstance(o, dict) and o.get("order_reference")]
+        stats["seen"] += len(rows)
+        store_orders(self.app, rows, stats)
+        return [r["order_id"] for r in rows if r["channel_status"] == mapper.NEEDS_ACCEPT]
 
 
 def _total(page: dict, limit: int) -> int:

@@ -26,7 +26,7 @@ COLUMNS = ["month", "channel_type", "channel", "currency", "orders", "revenue", 
            "shipping_label", "refund", "withheld_tax", "net"]
 SUBTYPE_COLUMNS = ["month", "channel_type", "channel", "currency", "subtype", "amount", "lines"]
 CATS = ("revenue", "marketplace_fee", "shipping_label", "refund", "withheld_tax")
-ORDER_MATCHES = ("order_id", "alias", "merchant_order_id", "none")
+ORDER_MATCHES = ("order_id", "alias", "merchant_order_id", "none", "ambiguous")
 EXCLUDED_KINDS = ("offset", "open")
 
 

@@ -17,6 +17,9 @@ from marketd.sdk.settlements import (CATEGORIES, NOT_IN_NET, CheckRule, LineTabl
                                      to_e4)
 
 CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
+# an order reference without its order: none stored yet, or several and the payout's account cannot
+# tell which (docs/plugins/settlements.md, "Matching")
+UNMATCHED = ("none", "ambiguous")
 NONE_REF = "\x00"  # sorts first; placed last below: the account-level reference (no order) ends the list
 
 
@@ -51,7 +54,7 @@ class Frame:
     order_keys: list = field(default_factory=list)
     channels: list = field(default_factory=list)
     match: list = field(default_factory=list)
-    ambiguous: int = 0
+    ambiguous: dict = field(default_factory=dict)  # ref index -> the stored order keys it could be
     _ref_amounts: np.ndarray | None = field(default=None, repr=False)
     _totals: dict | None = field(default=None, repr=False)
     _amount_texts: list | None = field(default=None, repr=False)
@@ -132,8 +135,8 @@ class Frame:
         return {
             "lines": len(self.amount_e4),
             "orders": sum(1 for k in kinds if k is None),
-            "matched": sum(1 for i, k in enumerate(kinds) if k is None and match[i] not in ("none",)),
-            "unmatched": sum(1 for i, k in enumerate(kinds) if k is None and match[i] == "none"),
+            "matched": sum(1 for i, k in enumerate(kinds) if k is None and match[i] not in UNMATCHED),
+            "unmatched": sum(1 for i, k in enumerate(kinds) if k is None and match[i] in UNMATCHED),
             "other_refs": sum(1 for k in kinds if k not in (None, "no_order")),
             "no_order_rows": int(sum(int(self.ref_rows[i]) for i in no_order)),
             "unclassified_rows": int(self.rows[unclassified].sum()) if unclassified.any() else 0,

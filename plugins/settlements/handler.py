@@ -20,7 +20,7 @@ from marketd.sdk.settlements import ParseContext, PayoutStatus
 
 from .aging import Aging
 from .dispatch import HEAD, choose
-from .matching import KeyLookup, match_frame, rematch_pending, scope
+from .matching import KeyLookup, ambiguity_warning, match_frame, rematch_pending, scope
 from .settings import SettlementInboxSettings
 from .threads import ReadInThread, store_path
 
@@ -291,9 +291,9 @@ def _ingest(ctx, timings: dict | None) -> dict:
             names, cond, cparams = scope(app, db, payout.channel_type, payout.match_channels)
             match_frame(db, frame, names, cond, cparams, by_key=prefetch.by_key(names))
             paid = prefetch.paid_before(payout) if payout.paid_items else []
-            if frame.ambiguous:
-                warnings.append(f"{frame.ambiguous} order reference(s) matched more than one stored order; the first "
-                                "key was used")
+            ambiguity = ambiguity_warning(frame)
+            if ambiguity:
+                warnings.append(ambiguity)
             if paid:
                 others = sorted({p["other_payout"] for p in paid})
                 warnings.append(

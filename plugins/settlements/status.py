@@ -20,6 +20,10 @@ def status_lines(app) -> dict[str, list[str]] | None:
     waiting = db.execute("select count(*) from payout_refs where order_key is null and match = 'none'").fetchone()[0]
     if waiting:
         lines.append(f"{waiting} order reference(s) wait for their order (attached when the order is imported)")
+    ambiguous = db.execute("select count(*) from payout_refs where match = 'ambiguous'").fetchone()[0]
+    if ambiguous:
+        lines.append(f"{ambiguous} order reference(s) are stored under more than one account and were not matched "
+                     "(the payout's warnings name them)")
     bad = by_status.get("inconsistent", 0)
     if bad:
         lines.append(f"{bad} inconsistent payout(s): `marketd settlements --status inconsistent`")

@@ -19,6 +19,7 @@ MATCH_TEXT = {
     "alias": "matched by another id of the order",
     "merchant_order_id": "matched by the merchant's own reference (MCF / own reference)",
     "none": "no stored order with this id (yet)",
+    "ambiguous": "stored under more than one order and the payout does not say its account; none picked",
     "fba_shipment": "FBA shipment id (inbound shipment fee), not an order",
     "no_order": "no order id (account-level amount)",
 }
@@ -131,8 +132,11 @@ def write_xlsx(fh, frame: Frame, check: dict, info: dict, unsettled: list[dict],
     for i in unmatched:
         if n >= max_rows:
             break
-        ws.append(["", safe_cell(frame.refs[i]), safe_cell(frame.merchant_refs[i] or ""),
-                   MATCH_TEXT.get(frame.match[i], frame.match[i]), *([""] * len(p.source_columns)),
+        reason = MATCH_TEXT.get(frame.match[i], frame.match[i])
+        if i in frame.ambiguous:
+            reason += ": " + " or ".join(frame.ambiguous[i])
+        ws.append(["", safe_cell(frame.refs[i]), safe_cell(frame.merchant_refs[i] or ""), safe_cell(reason),
+                   *([""] * len(p.source_columns)),
                    from_e4(int(frame.ref_amounts()[i].sum()), p.scale), "", "", frame.ref_last[i] or ""])
         n += 1
     no_order = [r for r in p.source_rows if r.reason == "no_order"]

@@ -33,22 +33,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from marketd.sdk import (EXCEPTION_STATUSES, ConfigError, TrackingResult, TrackingStatus, TransientError, crashpoint,
-                        csv_text, order_guard)
+from marketd.sdk import (CLAIM_OWNER, EXCEPTION_STATUSES, ConfigError, TrackingResult, TrackingStatus, TransientError,
+                        crashpoint, csv_text, order_guard, owner_alive)
 
 from .orders import order_items
 from .policy import TrackingPolicy, tracking_policy
 
 log = logging.getLogger("marketd.tracking")
 
-_INSTANCE = uuid.uuid4().hex[:12]
-OWNER = f"{socket.gethostname()}:{os.getpid()}:{_INSTANCE}"
+OWNER = CLAIM_OWNER  # host:pid:instance (marketd.sdk.owner_alive tells a restart with the same PID apart)
 REPORT_HEADER = ["shipment", "orders", "carrier", "tracking_number", "status", "since", "problem", "last_answer"]
 
 
@@ -347,23 +343,6 @@ def push_ready(app, policy: TrackingPolicy, stats: Counter, alerts: list, only: 
         stats["pushed"] += 1
 
 
-def _owner_alive(owner: str | None) -> bool:
-    if not owner:
-        return False
-    if owner == OWNER:
-        return True
-    try:
-        host, pid, _ = owner.split(":", 2)
-        if host != socket.gethostname():
-            return True  # another machine: cannot tell, leave it alone
-        os.kill(int(pid), 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):
-        return True
-
-
 def resolve_stale_pushes(app, stats: Counter, alerts: list) -> None:
     store = app.store
     now = app.clock.now()
@@ -372,7 +351,7 @@ def resolve_stale_pushes(app, stats: Counter, alerts: list) -> None:
         "s.refs, s.carrier, s.status, s.tracking_url from shipment_pushes p join shipments s on s.key = p.shipment_key "
         "where p.state = 'pushing'"))
     for push in rows:
-        if _owner_alive(push["owner"]):
+        if owner_alive(push["owner"]):
             continue
         verdict = None
         try:

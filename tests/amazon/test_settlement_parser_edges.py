@@ -220,3 +220,25 @@ def test_both_fixed_width_date_shapes_take_the_slicing_shortcut():
     assert _fast_canon(["2026-08-06T01:07:18+00:00", ""]) == (["2026-08-06T01:07:18", "NaT"], "iso")
     assert _fast_canon(["2026-08-06 01:07:18 UTC"]) == (["2026-08-06T01:07:18"], "ymd_hms")
     assert _fast_canon(["06.08.2026"]) is None
+
+
+def test_a_file_without_posted_date_columns_is_read_without_posted_times():
+    """``posted-date``/``posted-date-time`` are not required: a re-saved file that lost them is
+    still read (its rows simply have no posting time), never an internal error."""
+    data = render_v2(basic_settlement())
+    lines = data.decode().split("\n")
+    header = lines[0].split("\t")
+    drop = {header.index(c) for c in ("posted-date", "posted-date-time") if c in header}
+    assert drop
+    cut = "\n".join("\t".join(c for i, c in enumerate(line.split("\t")) if i not in drop) if line else line
+                    for line in lines).encode()
+    full, bare = parse_settlement(data), parse_settlement(cut)
+    assert bare.settlement_id == full.settlement_id and bare.total == full.total
+    assert bare.transaction_rows == full.transaction_rows > 0
+
+
+def test_a_file_written_with_two_decimals_keeps_two():
+    """The scale is what the file writes (at least two decimals): a plain two-decimal settlement
+    is stored and shown with two, not three."""
+    parsed = parse_settlement(render_v2(basic_settlement()))
+    assert parsed.scale == 2

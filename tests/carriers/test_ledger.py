@@ -55,3 +55,107 @@ def test_an_answer_recorded_before_confirmed_existed_reads_as_confirmed():
 
     old = '{"carrier": "brt", "shipment_id": "S-1", "parcels": [{"parcel_number": "P1", "tracking_number": "T1"}]}'
     assert result_from_json(old, {}).confirmed is True
+
+
+def test_a_second_answer_replaces_the_first_ones_labels(tmp_path):
+    """A ``created`` call finished again (its confirmation, or a recovered answer) keeps only the
+    labels of the last answer: a reprint must never print the first answer's label."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("k", "brt", {})
+    ledger.finish("k", ShipmentResult("brt", "S-1", [ParcelResult("P1", "T1", Label(b"%PDF-old", LabelFormat.PDF)),
+                                                     ParcelResult("P2", "T2", Label(b"%PDF-two", LabelFormat.PDF))],
+                                      [], "", {}, False))
+    ledger.finish("k", ShipmentResult("brt", "S-1", [ParcelResult("P1", "T1", Label(b"ZPL-new", LabelFormat.ZPL))],
+                                      [], "", {}, True))
+    back = ledger.result("k")
+    assert [(p.parcel_number, p.label.data, p.label.format) for p in back.parcels] == [
+        ("P1", b"ZPL-new", LabelFormat.ZPL)]
+    assert ledger.conn.execute("select count(*) from call_labels where key = 'k'").fetchone()[0] == 1
+    ledger.close()
+
+
+def test_a_ledger_written_before_the_claim_column_gets_it(tmp_path):
+    """Ledgers of earlier versions have no ``claim``: opening one adds the column, so a requeued
+    file's new attempt can be told from the failed one of an earlier claim."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute("create table calls (seq integer primary key autoincrement, key text unique not null, "
+                    "carrier text not null, state text not null, request text, result text, "
+                    "attempts integer not null default 0, started_at text, finished_at text)")
+        old.execute("insert into calls (key, carrier, state, attempts) values ('k0', 'brt', 'failed', 1)")
+    old.close()
+    ledger = Ledger(path)
+    assert ledger.get("k0")["claim"] is None
+    ledger.begin("k1", "brt", {}, claim="file-7")
+    assert ledger.get("k1")["claim"] == "file-7"
+    ledger.close()
+
+
+def test_a_closed_ledger_refuses_writes(tmp_path):
+    """At shutdown the ledger is closed: a worker thread still running must not write into it
+    (the commit-before-call order would break unseen)."""
+    import sqlite3
+
+    import pytest
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("k", "brt", {})
+    ledger.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="is closed"):
+        ledger.begin("k2", "brt", {})
+
+
+def test_an_answer_that_cannot_be_stored_leaves_the_call_as_it_was(tmp_path):
+    """``finish`` is one transaction: when a label cannot be written the answer is not half
+    recorded (the call stays ``calling``, so the in-flight policy decides at the re-run) and the
+    ledger takes the next call."""
+    import pytest
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("k", "brt", {})
+    broken = ShipmentResult("brt", "S-1", [ParcelResult("P1", "T1", Label([1, 2], LabelFormat.PDF))], [], "", {}, True)
+    with pytest.raises(Exception):
+        ledger.finish("k", broken)
+    row = ledger.get("k")
+    assert (row["state"], row["result"], row["finished_at"]) == (CALLING, None, None)
+    ledger.begin("k2", "brt", {})
+    ledger.finish("k2", result())
+    assert ledger.get("k2")["state"] == DONE
+    ledger.close()
+
+
+def test_forget_drops_only_an_intent_still_calling(tmp_path):
+    """``forget`` is for an intent that provably never reached the carrier: it goes, so the next
+    attempt starts afresh; an answered call is never forgotten."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("never-sent", "brt", {})
+    ledger.begin("answered", "brt", {})
+    ledger.finish("answered", result())
+    ledger.forget("never-sent")
+    ledger.forget("answered")
+    assert ledger.get("never-sent") is None and ledger.get("answered")["state"] == DONE
+    ledger.close()
+
+
+def test_a_state_set_without_an_answer_is_recorded(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.begin("k", "brt", {})
+    ledger.set_state("k", FAILED)
+    row = ledger.get("k")
+    assert row["state"] == FAILED and row["finished_at"] and row["result"] is None
+    ledger.close()
+
+
+def test_an_intent_that_cannot_be_written_leaves_the_ledger_usable(tmp_path):
+    """``begin`` is one transaction: a refused insert rolls back, and the next call commits."""
+    import sqlite3
+
+    import pytest
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.begin(None, "brt", {})
+    assert ledger.begin("k", "brt", {})["state"] == CALLING
+    ledger.close()

@@ -1,6 +1,8 @@
 """Tracking pushed to the channel exactly once: repeated rounds, restarts, and the crash window."""
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 
@@ -32,7 +34,7 @@ def pushes(app):
 
 def dead_owner() -> str:
     p = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return f"{tracking_mod.socket.gethostname()}:{p.stdout.strip()}:gone"
+    return f"{socket.gethostname()}:{p.stdout.strip()}:gone"
 
 
 def test_pushed_once_across_rounds_and_restarts(make_app, tmp_path, clock):
@@ -111,6 +113,20 @@ def test_a_live_claim_is_left_alone(make_app, tmp_path):
     app.store.db.execute("update shipment_pushes set state = 'pushing', owner = ?", [tracking_mod.OWNER])
     tracking_sync(app)
     assert pushes(app)[0]["state"] == "pushing" and RecordingChannel.calls == []
+
+
+def test_a_claim_of_a_restart_with_the_same_pid_is_settled(make_app, tmp_path):
+    """The daemon as PID 1 in a container: the claim of the process before it carries the same
+    host and PID but another instance id, and is settled (here: marked uncertain, the channel
+    cannot verify), not left alone as a live claim."""
+    app = make_app()
+    ship_with_erp(app, tmp_path)
+    before = f"{socket.gethostname()}:{os.getpid()}:0123456789ab"
+    assert before != tracking_mod.OWNER
+    app.store.db.execute("update shipment_pushes set state = 'pushing', owner = ?", [before])
+    stats = tracking_sync(app)
+    assert stats["push_uncertain"] == 1 and pushes(app)[0]["state"] == "uncertain"
+    assert RecordingChannel.calls == []
 
 
 def test_channel_without_confirm_capability_is_skipped_and_unknown_channel_waits(make_app, tmp_path):

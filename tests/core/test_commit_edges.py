@@ -106,6 +106,32 @@ def test_recovery_counts_what_it_finished_for_a_file_committed_before_a_crash(ap
     assert stats["published"] == 1 and states(app) == {"c.csv": "done"}
 
 
+def test_recovery_does_not_count_a_file_whose_publish_failed_and_finishes_it_later(app_factory, monkeypatch):
+    """The outbox cannot be written at the start (a full disk): the committed file stays
+    'processed' with its temps, recovery says it finished nothing, and the next start finishes it."""
+    import marketd.inbox.commit as commit_mod
+    import marketd.inbox.publish as publish_mod
+    from marketd.inbox import InboxEngine
+
+    app, eng, clock = engine_for(app_factory, inbox={"defaults": POLL})
+    drop(app, "c.csv", catalog_csv(3))
+    with monkeypatch.context() as m:
+        m.setattr(commit_mod, "finish", lambda *a, **k: None)
+        m.setattr(publish_mod, "finish", lambda *a, **k: None)
+        run(eng, clock)
+    assert states(app) == {"c.csv": "processed"}
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(publish_mod, "publish_outputs", full_disk)
+        stats = InboxEngine(app).recover()
+    assert (stats["published"], stats["archived"]) == (0, 0) and states(app) == {"c.csv": "processed"}
+    stats = InboxEngine(app).recover()
+    assert stats["published"] == 1 and states(app) == {"c.csv": "done"}
+
+
 @pytest.mark.parametrize("state, summary, shown", [
     ("done", {"rejected": 2, "lines": 5}, "done_some_rejected"),
     ("done", {"rejected": 5, "rows": 5}, "done_all_rejected"),
@@ -119,3 +145,14 @@ def test_status_outcome_tells_files_with_refused_lines_apart(state, summary, sho
     from marketd.inbox.publish import outcome
 
     assert outcome(state, summary) == shown
+
+
+def test_the_done_log_line_shows_the_summary_readably_and_cut():
+    """The ``done`` log line quotes the handler's summary as written (Italian and German names
+    stay readable, not ``\\u00e0`` escapes), cut at 300 characters."""
+    from marketd.inbox.publish import _short
+
+    assert _short({"città": "Müller"}) == '{"città": "Müller"}'
+    assert _short(None) == "{}"
+    long = _short({"k": "x" * 400})
+    assert len(long) == 300 and long.endswith("...")

@@ -3,10 +3,10 @@ plugin's tracking-sync, exactly once per order; a MALL Delivery order is never m
 shipped by us (refused before any call, and reported)."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
-from marketd.plugins.shipments import tracking as tracking_mod
 from marketd.plugins.shipments.tracking import tracking_sync
 from marketd.sdk import process_file
 
@@ -26,7 +26,7 @@ def pushes(app) -> dict:
 
 def dead_owner() -> str:
     p = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return f"{tracking_mod.socket.gethostname()}:{p.stdout.strip()}:gone"
+    return f"{socket.gethostname()}:{p.stdout.strip()}:gone"
 
 
 def test_tracking_goes_back_once_per_order(mall_app, fake, clock, tmp_path):

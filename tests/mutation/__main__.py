@@ -37,10 +37,13 @@ MODULES = {
         "tests/amazon/test_settlement_robust.py", "tests/amazon/test_settlement_parser_edges.py"]),
     # reconciliation: a payout's lines against its stated total (frame.py) and its references to
     # the stored orders (matching.py)
-    "reconcile": ("plugins/settlements/frame.py", ["tests/settlements/test_settlements_store.py",
+    "reconcile": ("plugins/settlements/frame.py", ["tests/settlements/test_frame_check.py",
+                                                   "tests/settlements/test_settlements_store.py",
+                                                   "tests/settlements/test_matching_accounts.py",
                                                    "tests/settlements/test_fees_report.py",
                                                    "tests/amazon/test_settlement_reconcile.py"]),
-    "matching": ("plugins/settlements/matching.py", ["tests/settlements/test_settlements_store.py",
+    "matching": ("plugins/settlements/matching.py", ["tests/settlements/test_matching_accounts.py",
+                                                     "tests/settlements/test_settlements_store.py",
                                                      "tests/settlements/test_orders_list_cli.py",
                                                      "tests/amazon/test_settlement_reconcile.py"]),
     "commit": ("daemon/inbox/commit.py", ["tests/core/test_commit_edges.py", "tests/core/test_engine.py", "tests/core/test_reliability.py",

@@ -5,9 +5,12 @@ any marketplace's parser.
 
 File (UTF-8 CSV, first line ``#demo-payouts``)::
 
-    payout,<id>,<stated total or empty>,<paid_at ISO>,<kind>[,<account>]
+    payout,<id>,<stated total or empty>,<paid_at ISO>,<kind>[,<account>][,mcf]
     line,<payout id>,<order_ref or empty>,<category>,<subtype>,<amount>,<currency>,<posted ISO>[,info][,alt=<ref>]
+        [,merchant=<ref>]
     breakdown,<order_ref>,<gross>,<fee>,<net>,<currency>
+
+``mcf`` sets ``match_merchant_refs`` (a line's ``merchant=`` is the seller's own order id).
 
 A payout of kind ``open`` has status ``open``; one without a stated total is ``unchecked``.
 """
@@ -52,14 +55,16 @@ class DemoFormat:
                 account = cells[5] if len(cells) > 5 and cells[5] else None
                 payouts[pid] = Payout(
                     "demo", pid, self.name, "EUR", channel=account, match_channels=(account,) if account else None,
-                    kind=kind, stated_total=Decimal(stated) if stated else None,
+                    kind=kind, stated_total=Decimal(stated) if stated else None, match_merchant_refs="mcf" in cells[6:],
                     paid_at=datetime.fromisoformat(paid), status=PayoutStatus.OPEN if kind == "open" else None)
                 lines[pid] = []
             elif cells[0] == "line":
                 pid, ref, cat, sub, amount, cur, posted = cells[1:8]
                 extra = cells[8:]
                 alt = tuple(x[4:] for x in extra if x.startswith("alt="))
+                merchant = next((x[9:] for x in extra if x.startswith("merchant=")), None)
                 lines[pid].append(PayoutLine(cat, Decimal(amount), cur, order_ref=ref or None, subtype=sub or None,
+                                             merchant_ref=merchant,
                                              posted_first=datetime.fromisoformat(posted),
                                              posted_last=datetime.fromisoformat(posted),
                                              informational="info" in extra, alt_refs=alt, description=f"{cat} row"))
