@@ -242,3 +242,21 @@ def test_a_file_written_with_two_decimals_keeps_two():
     is stored and shown with two, not three."""
     parsed = parse_settlement(render_v2(basic_settlement()))
     assert parsed.scale == 2
+
+
+def test_amount_units_sum_exactly_even_where_int64_would_wrap():
+    """Mutation #248 (docs/dev/mutation.md): the guard that keeps a payout's minor units in exact
+    Python ints once ``largest amount × rows`` could pass 2**62. Ten rows of 10**18 minor units sum
+    to 10**19, beyond int64 (9.2 × 10**18): with the guard loosened numpy wraps the sum silently.
+    Real files reach this only at ~92,000 rows at the amount bound, so the pure function is driven
+    here with the values that make it bite."""
+    import numpy as np
+
+    from marketd.plugins.amazon.settlement_parser import _to_units
+
+    codes = np.zeros(10, dtype=np.int64)
+    units, empty = _to_units(codes, [10 ** 18])
+    assert empty == 0
+    assert sum(units.tolist()) == 10 ** 19 and units.sum() == 10 ** 19
+    small, _ = _to_units(np.array([0, 1, -1]), [1250, None])      # the everyday case stays int64
+    assert small.dtype == np.int64 and small.tolist() == [1250, 0, 0]
