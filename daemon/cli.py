@@ -393,9 +393,15 @@ def report(ctx, name, options):
     app = build_app(ctx)
     reports = app.reports()
     if not name:
+        import inspect
+
         for known in sorted(reports):
             doc = (reports[known].__doc__ or "").strip().splitlines()
-            click.echo(f"{known:<26} {doc[0] if doc else ''}")
+            # a report's options are its keyword parameters after ``app``: say how to pass them
+            params = [p for p in list(inspect.signature(reports[known]).parameters.values())[1:]
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            usage = " ".join(f"--set {p.name}=…" for p in params)
+            click.echo(f"{known:<26} {doc[0] if doc else ''}" + (f"  [{usage}]" if usage else ""))
         return
     if name not in reports:
         raise click.ClickException(f"no report {name!r}: {did_you_mean(name, reports) or 'known: ' + ', '.join(sorted(reports))}")

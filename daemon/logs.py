@@ -101,5 +101,7 @@ def setup(level: str = "INFO") -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "watchdog", "apscheduler", "asyncssh"):
+    # libraries that log their own routine work at INFO (fontTools prints ~75 lines per subset font
+    # of a PDF, matplotlib its font cache): an operator reads marketd's lines, not theirs
+    for noisy in ("httpx", "httpcore", "watchdog", "apscheduler", "asyncssh", "fontTools", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

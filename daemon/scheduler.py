@@ -51,10 +51,14 @@ def describe_schedule(spec: JobSpec) -> str:
     any ``second``/``week``/``year`` field named after it), never a Python dict."""
     if spec.trigger != "cron":
         return f"every {spec.seconds}s"
-    cron = dict(spec.cron or {})
-    fields = [str(cron.pop(k, "*")) for k in _CRON_ORDER]
-    extra = " ".join(f"{k}={v}" for k, v in sorted(cron.items()))
-    return "cron " + " ".join(fields) + (f" ({extra})" if extra else "")
+    # Read the fields back from the trigger APScheduler builds: a field left out below the most
+    # significant one given is its minimum there, not "*" (``{"hour": 7}`` runs at 07:00, once;
+    # printing the config as given showed ``cron * 7 * * *``, "every minute from 07:00").
+    fields = {f.name: str(f) for f in CronTrigger(**dict(spec.cron or {})).fields}
+    shown = [fields.pop(k) for k in _CRON_ORDER]
+    extra = " ".join(f"{k}={v}" for k, v in sorted(fields.items())
+                     if (k, v) not in {("second", "0"), ("week", "*"), ("year", "*")})
+    return "cron " + " ".join(shown) + (f" ({extra})" if extra else "")
 
 
 def missed_since(spec: JobSpec, last_success: datetime | None, now: datetime, tz) -> bool:

@@ -76,6 +76,6 @@ def error_text(inbox: Inbox, row: dict, error: dict) -> str:
         f"Handler:  {error['plugin']} {error.get('plugin_version') or ''} (marketd {error['marketd_version']})",
         "",
         "The file itself is next to this report. Nothing from it was applied.",
-        f"To retry: fix the file and drop it into inbox/{inbox.kind}/ again, or run `marketd requeue {row['id']}`.",
+        f"To retry: fix the file and drop it into inbox/{inbox.kind}/ again, or run `marketd requeue {row['id']}` (with the daemon stopped).",
     ]
     return "\n".join(lines) + "\n"

@@ -448,7 +448,8 @@ def _sandbox_configure(fake: SpApiFake, url: str) -> SandboxConfig:
     return SandboxConfig(
         tables={"channels": {SANDBOX_ACCOUNT: {
                     "type": "amazon", "marketplace": "IT", "orders_sync": True, "settlements_fetch": True,
-                    "endpoint": url, "lwa_endpoint": f"{url}/auth/o2/token", "initial_days": 7}},
+                    "endpoint": url, "lwa_endpoint": f"{url}/auth/o2/token", "initial_days": 7,
+                    "seller_id": fake.seller_id}},  # the merchant token: feeds (cancel, listings) need it
                 "jobs": {"amazon-orders": {"seconds": 300}}},
         env={env_name(SANDBOX_ACCOUNT, what): value
              for what, value in zip(("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"), SANDBOX_CREDENTIALS)},

@@ -127,7 +127,7 @@ def _xlsx(month: str, rows: list[dict], subtypes: list[dict]) -> bytes:
 
 
 def fees_report(app, month: str | None = None) -> list:
-    """Fees per channel and month (fee % of revenue): reports/fees-<YYYY-MM>.csv|.xlsx."""
+    """Fees per channel and month (fee % of revenue): reports/fees-<YYYY-MM>.csv|.xlsx; month=YYYY-MM, default the last one."""
     return write_month(app, _check_month(month) if month else previous_month(app.clock.now()))
 
 

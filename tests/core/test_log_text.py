@@ -56,3 +56,26 @@ def test_ctrl_c_stops_the_daemon_like_sigterm(instance, daemon_factory):
     assert d.proc.wait(60) == 0
     assert "SIGINT received: finishing the file in hand, then stopping" in d.output()
     d.stop()
+
+
+def test_libraries_routine_info_lines_stay_out_of_an_operators_log():
+    """A new user's `brands statement` printed ~75 lines of ``INFO fontTools.subset`` (the PDF's
+    font subsetting) before its own output; matplotlib added its font-cache line."""
+    import logging
+
+    from marketd import logs
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup("INFO")
+        for name in ("fontTools.subset", "matplotlib.font_manager", "PIL.PngImagePlugin"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+            assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
+        assert logging.getLogger("marketd.plugins.brands").isEnabledFor(logging.INFO)
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])

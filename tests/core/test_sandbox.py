@@ -52,6 +52,10 @@ def test_check_exercises_every_fake_the_plugins_register(checked):
     assert out.rstrip().splitlines()[-1].startswith("sandbox check passed: amazon, brt, ebay, mall, manomano")
     cfg = tomllib.loads((folder / "marketd.toml").read_text())
     assert cfg["carriers"]["brt"]["base_url"].endswith("/rest/v1")      # issue 9 item 13
+    # `orders act … cancel` on an Amazon sandbox order sends a feed, which needs the merchant token
+    # (a new user got "seller_id … is not set" from the sandbox's own config)
+    from marketd.plugins.amazon.fake_listings import ListingsApi as _Listings  # the fake's token
+    assert [c.get("seller_id") for c in cfg["channels"].values() if c["type"] == "amazon"] == [_Listings.seller_id]
     # what the README says to do next: the orders of every channel, ids to ship, without a report
     listed = json.loads(run_cli(folder, "orders", "list", "--limit", "0", "--json"))
     assert {o["channel"] for o in listed} == set(cfg["channels"])

@@ -54,3 +54,11 @@ def test_an_empty_order_list_says_how_to_get_orders_when_no_channel_is_configure
     configured = write_config(tmp_path / "ch", channels={"amazon-de": {"type": "amazon", "marketplace": "DE"}})
     out = CliRunner().invoke(cli, ["--config", str(configured), "orders", "list"], catch_exceptions=False).output
     assert "no orders" in out and "no channel is configured" not in out
+
+
+def test_the_report_list_says_how_to_pass_each_reports_options(tmp_path):
+    """A new user tried ``report fees --month 2026-11``; the list never said ``--set month=``."""
+    cfg = write_config(tmp_path / "i")
+    out = CliRunner().invoke(cli, ["--config", str(cfg), "report"], catch_exceptions=False).output
+    [fees] = [line for line in out.splitlines() if line.startswith("fees ")]
+    assert fees.endswith("[--set month=…]"), fees

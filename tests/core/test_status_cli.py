@@ -82,6 +82,10 @@ def test_jobs_listing_reads_like_crontab(tmp_path):
     assert "{" not in out and "cron 15 7 * * mon-fri" in out
     assert describe_schedule(JobSpec("x", None, seconds=300)) == "every 300s"
     assert describe_schedule(JobSpec("x", None, trigger="cron", cron={"second": 5})) == "cron * * * * * (second=5)"
+    # a field left out below the most significant one given is its minimum (APScheduler's rule):
+    # {"hour": 7} is once a day at 07:00, not every minute of 07:xx
+    assert describe_schedule(JobSpec("x", None, trigger="cron", cron={"hour": 7})) == "cron 0 7 * * *"
+    assert describe_schedule(JobSpec("x", None, trigger="cron", cron={"day": 1})) == "cron 0 0 1 * *"
 
 
 def test_a_fresh_instance_says_a_job_has_not_run_yet(app_factory, caplog):
