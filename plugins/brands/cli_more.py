@@ -94,7 +94,10 @@ def more_commands(brands) -> None:
             click.echo(f"week {week} of {brand} was made already (not made or mailed again)")
         else:
             click.echo(f"made {len(got['outputs'])} files in {app.outbox_dir / 'brands' / brand / week}; "
-                       f"{got['queued']} mail(s) queued")
+                       f"{got['queued']} mail(s) queued"
+                       + ("" if got["queued"] or not send else
+                          f" (no 'reports' contact for {brand}: drop a contacts file with brand, role, name, email, "
+                          "phone into inbox/onboarding/, see docs/plugins/brands.md)"))
 
     @brands.command("statement")
     @click.argument("brand")

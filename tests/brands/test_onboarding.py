@@ -221,3 +221,15 @@ def test_content_errors_block_activation_and_show_in_the_content_report(brands_a
     assert ("ACM-1", "amazon-de", "content has errors for this platform") in got["skipped"]
     rows = weekly.content_issues(app.store.db, "acme")
     assert rows == [["ACM-1", "amazon-de", "de_DE", "color", "required", "ERROR", "color is required"]]
+
+
+def test_a_weekly_report_without_a_reports_contact_says_why_nothing_was_mailed(brands_app):
+    """A new user ran ``brands report`` before loading contacts and read "0 mail(s) queued", no why."""
+    from marketd.cli import cli as main
+
+    app = brands_app()
+    cfg = app.config["_path"]
+    app.close()
+    r = CliRunner().invoke(main, ["--config", cfg, "brands", "report", "acme", "--week", "2024-W52"])
+    assert r.exit_code == 0, r.output
+    assert "0 mail(s) queued (no 'reports' contact for acme" in r.output and "inbox/onboarding/" in r.output
