@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import marketd.plugins.actions as actions_plugin
 from marketd.plugins.ebay.settings import env_name
 
-from tests.ebay.conftest import clock, creds_env, fake, make_app, transport  # noqa: F401  (fixtures)
+from tests.ebay.conftest import clock, creds_env, fake, keypair as signing, make_app, transport  # noqa: F401  (fixtures)
 
 
 def world(fake, make_app, **shop):  # noqa: F811
@@ -73,18 +71,6 @@ def test_the_fake_takes_only_iaf_auth_on_post_order(fake, make_app):  # noqa: F8
                                                                     "Content-Type": "application/json"},
                               content=b'{"legacyOrderId": "1"}')
     assert bearer.status_code == 401
-
-
-@pytest.fixture
-def signing(fake, monkeypatch):  # noqa: F811
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    fake.register_signing_key("eyJ.shop.jwe", public)
-    fake.require_signatures = True
-    monkeypatch.setenv(env_name("shop", "SIGNING_KEY"), pem)
-    monkeypatch.setenv(env_name("shop", "SIGNING_JWE"), "eyJ.shop.jwe")
 
 
 def test_an_eu_seller_signs_refund_and_cancellation_with_the_body_digest(fake, make_app, signing):  # noqa: F811

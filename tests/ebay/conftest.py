@@ -73,3 +73,22 @@ def make_app(tmp_path, clock, transport, creds_env):
     yield make
     for a in apps:
         a.close()
+
+
+@pytest.fixture
+def keypair(fake, monkeypatch):
+    """An EU/UK seller's Ed25519 signing key: the account's env has it, the fake checks signatures with it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from marketd.plugins.ebay.settings import env_name
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    fake.register_signing_key("eyJ.shop.jwe", public)
+    fake.require_signatures = True
+    monkeypatch.setenv(env_name("shop", "SIGNING_KEY"), pem)
+    monkeypatch.setenv(env_name("shop", "SIGNING_JWE"), "eyJ.shop.jwe")
+    return pem

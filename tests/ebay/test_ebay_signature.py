@@ -74,19 +74,6 @@ def test_a_key_that_is_not_ed25519_is_refused_clearly():
         signature.load_private_key("not a key")
 
 
-@pytest.fixture
-def keypair(fake, monkeypatch):
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    fake.register_signing_key("eyJ.shop.jwe", public)
-    fake.require_signatures = True
-    monkeypatch.setenv(env_name("shop", "SIGNING_KEY"), pem)
-    monkeypatch.setenv(env_name("shop", "SIGNING_JWE"), "eyJ.shop.jwe")
-    return pem
-
-
 def _payout(fake):
     orders = fake.populate(3, days=2)
     for o in orders:
